@@ -1,4 +1,36 @@
-"""wavedil: the dilated ("a trous") convolution for audio and time series.
+"""wavedil: the dilated ("à trous") convolution for audio and time series.
+
+Modules, in the order the data flows (see DESIGN.md in the project notes):
+
+- ``kernels``: the seed formula, N-D ``dilate_kernel`` / ``dilated_convolve`` /
+  ``dilated_correlate``.
+- ``spec``: ``LayerSpec`` and dilation schedules, the integers receptive fields come from.
+- ``buffer``: ``History``, the stream histories (no re-copying per chunk).
+- ``stream``: the streaming contract shared by every streamable operator.
+- ``conv``: ``DilatedConv1d`` (numpy), its stream and the functional ``conv1d``.
 """
 
+from .buffer import History
+from .conv import ConvStream, DilatedConv1d, conv1d
+from .kernels import dilate_kernel, dilated_convolve, dilated_correlate
+from .spec import Branches, Chain, LayerSpec, dilation_schedule, resolve_alignment
+from .stream import Stream, run_stream
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "Branches",
+    "Chain",
+    "ConvStream",
+    "DilatedConv1d",
+    "History",
+    "LayerSpec",
+    "Stream",
+    "conv1d",
+    "dilate_kernel",
+    "dilated_convolve",
+    "dilated_correlate",
+    "dilation_schedule",
+    "resolve_alignment",
+    "run_stream",
+]

@@ -1,0 +1,224 @@
+"""The 1-D dilated convolution engine in numpy: offline call, stream and functional twin.
+
+``DilatedConv1d`` computes what ``torch.nn.functional.conv1d`` computes (a
+cross-correlation) with the PyTorch weight layout ``(C_out, C_in // groups, K)``. In causal
+alignment tap ``K-1`` multiplies the newest sample::
+
+    y[n] = b + sum_t w[t] x[n - d (K-1-t)]
+
+Other alignments shift the window by ``right`` samples of lookahead (see ``wavedil.spec``).
+Before the start the input is zero (``boundary="zero"``) or its first sample
+(``boundary="edge"``); after the end, zero or its last sample.
+
+The offline call is the first chunk of a fresh stream plus its flush: one code path serves
+both, so they agree by construction and the tests check it against torch.
+
+Shape: ``(T,)`` (one channel), ``(C_in, T)`` or ``(B, C_in, T)`` in; the same layout with
+``C_out`` channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import as_float_array, check_finite, positive_int
+from .buffer import History
+from .spec import LayerSpec, resolve_alignment
+from .stream import Stream
+
+BOUNDARIES = ("zero", "edge")
+
+
+class DilatedConv1d:
+    """A dilated 1-D convolution layer (cross-correlation, PyTorch weight layout).
+
+    Args:
+        weight: ``(C_out, C_in // groups, K)``.
+        bias: ``(C_out,)`` or None.
+        dilation: spacing between taps (>= 1).
+        groups: channel groups, as in ``torch.nn.Conv1d``.
+        alignment: ``"causal"``, ``"centered"`` or ``(left, right)`` with
+            ``left + right == (K - 1) * dilation``.
+        boundary: ``"zero"`` or ``"edge"`` (what lies before the start and after the end).
+    """
+
+    def __init__(self, weight, bias=None, dilation=1, groups=1, alignment="causal",
+                 boundary="zero"):
+        weight = as_float_array(weight, "weight")
+        if weight.ndim != 3 or weight.size == 0:
+            raise ValueError(f"weight must be (C_out, C_in // groups, K) and non-empty, "
+                             f"got shape {weight.shape}")
+        check_finite(weight, "weight")
+        self.dilation = positive_int(dilation, "dilation")
+        self.groups = positive_int(groups, "groups")
+        c_out, c_in_group, k = weight.shape
+        if c_out % self.groups:
+            raise ValueError(f"C_out = {c_out} is not divisible by groups = {self.groups}")
+        if bias is not None:
+            bias = as_float_array(bias, "bias")
+            if bias.shape != (c_out,):
+                raise ValueError(f"bias must have shape ({c_out},), got {bias.shape}")
+            check_finite(bias, "bias")
+        if boundary not in BOUNDARIES:
+            raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
+        self.weight = weight
+        self.bias = bias
+        self.boundary = boundary
+        self.left, self.right = resolve_alignment(alignment, (k - 1) * self.dilation)
+        self._taps = {}  # dtype -> (taps, bias) cast once per dtype
+
+    in_channels = property(lambda self: self.weight.shape[1] * self.groups)
+    out_channels = property(lambda self: self.weight.shape[0])
+    kernel_size = property(lambda self: self.weight.shape[2])
+    latency = property(lambda self: self.right)
+
+    @property
+    def span(self) -> int:
+        """``(K - 1) * dilation``: the samples of context around each output."""
+        return (self.kernel_size - 1) * self.dilation
+
+    @property
+    def spec(self) -> LayerSpec:
+        """This layer's ``LayerSpec`` (kernel, dilation, extent) for receptive fields."""
+        return (LayerSpec(self.kernel_size, self.dilation, 1, self.left, self.right,
+                          self.in_channels, self.out_channels, self.groups, "DilatedConv1d"))
+
+    def __call__(self, x) -> np.ndarray:
+        """Offline: the whole signal at once (see the module docstring for shapes)."""
+        stream = self.stream()
+        y = stream.process(x)
+        tail = stream.flush()
+        return np.concatenate([y, tail], axis=-1) if tail.shape[-1] else y
+
+    def stream(self, batch=None) -> ConvStream:
+        """A fresh stream of this layer; ``batch`` fixes the batch size (3-D chunks)."""
+        return ConvStream(self, batch)
+
+    def __repr__(self) -> str:
+        return (f"DilatedConv1d({self.in_channels}, {self.out_channels}, "
+                f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"groups={self.groups}, extent=({self.left}, {self.right}))")
+
+    def correlate_valid(self, x: np.ndarray) -> np.ndarray:
+        """Valid dilated cross-correlation of ``(B, C_in, n)``: ``(B, C_out, n - span)``."""
+        taps, bias = self._cast(x.dtype)
+        batch, _, n = x.shape
+        n_out = n - self.span
+        if n_out <= 0:
+            return np.zeros((batch, self.out_channels, 0), x.dtype)
+        d, g = self.dilation, self.groups
+        c_in_group = self.weight.shape[1]
+        c_out_group = self.out_channels // g
+        if c_in_group == 1 and c_out_group == 1:  # depthwise: a multiply per tap
+            y = taps[0] * x[..., :n_out]
+            for t in range(1, len(taps)):
+                y += taps[t] * x[..., t * d : t * d + n_out]
+        else:
+            if g > 1:
+                x = x.reshape(batch, g, c_in_group, n)
+            y = np.matmul(taps[0], x[..., :n_out])
+            scratch = np.empty_like(y)
+            for t in range(1, len(taps)):
+                y += np.matmul(taps[t], x[..., t * d : t * d + n_out], out=scratch)
+            y = y.reshape(batch, self.out_channels, n_out)
+        if bias is not None:
+            y += bias
+        return y
+
+    def _cast(self, dtype):
+        if dtype not in self._taps:
+            g, (c_out, c_in_group, k) = self.groups, self.weight.shape
+            w = self.weight.astype(dtype)
+            if c_in_group == 1 and c_out // g == 1:
+                taps = np.ascontiguousarray(w[:, 0, :].T)[:, :, None]  # (K, C, 1)
+            elif g == 1:
+                taps = np.ascontiguousarray(w.transpose(2, 0, 1))  # (K, C_out, C_in)
+            else:  # (K, g, C_out/g, C_in/g)
+                taps = np.ascontiguousarray(
+                    w.reshape(g, c_out // g, c_in_group, k).transpose(3, 0, 1, 2))
+            bias = None if self.bias is None else self.bias.astype(dtype)[:, None]
+            self._taps[dtype] = (taps, bias)
+        return self._taps[dtype]
+
+
+class ConvStream(Stream):
+    """Stream of a ``DilatedConv1d``: a history of ``span`` samples, latency ``right``."""
+
+    def __init__(self, layer: DilatedConv1d, batch=None):
+        super().__init__(layer.in_channels, layer.out_channels, layer.right, batch)
+        self.layer = layer
+        self._history = None
+
+    def _config(self) -> dict:
+        layer = self.layer
+        return {"op": "DilatedConv1d", "in_channels": layer.in_channels,
+                "kernel_size": layer.kernel_size, "dilation": layer.dilation,
+                "extent": [layer.left, layer.right], "boundary": layer.boundary}
+
+    def _process(self, x: np.ndarray) -> np.ndarray:
+        if self._history is None:
+            if x.shape[-1] == 0:
+                return np.zeros((x.shape[0], self.out_channels, 0), x.dtype)
+            self._start(x)
+        return self.layer.correlate_valid(self._history.append(x))
+
+    def _start(self, x: np.ndarray, history: np.ndarray | None = None) -> None:
+        self._history = History(x.shape[:2], self.layer.span, x.dtype)
+        if history is None:  # the left boundary
+            left = self.layer.left
+            fill = np.repeat(x[..., :1], left, -1) if self.layer.boundary == "edge" else \
+                np.zeros(x.shape[:2] + (left,), x.dtype)
+            history = fill
+        self._history.load(history)
+
+    def _flush(self) -> np.ndarray:
+        batch, dtype = self._layout[1], self._layout[2]
+        if self._history is None or self.layer.right == 0:
+            return np.zeros((batch, self.out_channels, 0), dtype)
+        recent = self._history.recent()
+        shape = recent.shape[:2] + (self.layer.right,)
+        pad = np.broadcast_to(recent[..., -1:], shape) if self.layer.boundary == "edge" else \
+            np.zeros(shape, dtype)
+        return self.layer.correlate_valid(self._history.append(pad))
+
+    def _state(self) -> dict[str, np.ndarray]:
+        if self._history is None:
+            return {}
+        return {"history": self._history.recent().copy()}
+
+    def _load(self, state, batch: int, dtype: np.dtype) -> None:
+        if "history" not in state:
+            return
+        history = np.asarray(state["history"])
+        want = (batch, self.in_channels)
+        if history.dtype != dtype or history.shape[:2] != want or \
+                history.shape[2] > self.layer.span:
+            raise ValueError(f"state 'history' must be {dtype} of shape {want + (self.layer.span,)}"
+                             f" at most, got {history.dtype} {history.shape}")
+        self._start(history, history)
+
+    def _reset(self) -> None:
+        self._history = None
+
+
+def conv1d(x, weight, bias=None, dilation=1, groups=1, alignment="causal", boundary="zero",
+           state=None, final=False):
+    """Functional twin of ``DilatedConv1d(...).stream()``, in the ``lfilter(zi=)`` style.
+
+    Returns ``(y, state)``: ``y`` is what the stream returns for ``x`` (plus its flush when
+    ``final``), ``state`` the stream's ``state_dict`` to pass to the next call.
+
+    >>> import numpy as np
+    >>> w = np.array([[[1.0, 1.0]]])
+    >>> y1, s = conv1d(np.array([1.0, 2.0]), w, dilation=1)
+    >>> y2, s = conv1d(np.array([3.0]), w, state=s)
+    >>> np.concatenate([y1, y2])
+    array([1., 3., 5.])
+    """
+    stream = DilatedConv1d(weight, bias, dilation, groups, alignment, boundary).stream()
+    if state is not None:
+        stream.load_state_dict(state)
+    y = stream.process(x)
+    if final:
+        y = np.concatenate([y, stream.flush()], axis=-1)
+    return y, stream.state_dict()

@@ -1,0 +1,111 @@
+"""The seed formula: N-D dilated convolution and correlation, computed from the taps alone.
+
+The l-dilated convolution of F with the filter k (DESIGN.md, "The seed formula")::
+
+    (F *_l k)(p) = sum over s + l*t = p of F(s) k(t)
+
+is a true convolution (the filter is flipped, as in ``scipy.signal.convolve``) and equals
+an ordinary convolution with ``dilate_kernel(k, l)``, the filter with ``l - 1`` zeros
+inserted between consecutive taps along every axis. ``dilated_convolve`` never builds that
+zero-filled kernel: it adds one shifted, scaled copy of ``x`` per tap, so its cost grows
+with the number of taps, not with the dilated size.
+
+Deep-learning layers compute the cross-correlation instead (the same sum with the filter
+reversed); ``dilated_correlate`` is that spelling, equal to ``scipy.signal.correlate``.
+
+>>> import numpy as np
+>>> dilate_kernel(np.array([1, 2, 3]), 2)
+array([1, 0, 2, 0, 3])
+>>> dilated_convolve(np.array([1.0, 0, 0, 0, 0]), np.array([1.0, 2.0]), 3)
+array([1., 0., 0., 2., 0., 0., 0., 0.])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import as_float_array, per_axis
+
+MODES = ("full", "same", "valid")
+
+
+def dilate_kernel(k, dilation) -> np.ndarray:
+    """Insert ``dilation - 1`` zeros between consecutive taps along every axis.
+
+    ``dilation`` is an int or one int per axis. Shape: ``(K1, ..., Kn)`` ->
+    ``((K1 - 1) * d1 + 1, ..., (Kn - 1) * dn + 1)``; the dtype is kept.
+    """
+    k = np.asarray(k)
+    if k.ndim == 0 or k.size == 0:
+        raise ValueError(f"kernel must have >= 1 axis and >= 1 tap, got shape {k.shape}")
+    d = per_axis(dilation, k.ndim, "dilation")
+    out = np.zeros(tuple((n - 1) * di + 1 for n, di in zip(k.shape, d)), dtype=k.dtype)
+    out[tuple(slice(None, None, di) for di in d)] = k
+    return out
+
+
+def dilated_convolve(x, k, dilation=1, mode: str = "full") -> np.ndarray:
+    """N-D dilated (true) convolution of ``x`` with ``k``; the seed formula.
+
+    Equal to ``scipy.signal.convolve(x, dilate_kernel(k, dilation), mode)`` with the same
+    output shapes: ``full`` is ``x.shape + eff - 1``, ``same`` is ``x.shape``, ``valid`` is
+    ``|x.shape - eff| + 1`` per axis (``eff = (K - 1) * d + 1``). Cost: one pass over ``x``
+    per tap.
+    """
+    x, k = _inputs(x, k)
+    return _accumulate(x, k, per_axis(dilation, x.ndim, "dilation"), mode, flip=False)
+
+
+def dilated_correlate(x, k, dilation=1, mode: str = "full") -> np.ndarray:
+    """N-D dilated cross-correlation: ``scipy.signal.correlate(x, dilate_kernel(k, d), mode)``.
+
+    The PyTorch ``conv`` spelling; equal to ``dilated_convolve`` with ``k`` reversed on every
+    axis (for real inputs).
+    """
+    x, k = _inputs(x, k)
+    return _accumulate(x, k, per_axis(dilation, x.ndim, "dilation"), mode, flip=True)
+
+
+def _inputs(x, k) -> tuple[np.ndarray, np.ndarray]:
+    x = as_float_array(x, "x")
+    k = as_float_array(k, "k")
+    if x.ndim == 0 or x.ndim != k.ndim:
+        raise ValueError(
+            f"x and k need the same number of axes (>= 1), got x shape {x.shape}, k shape {k.shape}"
+        )
+    if x.size == 0 or k.size == 0:
+        raise ValueError(f"x and k must be non-empty, got x shape {x.shape}, k shape {k.shape}")
+    dtype = np.result_type(x, k)
+    return x.astype(dtype, copy=False), k.astype(dtype, copy=False)
+
+
+def _accumulate(x, k, d, mode, flip) -> np.ndarray:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    eff = tuple((n - 1) * di + 1 for n, di in zip(k.shape, d))
+    if mode == "valid":
+        x_fits = all(a >= b for a, b in zip(x.shape, eff))
+        k_fits = all(b >= a for a, b in zip(x.shape, eff))
+        if not (x_fits or k_fits):
+            raise ValueError(
+                "mode 'valid' needs x at least as large as the dilated kernel on every axis "
+                f"(or the reverse), got x shape {x.shape}, dilated kernel shape {eff}"
+            )
+    full = np.zeros(tuple(a + b - 1 for a, b in zip(x.shape, eff)), dtype=x.dtype)
+    taps = k[tuple(slice(None, None, -1) for _ in range(k.ndim))] if flip else k
+    for index in np.ndindex(*k.shape):
+        tap = taps[index]
+        if tap != 0:
+            where = tuple(slice(t * di, t * di + n) for t, di, n in zip(index, d, x.shape))
+            full[where] += tap * x
+    return _crop(full, x.shape, eff, mode)
+
+
+def _crop(full, x_shape, eff, mode) -> np.ndarray:
+    if mode == "full":
+        return full
+    if mode == "same":
+        where = tuple(slice((e - 1) // 2, (e - 1) // 2 + n) for n, e in zip(x_shape, eff))
+    else:
+        where = tuple(slice(min(n, e) - 1, max(n, e)) for n, e in zip(x_shape, eff))
+    return full[where].copy()

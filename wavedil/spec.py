@@ -1,0 +1,127 @@
+"""Layer specs and dilation schedules: the integers every receptive-field answer comes from.
+
+A ``LayerSpec`` describes one 1-D operator on the time axis: its kernel, dilation, stride
+and alignment; ``Chain`` and ``Branches`` compose them into the spec tree of a stack
+(sequential parts; parallel paths such as residual and skip connections). The numpy
+engine, the torch modules, the à trous transform and the streams all expose their spec
+tree as ``.spec``, so ``wavedil.receptive`` has one source of truth.
+
+Alignment (DESIGN.md): ``"causal"`` uses only the present and the past; ``"centered"``
+puts the filter's centre on the output sample and needs ``(span) // 2`` samples of lookahead,
+``span = (K - 1) * dilation``; a ``(left, right)`` pair sets the past and future extents
+directly (``left + right == span``). The future extent is the latency of a stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._checks import positive_int
+
+ALIGNMENTS = ("causal", "centered")
+
+
+def resolve_alignment(alignment, span: int) -> tuple[int, int]:
+    """``(left, right)`` samples of past and future that an operator of ``span`` needs.
+
+    >>> resolve_alignment("causal", 4), resolve_alignment("centered", 5)
+    ((4, 0), (3, 2))
+    """
+    if isinstance(alignment, str):
+        if alignment == "causal":
+            return span, 0
+        if alignment == "centered":
+            return span - span // 2, span // 2
+        raise ValueError(
+            f"alignment must be 'causal', 'centered' or a (left, right) pair, got {alignment!r}"
+        )
+    try:
+        left, right = (int(v) for v in alignment)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"alignment must be 'causal', 'centered' or a (left, right) pair, got {alignment!r}"
+        ) from None
+    if left < 0 or right < 0 or left + right != span:
+        raise ValueError(
+            f"alignment (left, right) must be >= 0 and add up to the span (K-1)*dilation = "
+            f"{span}, got ({left}, {right})"
+        )
+    return left, right
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One 1-D time operator: kernel size, dilation, stride and alignment extents.
+
+    ``left``/``right`` are the past/future extents in input samples of this layer alone
+    (``left + right = (kernel_size - 1) * dilation``).
+    """
+
+    kernel_size: int
+    dilation: int = 1
+    stride: int = 1
+    left: int | None = None
+    right: int = 0
+    in_channels: int = 1
+    out_channels: int = 1
+    groups: int = 1
+    name: str = ""
+
+    def __post_init__(self):
+        positive_int(self.kernel_size, "kernel_size")
+        positive_int(self.dilation, "dilation")
+        positive_int(self.stride, "stride")
+        if self.left is None:
+            object.__setattr__(self, "left", self.span - self.right)
+        resolve_alignment((self.left, self.right), self.span)
+
+    @property
+    def span(self) -> int:
+        """``(kernel_size - 1) * dilation``: the history a causal layer keeps."""
+        return (self.kernel_size - 1) * self.dilation
+
+    @property
+    def effective_kernel(self) -> int:
+        return self.span + 1
+
+    @property
+    def params(self) -> int:
+        weights = self.out_channels * (self.in_channels // self.groups) * self.kernel_size
+        return weights + self.out_channels
+
+    @property
+    def macs_per_sample(self) -> int:
+        """Multiply-adds per output sample."""
+        return self.out_channels * (self.in_channels // self.groups) * self.kernel_size
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Operators applied one after another: extents add. ``Chain(())`` is the identity."""
+
+    parts: tuple = ()
+
+
+@dataclass(frozen=True)
+class Branches:
+    """Parallel paths whose outputs are combined (residual, skip, parallel branches).
+
+    The extent is the union over the paths; an identity path is ``Chain(())``.
+    """
+
+    parts: tuple = ()
+
+
+# A spec tree is a LayerSpec, a Chain or a Branches of spec trees. Every wavedil operator
+# exposes its tree as ``.spec``; ``wavedil.receptive`` reads nothing else.
+
+
+def dilation_schedule(layers: int, base: int = 2, stacks: int = 1) -> list[int]:
+    """``[1, base, base**2, ..., base**(layers-1)]`` repeated ``stacks`` times.
+
+    >>> dilation_schedule(4, stacks=2)
+    [1, 2, 4, 8, 1, 2, 4, 8]
+    """
+    layers, base, stacks = (positive_int(v, n) for v, n in
+                            ((layers, "layers"), (base, "base"), (stacks, "stacks")))
+    return [base**i for i in range(layers)] * stacks
