@@ -171,7 +171,7 @@ def run_stream(op, x, chunk_sizes, **stream_kwargs) -> np.ndarray:
     sizes = [int(c) for c in chunk_sizes]
     if not sizes or any(c < 0 for c in sizes) or not any(sizes):
         raise ValueError(f"chunk_sizes must be >= 0 with at least one > 0, got {chunk_sizes}")
-    parts, start, i = [], 0, 0
+    parts, start, i = [stream.process(x[..., :0])], 0, 0  # fixes the layout even if x is empty
     while start < x.shape[-1]:
         size = sizes[i % len(sizes)]
         parts.append(stream.process(x[..., start : start + size]))
