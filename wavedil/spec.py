@@ -14,11 +14,13 @@ directly (``left + right == span``). The future extent is the latency of a strea
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 from ._checks import positive_int
 
 ALIGNMENTS = ("causal", "centered")
+LAYER_KINDS = ("conv", "pool", "transposed")
 
 
 def resolve_alignment(alignment, span: int) -> tuple[int, int]:
@@ -55,6 +57,11 @@ class LayerSpec:
 
     ``left``/``right`` are the past/future extents in input samples of this layer alone
     (``left + right = (kernel_size - 1) * dilation``).
+
+    ``kind``: ``"conv"`` (output ``n`` reads inputs ``n * stride - left + t * dilation``),
+    ``"pool"`` (the same window, no weights) or ``"transposed"`` (a transposed conv that
+    upsamples by ``stride``; its ``left``/``right`` count samples of the upsampled output
+    grid, where torch's ``padding`` is ``right``). ``bias``: whether ``params`` counts one.
     """
 
     kernel_size: int
@@ -66,11 +73,15 @@ class LayerSpec:
     out_channels: int = 1
     groups: int = 1
     name: str = ""
+    kind: str = "conv"
+    bias: bool = True
 
     def __post_init__(self):
         positive_int(self.kernel_size, "kernel_size")
         positive_int(self.dilation, "dilation")
         positive_int(self.stride, "stride")
+        if self.kind not in LAYER_KINDS:
+            raise ValueError(f"kind must be one of {LAYER_KINDS}, got {self.kind!r}")
         if self.left is None:
             object.__setattr__(self, "left", self.span - self.right)
         resolve_alignment((self.left, self.right), self.span)
@@ -86,13 +97,35 @@ class LayerSpec:
 
     @property
     def params(self) -> int:
+        if self.kind == "pool":
+            return 0
         weights = self.out_channels * (self.in_channels // self.groups) * self.kernel_size
-        return weights + self.out_channels
+        return weights + (self.out_channels if self.bias else 0)
 
     @property
     def macs_per_sample(self) -> int:
-        """Multiply-adds per output sample."""
-        return self.out_channels * (self.in_channels // self.groups) * self.kernel_size
+        """Multiply-adds per output sample (averaged over the phases of a transposed conv)."""
+        if self.kind == "pool":
+            return 0
+        macs = self.out_channels * (self.in_channels // self.groups) * self.kernel_size
+        return macs // self.stride if self.kind == "transposed" else macs
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A pure shift of the time index: output sample ``n`` is input sample ``n + offset``.
+
+    Padding ``a`` samples at the start is ``Shift(-a)``; dropping the first ``c`` samples
+    is ``Shift(c)``. Traced torch models use it for explicit pads and crops.
+    """
+
+    offset: int
+    name: str = ""
+
+    def __post_init__(self):
+        if isinstance(self.offset, bool) or not isinstance(self.offset, numbers.Integral):
+            raise TypeError(f"Shift offset must be an integer, got {self.offset!r}")
+        object.__setattr__(self, "offset", int(self.offset))
 
 
 @dataclass(frozen=True)
@@ -112,7 +145,7 @@ class Branches:
     parts: tuple = ()
 
 
-# A spec tree is a LayerSpec, a Chain or a Branches of spec trees. Every wavedil operator
+# A spec tree is a LayerSpec, a Shift, a Chain or a Branches of spec trees. Every wavedil operator
 # exposes its tree as ``.spec``; ``wavedil.receptive`` reads nothing else.
 
 

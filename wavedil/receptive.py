@@ -1,0 +1,405 @@
+"""Receptive fields from spec trees: pure integer arithmetic, one source of truth.
+
+A spec tree (``wavedil.spec``: ``LayerSpec``, ``Shift``, ``Chain``, ``Branches``) says which
+input samples each output sample reads. This module turns it into numbers:
+
+- the extent ``(left, right)``: how many input samples of past and of lookahead an output
+  sample depends on (``size = left + right + 1``); ``right`` is the latency of a stream;
+- a per-layer table: kernel, dilation, stride, the cumulative extent along the path up to
+  that layer, parameters and multiply-adds per output sample;
+- the gaps: lags inside ``[-left, right]`` that no path reaches ("gridding", e.g. kernel 2
+  with dilations 1, 4, 16), computed exactly from the set of reachable lags;
+- ``halo(obj)``: the context that independent blocks need to reproduce the offline result.
+
+Strides: extents are counted in INPUT samples; a layer of stride ``s`` multiplies the
+spacing of everything after it by ``s``. A transposed conv divides it; an upsampling model
+reads a different set of inputs for each output phase, and its extent is the maximum over
+the phases. Branches (residual, skip, parallel paths) take the union of their paths.
+
+Shape: a lag ``k`` means output ``n`` reads input ``n * stride + k`` (``stride`` = input
+samples per output sample, 1 for nearly everything here).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from ._checks import positive_int
+from .spec import Branches, Chain, LayerSpec, Shift, resolve_alignment
+
+# Above this many samples of extent (or output phases) the exact lag set is not built:
+# the extent comes from interval arithmetic and the gaps are not reported.
+MAX_EXACT_SIZE = 1 << 22
+MAX_PHASES = 4096
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One row of the per-layer table; ``left``/``right`` are cumulative, in input samples."""
+
+    name: str
+    kind: str
+    kernel_size: int
+    dilation: int
+    stride: int
+    left: int
+    right: int
+    params: int
+    macs_per_sample: int
+
+    @property
+    def size(self) -> int:
+        return self.left + self.right + 1
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """How far an operator sees: past ``left`` and lookahead ``right`` in input samples.
+
+    ``gaps`` lists the lags inside ``[-left, right]`` that no path reaches (``None`` when
+    the extent was too large for the exact analysis); ``notes`` says what the numbers do
+    not cover (e.g. a norm over time in a traced torch model).
+    """
+
+    left: int
+    right: int
+    size: int
+    sample_rate: float | None
+    seconds: float | None
+    layers: tuple[LayerRow, ...]
+    gaps: tuple[int, ...] | None
+    stride: Fraction = Fraction(1)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def latency(self) -> int:
+        """Samples of lookahead: the latency of a stream of this operator."""
+        return max(self.right, 0)
+
+    @property
+    def gap_free(self) -> bool | None:
+        return None if self.gaps is None else not self.gaps
+
+    @property
+    def params(self) -> int:
+        return sum(row.params for row in self.layers)
+
+    @property
+    def macs_per_sample(self) -> float:
+        """Multiply-adds per INPUT sample over all layers (strided layers run less often)."""
+        total, jump = Fraction(0), Fraction(1)
+        for row in self.layers:
+            jump = jump / row.stride if row.kind == "transposed" else jump * row.stride
+            total += Fraction(row.macs_per_sample) / jump
+        return float(total)
+
+    def __str__(self) -> str:
+        return format_receptive_field(self)
+
+
+# -- spec trees ---------------------------------------------------------------------------
+
+
+def specs_from_schedule(kernel_size, dilations, stacks=1, convs_per_block=1, channels=1,
+                        in_channels=None, alignment="causal", residual=False) -> Chain:
+    """The spec tree of a dilated stack: ``stacks`` x blocks of ``convs_per_block`` convs.
+
+    Block ``i`` has ``convs_per_block`` convolutions of dilation ``dilations[i]`` (keras-tcn
+    uses 2, WaveNet 1); ``residual=True`` adds an identity path around each block (it does
+    not change the extent). ``channels`` only feeds the parameter counts.
+
+    >>> receptive_field(specs_from_schedule(3, [1, 2, 4, 8, 16, 32, 64], 1, 2)).size
+    509
+    """
+    kernel_size = positive_int(kernel_size, "kernel_size")
+    stacks = positive_int(stacks, "stacks")
+    convs_per_block = positive_int(convs_per_block, "convs_per_block")
+    channels = positive_int(channels, "channels")
+    in_channels = channels if in_channels is None else positive_int(in_channels, "in_channels")
+    if isinstance(dilations, (str, bytes)) or not hasattr(dilations, "__iter__"):
+        raise TypeError(f"dilations must be a list of integers >= 1, got {dilations!r}")
+    dilations = [positive_int(d, "dilation") for d in dilations]
+    if not dilations:
+        raise ValueError("dilations must hold at least one dilation, got an empty list")
+    blocks, first = [], True
+    for s in range(stacks):
+        for i, d in enumerate(dilations):
+            convs = []
+            for j in range(convs_per_block):
+                left, right = resolve_alignment(alignment, (kernel_size - 1) * d)
+                name = f"stack{s}.block{i}" + (f".conv{j}" if convs_per_block > 1 else "")
+                convs.append(LayerSpec(kernel_size, d, 1, left, right,
+                                       in_channels if first else channels, channels,
+                                       name=name))
+                first = False
+            block = Chain(tuple(convs))
+            blocks.append(Branches((Chain(()), block)) if residual else block)
+    return Chain(tuple(blocks))
+
+
+def as_spec(obj, example_input=None):
+    """The spec tree of ``obj`` and notes: ``(tree, notes)``.
+
+    ``obj``: a spec tree, a list of ``LayerSpec``, anything with ``.spec`` (wavedil layers,
+    stacks, transforms, streams) or ``.layer.spec`` (a layer's stream), or a
+    ``torch.nn.Module`` (traced by ``wavedil.torch_trace``).
+    """
+    if isinstance(obj, (LayerSpec, Shift, Chain, Branches)):
+        return obj, ()
+    if isinstance(obj, (list, tuple)):
+        return Chain(tuple(obj)), ()
+    if _is_torch_module(obj):
+        from .torch_trace import trace_spec
+
+        traced = trace_spec(obj, example_input=example_input)
+        return traced.spec, traced.notes
+    for owner in (obj, getattr(obj, "layer", None)):
+        spec = getattr(owner, "spec", None) if owner is not None else None
+        if spec is not None:
+            return as_spec(spec)
+    raise TypeError(
+        "expected a spec tree (LayerSpec, Shift, Chain, Branches), a list of LayerSpec, a "
+        f"wavedil object with .spec or a torch.nn.Module, got {type(obj).__name__}"
+    )
+
+
+def _is_torch_module(obj) -> bool:
+    torch = sys.modules.get("torch")  # never import torch here
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def _check_tree(tree, path="spec") -> int:
+    """Validate the node types; return the number of layers (LayerSpec) in ``tree``."""
+    if isinstance(tree, LayerSpec):
+        return 1
+    if isinstance(tree, Shift):
+        return 0
+    if isinstance(tree, (Chain, Branches)):
+        parts = tuple(tree.parts)
+        if isinstance(tree, Branches) and not parts:
+            raise ValueError(f"{path}: Branches needs at least one path, got none")
+        return sum(_check_tree(p, f"{path}.{type(tree).__name__}[{i}]")
+                   for i, p in enumerate(parts))
+    raise TypeError(f"{path}: spec tree nodes must be LayerSpec, Shift, Chain or Branches, "
+                    f"got {type(tree).__name__}: {tree!r}")
+
+
+def total_stride(tree) -> Fraction:
+    """Input samples per output sample (product of strides; transposed convs divide)."""
+    if isinstance(tree, LayerSpec):
+        return Fraction(1, tree.stride) if tree.kind == "transposed" else Fraction(tree.stride)
+    if isinstance(tree, Shift):
+        return Fraction(1)
+    if isinstance(tree, Chain):
+        return math.prod((total_stride(p) for p in tree.parts), start=Fraction(1))
+    strides = [total_stride(p) for p in tree.parts]
+    if len(set(strides)) > 1:
+        raise ValueError(f"the paths of a Branches must have one total stride to be combined, "
+                         f"got {', '.join(str(s) for s in strides)}")
+    return strides[0]
+
+
+def _phases(tree) -> int:
+    """Output period of the input pattern: the product of the transposed strides."""
+    if isinstance(tree, LayerSpec):
+        return tree.stride if tree.kind == "transposed" else 1
+    if isinstance(tree, Shift):
+        return 1
+    return math.prod(_phases(p) for p in tree.parts)
+
+
+# -- exact input support ------------------------------------------------------------------
+
+
+def input_support(tree, positions) -> np.ndarray:
+    """Sorted input positions that the output ``positions`` read (any integers, no edges).
+
+    >>> input_support(LayerSpec(2, dilation=4), [10]).tolist()
+    [6, 10]
+    """
+    tree, _ = as_spec(tree)
+    _check_tree(tree)
+    return _support(tree, np.unique(np.asarray(positions, dtype=np.int64).ravel()))
+
+
+def _support(tree, pos: np.ndarray) -> np.ndarray:
+    if isinstance(tree, Shift):
+        return pos + tree.offset
+    if isinstance(tree, LayerSpec):
+        offsets = -tree.left + np.arange(tree.kernel_size, dtype=np.int64) * tree.dilation
+        if tree.kind == "transposed":
+            q = (pos[:, None] + offsets[None, :]).ravel()
+            return np.unique(q[q % tree.stride == 0] // tree.stride)
+        return np.unique((pos[:, None] * tree.stride + offsets[None, :]).ravel())
+    if isinstance(tree, Chain):
+        for part in reversed(tree.parts):
+            pos = _support(part, pos)
+        return pos
+    return np.unique(np.concatenate([_support(p, pos) for p in tree.parts]))
+
+
+# -- interval arithmetic (the table, and very large extents) --------------------------------
+
+
+def _walk(tree, state, rows):
+    """Propagate ``(left, right, jump)`` (Fractions, input samples) through ``tree``.
+
+    Appends one ``LayerRow`` per LayerSpec to ``rows``; returns the state after ``tree``.
+    """
+    left, right, jump = state
+    if isinstance(tree, Shift):
+        return left - tree.offset * jump, right + tree.offset * jump, jump
+    if isinstance(tree, LayerSpec):
+        if tree.kind == "transposed":
+            jump = jump / tree.stride
+            left, right = left + tree.left * jump, right + tree.right * jump
+        else:
+            left, right = left + tree.left * jump, right + tree.right * jump
+            jump = jump * tree.stride
+        rows.append(LayerRow(tree.name or f"layer{len(rows)}", tree.kind, tree.kernel_size,
+                             tree.dilation, tree.stride, math.ceil(left), math.ceil(right),
+                             tree.params, tree.macs_per_sample))
+        return left, right, jump
+    if isinstance(tree, Chain):
+        for part in tree.parts:
+            state = _walk(part, state, rows)
+        return state
+    ends = [_walk(part, state, rows) for part in tree.parts]
+    return max(e[0] for e in ends), max(e[1] for e in ends), ends[0][2]
+
+
+# -- the result -----------------------------------------------------------------------------
+
+
+def receptive_field(obj=None, sample_rate=None, *, example_input=None, kernel_size=None,
+                    dilations=None, stacks=1, convs_per_block=1, channels=1,
+                    alignment="causal") -> ReceptiveField:
+    """The receptive field of ``obj`` (see ``as_spec``) or of a dilation schedule.
+
+    Either pass ``obj`` or the schedule keywords (``kernel_size``, ``dilations``,
+    ``stacks``, ``convs_per_block``, ``channels``, ``alignment``; see
+    ``specs_from_schedule``). ``sample_rate`` adds ``seconds``; ``example_input`` is
+    forwarded to the torch tracer.
+
+    >>> rf = receptive_field(kernel_size=2, dilations=[2**i for i in range(10)])
+    >>> rf.size, rf.left, rf.right
+    (1024, 1023, 0)
+    """
+    if obj is None:
+        if kernel_size is None or dilations is None:
+            raise ValueError("receptive_field needs an object or kernel_size= and dilations=")
+        obj = specs_from_schedule(kernel_size, dilations, stacks, convs_per_block, channels,
+                                  alignment=alignment)
+    elif kernel_size is not None or dilations is not None:
+        raise ValueError("pass either an object or a schedule (kernel_size=, dilations=), "
+                         "not both")
+    if sample_rate is not None and not (isinstance(sample_rate, (int, float))
+                                        and sample_rate > 0 and math.isfinite(sample_rate)):
+        raise ValueError(f"sample_rate must be a positive number, got {sample_rate!r}")
+    tree, notes = as_spec(obj, example_input=example_input)
+    if _check_tree(tree) == 0:
+        raise ValueError("empty spec: the spec tree holds no layer (LayerSpec), nothing to "
+                         "measure")
+    stride = total_stride(tree)
+    rows: list[LayerRow] = []
+    hull = _walk(tree, (Fraction(0), Fraction(0), Fraction(1)), rows)
+    left, right, gaps = _exact_extent(tree, stride, hull)
+    notes = tuple(notes)
+    if gaps is None:
+        notes += (f"gaps not analysed: the extent ({left + right + 1} samples) or the number "
+                  f"of output phases is above the exact-analysis limit",)
+    seconds = None if sample_rate is None else (left + right + 1) / sample_rate
+    return ReceptiveField(left, right, left + right + 1, sample_rate, seconds, tuple(rows),
+                          gaps, stride, notes)
+
+
+def _exact_extent(tree, stride: Fraction, hull):
+    """``(left, right, gaps)`` from the exact reachable-lag sets, over all output phases."""
+    hull_left, hull_right = math.ceil(hull[0]), math.ceil(hull[1])
+    phases = _phases(tree)
+    if hull_left + hull_right + 1 > MAX_EXACT_SIZE or phases > MAX_PHASES:
+        return hull_left, hull_right, None
+    lefts, rights, reached = [], [], []
+    for o in range(phases):
+        support = _support(tree, np.array([o], dtype=np.int64))
+        if support.size == 0:
+            continue
+        lags = support - math.floor(o * stride)
+        lefts.append(-int(lags[0]))
+        rights.append(int(lags[-1]))
+        reached.append(lags)
+    if not reached:
+        raise ValueError("the spec tree reads no input sample at any output phase")
+    left, right = max(lefts), max(rights)
+    lags = np.unique(np.concatenate(reached))
+    gaps = np.setdiff1d(np.arange(-left, right + 1, dtype=np.int64), lags)
+    return left, right, tuple(int(g) for g in gaps)
+
+
+def halo(obj) -> tuple[int, int]:
+    """``(left, right)`` samples of context that a block needs to reproduce the offline result.
+
+    Process ``x[a - left : b + right]`` (zeros beyond the signal's ends), keep the outputs
+    of ``[a, b)``: they equal the offline output there.
+    """
+    rf = obj if isinstance(obj, ReceptiveField) else receptive_field(obj)
+    if rf.stride != 1:
+        raise ValueError(f"halo needs an operator with one output per input sample, got a "
+                         f"total stride of {rf.stride}")
+    return max(rf.left, 0), max(rf.right, 0)
+
+
+# -- printing ---------------------------------------------------------------------------
+
+
+def _ranges(values) -> str:
+    """``[-7, -6, -5, -2]`` -> ``'-7..-5, -2'``."""
+    values = list(values)
+    out, start = [], 0
+    for i in range(1, len(values) + 1):
+        if i == len(values) or values[i] != values[i - 1] + 1:
+            a, b = values[start], values[i - 1]
+            out.append(f"{a}" if a == b else f"{a}..{b}")
+            start = i
+    return ", ".join(out)
+
+
+def format_table(header, rows) -> str:
+    """A plain-text table with right-aligned columns."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def format_receptive_field(rf: ReceptiveField, max_rows: int = 60) -> str:
+    size = f"receptive field: {rf.size} samples (past {rf.left}, lookahead {rf.right})"
+    if rf.seconds is not None:
+        size += f" = {rf.seconds * 1000:.4g} ms at {rf.sample_rate:g} Hz"
+    lines = [size]
+    if rf.stride != 1:
+        lines.append(f"stride: {rf.stride} input samples per output sample")
+    if rf.gaps is None:
+        lines.append("gaps: not analysed (extent too large)")
+    elif rf.gaps:
+        lines.append(f"gaps: {len(rf.gaps)} lags never reached: {_ranges(rf.gaps)}")
+    else:
+        lines.append("gaps: none (every lag in the extent is reached)")
+    header = ("layer", "kind", "kernel", "dilation", "stride", "past", "ahead", "size",
+              "params", "MACs/out")
+    rows = [(r.name, r.kind, r.kernel_size, r.dilation, r.stride, r.left, r.right, r.size,
+             r.params, r.macs_per_sample) for r in rf.layers]
+    if len(rows) > max_rows:
+        half = max_rows // 2
+        rows = rows[:half] + [("...",) + ("",) * 9] + rows[-half:]
+    lines.append(format_table(header, rows))
+    lines.append(f"total: {len(rf.layers)} layers, {rf.params} parameters, "
+                 f"{rf.macs_per_sample:.6g} multiply-adds per input sample")
+    lines.extend(f"note: {n}" for n in rf.notes)
+    return "\n".join(lines)
