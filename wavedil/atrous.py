@@ -1,0 +1,429 @@
+"""The à trous (undecimated, stationary) wavelet transform: forward, inverse and MRA.
+
+Level j = 1..J filters the previous approximation with the bank's filters spread
+``d = 2^(j-1)`` samples apart (DESIGN.md)::
+
+    c_j[n] = sum_t h[t] c_{j-1}[n + r_j - d t]      (c_0 = x)
+    w_j[n] = sum_t g[t] c_{j-1}[n + r_j - d t]      (SWT / MODWT families)
+    w_j    = c_{j-1} - c_j                          (difference families: starlet, linear)
+
+Every level is one ``DilatedConv1d`` of the engine (a cross-correlation, so it holds the
+reversed filter) with dilation ``d`` and the extent ``(left_j, right_j)`` of the alignment:
+
+- ``"causal"``: ``r_j = 0``, only the present and the past (Holschneider's real-time form);
+- ``"centered"``: ``r_j = span_j // 2`` with ``span_j = (K-1) d`` (``wavedil.spec``);
+- ``"pywt"``: ``r_j = (K // 2) d``, the phase of ``pywt.swt``.
+
+Boundaries are an extension of ``c_{j-1}`` by ``left_j`` samples before and ``right_j``
+after, at every level: ``"periodic"`` (``pywt``'s periodic SWT), ``"symmetric"`` (half-sample
+mirror, ``x1 x0 | x0 x1``), ``"reflect"`` (whole-sample mirror, ``x1 | x0 x1``), ``"zero"``
+and ``"edge"`` (the first / last sample repeated; with ``"zero"`` these two are what the
+streams do). Extensions longer than the signal repeat, so any length works.
+
+``norm=True`` is the MODWT normalisation: level j's coefficients times ``2^(-j/2)`` (for an
+SWT bank: every filter divided by sqrt(2), energy preserving for an orthogonal bank).
+
+Shape: ``x`` is ``(..., T)`` with time on ``axis``; ``details`` is ``(levels, *x.shape)``
+(finest first), ``approx`` is ``x.shape``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._checks import as_float_array, positive_int
+from .conv import DilatedConv1d
+from .spec import Branches, Chain, resolve_alignment
+from .wavelets import FilterBank, filter_bank
+
+ALIGNMENTS = ("causal", "centered", "pywt")
+BOUNDARIES = ("periodic", "symmetric", "reflect", "zero", "edge")
+_PAD_MODES = {"periodic": "wrap", "symmetric": "symmetric", "reflect": "reflect",
+              "zero": "constant", "edge": "edge"}
+_PR_TOLERANCE = 1e-8  # how far a bank may be from perfect reconstruction (relative)
+_MAX_LEVELS = 60
+
+
+@dataclass(frozen=True, eq=False)
+class AtrousResult:
+    """The coefficients of ``atrous`` and the options its inverse needs.
+
+    ``details[j - 1]`` is level j's detail w_j (finest first); ``approx`` is c_J.
+
+    Shape: ``details`` ``(levels, *signal_shape)``, ``approx`` ``signal_shape`` (time on
+    ``axis``).
+    """
+
+    details: np.ndarray
+    approx: np.ndarray
+    wavelet: FilterBank
+    alignment: str
+    boundary: str
+    norm: bool
+    axis: int
+
+    @property
+    def levels(self) -> int:
+        return self.details.shape[0]
+
+    def stack(self) -> np.ndarray:
+        """``(levels + 1, *signal_shape)``: the details then the approximation.
+
+        The layout of ``AtrousStream``'s output.
+        """
+        return np.concatenate([self.details, self.approx[None]], axis=0)
+
+
+# -- levels and extents ---------------------------------------------------------------------
+
+def max_level(length: int, wavelet) -> int:
+    """The deepest level J whose support ``(K-1)(2^J - 1) + 1`` fits ``length`` (at least 1).
+
+    With K taps, level j's equivalent filter spans ``(K-1)(2^j - 1) + 1`` samples: J is the
+    largest j for which that is ``<= length``, or 1 when even level 1 does not fit. (A
+    1-tap bank has support 1 at every level; its J is the largest j with ``2^j <= length``.)
+
+    >>> max_level(8, "haar"), max_level(1000, "starlet"), max_level(3, "db4")
+    (3, 7, 1)
+    """
+    bank = filter_bank(wavelet)
+    length = int(length)
+    level = 1
+    while level < _MAX_LEVELS:
+        support = bank.support(level + 1) if bank.length > 1 else 2 ** (level + 1)
+        if support > length:
+            break
+        level += 1
+    return level
+
+
+def level_extent(wavelet, level: int, alignment: str) -> tuple[int, int]:
+    """``(left, right)``: the past and future samples level ``level`` reads around n.
+
+    >>> level_extent("db4", 3, "pywt"), level_extent("starlet", 2, "centered")
+    ((12, 16), (4, 4))
+    """
+    bank = filter_bank(wavelet)
+    level = positive_int(level, "level")
+    dilation = 2 ** (level - 1)
+    span = (bank.length - 1) * dilation
+    if alignment == "pywt":
+        right = (bank.length // 2) * dilation
+        return span - right, right
+    if alignment not in ALIGNMENTS:
+        raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
+    return resolve_alignment(alignment, span)
+
+
+def level_layers(wavelet, level: int, alignment: str, norm: bool = False):
+    """The engine layers of one level: ``(lowpass, highpass)``; highpass is None for a
+    difference bank (its detail is ``c_{j-1} - c_j``).
+
+    Each is a ``DilatedConv1d`` holding the reversed filter (the engine cross-correlates),
+    scaled by ``1/sqrt(2)`` when ``norm``, with dilation ``2^(level-1)`` and the alignment's
+    extent.
+    """
+    bank = filter_bank(wavelet)
+    extent = level_extent(bank, level, alignment)
+    dilation = 2 ** (level - 1)
+    scale = 1 / math.sqrt(2) if norm else 1.0
+
+    def layer(taps):
+        return DilatedConv1d(taps[::-1][None, None] * scale, dilation=dilation, alignment=extent)
+
+    return layer(bank.dec_lo), None if bank.difference else layer(bank.dec_hi)
+
+
+def atrous_spec(wavelet, levels: int, alignment: str = "causal"):
+    """The spec tree of the transform: one path per output (w_1..w_J, c_J).
+
+    Detail j reads through the lowpass of levels 1..j-1 and the level-j filter; for a
+    difference bank also the identity of ``c_{j-1}``, which the level-j path contains.
+    """
+    levels = positive_int(levels, "levels")
+    specs = [level_layers(wavelet, j, alignment)[0].spec for j in range(1, levels + 1)]
+    paths = [Chain(tuple(specs[:j])) for j in range(1, levels + 1)]
+    return Branches(tuple(paths) + (Chain(tuple(specs)),))
+
+
+# -- the forward transform ------------------------------------------------------------------
+
+def _check_options(alignment, boundary, boundaries=BOUNDARIES):
+    if alignment not in ALIGNMENTS:
+        raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
+    if boundary not in boundaries:
+        raise ValueError(f"boundary must be one of {boundaries}, got {boundary!r}")
+
+
+def _extend(c: np.ndarray, left: int, right: int, boundary: str) -> np.ndarray:
+    """``c`` (time last) extended by ``left`` / ``right`` samples in the boundary's mode."""
+    if left == 0 and right == 0:
+        return c
+    pad = [(0, 0)] * (c.ndim - 1) + [(left, right)]
+    return np.pad(c, pad, mode=_PAD_MODES[boundary])
+
+
+def _as_batch(x, axis: int):
+    """``x`` as a float array with time last, reshaped to ``(B, 1, T)``; and the moved shape."""
+    x = as_float_array(x, "x")
+    if x.ndim == 0:
+        raise ValueError(f"x must have a time axis, got a scalar of shape {x.shape}")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis {axis} is out of range for x of shape {x.shape}")
+    moved = np.moveaxis(x, axis, -1)
+    batch = math.prod(moved.shape[:-1])
+    return np.ascontiguousarray(moved).reshape(batch, 1, moved.shape[-1]), moved.shape
+
+
+def _analysis(x3: np.ndarray, bank: FilterBank, levels: int, alignment: str, boundary: str,
+              norm: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Forward transform of ``(B, 1, T)``: details ``(levels, B, 1, T)`` and approx."""
+    details = np.empty((levels,) + x3.shape, x3.dtype)
+    c = x3
+    for j in range(1, levels + 1):
+        lo, hi = level_layers(bank, j, alignment, norm)
+        if x3.shape[-1] == 0:
+            details[j - 1] = 0
+            continue
+        padded = _extend(c, lo.left, lo.right, boundary)
+        c_next = lo.correlate_valid(padded)
+        if hi is None:
+            previous = c * (1 / math.sqrt(2)) if norm else c
+            np.subtract(previous, c_next, out=details[j - 1])
+        else:
+            details[j - 1] = hi.correlate_valid(padded)
+        c = c_next
+    return details, c
+
+
+def atrous(x, wavelet, levels=None, alignment="causal", boundary="periodic", norm=False,
+           axis=-1) -> AtrousResult:
+    """The à trous wavelet transform of ``x`` along ``axis`` (see the module docstring).
+
+    Args:
+        x: the signal; float32 stays float32, float64 and integers give float64.
+        wavelet: a name (``wavedil.wavelets.wavelist()``), a FilterBank, a
+            ``(lowpass, highpass)`` pair or a ``pywt.Wavelet``-like object.
+        levels: J >= 1; None picks ``max_level(T, wavelet)``. Any J works for any length.
+        alignment: ``"causal"``, ``"centered"`` or ``"pywt"``.
+        boundary: ``"periodic"``, ``"symmetric"``, ``"reflect"``, ``"zero"`` or ``"edge"``.
+        norm: MODWT normalisation (level j scaled by ``2^(-j/2)``).
+
+    ``alignment="pywt", boundary="periodic"`` gives ``pywt.swt(x, wavelet, J,
+    trim_approx=True, norm=norm)`` (reversed into finest-first order) for every length.
+
+    Shape: ``x`` ``(..., T)``; ``details`` ``(levels, *x.shape)``, ``approx`` ``x.shape``.
+
+    >>> r = atrous([3, 7, 1, 3, -2, 6, 4, 6], "haar", 2, alignment="pywt")
+    >>> np.round(r.approx, 12).tolist()
+    [7.0, 4.5, 4.0, 5.5, 7.0, 9.5, 10.0, 8.5]
+    >>> np.round(r.details[1], 12).tolist()
+    [3.0, 3.5, 0.0, -4.5, -3.0, 0.5, 0.0, 0.5]
+    """
+    bank = filter_bank(wavelet)
+    _check_options(alignment, boundary)
+    x3, shape = _as_batch(x, axis)
+    levels = max_level(shape[-1], bank) if levels is None else positive_int(levels, "levels")
+    details, approx = _analysis(x3, bank, levels, alignment, boundary, bool(norm))
+    details = np.moveaxis(details.reshape((levels,) + shape), -1, axis if axis < 0 else axis + 1)
+    approx = np.moveaxis(approx.reshape(shape), -1, axis)
+    return AtrousResult(details, approx, bank, alignment, boundary, bool(norm),
+                        axis if axis < 0 else axis - len(shape))
+
+
+# -- the inverse ----------------------------------------------------------------------------
+
+def reconstruction_gain(wavelet, norm: bool = False) -> float:
+    """The constant c of ``rec_lo * dec_lo + rec_hi * dec_hi = c delta[n - (K-1)]``.
+
+    2 for an orthogonal bank (1 with ``norm``); raises ValueError when the bank is not a
+    perfect-reconstruction bank, quoting the largest stray coefficient.
+    """
+    bank = filter_bank(wavelet)
+    scale = 0.5 if norm else 1.0
+    product = scale * (np.convolve(bank.rec_lo, bank.dec_lo) + np.convolve(bank.rec_hi,
+                                                                           bank.dec_hi))
+    gain = product[bank.length - 1]
+    stray = np.delete(product, bank.length - 1)
+    worst = float(np.max(np.abs(stray), initial=0.0))
+    if abs(gain) == 0 or worst > _PR_TOLERANCE * abs(gain):
+        raise ValueError(
+            f"filter bank {bank.name!r} is not a perfect-reconstruction bank: "
+            f"rec_lo*dec_lo + rec_hi*dec_hi should be c*delta[n - {bank.length - 1}], got "
+            f"c = {gain:.6g} and a stray coefficient of {worst:.3g} "
+            f"(tolerance {_PR_TOLERANCE:g} * |c|)")
+    return float(gain)
+
+
+def synthesis_layers(wavelet, level: int, alignment: str, norm: bool = False):
+    """The engine layers that undo one SWT level: ``(lowpass, highpass)`` with the bank's
+    reconstruction filters, and the extent that mirrors the analysis extent.
+
+    ``c_{j-1} = (lowpass(c_j) + highpass(w_j)) / reconstruction_gain(wavelet, norm)``
+    on a periodic signal.
+    """
+    bank = filter_bank(wavelet)
+    left, right = level_extent(bank, level, alignment)
+    dilation = 2 ** (level - 1)
+    scale = 1 / math.sqrt(2) if norm else 1.0
+
+    def layer(taps):
+        return DilatedConv1d(taps[::-1][None, None] * scale, dilation=dilation,
+                             alignment=(right, left))
+
+    return layer(bank.rec_lo), layer(bank.rec_hi)
+
+
+def _why_not_invertible(bank: FilterBank, boundary: str) -> str | None:
+    if bank.difference:
+        return None
+    if boundary != "periodic":
+        return (f"the {bank.name!r} transform with boundary={boundary!r} is not exactly "
+                f"invertible: near the ends its coefficients mix the signal with the "
+                f"{boundary!r} extension, which synthesis filters cannot undo from T "
+                f"coefficients per level. Use boundary='periodic' (exact for every length and "
+                f"alignment), a difference bank ('starlet', 'linear': x = c_J + sum w_j for "
+                f"every boundary), or wavedil.atrous.mra, which extends the signal itself")
+    try:
+        reconstruction_gain(bank)
+    except ValueError as error:
+        return f"cannot invert the transform: {error}"
+    return None
+
+
+def _synthesize(layer, coefficients, gain=1.0):
+    """One synthesis filter on periodic ``(B, 1, T)`` coefficients, divided by ``gain``."""
+    out = layer.correlate_valid(_extend(coefficients, layer.left, layer.right, "periodic"))
+    if gain != 1.0:
+        out *= 1 / gain
+    return out
+
+
+def iatrous(result: AtrousResult) -> np.ndarray:
+    """The signal whose transform is ``result`` (perfect reconstruction).
+
+    Exact (float rounding only) for difference banks with every boundary and alignment
+    (``x = c_J + sum_j w_j``), and for perfect-reconstruction SWT banks with
+    ``boundary="periodic"`` and every alignment and length. Other combinations are not
+    exactly invertible and raise ValueError saying why.
+
+    Shape: ``result.approx.shape``.
+    """
+    if not isinstance(result, AtrousResult):
+        raise TypeError(f"iatrous expects an AtrousResult (from atrous), got "
+                        f"{type(result).__name__}")
+    bank = result.wavelet
+    reason = _why_not_invertible(bank, result.boundary)
+    if reason:
+        raise ValueError(reason)
+    axis = result.axis
+    approx = np.moveaxis(result.approx, axis, -1)
+    details = np.moveaxis(result.details, axis, -1)
+    if bank.difference:
+        root2 = math.sqrt(2)
+        c = approx.copy()
+        for j in range(result.levels, 0, -1):
+            c += details[j - 1]
+            if result.norm:
+                c *= root2
+        return np.moveaxis(c, -1, axis)
+    shape = approx.shape
+    c = approx.reshape(math.prod(shape[:-1]), 1, shape[-1])
+    if shape[-1] == 0:
+        return np.moveaxis(c.reshape(shape).copy(), -1, axis)
+    gain = reconstruction_gain(bank, result.norm)
+    for j in range(result.levels, 0, -1):
+        lo, hi = synthesis_layers(bank, j, result.alignment, result.norm)
+        w = details[j - 1].reshape(c.shape)
+        c = _synthesize(lo, c) + _synthesize(hi, w)
+        c *= 1 / gain
+    return np.moveaxis(c.reshape(shape), -1, axis)
+
+
+# -- multiresolution analysis ---------------------------------------------------------------
+
+def _periodic_components(x3, bank, levels, alignment, norm):
+    """MRA of ``(B, 1, T)`` with the periodic SWT: ``(levels + 1, B, 1, T)``.
+
+    Component j is the synthesis of w_j alone; the approximation that of c_J alone. The
+    components still in flight at level k all need that level's lowpass synthesis, so
+    they are stacked and filtered together.
+    """
+    details, approx = _analysis(x3, bank, levels, alignment, "periodic", norm)
+    gain = reconstruction_gain(bank, norm)
+    batch = x3.shape[0]
+    flight = approx  # (m * B, 1, T): the components on their way down, approx first
+    for j in range(levels, 0, -1):
+        lo, hi = synthesis_layers(bank, j, alignment, norm)
+        down = _synthesize(lo, flight, gain)
+        detail = _synthesize(hi, details[j - 1], gain)
+        flight = np.concatenate([down, detail], axis=0)
+    # flight holds c_J's component, then w_J's, ..., then w_1's
+    parts = flight.reshape((levels + 1, batch) + x3.shape[1:])
+    return parts[::-1]
+
+
+def mra(x, wavelet, levels=None, alignment="causal", boundary="periodic", norm=False,
+        axis=-1) -> np.ndarray:
+    """Multiresolution analysis: ``levels + 1`` components that add up to ``x``.
+
+    Components ``0..levels-1`` are the details (finest first), the last is the
+    approximation. For a difference bank they are w_1..w_J and c_J themselves. For an SWT
+    bank component j is the inverse transform of w_j alone (``pywt.mra(x, w, J,
+    transform='swt')`` in reverse order, where pywt accepts the length); with a boundary
+    other than periodic the signal is first extended by that boundary far enough that the
+    periodic wrap-around cannot reach the original samples, then cropped, so the components
+    still sum exactly to ``x``. ``alignment`` and ``norm`` change the coefficients, not the
+    components (up to rounding).
+
+    Shape: ``x`` ``(..., T)``; returns ``(levels + 1, *x.shape)``.
+    """
+    bank = filter_bank(wavelet)
+    _check_options(alignment, boundary)
+    x3, shape = _as_batch(x, axis)
+    length = shape[-1]
+    levels = max_level(length, bank) if levels is None else positive_int(levels, "levels")
+    norm = bool(norm)
+    if bank.difference:
+        details, approx = _analysis(x3, bank, levels, alignment, boundary, False)
+        parts = np.concatenate([details, approx[None]], axis=0)
+    elif length == 0:
+        parts = np.zeros((levels + 1,) + x3.shape, x3.dtype)
+    else:
+        reason = _why_not_invertible(bank, "periodic")
+        if reason:
+            raise ValueError(reason)
+        margin = 0 if boundary == "periodic" else reach(bank, levels)
+        extended = _extend(x3, margin, margin, boundary)
+        parts = _periodic_components(extended, bank, levels, alignment, norm)
+        parts = parts[..., margin : margin + length]
+    parts = parts.reshape((levels + 1,) + shape)
+    return np.moveaxis(parts, -1, axis if axis < 0 else axis + 1)
+
+
+def reach(wavelet, levels: int) -> int:
+    """``sum_j (K-1) 2^(j-1)``: how far analysis then synthesis of ``levels`` levels reach
+    on either side of a sample, whatever the alignment.
+
+    >>> reach("starlet", 3)
+    28
+    """
+    bank = filter_bank(wavelet)
+    return (bank.length - 1) * (2 ** positive_int(levels, "levels") - 1)
+
+
+def level_energies(result: AtrousResult) -> list[tuple[str, float, float]]:
+    """Rows ``(name, energy, share)`` per level: ``"w1".."wJ"`` then ``"cJ"``.
+
+    Energy is the sum of squares over every sample (and channel); share is the fraction
+    of the total over the rows. For an orthogonal bank with ``norm=True`` and periodic
+    boundary the total equals ``sum(x**2)`` (MODWT energy preservation).
+    """
+    stacked = result.stack()
+    energies = [float(np.sum(np.square(part, dtype=np.float64))) for part in stacked]
+    total = sum(energies)
+    names = [f"w{j}" for j in range(1, result.levels + 1)] + [f"c{result.levels}"]
+    return [(name, e, e / total if total else 0.0) for name, e in zip(names, energies)]
