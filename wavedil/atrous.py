@@ -36,7 +36,7 @@ import numpy as np
 
 from ._checks import as_float_array, positive_int
 from .conv import DilatedConv1d
-from .spec import Branches, Chain, resolve_alignment
+from .spec import Branches, Chain, LayerSpec, resolve_alignment
 from .wavelets import FilterBank, filter_bank
 
 ALIGNMENTS = ("causal", "centered", "pywt")
@@ -118,13 +118,14 @@ def level_extent(wavelet, level: int, alignment: str) -> tuple[int, int]:
     return resolve_alignment(alignment, span)
 
 
-def level_layers(wavelet, level: int, alignment: str, norm: bool = False):
+def level_layers(wavelet, level: int, alignment: str, norm: bool = False, boundary="zero",
+                 channels: int = 1):
     """The engine layers of one level: ``(lowpass, highpass)``; highpass is None for a
     difference bank (its detail is ``c_{j-1} - c_j``).
 
-    Each is a ``DilatedConv1d`` holding the reversed filter (the engine cross-correlates),
-    scaled by ``1/sqrt(2)`` when ``norm``, with dilation ``2^(level-1)`` and the alignment's
-    extent.
+    Each is a depthwise ``DilatedConv1d`` over ``channels`` holding the reversed filter
+    (the engine cross-correlates), scaled by ``1/sqrt(2)`` when ``norm``, with dilation
+    ``2^(level-1)``, the alignment's extent and the stream boundary (``"zero"``/``"edge"``).
     """
     bank = filter_bank(wavelet)
     extent = level_extent(bank, level, alignment)
@@ -132,20 +133,32 @@ def level_layers(wavelet, level: int, alignment: str, norm: bool = False):
     scale = 1 / math.sqrt(2) if norm else 1.0
 
     def layer(taps):
-        return DilatedConv1d(taps[::-1][None, None] * scale, dilation=dilation, alignment=extent)
+        weight = np.tile(taps[::-1] * scale, (channels, 1, 1))
+        return DilatedConv1d(weight, dilation=dilation, groups=channels, alignment=extent,
+                             boundary=boundary)
 
     return layer(bank.dec_lo), None if bank.difference else layer(bank.dec_hi)
 
 
 def atrous_spec(wavelet, levels: int, alignment: str = "causal"):
-    """The spec tree of the transform: one path per output (w_1..w_J, c_J).
+    """The spec tree of the transform: ``Branches`` of one path per output (w_1..w_J, c_J).
 
-    Detail j reads through the lowpass of levels 1..j-1 and the level-j filter; for a
-    difference bank also the identity of ``c_{j-1}``, which the level-j path contains.
+    Detail j reads through the lowpass of levels 1..j-1 and a level-j filter (for a
+    difference bank: ``c_{j-1}`` itself and the level-j lowpass); c_J through every lowpass.
     """
+    bank = filter_bank(wavelet)
     levels = positive_int(levels, "levels")
-    specs = [level_layers(wavelet, j, alignment)[0].spec for j in range(1, levels + 1)]
-    paths = [Chain(tuple(specs[:j])) for j in range(1, levels + 1)]
+    specs = []
+    for j in range(1, levels + 1):
+        left, right = level_extent(bank, j, alignment)
+        specs.append(LayerSpec(bank.length, 2 ** (j - 1), 1, left, right,
+                               name=f"atrous level {j}", bias=False))
+    paths = []
+    for j in range(1, levels + 1):
+        path = Chain(tuple(specs[:j]))
+        if bank.difference:
+            path = Branches((Chain(tuple(specs[: j - 1])), path))
+        paths.append(path)
     return Branches(tuple(paths) + (Chain(tuple(specs)),))
 
 

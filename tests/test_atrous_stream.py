@@ -1,0 +1,195 @@
+"""Streams of the à trous transform: equal to the offline transform for any chunking."""
+
+import io
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wavedil.atrous import atrous, level_extent
+from wavedil.atrous_stream import AtrousStream, AtrousTransform, InverseAtrousStream
+from wavedil.receptive import receptive_field
+from wavedil.wavelets import filter_bank
+
+TOL = {np.float32: 1e-5, np.float64: 1e-12}
+WAVELETS = ["starlet", "linear", "haar", "db4", "sym8", "coif1"]
+SIZES = st.lists(st.one_of(st.sampled_from([0, 1, 2, 3, 5, 7, 13, 31, 97, 257]),
+                           st.integers(0, 400)), min_size=1, max_size=8)
+
+
+def feed(stream, x, sizes):
+    """Chunks of ``x`` of the given sizes (cycled; a zero-size chunk in between), then flush."""
+    parts, start, i = [stream.process(x[..., :0])], 0, 0  # an empty chunk fixes the layout
+    sizes = sizes if any(sizes) else sizes + [1]
+    while start < x.shape[-1]:
+        size = sizes[i % len(sizes)]
+        parts.append(stream.process(x[..., start : start + size]))
+        start += size
+        i += 1
+    parts.append(stream.flush())
+    return np.concatenate(parts, axis=-1)
+
+
+def assert_close(actual, expected, dtype=np.float64):
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=TOL[dtype] * scale)
+
+
+def signal(seed, shape, dtype):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+@settings(max_examples=60)
+@given(name=st.sampled_from(WAVELETS), levels=st.integers(1, 6),
+       alignment=st.sampled_from(["causal", "centered", "pywt"]),
+       boundary=st.sampled_from(["zero", "edge"]), norm=st.booleans(),
+       dtype=st.sampled_from([np.float32, np.float64]), length=st.integers(0, 700),
+       layout=st.sampled_from(["1d", "2d", "3d"]), sizes=SIZES, seed=st.integers(0, 2**31 - 1))
+def test_stream_equals_offline_for_any_chunking(name, levels, alignment, boundary, norm, dtype,
+                                                length, layout, sizes, seed):
+    shape = {"1d": (length,), "2d": (2, length), "3d": (3, 2, length)}[layout]
+    channels = 1 if layout == "1d" else 2
+    x = signal(seed, shape, dtype)
+    stream = AtrousStream(name, levels, alignment, boundary, norm, channels=channels)
+    y = feed(stream, x, sizes)
+    offline = atrous(x.astype(np.float64), name, levels, alignment, boundary, norm).stack()
+    assert y.dtype == dtype and y.shape == (levels + 1,) + shape
+    assert_close(y, offline, dtype)
+
+
+@pytest.mark.parametrize("name", WAVELETS)
+@pytest.mark.parametrize("alignment", ["causal", "centered", "pywt"])
+def test_latency_is_the_sum_of_the_right_extents(name, alignment):
+    levels = 5
+    stream = AtrousStream(name, levels, alignment)
+    k = filter_bank(name).length
+    if alignment == "causal":
+        expected = 0
+    elif alignment == "centered":
+        expected = sum((k - 1) * 2 ** (j - 1) // 2 for j in range(1, levels + 1))
+    else:
+        expected = sum((k // 2) * 2 ** (j - 1) for j in range(1, levels + 1))
+    assert stream.latency == expected
+    assert stream.latency == sum(level_extent(name, j, alignment)[1] for j in range(1, 6))
+    assert receptive_field(stream).right == stream.latency
+    assert AtrousTransform(name, levels, alignment).latency == expected
+    # process holds back exactly `latency` samples; flush returns them
+    x = np.random.default_rng(0).standard_normal(300)
+    assert stream.process(x).shape == (levels + 1, 300 - expected)
+    assert stream.flush().shape == (levels + 1, expected)
+
+
+def test_causal_outputs_do_not_depend_on_the_future():
+    x = np.random.default_rng(1).standard_normal(500)
+    full = AtrousStream("db4", 6).process(x)
+    prefix = AtrousStream("db4", 6).process(x[:123])
+    np.testing.assert_array_equal(full[:, :123], prefix)
+
+
+def test_receptive_field_of_the_spec_matches_an_impulse_probe():
+    levels, n = 4, 400
+    for name, alignment in [("db4", "centered"), ("starlet", "causal"), ("haar", "pywt")]:
+        rf = receptive_field(AtrousTransform(name, levels, alignment, "zero"))
+        x = np.zeros(n)
+        x[200] = 1
+        y = AtrousTransform(name, levels, alignment, "zero")(x)
+        touched = np.flatnonzero(np.any(np.abs(y) > 1e-300, axis=0))
+        # output n reads inputs n - left .. n + right, so an impulse at 200 reaches these
+        assert touched[0] == 200 - rf.right and touched[-1] == 200 + rf.left
+
+
+@given(split=st.integers(0, 300), name=st.sampled_from(["starlet", "db4"]),
+       alignment=st.sampled_from(["causal", "centered"]), boundary=st.sampled_from(["zero",
+                                                                                  "edge"]))
+@settings(max_examples=20)
+def test_state_dict_round_trip_through_savez(split, name, alignment, boundary):
+    x = np.random.default_rng(split).standard_normal((2, 1, 300))
+    whole = AtrousStream(name, 4, alignment, boundary)
+    expected = feed(whole, x, [300])
+    first = AtrousStream(name, 4, alignment, boundary)
+    head = first.process(x[..., :split])
+    buffer = io.BytesIO()
+    np.savez(buffer, **first.state_dict())
+    buffer.seek(0)
+    second = AtrousStream(name, 4, alignment, boundary)
+    second.load_state_dict(dict(np.load(buffer)))
+    tail = [second.process(x[..., split:]), second.flush()]
+    np.testing.assert_array_equal(np.concatenate([head] + tail, axis=-1), expected)
+
+
+def test_state_from_another_configuration_is_rejected():
+    state = AtrousStream("db4", 3).state_dict()
+    with pytest.raises(ValueError, match="levels: expected 4, got 3"):
+        AtrousStream("db4", 4).load_state_dict(state)
+    with pytest.raises(ValueError, match="another configuration"):
+        AtrousStream("db2", 3).load_state_dict(state)
+
+
+def test_a_rejected_chunk_leaves_the_state_untouched():
+    x = np.random.default_rng(2).standard_normal(100)
+    stream = AtrousStream("starlet", 3, "centered")
+    head = stream.process(x[:40])
+    with pytest.raises(ValueError, match="expected 1 input channels, got 2"):
+        stream.process(np.ones((2, 5)))
+    with pytest.raises(TypeError, match="float32"):
+        stream.process(x[40:50].astype(np.float32))
+    rest = [stream.process(x[40:]), stream.flush()]
+    assert_close(np.concatenate([head] + rest, -1),
+                 atrous(x, "starlet", 3, "centered", "zero").stack())
+
+
+def test_reset_and_independent_streams():
+    x = np.random.default_rng(3).standard_normal(64)
+    a, b = AtrousStream("db2", 3, "centered"), AtrousStream("db2", 3, "centered")
+    ya = a.process(x)
+    b.process(-x)
+    np.testing.assert_array_equal(a.process(x[:0]), b.process(x[:0]))
+    a.reset()
+    np.testing.assert_array_equal(a.process(x), ya)
+
+
+def test_flush_of_an_unused_stream_and_bad_options():
+    assert AtrousStream("haar", 3).flush().shape == (4, 0)
+    with pytest.raises(ValueError, match="boundary must be one of .*'periodic'"):
+        AtrousStream("haar", 3, boundary="periodic")
+    with pytest.raises(ValueError, match="alignment must be one of"):
+        AtrousStream("haar", 3, alignment="late")
+    with pytest.raises(ValueError, match="levels must be an integer >= 1, got 0"):
+        AtrousStream("haar", 0)
+
+
+def test_chunk_size_one_works_for_deep_levels():
+    x = np.random.default_rng(4).standard_normal(300)
+    stream = AtrousStream("db4", 10, "centered", "edge")
+    y = np.concatenate([stream.process(x[i : i + 1]) for i in range(300)] + [stream.flush()], -1)
+    assert_close(y, atrous(x, "db4", 10, "centered", "edge").stack())
+
+
+# -- the inverse stream -------------------------------------------------------------------------
+
+@given(name=st.sampled_from(["starlet", "linear"]), levels=st.integers(1, 6), norm=st.booleans(),
+       alignment=st.sampled_from(["causal", "centered"]), boundary=st.sampled_from(["zero",
+                                                                                   "edge"]),
+       layout=st.sampled_from(["1d", "2d", "3d"]), dtype=st.sampled_from([np.float32,
+                                                                          np.float64]),
+       sizes=SIZES, seed=st.integers(0, 2**31 - 1))
+def test_inverse_stream_reconstructs_the_forward_stream(name, levels, norm, alignment, boundary,
+                                                        layout, dtype, sizes, seed):
+    shape = {"1d": (150,), "2d": (2, 150), "3d": (2, 2, 150)}[layout]
+    channels = 1 if layout == "1d" else 2
+    x = signal(seed, shape, dtype)
+    coefficients = atrous(x, name, levels, alignment, boundary, norm).stack()
+    inverse = InverseAtrousStream(name, levels, norm, channels=channels)
+    assert inverse.latency == 0
+    y = feed(inverse, coefficients, sizes)
+    assert y.dtype == dtype and y.shape == shape
+    assert_close(y, x, dtype)
+
+
+def test_inverse_stream_refuses_swt_banks_and_bad_shapes():
+    with pytest.raises(ValueError, match="needs a difference bank.*'db4'"):
+        InverseAtrousStream("db4", 3)
+    inverse = InverseAtrousStream("starlet", 3)
+    with pytest.raises(ValueError, match=r"expected coefficients of shape \(4, "):
+        inverse.process(np.ones((3, 10)))
