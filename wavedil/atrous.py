@@ -271,12 +271,12 @@ def reconstruction_gain(wavelet, norm: bool = False) -> float:
     return float(gain)
 
 
-def synthesis_layers(wavelet, level: int, alignment: str, norm: bool = False):
+def synthesis_layers(wavelet, level: int, alignment: str, norm: bool = False, channels: int = 1):
     """The engine layers that undo one SWT level: ``(lowpass, highpass)`` with the bank's
     reconstruction filters, and the extent that mirrors the analysis extent.
 
     ``c_{j-1} = (lowpass(c_j) + highpass(w_j)) / reconstruction_gain(wavelet, norm)``
-    on a periodic signal.
+    on a periodic signal (and on an endless one: what ``DenoiseStream`` runs).
     """
     bank = filter_bank(wavelet)
     left, right = level_extent(bank, level, alignment)
@@ -284,8 +284,8 @@ def synthesis_layers(wavelet, level: int, alignment: str, norm: bool = False):
     scale = 1 / math.sqrt(2) if norm else 1.0
 
     def layer(taps):
-        return DilatedConv1d(taps[::-1][None, None] * scale, dilation=dilation,
-                             alignment=(right, left))
+        weight = np.tile(taps[::-1] * scale, (channels, 1, 1))
+        return DilatedConv1d(weight, dilation=dilation, groups=channels, alignment=(right, left))
 
     return layer(bank.rec_lo), layer(bank.rec_hi)
 
