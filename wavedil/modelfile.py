@@ -1,0 +1,125 @@
+"""The ``.npz`` model file: a numpy model's weights and configuration in one file, no pickle.
+
+Written by ``wavedil.nn.export(model, path)`` (or ``model.save(path)`` of a numpy model),
+read by ``load(path)`` (exported as ``wavedil.load``), which returns the numpy model of
+``wavedil.stack``; torch is not needed to read it.
+
+Format, version 1 (``FORMAT_VERSION``): a NumPy ``.npz`` archive (``np.load(path,
+allow_pickle=False)`` reads it) holding
+
+- ``__config__``: a 0-d unicode array, the JSON text of::
+
+      {"format": "wavedil-model", "format_version": 1, "wavedil_version": "0.1.0",
+       "architecture": "TCN" | "WaveNet" | "Stack",
+       "config": {...the numpy model's constructor arguments, resolved...}}
+
+- one float32 or float64 array per parameter, named by the torch module path:
+  ``<module>.weight`` in the PyTorch layout ``(C_out, C_in // groups, K)`` (weight norm
+  already folded) and ``<module>.bias`` ``(C_out,)``; e.g. ``blocks.0.conv1.weight``. The
+  names and shapes each architecture expects are ``model.param_shapes()``.
+
+A reader refuses, with a ``ValueError`` naming the problem: a file without ``__config__``,
+another format, a newer ``format_version``, an unknown architecture, a config the
+architecture does not accept, and missing, unexpected or mis-shaped arrays.
+
+>>> import tempfile, os
+>>> import numpy as np
+>>> from wavedil.stack import TCN
+>>> path = os.path.join(tempfile.mkdtemp(), "tcn.npz")
+>>> _ = TCN(1, [4, 4], out_channels=1).save(path)
+>>> model = load(path)
+>>> model.config["channels"], model.config["dilations"], model(np.zeros((1, 5))).shape
+([4, 4], [1, 2], (1, 5))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from .stack import TCN, Stack, WaveNet
+
+FORMAT = "wavedil-model"
+FORMAT_VERSION = 1
+CONFIG_KEY = "__config__"
+ARCHITECTURES = {"TCN": TCN, "WaveNet": WaveNet, "Stack": Stack}
+
+
+def save_model(path, architecture: str, config: dict, params: dict) -> str:
+    """Write a model file (atomically: a temporary file renamed over ``path``)."""
+    from . import __version__
+
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {sorted(ARCHITECTURES)}, "
+                         f"got {architecture!r}")
+    if CONFIG_KEY in params:
+        raise ValueError(f"'{CONFIG_KEY}' is reserved, it cannot name a parameter")
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "wavedil_version": __version__,
+            "architecture": architecture, "config": config}
+    arrays = {name: np.asarray(value) for name, value in params.items()}
+    arrays[CONFIG_KEY] = np.array(json.dumps(meta))
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(suffix=".npz.tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **arrays)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return path
+
+
+def read(path) -> tuple[dict, dict[str, np.ndarray]]:
+    """The checked header (``format``, versions, ``architecture``, ``config``) and arrays."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise ValueError("expected a .npz archive, got a single .npy array")
+            arrays = {name: data[name] for name in data.files}
+    except (ValueError, OSError, zipfile.BadZipFile) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: not a wavedil model file ({error})") from None
+    if CONFIG_KEY not in arrays:
+        raise ValueError(f"{path}: not a wavedil model file: no '{CONFIG_KEY}' entry "
+                         f"(arrays: {sorted(arrays)[:5]}...)")
+    try:
+        meta = json.loads(str(arrays.pop(CONFIG_KEY)))
+    except ValueError:
+        raise ValueError(f"{path}: '{CONFIG_KEY}' is not valid JSON") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{path}: expected format '{FORMAT}', got "
+                         f"{meta.get('format') if isinstance(meta, dict) else meta!r}")
+    version = meta.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"{path}: format_version must be an integer >= 1, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise ValueError(f"{path}: format version {version} is newer than this wavedil reads "
+                         f"(up to {FORMAT_VERSION}; written by wavedil "
+                         f"{meta.get('wavedil_version')}): upgrade wavedil")
+    architecture = meta.get("architecture")
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"{path}: unknown architecture {architecture!r}, expected one of "
+                         f"{sorted(ARCHITECTURES)}")
+    if not isinstance(meta.get("config"), dict):
+        raise ValueError(f"{path}: 'config' must be a JSON object, got {meta.get('config')!r}")
+    return meta, arrays
+
+
+def load(path):
+    """The numpy model (``wavedil.stack.TCN``/``WaveNet``/``Stack``) stored in ``path``."""
+    meta, arrays = read(path)
+    cls = ARCHITECTURES[meta["architecture"]]
+    try:
+        return cls(**meta["config"], params=arrays)
+    except TypeError as error:
+        raise ValueError(f"{path}: the {meta['architecture']} config does not fit "
+                         f"({error})") from None
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None

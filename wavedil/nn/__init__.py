@@ -1,0 +1,29 @@
+"""wavedil in torch: causal dilated stacks to train, stream, and export to numpy.
+
+Only this subpackage imports torch (the optional ``wavedil[torch]`` extra); ``import
+wavedil`` works without it.
+
+- ``layers``: ``CausalConv1d`` and the ``Streaming`` mixin (``with model.streaming(batch):``).
+- ``models``: ``TCN``, ``WaveNet``, ``Stack`` (twins of the numpy models in ``wavedil.stack``).
+- ``export``: ``export(model, path)`` (weight norm folded, ``.npz``), ``to_numpy(model)``.
+- ``interop``: ``from_pytorch_tcn(model)`` for pytorch-tcn's ``TCN``.
+"""
+
+from .export import export, folded_weight, to_numpy
+from .interop import from_pytorch_tcn
+from .layers import CausalConv1d, Streaming
+from .models import TCN, Stack, TemporalBlock, WaveNet, WaveNetLayer
+
+__all__ = [
+    "TCN",
+    "CausalConv1d",
+    "Stack",
+    "Streaming",
+    "TemporalBlock",
+    "WaveNet",
+    "WaveNetLayer",
+    "export",
+    "folded_weight",
+    "from_pytorch_tcn",
+    "to_numpy",
+]
