@@ -1,0 +1,107 @@
+"""The dilation planner: gap-free, reaches the target, and no schedule with fewer layers
+exists (checked by exhaustive search with an independent set-based reach computation)."""
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wavedil.planning import plan_dilations
+
+
+def reached(dilations, kernel_size, convs_per_block):
+    """All lags a chain of blocks reaches, by brute force over the taps (Python sets)."""
+    lags = {0}
+    for d in dilations:
+        for _ in range(convs_per_block):
+            lags = {a + t * d for a in lags for t in range(kernel_size)}
+    return lags
+
+
+def gap_free_size(dilations, kernel_size, convs_per_block):
+    lags = reached(dilations, kernel_size, convs_per_block)
+    top = max(lags)
+    return top + 1 if len(lags) == top + 1 else None
+
+
+def fewest_blocks_by_search(target, kernel_size, convs_per_block, max_blocks=3):
+    """Exhaustive: the smallest number of blocks of any gap-free schedule reaching target.
+
+    A gap-free schedule reads lag 1, so its smallest dilation is 1; n blocks reach at most
+    taps**n lags, so no useful dilation exceeds taps**(n-1).
+    """
+    taps = convs_per_block * (kernel_size - 1) + 1
+    for n in range(1, max_blocks + 1):
+        for rest in itertools.combinations_with_replacement(range(1, taps ** (n - 1) + 1),
+                                                            n - 1):
+            size = gap_free_size((1,) + rest, kernel_size, convs_per_block)
+            if size is not None and size >= target:
+                return n
+    raise AssertionError("test set-up: target needs more blocks than searched")
+
+
+@settings(max_examples=25)
+@given(data=st.data(), kernel=st.integers(2, 4), convs=st.integers(1, 2))
+def test_fewest_layers_and_gap_free(data, kernel, convs):
+    taps = convs * (kernel - 1) + 1
+    target = data.draw(st.integers(2, taps**3), label="target")
+    plan = plan_dilations(samples=target, kernel_size=kernel, convs_per_block=convs)
+    assert plan.best.layers == convs * fewest_blocks_by_search(target, kernel, convs)
+    for c in plan:
+        size = gap_free_size(c.dilations, kernel, convs)
+        assert size is not None, f"{c.dilations} has gaps"
+        assert size == c.receptive_field >= target
+        assert c.layers == convs * len(c.dilations)
+        assert c.latency == 0
+    layers = [c.layers for c in plan]
+    assert layers == sorted(layers)
+
+
+def test_wavenet_and_keras_examples():
+    plan = plan_dilations(samples=1024, kernel_size=2)
+    assert plan.best.dilations == tuple(2**i for i in range(10))
+    assert plan.best.receptive_field == 1024
+    plan = plan_dilations(seconds=0.5, sample_rate=16000, kernel_size=3)
+    assert plan.target == 8000
+    assert plan.best.layers == 9  # 3**8 = 6561 < 8000 <= 3**9
+    assert plan.best.receptive_field == min(c.receptive_field for c in plan if c.layers == 9)
+    assert plan.best.seconds == pytest.approx(plan.best.receptive_field / 16000)
+    keras = plan_dilations(samples=509, kernel_size=3, convs_per_block=2)
+    assert keras.best.layers == 8  # 5**3 = 125 < 509 <= 625 = 5**4 blocks of 2 convs
+
+
+def test_costs_and_latency():
+    plan = plan_dilations(samples=100, kernel_size=3, channels=16, alignment="centered")
+    c = plan.best
+    assert c.params == c.layers * (16 * 16 * 3 + 16)
+    assert c.macs_per_sample == c.layers * 16 * 16 * 3
+    assert c.latency == sum(d for d in c.dilations)  # centered: floor(2 d / 2) per layer
+
+
+def test_max_dilation_forces_stacks():
+    plan = plan_dilations(samples=2000, kernel_size=2, max_dilation=64)
+    assert all(max(c.dilations) <= 64 for c in plan)
+    assert plan.best.receptive_field >= 2000
+    assert "stacks" in plan.best.family
+
+
+def test_table():
+    text = str(plan_dilations(seconds=0.25, sample_rate=16000, kernel_size=3))
+    assert "target: 4000 samples (250 ms at 16000 Hz)" in text
+    assert "powers of 3" in text and "MACs/sample" in text
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="not both and not neither"):
+        plan_dilations()
+    with pytest.raises(ValueError, match="needs a sample_rate"):
+        plan_dilations(seconds=0.5)
+    with pytest.raises(ValueError, match="seconds must be a positive number, got -1"):
+        plan_dilations(seconds=-1, sample_rate=16000)
+    with pytest.raises(ValueError, match="expected a kernel_size >= 2, got 1"):
+        plan_dilations(samples=100, kernel_size=1)
+    with pytest.raises(ValueError, match="kernel_size must be an integer >= 1, got 0"):
+        plan_dilations(samples=100, kernel_size=0)
+    with pytest.raises(ValueError, match="needs at least 10 layers"):
+        plan_dilations(samples=1024, kernel_size=2, max_layers=5)
