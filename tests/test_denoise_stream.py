@@ -1,0 +1,138 @@
+"""The streaming denoiser: chunk invariance, equality with the offline denoiser, latency."""
+
+import io
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wavedil.atrous_stream import Denoiser, DenoiseStream
+from wavedil.denoise import denoise
+from wavedil.wavelets import filter_bank
+
+TOL = {np.float32: 1e-5, np.float64: 1e-12}
+SIZES = st.lists(st.one_of(st.sampled_from([0, 1, 2, 3, 5, 7, 13, 31, 97, 257]),
+                           st.integers(0, 300)), min_size=1, max_size=6)
+BANKS = st.sampled_from([("starlet", "causal"), ("starlet", "centered"), ("linear", "causal"),
+                         ("haar", "causal"), ("db4", "causal"), ("sym4", "causal")])
+
+
+def feed(stream, x, sizes):
+    parts, start, i = [stream.process(x[..., :0])], 0, 0
+    sizes = sizes if any(sizes) else sizes + [1]
+    while start < x.shape[-1]:
+        parts.append(stream.process(x[..., start : start + sizes[i % len(sizes)]]))
+        start += sizes[i % len(sizes)]
+        i += 1
+    parts.append(stream.flush())
+    return np.concatenate(parts, axis=-1)
+
+
+def noisy_signal(seed, shape, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    t = np.arange(shape[-1])
+    return (np.sin(t / 9.0) + 0.3 * rng.standard_normal(shape)).astype(dtype)
+
+
+def assert_close(actual, expected, dtype=np.float64):
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=TOL[dtype] * scale)
+
+
+@settings(max_examples=50)
+@given(bank=BANKS, levels=st.integers(1, 4), boundary=st.sampled_from(["zero", "edge"]),
+       threshold=st.sampled_from(["bayes", "sure", "universal", 2.0]),
+       mode=st.sampled_from(["soft", "hard", "garrote"]), fixed_sigma=st.booleans(),
+       layout=st.sampled_from(["1d", "2d", "3d"]), dtype=st.sampled_from([np.float32,
+                                                                          np.float64]),
+       length=st.integers(0, 600), sizes=SIZES, seed=st.integers(0, 2**31 - 1))
+def test_any_chunking_gives_the_one_shot_output(bank, levels, boundary, threshold, mode,
+                                                fixed_sigma, layout, dtype, length, sizes, seed):
+    name, alignment = bank
+    shape = {"1d": (length,), "2d": (2, length), "3d": (2, 1, length)}[layout]
+    channels = 2 if layout == "2d" else 1
+    x = noisy_signal(seed, shape, dtype)
+    op = Denoiser(name, levels, alignment=alignment, boundary=boundary, threshold=threshold,
+                  mode=mode, sigma=0.3 if fixed_sigma else None, window=64, hop=16,
+                  channels=channels)
+    y = feed(op.stream(), x, sizes)
+    assert y.shape == shape and y.dtype == dtype
+    assert_close(y, op(x), dtype)
+
+
+@settings(max_examples=40)
+@given(bank=BANKS, levels=st.integers(1, 5), boundary=st.sampled_from(["zero", "edge"]),
+       k=st.sampled_from([0.0, 1.0, 3.0]), mode=st.sampled_from(["soft", "hard", "garrote"]),
+       length=st.integers(1, 500), sizes=SIZES, seed=st.integers(0, 2**31 - 1))
+def test_fixed_thresholds_equal_the_offline_denoiser(bank, levels, boundary, k, mode, length,
+                                                     sizes, seed):
+    """Two code paths: the chain of streams, and the offline transform (for an SWT bank:
+    periodic on the signal extended by its boundary)."""
+    name, alignment = bank
+    x = noisy_signal(seed, (2, length))
+    stream = DenoiseStream(name, levels, alignment, boundary, threshold=k, mode=mode,
+                           sigma=0.3, channels=2)
+    y = feed(stream, x, sizes)
+    offline = denoise(x, name, levels, threshold=k, mode=mode, sigma=0.3, alignment=alignment,
+                      boundary=boundary)
+    assert_close(y, offline)
+    if k == 0.0:
+        assert_close(y, x)  # nothing thresholded: perfect reconstruction
+
+
+@pytest.mark.parametrize("name,levels", [("starlet", 6), ("linear", 3), ("haar", 4),
+                                         ("db4", 3), ("sym8", 5)])
+def test_latency(name, levels):
+    stream = DenoiseStream(name, levels)
+    k = filter_bank(name).length
+    expected = 0 if filter_bank(name).difference else (k - 1) * (2**levels - 1)
+    assert stream.latency == expected
+    x = noisy_signal(0, (1000,))
+    assert stream.process(x).shape == (1000 - expected,)
+    assert stream.flush().shape == (expected,)
+    assert DenoiseStream("starlet", 3, "centered").latency == 2 + 4 + 8
+
+
+def test_running_thresholds_follow_the_noise():
+    """Pure noise with the universal threshold: once the first estimate is in (after
+    ``hop`` samples) almost nothing gets through but the approximation's share (1/256)."""
+    x = 0.5 * np.random.default_rng(5).standard_normal(20_000)
+    y = Denoiser("db4", 8, threshold="universal", window=2048, hop=512)(x)
+    assert np.std(y[1024:]) < 0.1 * np.std(x)
+    # before the first estimate nothing is thresholded: the causal starlet passes x through
+    y = Denoiser("starlet", 4, threshold="universal", window=2048, hop=512)(x)
+    np.testing.assert_allclose(y[:512], x[:512], rtol=0, atol=1e-15)
+    assert np.std(y[512:]) < 0.5 * np.std(x)
+
+
+@given(split=st.integers(0, 400), bank=BANKS, threshold=st.sampled_from(["bayes", 2.0]))
+@settings(max_examples=20)
+def test_state_dict_round_trip_through_savez(split, bank, threshold):
+    name, alignment = bank
+    x = noisy_signal(split, (1, 2, 400))
+    options = dict(alignment=alignment, boundary="edge", threshold=threshold, window=50, hop=20,
+                   channels=2)
+    expected = Denoiser(name, 3, **options)(x)
+    first = DenoiseStream(name, 3, **options)
+    head = first.process(x[..., :split])
+    buffer = io.BytesIO()
+    np.savez(buffer, **first.state_dict())
+    buffer.seek(0)
+    second = DenoiseStream(name, 3, **options)
+    second.load_state_dict(dict(np.load(buffer)))
+    rest = [second.process(x[..., split:]), second.flush()]
+    np.testing.assert_array_equal(np.concatenate([head] + rest, -1), expected)
+
+
+def test_bad_options():
+    with pytest.raises(ValueError, match="SWT bank .*'db4'.*causal analysis"):
+        DenoiseStream("db4", 3, alignment="centered")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        DenoiseStream("starlet", 3, mode="firm")
+    with pytest.raises(ValueError, match="threshold must be one of"):
+        DenoiseStream("starlet", 3, threshold="visu")
+    with pytest.raises(ValueError, match="sigma must be None"):
+        DenoiseStream("starlet", 3, sigma=-1.0)
+    with pytest.raises(ValueError, match="another configuration"):
+        DenoiseStream("starlet", 3).load_state_dict(DenoiseStream("starlet", 4).state_dict())
