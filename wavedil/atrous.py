@@ -45,6 +45,7 @@ _PAD_MODES = {"periodic": "wrap", "symmetric": "symmetric", "reflect": "reflect"
               "zero": "constant", "edge": "edge"}
 _PR_TOLERANCE = 1e-8  # how far a bank may be from perfect reconstruction (relative)
 _MAX_LEVELS = 60
+_BLOCK = 32768  # samples per engine call in the offline transforms
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,12 +172,40 @@ def _check_options(alignment, boundary, boundaries=BOUNDARIES):
         raise ValueError(f"boundary must be one of {boundaries}, got {boundary!r}")
 
 
-def _extend(c: np.ndarray, left: int, right: int, boundary: str) -> np.ndarray:
-    """``c`` (time last) extended by ``left`` / ``right`` samples in the boundary's mode."""
-    if left == 0 and right == 0:
-        return c
-    pad = [(0, 0)] * (c.ndim - 1) + [(left, right)]
-    return np.pad(c, pad, mode=_PAD_MODES[boundary])
+def _edge_indices(positions: np.ndarray, length: int, boundary: str) -> np.ndarray:
+    """Where the samples at ``positions`` (outside ``[0, length)``) come from; -1 for zero."""
+    if boundary == "zero":
+        return np.full(positions.shape, -1)
+    if boundary == "edge":
+        return np.clip(positions, 0, length - 1)
+    if boundary == "periodic":
+        return positions % length
+    period = 2 * length if boundary == "symmetric" else 2 * length - 2
+    if period == 0:  # reflect of one sample: the sample itself
+        return np.zeros(positions.shape, dtype=int)
+    phase = positions % period
+    mirror = period - 1 if boundary == "symmetric" else period
+    return np.where(phase < length, phase, mirror - phase)
+
+
+def _extend(c: np.ndarray, left: int, right: int, boundary: str,
+            out: np.ndarray | None = None) -> np.ndarray:
+    """``c`` (time last) extended by ``left`` / ``right`` samples in the boundary's mode.
+
+    Extensions longer than ``c`` repeat (periodic) or mirror again (symmetric, reflect),
+    as ``numpy.pad`` and ``pywt.pad``. ``out`` (at least ``T + left + right`` long) is
+    written and a view of it returned, so a caller can reuse one buffer for every level.
+    """
+    length = c.shape[-1]
+    total = length + left + right
+    out = np.empty(c.shape[:-1] + (total,), c.dtype) if out is None else out[..., :total]
+    out[..., left : left + length] = c
+    for positions, where in ((np.arange(-left, 0), slice(0, left)),
+                             (np.arange(length, length + right), slice(left + length, total))):
+        if positions.size:
+            source = _edge_indices(positions, length, boundary)
+            out[..., where] = 0 if boundary == "zero" else c[..., source]
+    return out
 
 
 def _as_batch(x, axis: int):
@@ -191,23 +220,41 @@ def _as_batch(x, axis: int):
     return np.ascontiguousarray(moved).reshape(batch, 1, moved.shape[-1]), moved.shape
 
 
+def _correlate(layer, padded: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``layer.correlate_valid(padded)`` into ``out``, a time block at a time.
+
+    Blocks keep the engine's per-tap temporaries small (cache-resident, no fresh pages for
+    every tap of a long signal); the result is the same, sample for sample.
+    """
+    n = out.shape[-1]
+    block = max(1024, _BLOCK // max(1, math.prod(out.shape[:-1])))
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        out[..., start:stop] = layer.correlate_valid(padded[..., start : stop + layer.span])
+    return out
+
+
 def _analysis(x3: np.ndarray, bank: FilterBank, levels: int, alignment: str, boundary: str,
               norm: bool) -> tuple[np.ndarray, np.ndarray]:
     """Forward transform of ``(B, 1, T)``: details ``(levels, B, 1, T)`` and approx."""
     details = np.empty((levels,) + x3.shape, x3.dtype)
+    if x3.shape[-1] == 0:
+        return details, x3.copy()
+    widest = (bank.length - 1) * 2 ** (levels - 1)
+    work = np.empty(x3.shape[:-1] + (x3.shape[-1] + widest,), x3.dtype)
     c = x3
     for j in range(1, levels + 1):
         lo, hi = level_layers(bank, j, alignment, norm)
-        if x3.shape[-1] == 0:
-            details[j - 1] = 0
-            continue
-        padded = _extend(c, lo.left, lo.right, boundary)
-        c_next = lo.correlate_valid(padded)
+        padded = _extend(c, lo.left, lo.right, boundary, work)
+        c_next = _correlate(lo, padded, np.empty_like(x3))
         if hi is None:
-            previous = c * (1 / math.sqrt(2)) if norm else c
-            np.subtract(previous, c_next, out=details[j - 1])
+            if norm:
+                np.multiply(c, 1 / math.sqrt(2), out=details[j - 1])
+                np.subtract(details[j - 1], c_next, out=details[j - 1])
+            else:
+                np.subtract(c, c_next, out=details[j - 1])
         else:
-            details[j - 1] = hi.correlate_valid(padded)
+            _correlate(hi, padded, details[j - 1])
         c = c_next
     return details, c
 
@@ -307,9 +354,10 @@ def _why_not_invertible(bank: FilterBank, boundary: str) -> str | None:
     return None
 
 
-def _synthesize(layer, coefficients, gain=1.0):
+def _synthesize(layer, coefficients, gain=1.0, work=None):
     """One synthesis filter on periodic ``(B, 1, T)`` coefficients, divided by ``gain``."""
-    out = layer.correlate_valid(_extend(coefficients, layer.left, layer.right, "periodic"))
+    padded = _extend(coefficients, layer.left, layer.right, "periodic", work)
+    out = _correlate(layer, padded, np.empty_like(coefficients))
     if gain != 1.0:
         out *= 1 / gain
     return out
@@ -348,10 +396,13 @@ def iatrous(result: AtrousResult) -> np.ndarray:
     if shape[-1] == 0:
         return np.moveaxis(c.reshape(shape).copy(), -1, axis)
     gain = reconstruction_gain(bank, result.norm)
+    widest = (bank.length - 1) * 2 ** (result.levels - 1)
+    work = np.empty(c.shape[:-1] + (c.shape[-1] + widest,), c.dtype)
     for j in range(result.levels, 0, -1):
         lo, hi = synthesis_layers(bank, j, result.alignment, result.norm)
         w = details[j - 1].reshape(c.shape)
-        c = _synthesize(lo, c) + _synthesize(hi, w)
+        c = _synthesize(lo, c, work=work)
+        c += _synthesize(hi, w, work=work)
         c *= 1 / gain
     return np.moveaxis(c.reshape(shape), -1, axis)
 
@@ -361,22 +412,27 @@ def iatrous(result: AtrousResult) -> np.ndarray:
 def _periodic_components(x3, bank, levels, alignment, norm):
     """MRA of ``(B, 1, T)`` with the periodic SWT: ``(levels + 1, B, 1, T)``.
 
-    Component j is the synthesis of w_j alone; the approximation that of c_J alone. The
-    components still in flight at level k all need that level's lowpass synthesis, so
-    they are stacked and filtered together.
+    With ``S_j`` the lowpass-only synthesis of c_j back to level 0 (``S_0 = x``), perfect
+    reconstruction gives component j (the synthesis of w_j alone) as ``S_{j-1} - S_j``
+    and the approximation's as ``S_J``: j lowpass syntheses for level j and no highpass,
+    and the components add up to x by construction.
     """
-    details, approx = _analysis(x3, bank, levels, alignment, "periodic", norm)
     gain = reconstruction_gain(bank, norm)
-    batch = x3.shape[0]
-    flight = approx  # (m * B, 1, T): the components on their way down, approx first
-    for j in range(levels, 0, -1):
-        lo, hi = synthesis_layers(bank, j, alignment, norm)
-        down = _synthesize(lo, flight, gain)
-        detail = _synthesize(hi, details[j - 1], gain)
-        flight = np.concatenate([down, detail], axis=0)
-    # flight holds c_J's component, then w_J's, ..., then w_1's
-    parts = flight.reshape((levels + 1, batch) + x3.shape[1:])
-    return parts[::-1]
+    widest = (bank.length - 1) * 2 ** (levels - 1)
+    work = np.empty(x3.shape[:-1] + (x3.shape[-1] + widest,), x3.dtype)
+    parts = np.empty((levels + 1,) + x3.shape, x3.dtype)
+    c, smooth_before = x3, x3
+    for j in range(1, levels + 1):
+        lo = level_layers(bank, j, alignment, norm)[0]
+        c = _correlate(lo, _extend(c, lo.left, lo.right, "periodic", work), np.empty_like(x3))
+        smooth = c
+        for k in range(j, 0, -1):
+            smooth = _synthesize(synthesis_layers(bank, k, alignment, norm)[0], smooth, gain,
+                                 work)
+        np.subtract(smooth_before, smooth, out=parts[j - 1])
+        smooth_before = smooth
+    parts[levels] = smooth_before
+    return parts
 
 
 def mra(x, wavelet, levels=None, alignment="causal", boundary="periodic", norm=False,

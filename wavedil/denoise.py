@@ -141,7 +141,9 @@ def universal_threshold(sigma_j, length: int) -> np.ndarray:
 
 
 def sure_threshold(w, sigma_j) -> np.ndarray:
-    """The soft threshold minimising Stein's unbiased risk estimate, at most universal.
+    """``min(t_SURE, t_universal)``: the soft threshold minimising Stein's unbiased risk
+    estimate, capped by the universal threshold (Matlab's heursure without its sparsity
+    test).
 
     On ``z = w / sigma_j``: ``SURE(t) = T - 2 #{|z| <= t} + sum min(z^2, t^2)``, minimised
     over ``t`` in ``{|z|}``. Shape: ``(..., T)`` and ``(...)`` in, ``(...)`` out.
