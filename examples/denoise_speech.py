@@ -1,0 +1,81 @@
+"""Denoise the noisy speech shipped in ``data/`` with the à trous transform.
+
+    python examples/denoise_speech.py [--output out/speech_denoised.wav] [--seconds S]
+
+``data/speech_noisy.wav`` is ``data/speech.wav`` plus white noise at 5 dB SNR. The script
+denoises it offline (``wavedil.denoise.denoise``: sym8, BayesShrink) and in real time
+(``wavedil.atrous_stream.DenoiseStream`` fed 256-sample chunks: the causal starlet, zero
+latency, and db4 with its few milliseconds of latency, both with a running noise
+estimate), prints the SNR against the clean speech before and after, and writes the
+offline result as a 16-bit WAV.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from wavedil.atrous_stream import DenoiseStream
+from wavedil.denoise import denoise
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+CHUNK = 256
+
+
+def snr_db(clean: np.ndarray, estimate: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(clean**2) / np.sum((estimate - clean) ** 2)))
+
+
+def stream_in_chunks(stream: DenoiseStream, x: np.ndarray) -> np.ndarray:
+    parts = [stream.process(x[i : i + CHUNK]) for i in range(0, x.size, CHUNK)]
+    return np.concatenate(parts + [stream.flush()])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--noisy", default=str(DATA / "speech_noisy.wav"))
+    parser.add_argument("--clean", default=str(DATA / "speech.wav"))
+    parser.add_argument("--output", default="out/speech_denoised.wav")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="use only the first S seconds (quick runs)")
+    parser.add_argument("--wavelet", default="sym8")
+    parser.add_argument("--levels", type=int, default=10)
+    parser.add_argument("--threshold", default="bayes",
+                        help="bayes, sure, universal or a number k (k sigma_j)")
+    args = parser.parse_args(argv)
+
+    noisy, rate = sf.read(args.noisy, dtype="float64")
+    clean, clean_rate = sf.read(args.clean, dtype="float64")
+    if clean_rate != rate or clean.shape != noisy.shape:
+        raise SystemExit(f"the clean file must match the noisy one: got {clean.shape} at "
+                         f"{clean_rate} Hz and {noisy.shape} at {rate} Hz")
+    if args.seconds:
+        noisy, clean = noisy[: int(args.seconds * rate)], clean[: int(args.seconds * rate)]
+    try:
+        threshold = float(args.threshold)
+    except ValueError:
+        threshold = args.threshold
+
+    print(f"{Path(args.noisy).name}: {noisy.size / rate:.2f} s at {rate} Hz")
+    rows = [("input", noisy)]
+    y = denoise(noisy, args.wavelet, args.levels, threshold=threshold)
+    rows.append((f"offline {args.wavelet}, {args.levels} levels, {args.threshold}", y))
+    for name, levels in [("starlet", 6), ("db4", 6)]:
+        stream = DenoiseStream(name, levels)
+        rows.append((f"stream {name}, {levels} levels, latency {stream.latency} samples",
+                     stream_in_chunks(stream, noisy)))
+    for label, signal in rows:
+        print(f"  {label:<46} SNR {snr_db(clean, signal):6.2f} dB")
+
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(output, np.clip(y, -1, 1), rate, subtype="PCM_16")
+    print(f"wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""Plots for wavedil results (matplotlib, the ``wavedil[plot]`` extra, imported lazily).
+
+Every function draws on the ``ax`` (or figure) it is given, or on a new
+``matplotlib.figure.Figure`` that is not registered with pyplot (so no GUI backend or
+global state is involved; ``fig.savefig(path)`` renders with Agg), and returns what it
+drew on. Long signals are drawn as per-pixel envelopes (min and max, or max of the
+magnitude, over bins of samples), so a million samples plot as fast as a thousand.
+
+- ``plot_scalogram(result)``: the magnitude of every level of an ``AtrousResult``, finest
+  level on top, as an image over time.
+- ``plot_mra(components)``: the MRA components (``wavedil.atrous.mra``) one above another.
+
+Shape: 1-D signals; of a batch, ``signal`` picks one (index into the flattened leading
+axes, time last).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+MAX_COLUMNS = 2000  # bins across the time axis for long signals
+
+
+def _figure(figsize):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def _time_axis(length: int, bins: int, sample_rate):
+    """Bin centres in samples or seconds, and the axis label."""
+    step = length / bins
+    centres = (np.arange(bins) + 0.5) * step
+    if sample_rate:
+        return centres / sample_rate, "time (s)"
+    return centres, "sample"
+
+
+def _bins(length: int) -> int:
+    return max(1, min(length, MAX_COLUMNS))
+
+
+def _binned(values: np.ndarray, bins: int, reduce) -> np.ndarray:
+    """``reduce`` over ``bins`` nearly equal time bins of ``values`` (time last)."""
+    edges = np.linspace(0, values.shape[-1], bins + 1).astype(int)
+    return reduce(values, edges[:-1])
+
+
+def _one_signal(array: np.ndarray, leading: int, signal: int, what: str) -> np.ndarray:
+    """``array`` ``(leading, ..., T)`` -> ``(leading, T)`` for one signal of the batch."""
+    array = np.asarray(array)
+    if array.shape[-1] == 0:
+        raise ValueError(f"cannot plot an empty signal (T = 0), got shape {array.shape}")
+    rows = array.reshape(leading, math.prod(array.shape[1:-1]), array.shape[-1])
+    if not 0 <= signal < rows.shape[1]:
+        raise ValueError(f"signal must index one of the {rows.shape[1]} signals of the {what} "
+                         f"(shape {array.shape}), got {signal}")
+    return rows[:, signal].astype(np.float64)
+
+
+def plot_scalogram(result, sample_rate=None, ax=None, signal: int = 0, log: bool = True,
+                   cmap: str = "magma"):
+    """The magnitude ``|w_j|`` of every level (and ``|c_J|``) of ``result`` over time.
+
+    Rows from the top: ``w1`` (finest) ... ``wJ``, then ``cJ``. Each pixel is the largest
+    magnitude in its time bin; ``log`` shows it in dB (20 log10, relative to the largest).
+
+    Args:
+        result: a ``wavedil.atrous.AtrousResult`` (time on its ``axis``).
+        sample_rate: label the time axis in seconds.
+        ax: a matplotlib Axes to draw on (default: a new figure).
+        signal: which signal of a batch.
+
+    Returns the Axes.
+    """
+    stacked = np.moveaxis(result.stack(), result.axis, -1)
+    rows = np.abs(_one_signal(stacked, result.levels + 1, signal, "result"))
+    length = rows.shape[-1]
+    bins = _bins(length)
+    image = _binned(rows, bins, lambda v, starts: np.maximum.reduceat(v, starts, axis=-1))
+    label = "|coefficient|"
+    if log:
+        peak = float(image.max()) or 1.0
+        image = 20 * np.log10(np.maximum(image / peak, 1e-6))
+        label = "dB re. the largest"
+    if ax is None:
+        ax = _figure((8, 0.35 * (result.levels + 1) + 1.6)).add_subplot()
+    times, xlabel = _time_axis(length, bins, sample_rate)
+    extent = (0, length / sample_rate if sample_rate else length, result.levels + 0.5, -0.5)
+    shown = ax.imshow(image, aspect="auto", cmap=cmap, extent=extent, interpolation="nearest",
+                      vmin=max(float(image.min()), -80) if log else None)
+    names = [f"w{j}" for j in range(1, result.levels + 1)] + [f"c{result.levels}"]
+    ax.set_yticks(range(result.levels + 1), names)
+    ax.set_xlabel(xlabel)
+    ax.set_title(f"à trous scalogram ({result.wavelet.name}, {result.levels} levels, "
+                 f"{result.alignment})")
+    ax.figure.colorbar(shown, ax=ax, label=label)
+    return ax
+
+
+def plot_mra(components, sample_rate=None, fig=None, signal: int = 0, labels=None,
+             title: str | None = None):
+    """The MRA components one above another (details finest first, then the smooth).
+
+    Args:
+        components: ``(levels + 1, ..., T)`` from ``wavedil.atrous.mra`` (time last).
+        sample_rate: label the time axis in seconds.
+        fig: a matplotlib Figure to draw on (default: a new one).
+        signal: which signal of a batch.
+        labels: one name per component (default ``D1 .. DJ, SJ``).
+
+    Returns the Figure.
+    """
+    components = np.asarray(components)
+    if components.ndim < 2 or components.shape[0] < 2:
+        raise ValueError(f"components must be (levels + 1, ..., T) with levels >= 1, "
+                         f"got shape {components.shape}")
+    rows = _one_signal(components, components.shape[0], signal, "components")
+    count, length = rows.shape
+    if labels is None:
+        labels = [f"D{j}" for j in range(1, count)] + [f"S{count - 1}"]
+    if len(labels) != count:
+        raise ValueError(f"labels must name the {count} components, got {len(labels)}")
+    if fig is None:
+        fig = _figure((8, 0.9 * count + 1.2))
+    axes = fig.subplots(count, 1, sharex=True, squeeze=False)[:, 0]
+    bins = _bins(length)
+    step = math.ceil(length / bins) if length else 1
+    for ax, row, label in zip(axes, rows, labels):
+        if step > 1:  # an envelope: min and max of every bin
+            low = _binned(row, bins, lambda v, s: np.minimum.reduceat(v, s))
+            high = _binned(row, bins, lambda v, s: np.maximum.reduceat(v, s))
+            times, xlabel = _time_axis(length, bins, sample_rate)
+            ax.fill_between(times, low, high, linewidth=0.5, color="C0")
+        else:
+            times = np.arange(length) / (sample_rate or 1)
+            xlabel = "time (s)" if sample_rate else "sample"
+            ax.plot(times, row, linewidth=0.8, color="C0")
+        ax.set_ylabel(label, rotation=0, labelpad=14, va="center")
+        ax.margins(x=0)
+    axes[-1].set_xlabel(xlabel)
+    if title:
+        fig.suptitle(title)
+    return fig
