@@ -193,3 +193,16 @@ def test_inverse_stream_refuses_swt_banks_and_bad_shapes():
     inverse = InverseAtrousStream("starlet", 3)
     with pytest.raises(ValueError, match=r"expected coefficients of shape \(4, "):
         inverse.process(np.ones((3, 10)))
+
+
+@pytest.mark.parametrize("alignment,boundary", [("centered", "edge"), ("causal", "zero"),
+                                                ("pywt", "edge")])
+def test_the_spec_gives_dask_the_halo_it_needs(alignment, boundary):
+    import dask.array as da
+
+    from wavedil.dask import apply
+
+    x = np.random.default_rng(6).standard_normal((2, 3000))
+    op = AtrousTransform("db4", 5, alignment, boundary)
+    y = apply(op, da.from_array(x, chunks=(2, 700))).compute()
+    np.testing.assert_allclose(y, op(x), rtol=0, atol=1e-12)
