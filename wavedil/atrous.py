@@ -18,7 +18,9 @@ Boundaries are an extension of ``c_{j-1}`` by ``left_j`` samples before and ``ri
 after, at every level: ``"periodic"`` (``pywt``'s periodic SWT), ``"symmetric"`` (half-sample
 mirror, ``x1 x0 | x0 x1``), ``"reflect"`` (whole-sample mirror, ``x1 | x0 x1``), ``"zero"``
 and ``"edge"`` (the first / last sample repeated; with ``"zero"`` these two are what the
-streams do). Extensions longer than the signal repeat, so any length works.
+streams do): ``pywt.pad``'s ``periodic``, ``symmetric``, ``reflect``, ``zero`` and
+``constant``, ``numpy.pad``'s ``wrap``, ``symmetric``, ``reflect``, ``constant`` and
+``edge``. Extensions longer than the signal repeat, so any length works.
 
 ``norm=True`` is the MODWT normalisation: level j's coefficients times ``2^(-j/2)`` (for an
 SWT bank: every filter divided by sqrt(2), energy preserving for an orthogonal bank).

@@ -461,9 +461,9 @@ class DenoiseStream(Stream):
     (MAD of the finest details over the last ``window`` coefficients, renewed every
     ``hop``); ``threshold`` ``"bayes"`` (running signal variance per level), ``"sure"``,
     ``"universal"`` (``sigma_j sqrt(2 ln window)``) or k (``k sigma_j``). With a fixed
-    ``sigma`` and k or ``"universal"`` the thresholds hold from the first sample (and the
-    output equals ``wavedil.denoise.denoise`` with the same options); otherwise nothing is
-    thresholded before the first estimate, ``hop`` coefficients in.
+    ``sigma`` and k or ``"universal"`` the thresholds hold from the first sample (with k,
+    the output equals ``wavedil.denoise.denoise`` with the same options); otherwise nothing
+    is thresholded before the first estimate, ``hop`` coefficients in.
 
     Shape: chunks ``(m,)``, ``(C, m)`` or ``(B, C, m)`` in, the same layout out.
     """
