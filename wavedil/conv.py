@@ -101,43 +101,46 @@ class DilatedConv1d:
 
     def correlate_valid(self, x: np.ndarray) -> np.ndarray:
         """Valid dilated cross-correlation of ``(B, C_in, n)``: ``(B, C_out, n - span)``."""
-        taps, bias = self._cast(x.dtype)
+        taps, stacked, bias = self._cast(x.dtype)
         batch, _, n = x.shape
         n_out = n - self.span
         if n_out <= 0:
             return np.zeros((batch, self.out_channels, 0), x.dtype)
-        d, g = self.dilation, self.groups
+        d, g, k = self.dilation, self.groups, self.kernel_size
         c_in_group = self.weight.shape[1]
         c_out_group = self.out_channels // g
         if c_in_group == 1 and c_out_group == 1:  # depthwise: a multiply per tap
             y = taps[0] * x[..., :n_out]
-            for t in range(1, len(taps)):
+            for t in range(1, k):
                 y += taps[t] * x[..., t * d : t * d + n_out]
         else:
-            if g > 1:
-                x = x.reshape(batch, g, c_in_group, n)
-            y = np.matmul(taps[0], x[..., :n_out])
-            scratch = np.empty_like(y)
-            for t in range(1, len(taps)):
-                y += np.matmul(taps[t], x[..., t * d : t * d + n_out], out=scratch)
+            x = x.reshape(batch, g, c_in_group, n)
+            if n_out == 1:  # chunk size 1: the K taps of each channel, one matmul
+                y = np.matmul(stacked, x[..., ::d].reshape(batch, g, c_in_group * k, 1))
+            else:  # a matmul per tap, reading the input in place
+                y = np.matmul(taps[0], x[..., :n_out])
+                scratch = np.empty_like(y)
+                for t in range(1, k):
+                    y += np.matmul(taps[t], x[..., t * d : t * d + n_out], out=scratch)
             y = y.reshape(batch, self.out_channels, n_out)
         if bias is not None:
             y += bias
         return y
 
     def _cast(self, dtype):
+        """``(taps, stacked, bias)`` in ``dtype``: the weight laid out for each path."""
         if dtype not in self._taps:
             g, (c_out, c_in_group, k) = self.groups, self.weight.shape
             w = self.weight.astype(dtype)
+            stacked = None
             if c_in_group == 1 and c_out // g == 1:
                 taps = np.ascontiguousarray(w[:, 0, :].T)[:, :, None]  # (K, C, 1)
-            elif g == 1:
-                taps = np.ascontiguousarray(w.transpose(2, 0, 1))  # (K, C_out, C_in)
-            else:  # (K, g, C_out/g, C_in/g)
+            else:  # (K, g, C_out/g, C_in/g) per tap; (g, C_out/g, C_in/g * K) stacked
                 taps = np.ascontiguousarray(
                     w.reshape(g, c_out // g, c_in_group, k).transpose(3, 0, 1, 2))
+                stacked = np.ascontiguousarray(w.reshape(g, c_out // g, c_in_group * k))
             bias = None if self.bias is None else self.bias.astype(dtype)[:, None]
-            self._taps[dtype] = (taps, bias)
+            self._taps[dtype] = (taps, stacked, bias)
         return self._taps[dtype]
 
 
