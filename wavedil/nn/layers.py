@@ -71,7 +71,7 @@ class Streaming:
         return state
 
     def load_stream_state(self, state: dict) -> None:
-        """Continue from ``stream_state()``; every entry is checked before any is loaded."""
+        """Continue from ``stream_state()`` (tensors or numpy arrays); all checked first."""
         convs = self._streaming_convs()
         expected = {_key(name): conv for name, conv in convs if conv._stream.history is not None}
         missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
@@ -159,9 +159,10 @@ class _History:
     def recent(self) -> torch.Tensor:
         return self.buf[..., self.end - self.span : self.end]
 
-    def load(self, values: torch.Tensor) -> None:
+    def load(self, values) -> None:
         self.buf.zero_()
-        self.buf[..., : self.span] = values
+        self.buf[..., : self.span] = torch.as_tensor(values, dtype=self.buf.dtype,
+                                                     device=self.buf.device)
         self.end = self.span
 
 
