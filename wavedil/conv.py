@@ -102,14 +102,13 @@ class DilatedConv1d:
     def correlate_valid(self, x: np.ndarray) -> np.ndarray:
         """Valid dilated cross-correlation of ``(B, C_in, n)``: ``(B, C_out, n - span)``."""
         taps, stacked, bias = self._cast(x.dtype)
+        c_out, c_in_group, k = self.weight.shape
+        d, g = self.dilation, self.groups
         batch, _, n = x.shape
-        n_out = n - self.span
+        n_out = n - (k - 1) * d
         if n_out <= 0:
-            return np.zeros((batch, self.out_channels, 0), x.dtype)
-        d, g, k = self.dilation, self.groups, self.kernel_size
-        c_in_group = self.weight.shape[1]
-        c_out_group = self.out_channels // g
-        if c_in_group == 1 and c_out_group == 1:  # depthwise: a multiply per tap
+            return np.zeros((batch, c_out, 0), x.dtype)
+        if c_in_group == 1 and c_out == g:  # depthwise: a multiply per tap
             y = taps[0] * x[..., :n_out]
             for t in range(1, k):
                 y += taps[t] * x[..., t * d : t * d + n_out]
@@ -122,7 +121,7 @@ class DilatedConv1d:
                 scratch = np.empty_like(y)
                 for t in range(1, k):
                     y += np.matmul(taps[t], x[..., t * d : t * d + n_out], out=scratch)
-            y = y.reshape(batch, self.out_channels, n_out)
+            y = y.reshape(batch, c_out, n_out)
         if bias is not None:
             y += bias
         return y
