@@ -18,9 +18,13 @@ from collections.abc import Callable
 from functools import lru_cache
 
 THREADS = 2
+SMOKE_THREADS = 1  # smoke runs only check that the benchmarks run: no thread contention
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "BLIS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 MIN_SAMPLE_SECONDS = 0.02
+
+
+_pinned = THREADS
 
 
 def pin_threads(threads: int = THREADS) -> None:
@@ -30,6 +34,8 @@ def pin_threads(threads: int = THREADS) -> None:
     (``benchmarks/run.py`` calls this first thing); threadpoolctl, when installed, also
     limits an already loaded BLAS; torch is set directly.
     """
+    global _pinned
+    _pinned = threads
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
     try:
@@ -43,6 +49,11 @@ def pin_threads(threads: int = THREADS) -> None:
     except ImportError:
         return
     torch.set_num_threads(threads)
+
+
+def pinned_threads() -> int:
+    """The thread count numpy and torch were pinned to (``THREADS`` unless changed)."""
+    return _pinned
 
 
 def time_interleaved(candidates: dict[str, Callable[[], object]], repeats: int = 5, *,

@@ -6,6 +6,9 @@ Imports each ``benchmarks/bench_*.py`` (sorted by name) and calls its ``run(smok
 returns a Markdown section. The report holds the date, the command, the machine (measured
 matmul peak and memory bandwidth) and every section. A benchmark that raises is reported on
 stderr and in the file, the others still run, and the runner exits with status 1.
+
+numpy's BLAS and torch are pinned to ``common.THREADS`` (2) threads before numpy is imported;
+``--smoke`` pins them to ``common.SMOKE_THREADS`` (1), which keeps CI fast on a busy machine.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import pin_threads  # noqa: E402  (no numpy yet: threads are pinned first)
+from common import SMOKE_THREADS, THREADS, pin_threads  # noqa: E402  (before numpy)
 
-pin_threads()
+pin_threads(SMOKE_THREADS if "--smoke" in sys.argv[1:] else THREADS)
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
@@ -59,12 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     parts = ["# wavedil benchmarks", "",
              f"Date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}. "
              f"Command: `{_relative_command(command, args.output)}`"
-             + (" (smoke size: the figures are not meaningful)." if args.smoke else "."),
+             + (f" (smoke size, {SMOKE_THREADS} thread: the figures are not meaningful)."
+                if args.smoke else "."),
              "", "## Machine", "", machine_report(args.smoke), ""]
     failed = []
     for i, name in enumerate(names, 1):
         print(f"[{i}/{len(names)}] {name} ...", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
+        t0, load0 = time.perf_counter(), _load()
         try:
             section = importlib.import_module(name).run(args.smoke)
         except Exception:  # a failing benchmark must not hide the others
@@ -75,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"[{i}/{len(names)}] {name} done in {time.perf_counter() - t0:.1f} s",
                   file=sys.stderr, flush=True)
-        parts += [f"<!-- {name} -->", section.rstrip(), ""]
+        parts += [f"<!-- {name} -->", section.rstrip(), "",
+                  _context(name, time.perf_counter() - t0, load0, _load()), ""]
     parts.append(f"Total run time: {time.perf_counter() - started:.0f} s.")
 
     output = Path(args.output)
@@ -86,6 +91,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmark(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _load() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def _context(name: str, seconds: float, before, after) -> str:
+    """One line under each section: its run time and the machine's load meanwhile."""
+    text = f"_`{name}` ran in {seconds:.0f} s"
+    if before is None or after is None:
+        return text + "._"
+    cores = os.cpu_count() or 1
+    text += f"; 1-minute load average {before:.1f} at the start, {after:.1f} at the end"
+    if max(before, after) > cores - 0.5:
+        text += (f" on {cores} cores: the machine was shared with other work, so absolute "
+                 "times are inflated and ratios are less reliable than usual")
+    return text + "._"
 
 
 def _relative_command(command: str, output: str) -> str:
