@@ -182,6 +182,7 @@ def describe(effect) -> str:
 
 
 def main(argv=None) -> dict:
+    """Train, evaluate, export, stream; returns the figures, the paths and the torch model."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=None,
                         help=f"training steps (default {FULL['steps']}, {QUICK['steps']} "
@@ -220,7 +221,8 @@ def main(argv=None) -> dict:
     parameters = sum(p.numel() for p in model.parameters())
     print(f"effect: {describe(EFFECT)} at {rate} Hz")
     print(f"model: TCN 1 -> {plan['channels']} channels, kernel {plan['kernel_size']}, "
-          f"dilations {plan['dilations']}, {parameters} parameters, receptive field "
+          f"dilations {plan['dilations']}, {parameters} parameters (weight-norm gains "
+          f"included), receptive field "
           f"{model.receptive_field} samples ({1e3 * model.receptive_field / rate:.1f} ms)")
     print(f"training: {plan['steps']} steps of {plan['batch']} crops x {plan['crop']} "
           f"samples from {Path(args.train).name} ({x_train.size / rate:.1f} s), seed "
@@ -262,7 +264,8 @@ def main(argv=None) -> dict:
         "effect_text": f"torchaudio.functional: {describe(EFFECT)}",
         "sample_rate": rate,
         "trained_on": Path(args.train).name, "tested_on": Path(args.test).name,
-        "steps": plan["steps"], "seed": args.seed, "parameters": parameters,
+        "steps": plan["steps"], "seed": args.seed,
+        "parameters": {"torch": parameters, "numpy": sum(p.size for p in net.params.values())},
         "receptive_field": model.receptive_field,
         "held_out": {key: results[key] for key in
                      ("esr_test", "esr_identity", "esr_scaled_identity", "best_gain")},
@@ -278,7 +281,7 @@ def main(argv=None) -> dict:
         plot(args.plot, losses, y_test, x_test, y_stream, rate)
         print(f"wrote {args.plot}")
     return {**results, "output": str(output), "sidecar": str(sidecar), "losses": losses,
-            "train_seconds": train_seconds}
+            "train_seconds": train_seconds, "model": model}
 
 
 if __name__ == "__main__":
