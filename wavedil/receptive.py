@@ -146,22 +146,22 @@ def as_spec(obj, example_input=None):
     """The spec tree of ``obj`` and notes: ``(tree, notes)``.
 
     ``obj``: a spec tree, a list of ``LayerSpec``, anything with ``.spec`` (wavedil layers,
-    stacks, transforms, streams) or ``.layer.spec`` (a layer's stream), or a
-    ``torch.nn.Module`` (traced by ``wavedil.torch_trace``).
+    stacks, transforms, streams and wavedil's torch modules) or ``.layer.spec`` (a layer's
+    stream), or any other ``torch.nn.Module`` (traced by ``wavedil.torch_trace``).
     """
     if isinstance(obj, (LayerSpec, Shift, Chain, Branches)):
         return obj, ()
     if isinstance(obj, (list, tuple)):
         return Chain(tuple(obj)), ()
+    for owner in (obj, getattr(obj, "layer", None)):
+        spec = getattr(owner, "spec", None) if owner is not None else None
+        if isinstance(spec, (LayerSpec, Shift, Chain, Branches, list, tuple)):
+            return as_spec(spec)
     if _is_torch_module(obj):
         from .torch_trace import trace_spec
 
         traced = trace_spec(obj, example_input=example_input)
         return traced.spec, traced.notes
-    for owner in (obj, getattr(obj, "layer", None)):
-        spec = getattr(owner, "spec", None) if owner is not None else None
-        if spec is not None:
-            return as_spec(spec)
     raise TypeError(
         "expected a spec tree (LayerSpec, Shift, Chain, Branches), a list of LayerSpec, a "
         f"wavedil object with .spec or a torch.nn.Module, got {type(obj).__name__}"

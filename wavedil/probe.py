@@ -1,0 +1,230 @@
+"""Measured receptive fields: what an operator really reads, to check the analytic one.
+
+- numpy callables and wavedil objects: two random inputs that differ at one sample ``m``
+  go through the operator; the outputs that change are exactly those that read ``m``
+  (bitwise: an output that does not read ``m`` is computed from the same numbers). Random
+  inputs (not an impulse on zeros) keep ReLUs from hiding support; biases cancel. This
+  assumes one output per input sample (stride 1), as every wavedil operator has.
+- torch modules: the support of the input gradient of one output sample (random
+  projection over channels, random inputs, several trials united).
+- ``effective_receptive_field``: the mean gradient magnitude over the extent (Luo et al.
+  2016, "Understanding the effective receptive field"): how much of the theoretical extent
+  really matters; ``plot_effective_receptive_field`` draws it (matplotlib, imported lazily).
+
+Shape: inputs are ``shape`` (time last); by default ``(C_in, length)`` for a wavedil object
+with ``in_channels``, ``(length,)`` for another numpy callable, ``(1, C_in, length)`` for a
+torch module (``C_in`` of its first Conv1d).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from ._checks import positive_int
+from .receptive import _is_torch_module
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A measured extent: input ``support`` of output ``position`` (anchor = position * stride).
+
+    ``lags`` are ``support - anchor``; ``left``/``right`` the past/lookahead in samples.
+    """
+
+    left: int
+    right: int
+    support: tuple[int, ...]
+    position: int
+    anchor: int
+    method: str
+
+    @property
+    def size(self) -> int:
+        return self.left + self.right + 1
+
+    @property
+    def lags(self) -> tuple[int, ...]:
+        return tuple(s - self.anchor for s in self.support)
+
+    @property
+    def gaps(self) -> tuple[int, ...]:
+        reached = set(self.lags)
+        return tuple(k for k in range(-self.left, self.right + 1) if k not in reached)
+
+
+def probe_receptive_field(obj, length=None, *, shape=None, position=None, stride=1,
+                          trials=3, seed=0, output_axis=-1) -> Probe:
+    """The measured receptive field of ``obj`` at output ``position`` (default: the middle).
+
+    ``length`` (or ``shape``) should leave room for the whole extent on both sides of the
+    probed sample, or the support is cut at the signal's ends.
+    """
+    shape = _shape(obj, length, shape)
+    trials = positive_int(trials, "trials")
+    rng = np.random.default_rng(seed)
+    if _is_torch_module(obj):
+        grads, position, _ = _torch_gradients(obj, shape, position, trials, rng, output_axis)
+        support = np.flatnonzero((grads != 0).any(axis=0))
+        method = "gradient"
+    else:
+        position = shape[-1] // 2 if position is None else int(position)
+        support = _numpy_support(obj, shape, position, trials, rng, output_axis)
+        method = "impulse"
+    if support.size == 0:
+        raise ValueError(f"output {position} reads no input sample: nothing to measure")
+    anchor = math.floor(position * Fraction(stride))
+    return Probe(anchor - int(support[0]), int(support[-1]) - anchor,
+                 tuple(int(s) for s in support), position, anchor, method)
+
+
+def _shape(obj, length, shape):
+    if shape is not None:
+        shape = tuple(int(s) for s in shape)
+        if not shape or min(shape) < 1:
+            raise ValueError(f"shape must be a non-empty tuple of sizes >= 1, got {shape}")
+        return shape
+    if length is None:
+        raise ValueError("give length= (samples) or shape= (the whole input shape)")
+    length = positive_int(length, "length")
+    if _is_torch_module(obj):
+        import torch
+
+        for m in obj.modules():
+            if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
+                return (1, m.in_channels, length)
+        raise ValueError(f"{type(obj).__name__} has no Conv1d: give shape= for its input")
+    channels = getattr(obj, "in_channels", None)
+    return (length,) if channels is None else (int(channels), length)
+
+
+def _outputs(obj, x, output_axis):
+    out = obj(x)
+    parts = out if isinstance(out, (list, tuple)) else [out]
+    return [np.moveaxis(np.asarray(p), output_axis, -1) for p in parts]
+
+
+def _numpy_support(obj, shape, m, trials, rng, output_axis) -> np.ndarray:
+    if not 0 <= m < shape[-1]:
+        raise ValueError(f"position must be in [0, {shape[-1]}), got {m}")
+    changed = None
+    for _ in range(trials):
+        base = rng.standard_normal(shape)
+        moved = base.copy()
+        moved[..., m] += rng.uniform(0.5, 1.5, shape[:-1]) * rng.choice([-1, 1], shape[:-1])
+        for a, b in zip(_outputs(obj, base, output_axis), _outputs(obj, moved, output_axis)):
+            diff = (a != b).reshape(-1, a.shape[-1]).any(axis=0)
+            changed = diff if changed is None else changed | diff
+    # output n reads input m  <=>  lag m - n is reached; as input positions of output m:
+    lags = m - np.flatnonzero(changed)
+    return np.sort(m + lags)
+
+
+def _torch_gradients(model, shape, position, trials, rng, output_axis):
+    """``(|grad| per trial (trials, T_in), position, output length)`` of one output sample."""
+    import torch
+
+    from .torch_trace import _other_args
+
+    extra = _other_args(model, 1)  # e.g. wav2vec2's ``length``: its default, else None
+    was_training = model.training
+    model.eval()
+    params = next(model.parameters(), None)
+    dtype = params.dtype if params is not None else torch.float32
+    gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    grads = []
+    try:
+        for _ in range(trials):
+            x = torch.randn(shape, generator=gen, dtype=dtype, requires_grad=True)
+            y = model(x, **extra)
+            if isinstance(y, (tuple, list)):
+                y = y[0]
+            y = y.movedim(output_axis, -1)
+            if position is None:
+                position = y.shape[-1] // 2
+            if not 0 <= position < y.shape[-1]:
+                raise ValueError(f"position must be in [0, {y.shape[-1]}), got {position}")
+            picked = y[..., position]
+            weights = torch.randn(picked.shape, generator=gen, dtype=picked.dtype)
+            (grad,) = torch.autograd.grad((picked * weights).sum(), x)
+            grads.append(grad.abs().reshape(-1, shape[-1]).sum(0).double().numpy())
+    finally:
+        model.train(was_training)
+    return np.array(grads), int(position), int(y.shape[-1])
+
+
+@dataclass(frozen=True)
+class EffectiveReceptiveField:
+    """Mean input-gradient magnitude of one output sample, by lag (normalised to max 1)."""
+
+    lags: np.ndarray
+    profile: np.ndarray
+    position: int
+    anchor: int
+
+    def mass_interval(self, mass: float = 0.95) -> tuple[int, int]:
+        """The narrowest lag interval ``(first, last)`` holding ``mass`` of the profile."""
+        if not 0 < mass <= 1:
+            raise ValueError(f"mass must be in (0, 1], got {mass}")
+        p = self.profile / self.profile.sum()
+        cum = np.concatenate([[0.0], np.cumsum(p)])
+        best, j = (0, len(p) - 1), 0
+        for i in range(len(p)):
+            j = max(j, i)
+            while j < len(p) and cum[j + 1] - cum[i] < mass - 1e-12:
+                j += 1
+            if j == len(p):
+                break
+            if j - i < best[1] - best[0]:
+                best = (i, j)
+        return int(self.lags[best[0]]), int(self.lags[best[1]])
+
+
+def effective_receptive_field(model, length=None, *, shape=None, position=None, stride=1,
+                              trials=16, seed=0, output_axis=-1) -> EffectiveReceptiveField:
+    """The gradient-magnitude profile (Luo et al. 2016) of a torch model's output sample."""
+    if not _is_torch_module(model):
+        raise TypeError(f"effective_receptive_field needs a torch.nn.Module, got "
+                        f"{type(model).__name__}")
+    shape = _shape(model, length, shape)
+    rng = np.random.default_rng(seed)
+    grads, position, _ = _torch_gradients(model, shape, position, positive_int(trials, "trials"),
+                                          rng, output_axis)
+    mean = grads.mean(axis=0)
+    support = np.flatnonzero(mean)
+    if support.size == 0:
+        raise ValueError(f"output {position} has a zero gradient everywhere")
+    anchor = math.floor(position * Fraction(stride))
+    lo, hi = support[0], support[-1] + 1
+    return EffectiveReceptiveField(np.arange(lo, hi) - anchor, mean[lo:hi] / mean.max(),
+                                   position, anchor)
+
+
+def plot_effective_receptive_field(erf: EffectiveReceptiveField, path, rf=None,
+                                   mass: float = 0.95, title=None) -> str:
+    """Write a PNG of the profile to ``path`` (with the analytic extent of ``rf`` shaded)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    try:
+        if rf is not None:
+            ax.axvspan(-rf.left, rf.right, color="0.9", label=f"receptive field ({rf.size})")
+        lo, hi = erf.mass_interval(mass)
+        ax.axvspan(lo, hi, color="tab:orange", alpha=0.25,
+                   label=f"{mass:.0%} of the gradient ({hi - lo + 1} samples)")
+        ax.plot(erf.lags, erf.profile, color="tab:blue", lw=1, label="mean |gradient|")
+        ax.set_xlabel("lag (input samples, 0 = output position)")
+        ax.set_ylabel("normalised |d out / d in|")
+        ax.set_title(title or "effective receptive field")
+        ax.legend(loc="upper left", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
+    return str(path)
