@@ -35,6 +35,7 @@ and cast to the input's dtype (float32 stays float32, float64 stays float64).
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import numpy as np
 from scipy.special import erf
@@ -260,7 +261,6 @@ class _Model:
         return self._casts[dtype]
 
 
-
 def _init_params(shapes, rng) -> dict[str, np.ndarray]:
     """torch.nn.Conv1d's default initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
     params, fan_in = {}, {}
@@ -315,11 +315,11 @@ def _pointwise(w: np.ndarray, b, x: np.ndarray) -> np.ndarray:
 class _ConvStep(ConvStream):
     """A model's causal conv layer as a stream; ``_process`` does one im2col matmul.
 
-    The im2col matrix ``(B, C_in * K, m)`` is gathered with one fancy index for short
-    chunks (fewer numpy calls) and with ``K`` slice copies for long ones (faster copies).
+    The im2col matrix ``(B, C_in * K, m)`` is gathered with one ``take`` for short chunks
+    (fewer numpy calls) and with ``K`` slice copies for long ones (faster copies).
     """
 
-    GATHER_MAX = 16  # chunks up to this length use the fancy-index gather
+    GATHER_MAX = 16  # chunks up to this length use the one-call gather
 
     def __init__(self, layer: DilatedConv1d):
         super().__init__(layer, None)
@@ -339,9 +339,15 @@ class _ConvStep(ConvStream):
         taps, d = layer.kernel_size, layer.dilation
         if m <= self.GATHER_MAX:
             index = self._index.get(m)
-            if index is None:
-                index = self._index[m] = np.arange(0, taps * d, d)[:, None] + np.arange(m)
-            col = window[:, :, index]
+            if index is None:  # tap t of output j reads sample t * d + j of the window
+                index = self._index[m] = (np.arange(0, taps * d, d)[:, None]
+                                          + np.arange(m)).ravel()
+            if batch == 1:  # 2-D: the cheapest calls for the smallest chunks
+                y = np.dot(self.w, window[0].take(index, axis=1).reshape(channels * taps, m))
+                if self.b is not None:
+                    y += self.b
+                return y[None]
+            col = window.take(index, axis=2)
         else:
             col = np.empty((batch, channels, taps, m), x.dtype)
             for t in range(taps):
@@ -355,8 +361,8 @@ class _ConvStep(ConvStream):
 class _ModelStream(Stream):
     """A model's stream: its conv steps, weights cast for the dtype, blocks of ``BLOCK``."""
 
-    def __init__(self, model: _Model, in_channels: int, out_channels: int, batch=None):
-        super().__init__(in_channels, out_channels, 0, batch)
+    def __init__(self, model: _Model, batch=None):
+        super().__init__(model.in_channels, model.out_channels, 0, batch)
         self.model = model
         self.steps = {name: _ConvStep(conv) for name, conv in model._convs.items()}
         self.w = None
@@ -365,10 +371,24 @@ class _ModelStream(Stream):
         return {"op": self.model.architecture, **self.model.config}
 
     def _prepare(self, dtype) -> None:
+        """Bind every conv to one callable on ``(B, C, m)`` blocks of this dtype."""
         if self.w is None or self._dtype != dtype:
             self.w, self._dtype = self.model._cast(dtype), dtype
-            for name, step in self.steps.items():
-                step.w, step.b = self.w[name + ".weight"], self.w.get(name + ".bias")
+            self.ops = {}
+            for name in self.model.params:
+                if name.endswith(".weight"):
+                    name = name[: -len(".weight")]
+                    weight, bias = self.w[name + ".weight"], self.w.get(name + ".bias")
+                    step = self.steps.get(name)
+                    if step is None:  # 1x1: a matmul, nothing to remember
+                        self.ops[name] = partial(_pointwise, weight, bias)
+                    else:
+                        step.w, step.b = weight, bias
+                        self.ops[name] = step._process
+            self._bind()
+
+    def _bind(self) -> None:
+        """Subclasses look up their per-layer callables here, once per dtype."""
 
     def _process(self, x: np.ndarray, **cond) -> np.ndarray:
         self._prepare(x.dtype)
@@ -490,27 +510,21 @@ class TCN(_Model):
 class TCNStream(_ModelStream):
     """Stream of a numpy ``TCN``."""
 
-    def __init__(self, model: TCN, batch=None):
-        super().__init__(model, model.in_channels, model.out_channels, batch)
-        blocks = len(model.config["dilations"])
-        self._blocks = [(self.steps.get(f"blocks.{i}.conv1"), self.steps.get(f"blocks.{i}.conv2"),
-                         f"blocks.{i}") for i in range(blocks)]
+    def _bind(self):
+        ops, blocks = self.ops, len(self.model.config["dilations"])
+        self._blocks = [(ops[f"blocks.{i}.conv1"], ops[f"blocks.{i}.conv2"],
+                         ops.get(f"blocks.{i}.downsample")) for i in range(blocks)]
+        self._head = ops.get("head")
 
     def _run(self, x):
-        w = self.w
-        for conv1, conv2, name in self._blocks:
-            h = conv1._process(x) if conv1 else _pointwise(w[name + ".conv1.weight"],
-                                                           w[name + ".conv1.bias"], x)
+        for conv1, conv2, downsample in self._blocks:
+            h = conv1(x)
             np.maximum(h, 0, out=h)
-            h = conv2._process(h) if conv2 else _pointwise(w[name + ".conv2.weight"],
-                                                           w[name + ".conv2.bias"], h)
+            h = conv2(h)
             np.maximum(h, 0, out=h)
-            down = w.get(name + ".downsample.weight")
-            h += x if down is None else _pointwise(down, w[name + ".downsample.bias"], x)
+            h += x if downsample is None else downsample(x)
             x = np.maximum(h, 0, out=h)
-        if "head.weight" in w:
-            x = _pointwise(w["head.weight"], w["head.bias"], x)
-        return x
+        return x if self._head is None else self._head(x)
 
 
 # -- WaveNet -----------------------------------------------------------------------------------
@@ -625,11 +639,8 @@ class WaveNetStream(_ModelStream):
     """Stream of a numpy ``WaveNet``; conditioning arrives with each chunk."""
 
     def __init__(self, model: WaveNet, batch=None):
-        super().__init__(model, model.in_channels, model.out_channels, batch)
-        c = model.config
-        self._layers = len(c["dilations"])
-        self._input = self.steps.get("input_conv")
-        self._gates = [self.steps.get(f"layers.{i}.conv") for i in range(self._layers)]
+        super().__init__(model, batch)
+        self._layers = len(model.config["dilations"])
 
     def process(self, chunk, global_cond=None, local_cond=None) -> np.ndarray:
         """Feed ``chunk`` and its conditioning; return the output for the chunk."""
@@ -669,26 +680,23 @@ class WaveNetStream(_ModelStream):
                 cond[name] = v.reshape(batch, width, x.shape[-1])
         return cond
 
-    def _prepare(self, dtype) -> None:
-        changed = self.w is None or self._dtype != dtype
-        super()._prepare(dtype)
-        if changed:  # every layer's conditioning projection in one matrix
-            w = self.w
-            for kind in ("global_cond", "local_cond"):
-                ws = [w.get(f"layers.{i}.{kind}.weight") for i in range(self._layers)]
-                setattr(self, "_" + kind, None if ws[0] is None else np.concatenate(ws))
-            self._outputs = []  # per layer: the skip and res 1x1 convs as one matmul
-            for i in range(self._layers):
-                names = [f"layers.{i}.skip"] + ([f"layers.{i}.res"] if i < self._layers - 1
-                                                else [])
-                self._outputs.append((np.concatenate([w[n + ".weight"] for n in names]),
-                                      np.concatenate([w[n + ".bias"] for n in names])))
+    def _bind(self):
+        w, ops, layers = self.w, self.ops, self._layers
+        for kind in ("global_cond", "local_cond"):  # every layer's projection in one matrix
+            ws = [w.get(f"layers.{i}.{kind}.weight") for i in range(layers)]
+            setattr(self, "_" + kind, None if ws[0] is None else np.concatenate(ws))
+        self._gated = []  # per layer: the gate conv, and skip + res 1x1 convs as one matmul
+        for i in range(layers):
+            names = [f"layers.{i}.skip"] + ([f"layers.{i}.res"] if i < layers - 1 else [])
+            outputs = partial(_pointwise, np.concatenate([w[n + ".weight"] for n in names]),
+                              np.concatenate([w[n + ".bias"] for n in names]))
+            self._gated.append((ops[f"layers.{i}.conv"], outputs))
 
     def _run(self, x, global_cond=None, local_cond=None):
-        w, gate_width = self.w, self.model.config["gate_channels"]
-        half, skip_width = gate_width // 2, self.model.config["skip_channels"]
-        h = self._input._process(x) if self._input else _pointwise(
-            w["input_conv.weight"], w["input_conv.bias"], x)
+        c, ops = self.model.config, self.ops
+        gate_width, skip_width = c["gate_channels"], c["skip_channels"]
+        half = gate_width // 2
+        h = ops["input_conv"](x)
         cond = None  # every layer's conditioning, (B, layers * gate, m) or (B, ..., 1)
         if global_cond is not None:
             cond = np.matmul(self._global_cond, global_cond)
@@ -696,15 +704,13 @@ class WaveNetStream(_ModelStream):
             lc = np.matmul(self._local_cond, local_cond)
             cond = lc if cond is None else lc + cond
         skips = None
-        for i, gate in enumerate(self._gates):
-            p = f"layers.{i}."
-            a = gate._process(h) if gate else _pointwise(w[p + "conv.weight"],
-                                                         w[p + "conv.bias"], h)
+        for i, (gate, outputs) in enumerate(self._gated):
+            a = gate(h)
             if cond is not None:
                 a += cond[:, i * gate_width : (i + 1) * gate_width]
             z = np.tanh(a[:, :half])
             z *= sigmoid(a[:, half:], out=a[:, half:])
-            out = _pointwise(*self._outputs[i], z)  # (B, skip (+ residual), m)
+            out = outputs(z)  # (B, skip (+ residual), m)
             if skips is None:
                 skips = out[:, :skip_width]
             else:
@@ -712,9 +718,9 @@ class WaveNetStream(_ModelStream):
             if i < self._layers - 1:
                 h += out[:, skip_width:]
         np.maximum(skips, 0, out=skips)
-        y = _pointwise(w["head1.weight"], w["head1.bias"], skips)
+        y = ops["head1"](skips)
         np.maximum(y, 0, out=y)
-        return _pointwise(w["head2.weight"], w["head2.bias"], y)
+        return ops["head2"](y)
 
 
 # -- generic stack ---------------------------------------------------------------------------
@@ -772,15 +778,12 @@ class Stack(_Model):
 class StackStream(_ModelStream):
     """Stream of a numpy ``Stack``."""
 
-    def __init__(self, model: Stack, batch=None):
-        super().__init__(model, model.in_channels, model.out_channels, batch)
-        self._layers = [(self.steps.get(f"layers.{i}"), f"layers.{i}", lay["activation"],
-                         lay["residual"]) for i, lay in enumerate(model.config["layers"])]
+    def _bind(self):
+        self._layers = [(self.ops[f"layers.{i}"], lay["activation"], lay["residual"])
+                        for i, lay in enumerate(self.model.config["layers"])]
 
     def _run(self, x):
-        w = self.w
-        for step, name, act, residual in self._layers:
-            h = step._process(x) if step else _pointwise(w[name + ".weight"], w[name + ".bias"], x)
-            h = activate(act, h)
+        for conv, activation, residual in self._layers:
+            h = activate(activation, conv(x))
             x = x + h if residual else h
         return x
