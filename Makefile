@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) examples/demo.py
+	$(PY) -m wavedil filter data/effect_model.npz data/guitar_test.wav out/guitar_fx.wav --block 256 --check
+	$(PY) -m wavedil denoise data/speech_noisy.wav out/speech_denoised.wav --block 256 --check
 
 test: $(STAMP)
 	$(PY) -m ruff check wavedil tests examples benchmarks scripts
