@@ -34,6 +34,7 @@ from .._checks import positive_int
 from ..spec import LayerSpec
 
 ROOM = 256  # minimum spare samples behind a history before it is compacted
+GATHER_MAX = 24  # chunks up to this length gather their taps with one index_select
 
 
 class Streaming:
@@ -169,9 +170,10 @@ class _History:
 class _ConvStream:
     """One ``CausalConv1d``'s streaming state: weights read once, a history of its input.
 
-    A chunk of ``m`` samples gathers its ``K`` taps into an im2col matrix ``(B, C_in * K,
-    m)`` and multiplies it by the weight ``(C_out, C_in * K)``: ``K * m`` samples copied
-    whatever the dilation (grouped convs convolve the ``span + m`` window instead).
+    A chunk of ``m`` samples gathers its ``K`` taps (one ``index_select`` for short chunks,
+    ``K`` slice copies for long ones) into an im2col matrix ``(B, C_in * K, m)`` and
+    multiplies it by the weight ``(C_out, C_in * K)``: ``K * m`` samples copied whatever the
+    dilation (grouped convs convolve the ``span + m`` window instead).
     """
 
     def __init__(self, conv: CausalConv1d, batch: int):
@@ -182,6 +184,7 @@ class _ConvStream:
             self.bias = None if conv.bias is None else conv.bias.detach().clone()
             self.bias_column = None if self.bias is None else self.bias[:, None]
         self.history = None
+        self._index = {}  # chunk length -> gather index of the K taps of each output
         self.reset()
 
     def reset(self) -> None:
@@ -204,7 +207,17 @@ class _ConvStream:
         if conv.groups != 1:
             return F.conv1d(window, self.weight, self.bias, dilation=dilation,
                             groups=conv.groups)
-        cols = torch.stack([window[..., t * dilation : t * dilation + m] for t in range(taps)],
-                           dim=2)  # (B, C_in, K, m): column c * K + t is tap t of channel c
-        y = torch.matmul(self.matrix, cols.reshape(self.batch, -1, m))
-        return y if self.bias_column is None else y.add_(self.bias_column)
+        if m <= GATHER_MAX:  # one index_select: fewest calls
+            index = self._index.get(m)
+            if index is None:  # tap t of output j reads sample t * d + j of the window
+                steps = torch.arange(0, taps * dilation, dilation, device=window.device)
+                index = self._index[m] = (steps[:, None] + torch.arange(m, device=window.device)
+                                          ).flatten()
+            cols = window.index_select(-1, index)
+        else:  # K slice copies: the fastest copies
+            cols = torch.stack([window[..., t * dilation : t * dilation + m]
+                                for t in range(taps)], dim=2)
+        cols = cols.view(self.batch, -1, m)  # row c * K + t is tap t of input channel c
+        if self.bias_column is None:
+            return torch.matmul(self.matrix, cols)
+        return torch.baddbmm(self.bias_column, self.matrix.expand(self.batch, -1, -1), cols)
