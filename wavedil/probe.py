@@ -204,8 +204,9 @@ def effective_receptive_field(model, length=None, *, shape=None, position=None, 
 
 
 def plot_effective_receptive_field(erf: EffectiveReceptiveField, path, rf=None,
-                                   mass: float = 0.95, title=None) -> str:
-    """Write a PNG of the profile to ``path`` (with the analytic extent of ``rf`` shaded)."""
+                                   mass: float = 0.95, title=None, log=False) -> str:
+    """Write a PNG of the profile to ``path`` (with the analytic extent of ``rf`` shaded;
+    ``log=True`` for a logarithmic magnitude axis)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -221,6 +222,8 @@ def plot_effective_receptive_field(erf: EffectiveReceptiveField, path, rf=None,
         ax.plot(erf.lags, erf.profile, color="tab:blue", lw=1, label="mean |gradient|")
         ax.set_xlabel("lag (input samples, 0 = output position)")
         ax.set_ylabel("normalised |d out / d in|")
+        if log:
+            ax.set_yscale("log")
         ax.set_title(title or "effective receptive field")
         ax.legend(loc="upper left", fontsize=8)
         fig.tight_layout()
