@@ -199,6 +199,21 @@ def test_wavedil_layer_and_stream(rng):
     assert as_spec(layer)[0] == layer.spec
 
 
+def test_wavedil_stacks_transforms_and_their_streams():
+    from wavedil.atrous_stream import AtrousTransform
+    from wavedil.stack import TCN, WaveNet
+
+    tcn = TCN(1, [2, 2, 2], kernel_size=3)
+    assert receptive_field(tcn).size == 1 + 2 * 2 * (1 + 2 + 4)  # two convs per block
+    assert receptive_field(tcn.stream()) == receptive_field(tcn)
+    wavenet = WaveNet(1, residual_channels=2, dilations=[1, 2, 4, 8])
+    assert receptive_field(wavenet.stream()) == receptive_field(wavenet)
+    transform = AtrousTransform("db2", 3, alignment="centered")
+    rf = receptive_field(transform.stream())
+    assert rf == receptive_field(transform) and rf.size == 3 * (2**3 - 1) + 1
+    assert rf.latency == transform.stream().latency
+
+
 class NumpyChain:
     """A chain of numpy DilatedConv1d layers, with its spec tree."""
 

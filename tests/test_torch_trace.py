@@ -126,7 +126,7 @@ def block(draw):
                                             padding=draw(st.integers(0, k - 1))), nn.Tanh())
 
 
-@settings(max_examples=20)
+@settings(max_examples=15)
 @given(blocks=st.lists(block(), min_size=1, max_size=4), seed=st.integers(0, 1000))
 def test_random_stacks_match_gradient_probe(blocks, seed):
     torch.manual_seed(seed)

@@ -146,14 +146,15 @@ def as_spec(obj, example_input=None):
     """The spec tree of ``obj`` and notes: ``(tree, notes)``.
 
     ``obj``: a spec tree, a list of ``LayerSpec``, anything with ``.spec`` (wavedil layers,
-    stacks, transforms, streams and wavedil's torch modules) or ``.layer.spec`` (a layer's
-    stream), or any other ``torch.nn.Module`` (traced by ``wavedil.torch_trace``).
+    stacks, transforms, streams and wavedil's torch modules), ``.layer.spec`` or
+    ``.model.spec`` (the stream of a layer or a stack), or any other ``torch.nn.Module``
+    (traced by ``wavedil.torch_trace``).
     """
     if isinstance(obj, (LayerSpec, Shift, Chain, Branches)):
         return obj, ()
     if isinstance(obj, (list, tuple)):
         return Chain(tuple(obj)), ()
-    for owner in (obj, getattr(obj, "layer", None)):
+    for owner in (obj, getattr(obj, "layer", None), getattr(obj, "model", None)):
         spec = getattr(owner, "spec", None) if owner is not None else None
         if isinstance(spec, (LayerSpec, Shift, Chain, Branches, list, tuple)):
             return as_spec(spec)
