@@ -105,3 +105,16 @@ def test_bad_input():
         plan_dilations(samples=100, kernel_size=0)
     with pytest.raises(ValueError, match="needs at least 10 layers"):
         plan_dilations(samples=1024, kernel_size=2, max_layers=5)
+
+
+def test_stack_constructors_take_the_plan():
+    from wavedil.receptive import receptive_field
+    from wavedil.stack import TCN, WaveNet
+
+    best = plan_dilations(samples=400, kernel_size=3, convs_per_block=2).best
+    tcn = TCN(1, 4, kernel_size=3, dilations=best.dilations)
+    assert receptive_field(tcn).size == best.receptive_field >= 400
+    best = plan_dilations(samples=1000, kernel_size=2).best
+    wavenet = WaveNet(1, residual_channels=4, dilations=best.dilations)
+    input_span = wavenet.config["input_kernel_size"] - 1  # WaveNet's causal input conv
+    assert receptive_field(wavenet).size == best.receptive_field + input_span
