@@ -166,6 +166,16 @@ def test_chain_table_cumulative_matches_prefixes(specs):
     assert (rf.layers[-1].left, rf.layers[-1].right) == (rf.left, rf.right)
 
 
+def test_table_rows_are_layers():
+    spec = LayerSpec(3, 2, name="same object")
+    rf = receptive_field([spec] * 4)  # one object repeated along a path: four layers
+    assert [r.left for r in rf.layers] == [4, 8, 12, 16]
+    shared = LayerSpec(3, 1, name="shared")
+    ladder = Chain((shared, Branches((Chain(()), LayerSpec(2, 4)))))
+    rf = receptive_field(Branches((ladder, Chain((shared,)))))  # one layer on two paths
+    assert [r.name for r in rf.layers] == ["shared", "layer1"] and rf.params == 4 + 3
+
+
 def test_residual_does_not_change_extent():
     plain = receptive_field(specs_from_schedule(3, [1, 2, 4], convs_per_block=2))
     res = receptive_field(specs_from_schedule(3, [1, 2, 4], convs_per_block=2, residual=True))

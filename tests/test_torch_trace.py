@@ -242,6 +242,10 @@ def test_conv_tasnet_explains_global_norm():
     # encoder k8 s4 p4 (4, 3); 2 stacks of dilations 1, 2, 4 (k3, padding d) = 14 frames each
     # side, x4 samples; decoder transposed k8 s4 p4: (3, 4) in output samples
     assert (rf.left, rf.right) == (4 + 14 * 4 + 3, 3 + 14 * 4 + 4)
+    # the table: one row per conv, though the skip sums put each on many paths
+    convs = [m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d))]
+    assert len(rf.layers) == len(convs)
+    assert rf.params == sum(p.numel() for m in convs for p in m.parameters())
     probe = probe_receptive_field(model, 400)
     assert probe.support == tuple(range(400))  # gLN: every output reads every input
     # without the global norms the conv path is all there is, and the trace is exact

@@ -247,14 +247,18 @@ def _support(tree, pos: np.ndarray) -> np.ndarray:
 # -- interval arithmetic (the table, and very large extents) --------------------------------
 
 
-def _walk(tree, state, rows):
+def _walk(tree, state, rows, seen):
     """Propagate ``(left, right, jump)`` (Fractions, input samples) through ``tree``.
 
-    Appends one ``LayerRow`` per LayerSpec to ``rows``; returns the state after ``tree``.
+    Records one ``LayerRow`` per layer in ``rows`` (a dict); returns ``(state, seen)``.
+    A layer is a LayerSpec object and its occurrence count along the path (``seen``): the
+    same object repeated along one path is several layers (``[spec] * 4``), the same object
+    on parallel paths is one layer (traced graphs share a layer between the paths through
+    it), whose row keeps the largest extent over the paths.
     """
     left, right, jump = state
     if isinstance(tree, Shift):
-        return left - tree.offset * jump, right + tree.offset * jump, jump
+        return (left - tree.offset * jump, right + tree.offset * jump, jump), seen
     if isinstance(tree, LayerSpec):
         if tree.kind == "transposed":
             jump = jump / tree.stride
@@ -262,16 +266,27 @@ def _walk(tree, state, rows):
         else:
             left, right = left + tree.left * jump, right + tree.right * jump
             jump = jump * tree.stride
-        rows.append(LayerRow(tree.name or f"layer{len(rows)}", tree.kind, tree.kernel_size,
-                             tree.dilation, tree.stride, math.ceil(left), math.ceil(right),
-                             tree.params, tree.macs_per_sample))
-        return left, right, jump
+        count = seen.get(id(tree), 0)
+        seen = {**seen, id(tree): count + 1}
+        key = (id(tree), count)
+        past, ahead = math.ceil(left), math.ceil(right)
+        if key in rows:
+            past, ahead = max(past, rows[key].left), max(ahead, rows[key].right)
+        rows[key] = LayerRow(tree.name or f"layer{len(rows)}", tree.kind, tree.kernel_size,
+                             tree.dilation, tree.stride, past, ahead, tree.params,
+                             tree.macs_per_sample)
+        return (left, right, jump), seen
     if isinstance(tree, Chain):
         for part in tree.parts:
-            state = _walk(part, state, rows)
-        return state
-    ends = [_walk(part, state, rows) for part in tree.parts]
-    return max(e[0] for e in ends), max(e[1] for e in ends), ends[0][2]
+            state, seen = _walk(part, state, rows, seen)
+        return state, seen
+    ends = [_walk(part, state, rows, seen) for part in tree.parts]
+    merged = {}
+    for _, branch_seen in ends:
+        for k, v in branch_seen.items():
+            merged[k] = max(v, merged.get(k, 0))
+    states = [e[0] for e in ends]
+    return (max(e[0] for e in states), max(e[1] for e in states), states[0][2]), merged
 
 
 # -- the result -----------------------------------------------------------------------------
@@ -307,16 +322,16 @@ def receptive_field(obj=None, sample_rate=None, *, example_input=None, kernel_si
         raise ValueError("empty spec: the spec tree holds no layer (LayerSpec), nothing to "
                          "measure")
     stride = total_stride(tree)
-    rows: list[LayerRow] = []
-    hull = _walk(tree, (Fraction(0), Fraction(0), Fraction(1)), rows)
+    rows: dict = {}
+    hull, _ = _walk(tree, (Fraction(0), Fraction(0), Fraction(1)), rows, {})
     left, right, gaps = _exact_extent(tree, stride, hull)
     notes = tuple(notes)
     if gaps is None:
         notes += (f"gaps not analysed: the extent ({left + right + 1} samples) or the number "
                   f"of output phases is above the exact-analysis limit",)
     seconds = None if sample_rate is None else (left + right + 1) / sample_rate
-    return ReceptiveField(left, right, left + right + 1, sample_rate, seconds, tuple(rows),
-                          gaps, stride, notes)
+    return ReceptiveField(left, right, left + right + 1, sample_rate, seconds,
+                          tuple(rows.values()), gaps, stride, notes)
 
 
 def _exact_extent(tree, stride: Fraction, hull):
