@@ -16,6 +16,11 @@
    outermost sub-modules are recorded with forward hooks in call order, traced one by one
    and chained; a note says so, since the parent's own operations are then not seen.
 
+Any other operation that keeps the time length (activations, arithmetic, reshapes of other
+axes, 1x1 work over channels) is taken as element-wise along time; one that changes the
+time length in another way (e.g. interpolation) or concatenates along time is an error
+naming the layer.
+
 Operations that mix the whole time axis (GroupNorm, InstanceNorm, LayerNorm over time,
 BatchNorm in training mode, adaptive or global pooling, softmax over time, attention,
 recurrent layers) do not limit the conv extent; they are kept as identities and named in
