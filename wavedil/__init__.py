@@ -16,6 +16,9 @@ Modules, in the order the data flows (see DESIGN.md in the project notes):
 - ``modelfile``: the ``.npz`` model format; ``load`` gives the numpy model.
 - ``receptive``: extents, gaps, per-layer tables and halos from spec trees.
 - ``planning``: ``plan_dilations``, gap-free dilation schedules.
+- ``probe``: empirical receptive fields (impulse or gradient support), effective RF.
+- ``torch_trace``: spec trees of any ``torch.nn.Module`` (imported on demand).
+- ``cli``: the ``wavedil`` command (``filter``, ``denoise``, ``rf``, ``plan``).
 - ``plot``: scalograms and MRA plots (matplotlib, the ``plot`` extra; imported on demand).
 - ``nn``: the torch modules (the ``torch`` extra; imported on demand).
 - ``io``: block-wise audio files, ``filter_file`` with atomic writes.
@@ -35,9 +38,10 @@ from .conv import ConvStream, DilatedConv1d, conv1d
 from .denoise import denoise
 from .kernels import dilate_kernel, dilated_convolve, dilated_correlate
 from .modelfile import load
-from .planning import plan_dilations
-from .receptive import halo, receptive_field
-from .spec import Branches, Chain, LayerSpec, dilation_schedule, resolve_alignment
+from .planning import Candidate, Plan, plan_dilations
+from .probe import effective_receptive_field, plot_effective_receptive_field, probe_receptive_field
+from .receptive import ReceptiveField, halo, receptive_field, specs_from_schedule
+from .spec import Branches, Chain, LayerSpec, Shift, dilation_schedule, resolve_alignment
 from .stack import TCN, Stack, WaveNet
 from .stream import Stream, run_stream
 from .wavelets import FilterBank, filter_bank, noise_gain, wavelist
@@ -50,6 +54,7 @@ __all__ = [
     "AtrousStream",
     "AtrousTransform",
     "Branches",
+    "Candidate",
     "Chain",
     "conv1d",
     "ConvStream",
@@ -61,6 +66,7 @@ __all__ = [
     "dilated_correlate",
     "DilatedConv1d",
     "dilation_schedule",
+    "effective_receptive_field",
     "filter_bank",
     "FilterBank",
     "halo",
@@ -73,10 +79,16 @@ __all__ = [
     "max_level",
     "mra",
     "noise_gain",
+    "Plan",
     "plan_dilations",
+    "plot_effective_receptive_field",
+    "probe_receptive_field",
     "receptive_field",
+    "ReceptiveField",
     "resolve_alignment",
     "run_stream",
+    "Shift",
+    "specs_from_schedule",
     "Stack",
     "Stream",
     "TCN",
