@@ -38,20 +38,21 @@ def test_wavelist_covers_the_families():
     assert names[:3] == ["starlet", "linear", "haar"]
     assert [f"db{n}" for n in range(1, 21)] == [n for n in names if n.startswith("db")]
     assert [f"coif{n}" for n in range(1, 6)] == [n for n in names if n.startswith("coif")]
-    left_out = set(_filter_tables.SYMLETS_LEFT_OUT)
-    assert [f"sym{n}" for n in range(2, 21) if n not in left_out] == [
-        n for n in names if n.startswith("sym")
-    ]
+    assert [f"sym{n}" for n in range(2, 21)] == [n for n in names if n.startswith("sym")]
 
 
 @pytest.mark.parametrize("name", ORTHOGONAL)
 def test_orthogonal_banks_match_pywt(name):
+    """1e-12, except where PyWavelets' own table is off the exact filter by more (measured
+    in test_pywt_rounded_symlets_differ_only_by_its_rounding)."""
+    rounded = {f"sym{n}" for n in _filter_tables.SYMLETS_PYWT_ROUNDED}
+    tol = 2e-11 if name in rounded else 1e-12
     bank, reference = filter_bank(name), pywt.Wavelet(name)
     assert bank.orthogonal and not bank.difference
     for role in ("dec_lo", "dec_hi", "rec_lo", "rec_hi"):
         ours, theirs = getattr(bank, role), np.asarray(getattr(reference, role))
         assert ours.dtype == np.float64 and ours.shape == theirs.shape
-        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12, err_msg=f"{name}.{role}")
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=tol, err_msg=f"{name}.{role}")
 
 
 @pytest.mark.parametrize("name", ORTHOGONAL)
@@ -142,7 +143,7 @@ def test_user_pair_is_accepted():
         (([1, 2j], [1, -1]), TypeError, "complex128"),
         ((["a", "b"], [1, -1]), TypeError, "['a', 'b']"),
         ("db99", ValueError, "'db99'"),
-        ("sym5", ValueError, "pywt.Wavelet('sym5')"),
+        ("sym21", ValueError, "'sym21'"),
         (3, TypeError, "int: 3"),
         (None, TypeError, "NoneType: None"),
         ({"dec_lo": [1]}, TypeError, "dict: {'dec_lo': [1]}"),
@@ -155,7 +156,7 @@ def test_bad_wavelets_are_rejected_with_what_was_given(wavelet, error, quoted):
 
 
 def test_unknown_name_lists_the_builtins_compactly():
-    with pytest.raises(ValueError, match="db1-db20, sym2, sym4, sym8-sym17, coif1-coif5"):
+    with pytest.raises(ValueError, match="db1-db20, sym2-sym20, coif1-coif5"):
         filter_bank("morlet")
 
 
@@ -247,7 +248,7 @@ def test_starlet_gains_exact_values():
 
 def test_generator_reproduces_the_shipped_table(generator):
     assert generator.shipped_names() == list(_filter_tables.DEC_LO)
-    assert generator.SYMLETS_LEFT_OUT == _filter_tables.SYMLETS_LEFT_OUT
+    assert generator.SYMLETS_PYWT_ROUNDED == _filter_tables.SYMLETS_PYWT_ROUNDED
     for name, shipped in _filter_tables.DEC_LO.items():
         assert generator.compute_dec_lo(name, digits=30) == shipped, name
     text = generator.render_table(_filter_tables.DEC_LO)
@@ -255,7 +256,7 @@ def test_generator_reproduces_the_shipped_table(generator):
 
 
 @pytest.mark.parametrize("order", [3, 5, 6, 7, 18, 19, 20])
-def test_left_out_symlets_differ_from_pywt_only_by_its_rounding(generator, order):
+def test_pywt_rounded_symlets_differ_only_by_its_rounding(generator, order):
     exact = np.array(generator.compute_dec_lo(f"sym{order}", digits=30))
     taps = exact.size
     for m in range(taps // 2):

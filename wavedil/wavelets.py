@@ -12,9 +12,10 @@ equations in 50-digit arithmetic (mpmath): Daubechies by minimum-phase spectral 
 of the Daubechies polynomial, Symlets by the root choice whose phase is closest to linear
 (the L2 distance, in closed form with the dilogarithm), Coiflets by Gauss-Newton on their
 orthogonality and moment conditions.  They agree with PyWavelets to 1e-12 or better (db and
-coif bit for bit or to 1 ulp).  Left out: sym3, sym5, sym6, sym7, sym18, sym19 and sym20,
-whose PyWavelets (Matlab) tables differ from the exact filters by 1.3e-12 to 1.5e-11 (their
-own rounding); pass ``pywt.Wavelet("sym5")`` to use PyWavelets' values.  The other three
+coif bit for bit or to 1 ulp), except sym3, sym5, sym6, sym7, sym18, sym19 and sym20, whose
+PyWavelets (Matlab) tables differ from the exact filters by 1.3e-12 to 1.5e-11: their own
+rounding (they meet orthogonality only to ~1e-11); wavedil ships the exact filters, and
+``pywt.Wavelet("sym5")`` gives PyWavelets' values bit for bit.  The other three
 filters of a bank are derived from the lowpass by the quadrature-mirror relations, with
 PyWavelets' conventions: rec_lo = dec_lo reversed, rec_hi[k] = (-1)^k dec_lo[k],
 dec_hi = rec_hi reversed.
@@ -30,7 +31,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._filter_tables import DEC_LO, SYMLETS_LEFT_OUT
+from ._filter_tables import DEC_LO
 
 __all__ = [
     "FilterBank",
@@ -229,13 +230,6 @@ def _from_name(text: str) -> FilterBank:
     if name in _builtin_names():
         return _builtin(name)
     known = _compact(_builtin_names())
-    match = re.fullmatch(r"sym(\d+)", name)
-    if match and int(match.group(1)) in SYMLETS_LEFT_OUT:
-        raise ValueError(
-            f"wavelet {text!r} is not built in: PyWavelets' table for it differs from the "
-            f"exact filter by more than 1e-12, so it is left out; pass "
-            f"pywt.Wavelet({name!r}) to use PyWavelets' values (built-in: {known})"
-        )
     raise ValueError(f"unknown wavelet {text!r}; built-in: {known}")
 
 
