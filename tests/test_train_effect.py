@@ -119,6 +119,16 @@ def test_shipped_model_learned_the_effect_and_matches_its_metadata(shipped, test
     assert identity == pytest.approx(meta["held_out"]["esr_identity"], rel=0.03)
 
 
+def test_the_effect_is_causal(test_audio, shipped):
+    """A causal TCN can learn it: the oracle's past does not depend on its future."""
+    x, rate = test_audio
+    cut = x.copy()
+    cut[20000:] = 0
+    effect = shipped[1]["effect"]
+    np.testing.assert_array_equal(oracle_effect(cut, rate, effect)[:20000],
+                                  oracle_effect(x, rate, effect)[:20000])
+
+
 @settings(max_examples=15)
 @given(sizes=st.lists(st.sampled_from([0, 1, 2, 3, 7, 31, 128, 257, 509, 600, 1031]),
                       min_size=1, max_size=6))
