@@ -232,11 +232,12 @@ def streaming_section(sizes, peak, folder) -> str:
         f"32 and 128, >= 20x at chunk 1: {summary}.", "",
         f"Threads: torch (wavedil streaming and pytorch-tcn alike) runs these per-chunk calls "
         f"on {min(pinned_threads(), STREAM_TORCH_THREADS)} intra-op thread, numpy's BLAS on "
-        f"{pinned_threads()}. A chunk's work is too small to split, and on a shared 2-core "
-        "machine a 2-thread torch pool waits at every op for a descheduled thread (probed "
-        "while writing this benchmark, load average ~3: wavedil torch streaming at chunk 32 "
-        "took 20-140 ms per call with 2 threads, 0.8-1.7 ms with 1), which would flatter "
-        "the numpy ratios.", ""])
+        f"{pinned_threads()}. A chunk's work is too small to split: probed at load ~1, "
+        "pytorch-tcn took 3.05 / 4.57 / 6.20 ms per call at chunks 32 / 128 / 512 with 2 "
+        "threads and 3.05 / 4.02 / 6.39 ms with 1; at load ~3 a 2-thread torch pool waited "
+        "at every op for a descheduled thread (wavedil torch streaming at chunk 32: 20-140 "
+        "ms per call with 2 threads, 0.8-1.7 ms with 1), which would flatter the numpy "
+        "ratios.", ""])
 
 
 def stream_runners(net, torch_model, theirs_model, chunks, torch_chunks) -> dict:
