@@ -35,7 +35,7 @@ from .atrous import (
 )
 from .buffer import History
 from .denoise import MODES, detail_gains, estimate_sigma, level_thresholds, shrink
-from .stream import Stream
+from .stream import Stream, load_nested_state, nested_state, sub_state
 from .wavelets import filter_bank
 
 STREAM_BOUNDARIES = ("zero", "edge")
@@ -212,10 +212,7 @@ class AtrousStream(Stream):
         return super().flush()
 
     def _state(self) -> dict[str, np.ndarray]:
-        state = {}
-        for name, part in self._parts():
-            for key, value in part._state().items():
-                state[f"{name}.{key}"] = value
+        state = nested_state(self._parts())
         for name, line in self._delays():
             pending = line.state()
             if pending is not None:
@@ -223,11 +220,7 @@ class AtrousStream(Stream):
         return state
 
     def _load(self, state, batch: int, dtype: np.dtype) -> None:
-        for name, part in self._parts():
-            part._layout = (3, batch, dtype)
-            prefix = f"{name}."
-            part._load({k[len(prefix):]: state[k] for k in state if k.startswith(prefix)},
-                       batch, dtype)
+        load_nested_state(self._parts(), state, batch, dtype)
         for name, line in self._delays():
             if f"{name}.pending" in state:
                 line.load(state[f"{name}.pending"], batch, self.channels, dtype,
@@ -558,10 +551,7 @@ class DenoiseStream(Stream):
             yield f"synthesis_hi{j + 1}", hi
 
     def _state(self) -> dict[str, np.ndarray]:
-        state = {}
-        for name, part in self._parts():
-            for key, value in part._state().items():
-                state[f"{name}.{key}"] = value
+        state = nested_state(self._parts())
         for j, lag in enumerate(self._lags):
             if lag.state() is not None:
                 state[f"lag{j + 1}.pending"] = lag.state()
@@ -572,18 +562,12 @@ class DenoiseStream(Stream):
         return state
 
     def _load(self, state, batch: int, dtype: np.dtype) -> None:
-        for name, part in self._parts():
-            part._layout = (3, batch, dtype)
-            prefix = f"{name}."
-            part._load({k[len(prefix):]: state[k] for k in state if k.startswith(prefix)},
-                       batch, dtype)
+        load_nested_state(self._parts(), state, batch, dtype)
         for j, lag in enumerate(self._lags):
             if f"lag{j + 1}.pending" in state:
                 lag.load(state[f"lag{j + 1}.pending"], batch, self.channels, dtype,
                          f"lag{j + 1}.pending")
-        prefix = "thresholds."
-        self._thresholds.load({k[len(prefix):]: state[k] for k in state
-                               if k.startswith(prefix)}, batch, dtype)
+        self._thresholds.load(sub_state(state, "thresholds"), batch, dtype)
         if "last" in state:
             last = np.asarray(state["last"])
             if last.shape != (batch, self.channels, 1) or last.dtype != dtype:

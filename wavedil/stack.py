@@ -43,7 +43,7 @@ from scipy.special import erf
 from ._checks import as_float_array, positive_int
 from .conv import ConvStream, DilatedConv1d
 from .spec import Branches, Chain, LayerSpec, dilation_schedule
-from .stream import Stream
+from .stream import Stream, nested_state
 
 BLOCK = 1024  # samples per internal block of a stream (offline calls run in these blocks)
 ACTIVATIONS = ("identity", "relu", "tanh", "sigmoid", "gelu", "elu", "leaky_relu")
@@ -409,11 +409,7 @@ class _ModelStream(Stream):
         return np.zeros((self._layout[1], self.out_channels, 0), self._layout[2])
 
     def _state(self) -> dict[str, np.ndarray]:
-        state = {}
-        for name, step in self.steps.items():
-            for key, value in step._state().items():
-                state[f"{name}.{key}"] = value
-        return state
+        return nested_state(self.steps.items())
 
     def _load(self, state, batch: int, dtype: np.dtype) -> None:
         self._prepare(dtype)

@@ -152,6 +152,25 @@ class Stream:
         return y
 
 
+def nested_state(parts) -> dict[str, np.ndarray]:
+    """The states of named sub-streams in one flat dict: ``{"name.key": array}``."""
+    return {f"{name}.{key}": value
+            for name, part in parts for key, value in part._state().items()}
+
+
+def sub_state(state, name: str) -> dict:
+    """The entries of ``state`` under ``name.``, with that prefix removed."""
+    prefix = f"{name}."
+    return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
+
+
+def load_nested_state(parts, state, batch: int, dtype) -> None:
+    """Load each named sub-stream from its entries of a ``nested_state`` dict."""
+    for name, part in parts:
+        part._layout = (3, batch, dtype)
+        part._load(sub_state(state, name), batch, dtype)
+
+
 def _config_difference(mine: dict, theirs) -> str:
     if not isinstance(theirs, dict):
         return f"expected a config like {mine}, got {theirs!r}"
