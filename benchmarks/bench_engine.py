@@ -31,6 +31,11 @@ OFFLINE_DILATIONS = (1, 16, 256)
 CHUNKS = (1, 32, 128, 512)
 STREAM_TARGET = 5.0  # issue 2: >= 5x pytorch-tcn at chunks 1, 32 and 128
 SEED_DILATION = 64
+# OpenBLAS worker threads spin for about 2^28 cycles (~0.1 s) after a call before they
+# sleep, libgomp's (torch) more briefly: when numpy and torch alternate, the spinning threads
+# of one steal the two cores from the other. Sleeping this long before each timed sample
+# parks them, so each candidate is timed as if it ran alone.
+SPIN_PAUSE = 0.15
 
 
 def run(smoke: bool) -> str:
@@ -51,7 +56,11 @@ def run(smoke: bool) -> str:
             f"interleaved, median of {sizes.repeats}. Ratio = other time / wavedil time "
             f"(> 1: wavedil faster). Measured float32 matmul peak: {peak:.1f} GFLOP/s. "
             "Every pair was checked for equal outputs (float32: max error <= 1e-5 of the "
-            "output's scale; float64: 1e-12) before timing.", "",
+            "output's scale; float64: 1e-12) before timing. Where numpy and torch alternate "
+            f"(offline, streaming), each timed sample follows a {sizes.pause:g} s pause: "
+            "OpenBLAS worker threads spin ~0.1 s after a call (libgomp's more briefly), and "
+            "without the pause the spinning threads of one library slow the other (seen "
+            "here: torch's offline call 9 ms alone, 19 ms interleaved without pauses).", "",
             offline_section(weight, bias, x, sizes, peak),
             streaming_section(weight, bias, x, sizes, peak),
             dilation_section(weight, bias, x, sizes),
@@ -68,6 +77,7 @@ class Sizes:
         self.chunk1_samples = 64 if smoke else 4800
         self.repeats = 1 if smoke else 5
         self.min_time = 0.002 if smoke else 0.02
+        self.pause = 0.0 if smoke else SPIN_PAUSE
         self.stream_dilations = (1, 256) if not smoke else (1, 16)
         self.high_dilation = 64 if smoke else 1024
         self.tcn_dilation_samples = 32 if smoke else 480
@@ -75,8 +85,10 @@ class Sizes:
         self.seed_1d = 2**10 if smoke else 2**16
         self.seed_2d = 64 if smoke else 512
 
-    def time(self, candidates):
-        return time_interleaved(candidates, self.repeats, min_time=self.min_time)
+    def time(self, candidates, pause=False):
+        """Interleaved medians; ``pause``: sleep before each sample (numpy vs torch)."""
+        return time_interleaved(candidates, self.repeats, min_time=self.min_time,
+                                pause=self.pause if pause else 0.0)
 
 
 # -- 1. offline --------------------------------------------------------------------------
@@ -104,7 +116,7 @@ def offline_section(weight, bias, x, sizes, peak) -> str:
             return conv(F.pad(xt, (pad, 0)))
 
         check_close(ours(), theirs().numpy(), f"offline, dilation {d}")
-        t = sizes.time({"wavedil": ours, "torch": theirs})
+        t = sizes.time({"wavedil": ours, "torch": theirs}, pause=True)
         gw, gt = flop / t["wavedil"] / 1e9, flop / t["torch"] / 1e9
         speedups.append(t["torch"] / t["wavedil"])
         rows.append([d, ms(t["wavedil"]), ms(t["torch"]), ratio(speedups[-1]),
@@ -156,7 +168,7 @@ def streaming_section(weight, bias, x, sizes, peak) -> str:
             ours, theirs = stream_runners(weight, bias, x, d, chunk, samples)
             check_close(np.concatenate(ours(), -1),
                         torch.cat(theirs(), -1).numpy(), f"stream, dilation {d}, chunk {chunk}")
-            t = sizes.time({"wavedil": ours, "pytorch-tcn": theirs})
+            t = sizes.time({"wavedil": ours, "pytorch-tcn": theirs}, pause=True)
             tw, tt = t["wavedil"], t["pytorch-tcn"]
             speedup = tt / tw
             calls = -(-samples // chunk)

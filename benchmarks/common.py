@@ -57,7 +57,7 @@ def pinned_threads() -> int:
 
 
 def time_interleaved(candidates: dict[str, Callable[[], object]], repeats: int = 5, *,
-                     min_time: float = MIN_SAMPLE_SECONDS,
+                     min_time: float = MIN_SAMPLE_SECONDS, pause: float = 0.0,
                      clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
     """Median seconds per call of each candidate, timed in interleaved rounds.
 
@@ -74,6 +74,8 @@ def time_interleaved(candidates: dict[str, Callable[[], object]], repeats: int =
     samples = {name: [] for name in candidates}
     for _ in range(repeats):
         for name, fn in candidates.items():
+            if pause:
+                time.sleep(pause)
             samples[name].append(_timed(fn, calls[name], clock) / calls[name])
     return {name: statistics.median(values) for name, values in samples.items()}
 

@@ -73,6 +73,18 @@ def test_time_interleaved_loops_fast_calls_and_divides():
     assert clock.log.count("slow") == 2 + 3  # slow calls are not looped
 
 
+def test_time_interleaved_pauses_before_each_timed_sample(monkeypatch):
+    import common
+
+    events = []
+    monkeypatch.setattr(common.time, "sleep", lambda seconds: events.append(seconds))
+    clock = FakeClock()
+    candidates = {"a": clock.candidate("a", [1.0] * 10), "b": clock.candidate("b", [2.0] * 10)}
+    result = time_interleaved(candidates, repeats=3, min_time=0.5, pause=0.25, clock=clock)
+    assert result == {"a": 1.0, "b": 2.0}  # the pause is not timed
+    assert events == [0.25] * 6  # one per timed sample, none for warm-up and calibration
+
+
 def test_time_interleaved_with_the_real_clock():
     result = time_interleaved({"noop": lambda: None, "sum": lambda: sum(range(100))}, 2,
                               min_time=0.001)
