@@ -21,7 +21,15 @@ import tempfile
 import numpy as np
 import pytorch_tcn
 import torch
-from common import matmul_peak_gflops, md_table, pinned_threads, time_interleaved
+from common import (
+    check_close,
+    matmul_peak_gflops,
+    md_table,
+    ms,
+    pinned_threads,
+    time_interleaved,
+    us,
+)
 from torch.nn.utils import parametrize
 
 from wavedil.modelfile import load
@@ -257,20 +265,3 @@ def stream_runners(net, torch_model, theirs_model, chunks, torch_chunks) -> dict
 
 
 # -- helpers -----------------------------------------------------------------------------
-def check_close(ours: np.ndarray, reference: np.ndarray, what: str, rtol: float = 1e-5):
-    """Raise if the outputs differ by more than ``rtol`` of the reference's scale."""
-    if ours.shape != reference.shape:
-        raise RuntimeError(f"{what}: shapes differ, {ours.shape} vs {reference.shape}")
-    scale = max(float(np.max(np.abs(reference))), np.finfo(reference.dtype).tiny)
-    error = float(np.max(np.abs(ours.astype(np.float64) - reference)))
-    if error > rtol * scale:
-        raise RuntimeError(f"{what}: outputs differ, max error {error:.3g} > "
-                           f"{rtol:g} x scale {scale:.3g}")
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.3g}"
-
-
-def us(seconds: float) -> str:
-    return f"{seconds * 1e6:.3g}"

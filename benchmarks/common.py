@@ -232,3 +232,25 @@ def _load_average() -> str:
         return ", ".join(f"{v:.2f}" for v in os.getloadavg())
     except (AttributeError, OSError):
         return ""
+
+
+# -- shared by the bench_* modules ---------------------------------------------------------
+def check_close(ours, reference, what: str, rtol: float = 1e-5):
+    """Raise if the outputs differ by more than ``rtol`` of the reference's scale."""
+    import numpy as np  # imported late: run.py pins the BLAS threads before numpy loads
+
+    if ours.shape != reference.shape:
+        raise RuntimeError(f"{what}: shapes differ, wavedil {ours.shape} vs {reference.shape}")
+    scale = max(float(np.max(np.abs(reference))), np.finfo(reference.dtype).tiny)
+    error = float(np.max(np.abs(ours.astype(np.float64) - reference)))
+    if error > rtol * scale:
+        raise RuntimeError(f"{what}: outputs differ, max error {error:.3g} > "
+                           f"{rtol:g} x scale {scale:.3g}")
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3g}"
+
+
+def us(seconds: float) -> str:
+    return f"{seconds * 1e6:.3g}"
