@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from wavedil.atrous import atrous, level_extent
 from wavedil.atrous_stream import AtrousStream, AtrousTransform, InverseAtrousStream
 from wavedil.receptive import receptive_field
+from wavedil.stream import feed_stream
 from wavedil.wavelets import filter_bank
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
@@ -20,15 +21,7 @@ SIZES = st.lists(st.one_of(st.sampled_from([0, 1, 2, 3, 5, 7, 13, 31, 97, 257]),
 
 def feed(stream, x, sizes):
     """Chunks of ``x`` of the given sizes (cycled; a zero-size chunk in between), then flush."""
-    parts, start, i = [stream.process(x[..., :0])], 0, 0  # an empty chunk fixes the layout
-    sizes = sizes if any(sizes) else sizes + [1]
-    while start < x.shape[-1]:
-        size = sizes[i % len(sizes)]
-        parts.append(stream.process(x[..., start : start + size]))
-        start += size
-        i += 1
-    parts.append(stream.flush())
-    return np.concatenate(parts, axis=-1)
+    return feed_stream(stream, x, sizes if any(sizes) else sizes + [1])
 
 
 def assert_close(actual, expected, dtype=np.float64):

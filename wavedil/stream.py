@@ -185,8 +185,12 @@ def run_stream(op, x, chunk_sizes, **stream_kwargs) -> np.ndarray:
 
     Returns the concatenated output, equal to ``op(x)`` by the streaming contract.
     """
+    return feed_stream(op.stream(**stream_kwargs), x, chunk_sizes)
+
+
+def feed_stream(stream, x, chunk_sizes) -> np.ndarray:
+    """Feed ``x`` to ``stream`` in chunks of the given sizes (cycled), flush, concatenate."""
     x = np.asarray(x)
-    stream = op.stream(**stream_kwargs)
     sizes = [int(c) for c in chunk_sizes]
     if not sizes or any(c < 0 for c in sizes) or not any(sizes):
         raise ValueError(f"chunk_sizes must be >= 0 with at least one > 0, got {chunk_sizes}")
