@@ -262,6 +262,3 @@ def stream_runners(net, torch_model, theirs_model, chunks, torch_chunks) -> dict
         return [theirs_model(part, inference=True) for part in torch_chunks]
 
     return {"numpy": numpy_stream, "torch": torch_stream, "pytorch-tcn": pytorch_tcn_stream}
-
-
-# -- helpers -----------------------------------------------------------------------------
