@@ -243,7 +243,7 @@ def check_close(ours, reference, what: str, rtol: float = 1e-5):
         raise RuntimeError(f"{what}: shapes differ, wavedil {ours.shape} vs {reference.shape}")
     scale = max(float(np.max(np.abs(reference))), np.finfo(reference.dtype).tiny)
     error = float(np.max(np.abs(ours.astype(np.float64) - reference)))
-    if error > rtol * scale:
+    if not error <= rtol * scale:  # also catches NaN
         raise RuntimeError(f"{what}: outputs differ, max error {error:.3g} > "
                            f"{rtol:g} x scale {scale:.3g}")
 
