@@ -45,7 +45,7 @@ from .conv import ConvStream, DilatedConv1d
 from .spec import Branches, Chain, LayerSpec, dilation_schedule
 from .stream import Stream, nested_state
 
-BLOCK = 1024  # samples per internal block of a stream (offline calls run in these blocks)
+BLOCK = 2048  # samples per internal block of a stream (offline calls run in these blocks)
 ACTIVATIONS = ("identity", "relu", "tanh", "sigmoid", "gelu", "elu", "leaky_relu")
 LEAKY_SLOPE = 0.01  # torch.nn.functional.leaky_relu's default
 SQRT_HALF = 0.5**0.5  # a Python float: keeps float32 arrays float32
