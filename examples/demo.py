@@ -11,36 +11,17 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from wavedil import DilatedConv1d
+from wavedil import Stack, run_stream
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def build_stack(seed: int = 0) -> list[DilatedConv1d]:
+def build_stack(seed: int = 0) -> Stack:
     """Four causal layers, kernel 3, dilations 1, 4, 16, 64: a 1 -> 8 -> 8 -> 8 -> 1 stack."""
-    rng = np.random.default_rng(seed)
-    widths = [1, 8, 8, 8, 1]
-    return [DilatedConv1d(rng.standard_normal((c_out, c_in, 3)) / np.sqrt(3 * c_in),
-                          dilation=4**i)
-            for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:]))]
-
-
-def run_offline(stack, x):
-    for layer in stack[:-1]:
-        x = np.tanh(layer(x))
-    return stack[-1](x)
-
-
-def run_streaming(stack, x, chunk_sizes):
-    streams = [layer.stream() for layer in stack]
-    out, start, i = [], 0, 0
-    while start < x.shape[-1]:
-        y = x[..., start : start + chunk_sizes[i % len(chunk_sizes)]]
-        start, i = start + y.shape[-1], i + 1
-        for stream in streams[:-1]:
-            y = np.tanh(stream.process(y))
-        out.append(streams[-1].process(y))
-    return np.concatenate(out, axis=-1)
+    layers = [{"channels": c, "kernel_size": 3, "dilation": 4**i, "activation": "tanh"}
+              for i, c in enumerate([8, 8, 8])]
+    layers.append({"channels": 1, "kernel_size": 3, "dilation": 64, "activation": None})
+    return Stack(layers, in_channels=1, seed=seed)
 
 
 def main(argv=None) -> float:
@@ -51,16 +32,17 @@ def main(argv=None) -> float:
     audio, rate = sf.read(args.input, dtype="float32")
     x = audio[None, :]  # (C=1, T)
     stack = build_stack()
-    offline = run_offline(stack, x)
+    offline = stack(x)
     chunk_sizes = list(np.random.default_rng(1).integers(1, 700, size=50))
     start = time.perf_counter()
-    streamed = run_streaming(stack, x, chunk_sizes)
+    streamed = run_stream(stack, x, chunk_sizes)
     elapsed = time.perf_counter() - start
     error = float(np.max(np.abs(streamed - offline)))
     seconds = x.shape[-1] / rate
     print(f"input: {args.input} ({x.shape[-1]} samples, {rate} Hz, {seconds:.2f} s)")
-    print(f"stack: {len(stack)} causal layers, kernel 3, dilations "
-          f"{[layer.dilation for layer in stack]}, latency 0 samples")
+    dilations = [layer["dilation"] for layer in stack.config["layers"]]
+    print(f"stack: {len(dilations)} causal layers, kernel 3, dilations {dilations}, "
+          f"receptive field {stack.receptive_field} samples, latency 0")
     print(f"streamed in {len(chunk_sizes)} cycled chunk sizes from {min(chunk_sizes)} to "
           f"{max(chunk_sizes)} samples: real-time factor {elapsed / seconds:.4f}")
     print(f"max |streamed - offline| = {error:.3g} (float32): "

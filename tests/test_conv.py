@@ -93,14 +93,13 @@ def test_stream_equals_offline_for_any_chunking(p, sizes):
 def test_process_returns_len_chunk_once_primed_and_flush_returns_latency(p, sizes):
     layer, _, _, x = make_layer(p)
     stream = layer.stream(batch=p["batch"])
-    seen = out = 0
+    seen = 0
     for size in sizes:
         y = stream.process(x[..., seen : seen + size])
         n = x[..., seen : seen + size].shape[-1]
         before = max(0, seen - layer.latency)
         seen += n
         assert y.shape[-1] == max(0, seen - layer.latency) - before
-        out += y.shape[-1]
     assert stream.flush().shape[-1] == min(seen, layer.latency)
 
 

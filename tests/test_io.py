@@ -49,3 +49,14 @@ def test_bad_arguments(stereo, tmp_path):
         filter_file(lambda b: layer.stream(batch=b), path, tmp_path / "out.xyz")
     with pytest.raises(ValueError, match="block_size must be >= 1, got 0"):
         next(read_blocks(path, 0))
+
+
+def test_progress_bar_does_not_change_the_output(stereo, tmp_path, capsys):
+    path, _ = stereo
+    layer = DilatedConv1d(np.ones((1, 1, 3)) / 3, dilation=2)
+    for name, progress in (("plain.wav", False), ("bar.wav", True)):
+        filter_file(lambda b: layer.stream(batch=b), path, tmp_path / name, block_size=500,
+                    progress=progress)
+    np.testing.assert_array_equal(sf.read(tmp_path / "plain.wav")[0],
+                                  sf.read(tmp_path / "bar.wav")[0])
+    assert "samples" in capsys.readouterr().err  # tqdm drew its bar on stderr

@@ -83,16 +83,18 @@ def filter_file(stream_factory, in_path, out_path, block_size: int = 4096,
     stream = stream_factory(info.channels)
     bar = _progress_bar(info.frames, progress, Path(in_path).name)
     blocks = 0
-    with AtomicWriter(out_path, info.samplerate, info.channels,
-                      subtype or info.subtype) as writer:
-        for block in read_blocks(in_path, block_size):
-            writer.write(_single(stream.process(block[:, None, :])))
-            blocks += 1
-            if bar is not None:
-                bar.update(block.shape[-1])
-        writer.write(_single(stream.flush()))
-    if bar is not None:
-        bar.close()
+    try:
+        with AtomicWriter(out_path, info.samplerate, info.channels,
+                          subtype or info.subtype) as writer:
+            for block in read_blocks(in_path, block_size):
+                writer.write(_single(stream.process(block[:, None, :])))
+                blocks += 1
+                if bar is not None:
+                    bar.update(block.shape[-1])
+            writer.write(_single(stream.flush()))
+    finally:
+        if bar is not None:
+            bar.close()
     return FilterReport(info.frames, info.samplerate, info.channels,
                         int(getattr(stream, "latency", 0)), blocks)
 
