@@ -23,6 +23,7 @@ import numpy as np
 
 from ._checks import as_float_array, check_finite, positive_int
 from .buffer import History
+from .depthwise import depthwise_correlate
 from .spec import LayerSpec, resolve_alignment
 from .stream import Stream
 
@@ -108,10 +109,8 @@ class DilatedConv1d:
         n_out = n - (k - 1) * d
         if n_out <= 0:
             return np.zeros((batch, c_out, 0), x.dtype)
-        if c_in_group == 1 and c_out == g:  # depthwise: a multiply per tap
-            y = taps[0] * x[..., :n_out]
-            for t in range(1, k):
-                y += taps[t] * x[..., t * d : t * d + n_out]
+        if c_in_group == 1 and c_out == g:
+            y = depthwise_correlate(x, taps, d, n_out)
         else:
             x = x.reshape(batch, g, c_in_group, n)
             if n_out == 1:  # chunk size 1: the K taps of each channel, one matmul
