@@ -28,6 +28,8 @@ from .spec import LayerSpec, resolve_alignment
 from .stream import Stream
 
 BOUNDARIES = ("zero", "edge")
+IM2COL_BYTES = 1 << 20  # bytes per im2col block: cache-sized
+LONG_CHUNK = 1024  # chunks from this length on are convolved in place, not via the history
 
 
 class DilatedConv1d:
@@ -100,45 +102,82 @@ class DilatedConv1d:
                 f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
                 f"groups={self.groups}, extent=({self.left}, {self.right}))")
 
-    def correlate_valid(self, x: np.ndarray) -> np.ndarray:
-        """Valid dilated cross-correlation of ``(B, C_in, n)``: ``(B, C_out, n - span)``."""
-        taps, stacked, bias = self._cast(x.dtype)
+    def correlate_valid(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Valid dilated cross-correlation of ``(B, C_in, n)``: ``(B, C_out, n - span)``.
+
+        Written into ``out`` when given (any ``(B, C_out, n - span)`` view with unit stride
+        in time). Three paths: depthwise layers a multiply-add per tap
+        (``wavedil.depthwise``); one output sample the ``K`` taps of each channel in one
+        matrix-vector product; otherwise im2col: blocks of ``C_in/g * K`` shifted rows, one
+        matrix product per block with the bias folded in as a row of ones.
+        """
         c_out, c_in_group, k = self.weight.shape
         d, g = self.dilation, self.groups
         batch, _, n = x.shape
-        n_out = n - (k - 1) * d
-        if n_out <= 0:
-            return np.zeros((batch, c_out, 0), x.dtype)
+        n_out = max(0, n - (k - 1) * d)
+        if out is None:
+            out = np.empty((batch, c_out, n_out), x.dtype)
+        if n_out == 0:
+            return out
+        taps, im2col, bias = self._cast(x.dtype)
         if c_in_group == 1 and c_out == g:
-            y = depthwise_correlate(x, taps, d, n_out)
+            out[...] = depthwise_correlate(x, taps, d, n_out)
+            if bias is not None:
+                out += bias
+        elif n_out == 1:  # chunk size 1: the K taps of each channel, one matrix-vector product
+            width = c_in_group * k
+            rows = x.reshape(batch, g, c_in_group, n)[..., ::d].reshape(batch, g, width, 1)
+            y = np.matmul(im2col[..., :width], rows)
+            if im2col.shape[-1] > width:  # the bias column
+                y += im2col[..., width:]
+            out[...] = y.reshape(batch, c_out, 1)
         else:
-            x = x.reshape(batch, g, c_in_group, n)
-            if n_out == 1:  # chunk size 1: the K taps of each channel, one matmul
-                y = np.matmul(stacked, x[..., ::d].reshape(batch, g, c_in_group * k, 1))
-            else:  # a matmul per tap, reading the input in place
-                y = np.matmul(taps[0], x[..., :n_out])
-                scratch = np.empty_like(y)
-                for t in range(1, k):
-                    y += np.matmul(taps[t], x[..., t * d : t * d + n_out], out=scratch)
-            y = y.reshape(batch, c_out, n_out)
-        if bias is not None:
-            y += bias
-        return y
+            self._im2col_matmul(x.reshape(batch, g, c_in_group, n), im2col, out)
+        return out
+
+    def _im2col_matmul(self, x: np.ndarray, im2col: np.ndarray, out: np.ndarray) -> None:
+        """``out`` (``(B, C_out, n_out)``) from ``x`` (``(B, g, C_in/g, n)``) in im2col blocks.
+
+        Row ``c * K + t`` of a block holds channel ``c`` shifted by tap ``t``; a block holds
+        about ``IM2COL_BYTES``, so it stays in cache between its copy and its product.
+        """
+        batch, g, c_in_group, _ = x.shape
+        k, d = self.kernel_size, self.dilation
+        n_out = out.shape[-1]
+        rows = im2col.shape[-1]
+        block = min(n_out, max(64, IM2COL_BYTES // (batch * g * rows * x.itemsize)))
+        col = np.empty((batch, g, rows, block), x.dtype)
+        if rows > c_in_group * k:  # the bias row
+            col[:, :, -1] = 1
+        shifted = col[:, :, : c_in_group * k].reshape(batch, g, c_in_group, k, block)
+        out = out.reshape(batch, g, out.shape[1] // g, n_out)
+        for start in range(0, n_out, block):
+            m = min(block, n_out - start)
+            for t in range(k):
+                shifted[..., t, :m] = x[..., start + t * d : start + t * d + m]
+            np.matmul(im2col, col[..., :m], out=out[..., start : start + m])
 
     def _cast(self, dtype):
-        """``(taps, stacked, bias)`` in ``dtype``: the weight laid out for each path."""
+        """``(taps, im2col, bias)`` in ``dtype``: the weight laid out for each path.
+
+        ``taps`` is ``(K, C, 1)`` for a depthwise layer; ``im2col`` is
+        ``(g, C_out/g, C_in/g * K [+ 1])`` (column ``c * K + t``, then the bias) otherwise,
+        and ``bias`` is then None (it rides in the product).
+        """
         if dtype not in self._taps:
             g, (c_out, c_in_group, k) = self.groups, self.weight.shape
             w = self.weight.astype(dtype)
-            stacked = None
-            if c_in_group == 1 and c_out // g == 1:
-                taps = np.ascontiguousarray(w[:, 0, :].T)[:, :, None]  # (K, C, 1)
-            else:  # (K, g, C_out/g, C_in/g) per tap; (g, C_out/g, C_in/g * K) stacked
-                taps = np.ascontiguousarray(
-                    w.reshape(g, c_out // g, c_in_group, k).transpose(3, 0, 1, 2))
-                stacked = np.ascontiguousarray(w.reshape(g, c_out // g, c_in_group * k))
             bias = None if self.bias is None else self.bias.astype(dtype)[:, None]
-            self._taps[dtype] = (taps, stacked, bias)
+            taps = im2col = None
+            if c_in_group == 1 and c_out == g:
+                taps = np.ascontiguousarray(w[:, 0, :].T)[:, :, None]  # (K, C, 1)
+            else:
+                im2col = w.reshape(g, c_out // g, c_in_group * k)
+                if bias is not None:
+                    im2col = np.concatenate([im2col, bias.reshape(g, c_out // g, 1)], -1)
+                    bias = None
+                im2col = np.ascontiguousarray(im2col)
+            self._taps[dtype] = (taps, im2col, bias)
         return self._taps[dtype]
 
 
@@ -161,7 +200,19 @@ class ConvStream(Stream):
             if x.shape[-1] == 0:
                 return np.zeros((x.shape[0], self.out_channels, 0), x.dtype)
             self._start(x)
-        return self.layer.correlate_valid(self._history.append(x))
+        span, m = self.layer.span, x.shape[-1]
+        if m < max(4 * span, LONG_CHUNK):
+            return self.layer.correlate_valid(self._history.append(x))
+        # A long chunk is read in place: only the outputs that reach into the history see a
+        # copy (history + the chunk's first span samples); then the history is its tail.
+        past = self._history.recent()
+        out = np.empty((x.shape[0], self.out_channels, past.shape[-1] + m - span), x.dtype)
+        if past.shape[-1]:
+            head = np.concatenate([past, x[..., :span]], axis=-1)
+            self.layer.correlate_valid(head, out=out[..., : past.shape[-1]])
+        self.layer.correlate_valid(x, out=out[..., past.shape[-1] :])
+        self._history.load(x[..., m - span :])
+        return out
 
     def _start(self, x: np.ndarray, history: np.ndarray | None = None) -> None:
         self._history = History(x.shape[:2], self.layer.span, x.dtype)
