@@ -110,13 +110,13 @@ def test_any_chunking_equals_offline(name, data, dtype, batch):
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_long_input_runs_in_blocks_equal_to_one_stream(name, monkeypatch, rng):
     """Offline runs in blocks of BLOCK samples; a smaller block gives the same output."""
-    import wavedil.stack as stack_module
+    import wavedil.model as model_module
 
     model = MODELS[name]
     x = signal(model, 2, 700, np.float64, rng)
     cond = conditioning(model, 2, 700, np.float64, rng)
     y = model(x, **cond)
-    monkeypatch.setattr(stack_module, "BLOCK", 37)
+    monkeypatch.setattr(model_module, "BLOCK", 37)
     close(model(x, **cond), y, np.float64)
 
 

@@ -42,9 +42,11 @@ from .planning import Candidate, Plan, plan_dilations
 from .probe import effective_receptive_field, plot_effective_receptive_field, probe_receptive_field
 from .receptive import ReceptiveField, halo, receptive_field, specs_from_schedule
 from .spec import Branches, Chain, LayerSpec, Shift, dilation_schedule, resolve_alignment
-from .stack import TCN, Stack, WaveNet
+from .stack import Stack
 from .stream import Stream, run_stream
+from .tcn import TCN
 from .wavelets import FilterBank, filter_bank, noise_gain, wavelist
+from .wavenet import WaveNet
 
 __version__ = "0.1.0"
 

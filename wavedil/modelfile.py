@@ -24,7 +24,7 @@ architecture does not accept, and missing, unexpected or mis-shaped arrays.
 
 >>> import tempfile, os
 >>> import numpy as np
->>> from wavedil.stack import TCN
+>>> from wavedil.tcn import TCN
 >>> path = os.path.join(tempfile.mkdtemp(), "tcn.npz")
 >>> _ = TCN(1, [4, 4], out_channels=1).save(path)
 >>> model = load(path)
@@ -41,7 +41,9 @@ import zipfile
 
 import numpy as np
 
-from .stack import TCN, Stack, WaveNet
+from .stack import Stack
+from .tcn import TCN
+from .wavenet import WaveNet
 
 FORMAT = "wavedil-model"
 FORMAT_VERSION = 1

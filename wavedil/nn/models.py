@@ -17,6 +17,10 @@ from torch import nn
 from torch.nn.utils.parametrizations import weight_norm as _weight_norm
 
 from .. import stack as np_stack
+from .. import tcn as np_tcn
+from .. import wavenet as np_wavenet
+from ..activations import LEAKY_SLOPE
+from ..model import _past_extent
 from .layers import CausalConv1d, Streaming
 
 ACTIVATIONS = {
@@ -26,7 +30,7 @@ ACTIVATIONS = {
     "sigmoid": torch.sigmoid,
     "gelu": F.gelu,
     "elu": F.elu,
-    "leaky_relu": lambda x: F.leaky_relu(x, np_stack.LEAKY_SLOPE),
+    "leaky_relu": lambda x: F.leaky_relu(x, LEAKY_SLOPE),
 }
 
 
@@ -51,7 +55,7 @@ class _Model(Streaming, nn.Module):
     @property
     def receptive_field(self) -> int:
         """Input samples each output sees: 1 + the past extent of the longest path."""
-        return 1 + np_stack._past_extent(self.spec)
+        return 1 + _past_extent(self.spec)
 
     def _empty(self, x: torch.Tensor) -> torch.Tensor:
         """The output for a chunk of 0 samples (torch's 1x1 convs refuse empty inputs)."""
@@ -98,13 +102,13 @@ class TCN(_Model):
     """
 
     architecture = "TCN"
-    numpy_class = np_stack.TCN
+    numpy_class = np_tcn.TCN
 
     def __init__(self, in_channels, channels, kernel_size=3, dilations=None, stacks=1,
                  out_channels=None, dropout=0.0, weight_norm=True):
         super().__init__()
         # the numpy twin resolves and checks the hyperparameters (no weights built)
-        widths, full = np_stack.tcn_plan(channels, dilations, stacks)
+        widths, full = np_tcn.tcn_plan(channels, dilations, stacks)
         self.config = {"in_channels": in_channels, "channels": widths,
                        "kernel_size": kernel_size, "dilations": full,
                        "out_channels": out_channels}
@@ -162,7 +166,7 @@ class WaveNet(_Model):
     """
 
     architecture = "WaveNet"
-    numpy_class = np_stack.WaveNet
+    numpy_class = np_wavenet.WaveNet
 
     def __init__(self, in_channels=1, residual_channels=64, gate_channels=128, skip_channels=64,
                  out_channels=None, kernel_size=2, dilations=None, stacks=1,
@@ -172,7 +176,7 @@ class WaveNet(_Model):
         if gate_channels % 2:
             raise ValueError(f"gate_channels must be even (tanh and sigmoid halves), "
                              f"got {gate_channels}")
-        full = np_stack.wavenet_plan(dilations, stacks)
+        full = np_wavenet.wavenet_plan(dilations, stacks)
         self.config = {"in_channels": in_channels, "residual_channels": residual_channels,
                        "gate_channels": gate_channels, "skip_channels": skip_channels,
                        "out_channels": in_channels if out_channels is None else out_channels,

@@ -1,0 +1,266 @@
+"""The machinery shared by the numpy models (``TCN``, ``WaveNet``, ``Stack``).
+
+The numpy twins of the torch modules in ``wavedil.nn`` (same architectures, same parameter
+names, weight norm folded), built on ``DilatedConv1d`` / ``ConvStream``: train in torch,
+``wavedil.nn.export`` the model, ``wavedil.modelfile.load`` it here, run it without torch.
+This module holds what they share: ``_Model`` (parameters, checks, dtype casts, the offline
+call), ``_ConvStep`` (a causal conv layer as an im2col stream) and ``_ModelStream``.
+
+Every model is causal (latency 0): ``model(x)`` offline and ``model.stream(batch)``
+chunk by chunk agree for any split (the streaming contract, DESIGN.md); the offline call
+is a fresh stream, run in blocks of ``BLOCK`` samples so the activations stay in cache.
+Each model's ``.spec`` is its spec tree (``wavedil.spec``) for receptive-field tooling.
+
+Shape: ``(T,)``, ``(C_in, T)`` or ``(B, C_in, T)`` in, the same layout with ``C_out``
+channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``). Weights are stored as given
+and cast to the input's dtype (float32 stays float32, float64 stays float64).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+
+import numpy as np
+
+from ._checks import as_float_array
+from .conv import ConvStream, DilatedConv1d
+from .spec import Chain, LayerSpec
+from .stream import Stream, nested_state
+
+BLOCK = 2048  # samples per internal block of a stream (offline calls run in these blocks)
+
+
+class _Model:
+    """Parameters, checks, dtype casts and the offline call shared by the numpy models."""
+
+    architecture = ""
+
+    def __init__(self, config: dict, params, seed):
+        self.config = config
+        shapes = self.param_shapes()
+        if params is None:
+            params = _init_params(shapes, np.random.default_rng(seed))
+        self.params = _check_params(params, shapes)
+        self._casts: dict = {}
+        self._convs = {name: DilatedConv1d(self.params[name + ".weight"],
+                                           self.params.get(name + ".bias"), dilation, groups)
+                       for name, (dilation, groups) in self._dilated().items()}
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter's name and shape (PyTorch layout), as in the torch twin."""
+        raise NotImplementedError
+
+    def _dilated(self) -> dict[str, tuple[int, int]]:
+        """The convs run as streams (kernel > 1 or groups): name -> (dilation, groups)."""
+        raise NotImplementedError
+
+    @property
+    def spec(self):
+        """The spec tree (``Chain``/``Branches`` of ``LayerSpec``) of the audio input path."""
+        return self.spec_of(self.config)
+
+    @classmethod
+    def spec_of(cls, config: dict):
+        """The spec tree of a model with this (resolved) ``config``; the torch twins use it."""
+        raise NotImplementedError
+
+    @property
+    def receptive_field(self) -> int:
+        """Input samples each output sees: ``1 + sum of (K - 1) * dilation`` on the longest path."""
+        return 1 + _past_extent(self.spec)
+
+    def __call__(self, x, **cond) -> np.ndarray:
+        """Offline: the whole signal (a fresh stream plus its flush)."""
+        stream = self.stream()
+        y = stream.process(x, **cond)
+        stream.flush()  # causal: nothing held back
+        return y
+
+    def stream(self, batch=None):
+        raise NotImplementedError
+
+    def save(self, path):
+        """Write this model to a ``.npz`` model file (see ``wavedil.modelfile``)."""
+        from .modelfile import save_model
+
+        return save_model(path, self.architecture, self.config, self.params)
+
+    def __repr__(self) -> str:
+        return f"{self.architecture}({json.dumps(self.config)})"
+
+    def _cast(self, dtype) -> dict:
+        """Weights in ``dtype``: im2col matrices ``(C_out, C_in * K)``, bias columns."""
+        dtype = np.dtype(dtype)
+        if dtype not in self._casts:
+            cast = {}
+            for name, value in self.params.items():
+                value = value.astype(dtype)
+                if name.endswith(".bias"):
+                    value = value[:, None]
+                else:  # (C_out, C_in * K): column c * K + t is tap t of input channel c
+                    value = value.reshape(value.shape[0], -1)
+                cast[name] = np.ascontiguousarray(value)
+            self._casts[dtype] = cast
+        return self._casts[dtype]
+
+
+def _init_params(shapes, rng) -> dict[str, np.ndarray]:
+    """torch.nn.Conv1d's default initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    params, fan_in = {}, {}
+    for name, shape in shapes.items():
+        if name.endswith(".weight"):
+            fan_in[name[:-7]] = shape[1] * shape[2]
+        bound = 1 / np.sqrt(fan_in[name.rsplit(".", 1)[0]])
+        params[name] = rng.uniform(-bound, bound, shape)
+    return params
+
+
+def _check_params(params, shapes) -> dict[str, np.ndarray]:
+    missing = [n for n in shapes if n not in params]
+    if missing:
+        raise ValueError("missing parameter array(s): "
+                         + ", ".join(f"'{n}' (expected shape {shapes[n]})" for n in missing))
+    extra = sorted(set(params) - set(shapes))
+    if extra:
+        raise ValueError(f"unexpected parameter array(s) for this configuration: {extra}")
+    checked = {}
+    for name, shape in shapes.items():
+        value = as_float_array(params[name], name)
+        if value.shape != tuple(shape):
+            raise ValueError(f"parameter '{name}' has shape {value.shape}, expected {tuple(shape)}")
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"parameter '{name}' has non-finite values")
+        checked[name] = value
+    return checked
+
+
+def _conv_spec(name: str, in_channels: int, out_channels: int, kernel_size=1, dilation=1,
+               groups=1) -> LayerSpec:
+    return LayerSpec(kernel_size=kernel_size, dilation=dilation, in_channels=in_channels,
+                     out_channels=out_channels, groups=groups, name=name)
+
+
+def _past_extent(tree) -> int:
+    if isinstance(tree, LayerSpec):
+        return tree.left
+    if isinstance(tree, Chain):
+        return sum(_past_extent(p) for p in tree.parts)
+    return max((_past_extent(p) for p in tree.parts), default=0)
+
+
+def _pointwise(w: np.ndarray, b, x: np.ndarray) -> np.ndarray:
+    y = np.matmul(w, x)
+    if b is not None:
+        y += b
+    return y
+
+
+class _ConvStep(ConvStream):
+    """A model's causal conv layer as a stream; ``_process`` does one im2col matmul.
+
+    The im2col matrix ``(B, C_in * K, m)`` is gathered with one ``take`` for short chunks
+    (fewer numpy calls) and with ``K`` slice copies for long ones (faster copies).
+    """
+
+    GATHER_MAX = 16  # chunks up to this length use the one-call gather
+
+    def __init__(self, layer: DilatedConv1d):
+        super().__init__(layer, None)
+        self.w = self.b = None  # set by the model stream for its dtype
+        self._index = {}  # chunk length -> (K, m) gather index
+
+    def _process(self, x: np.ndarray) -> np.ndarray:
+        if self._history is None:
+            if x.shape[-1] == 0:
+                return np.zeros((x.shape[0], self.out_channels, 0), x.dtype)
+            self._start(x)
+        window = self._history.append(x)
+        layer = self.layer
+        if layer.groups != 1:
+            return layer.correlate_valid(window)
+        batch, channels, m = x.shape
+        taps, d = layer.kernel_size, layer.dilation
+        if m <= self.GATHER_MAX:
+            index = self._index.get(m)
+            if index is None:  # tap t of output j reads sample t * d + j of the window
+                index = self._index[m] = (np.arange(0, taps * d, d)[:, None]
+                                          + np.arange(m)).ravel()
+            if batch == 1:  # 2-D: the cheapest calls for the smallest chunks
+                y = np.dot(self.w, window[0].take(index, axis=1).reshape(channels * taps, m))
+                if self.b is not None:
+                    y += self.b
+                return y[None]
+            col = window.take(index, axis=2)
+        else:
+            col = np.empty((batch, channels, taps, m), x.dtype)
+            for t in range(taps):
+                col[:, :, t] = window[:, :, t * d : t * d + m]
+        y = np.matmul(self.w, col.reshape(batch, channels * taps, m))
+        if self.b is not None:
+            y += self.b
+        return y
+
+
+class _ModelStream(Stream):
+    """A model's stream: its conv steps, weights cast for the dtype, blocks of ``BLOCK``."""
+
+    def __init__(self, model: _Model, batch=None):
+        super().__init__(model.in_channels, model.out_channels, 0, batch)
+        self.model = model
+        self.steps = {name: _ConvStep(conv) for name, conv in model._convs.items()}
+        self.w = None
+
+    def _config(self) -> dict:
+        return {"op": self.model.architecture, **self.model.config}
+
+    def _prepare(self, dtype) -> None:
+        """Bind every conv to one callable on ``(B, C, m)`` blocks of this dtype."""
+        if self.w is None or self._dtype != dtype:
+            self.w, self._dtype = self.model._cast(dtype), dtype
+            self.ops = {}
+            for name in self.model.params:
+                if name.endswith(".weight"):
+                    name = name[: -len(".weight")]
+                    weight, bias = self.w[name + ".weight"], self.w.get(name + ".bias")
+                    step = self.steps.get(name)
+                    if step is None:  # 1x1: a matmul, nothing to remember
+                        self.ops[name] = partial(_pointwise, weight, bias)
+                    else:
+                        step.w, step.b = weight, bias
+                        self.ops[name] = step._process
+            self._bind()
+
+    def _bind(self) -> None:
+        """Subclasses look up their per-layer callables here, once per dtype."""
+
+    def _process(self, x: np.ndarray, **cond) -> np.ndarray:
+        self._prepare(x.dtype)
+        n = x.shape[-1]
+        if n <= BLOCK:
+            return self._run(x, **cond)
+        parts = []
+        for i in range(0, n, BLOCK):
+            sliced = {k: (v[..., i : i + BLOCK] if k == "local_cond" else v)
+                      for k, v in cond.items()}
+            parts.append(self._run(x[..., i : i + BLOCK], **sliced))
+        return np.concatenate(parts, axis=-1)
+
+    def _run(self, x: np.ndarray, **cond) -> np.ndarray:
+        raise NotImplementedError
+
+    def _flush(self) -> np.ndarray:
+        return np.zeros((self._layout[1], self.out_channels, 0), self._layout[2])
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return nested_state(self.steps.items())
+
+    def _load(self, state, batch: int, dtype: np.dtype) -> None:
+        self._prepare(dtype)
+        for name, step in self.steps.items():
+            key = f"{name}.history"
+            step._load({"history": state[key]} if key in state else {}, batch, dtype)
+
+    def _reset(self) -> None:
+        for step in self.steps.values():
+            step._reset()

@@ -1,0 +1,238 @@
+"""WaveNet in numpy: gated dilated causal layers with skips and conditioning, streaming.
+
+After van den Oord et al. (2016): causal ``input_conv``; per layer a dilated conv to
+``gate_channels``, plus optional global (per sequence) and local (audio-rate) conditioning
+projected by 1x1 convs, ``z = tanh(a) * sigmoid(b)`` on its two halves, 1x1 ``skip`` and
+``res`` projections; ``head2(relu(head1(relu(sum of skips))))``. ``wavenet_plan`` (the
+dilations) is shared with the torch twin ``wavedil.nn.WaveNet``; the machinery common to
+the numpy models is in ``wavedil.model``.
+
+Shape: ``(T,)``, ``(C_in, T)`` or ``(B, C_in, T)`` in, the same layout with ``C_out``
+channels out; ``global_cond`` ``(C_gc,)`` or ``(B, C_gc)``, ``local_cond`` in the layout of
+the input with ``C_lc`` channels.
+
+>>> import numpy as np
+>>> net = WaveNet(1, 4, 8, 4, kernel_size=2, dilations=[1, 2, 4], local_cond_channels=2)
+>>> x, c = np.ones((1, 50)), np.ones((2, 50))
+>>> s = net.stream()
+>>> y = np.concatenate([s.process(x[:, :9], local_cond=c[:, :9]),
+...                     s.process(x[:, 9:], local_cond=c[:, 9:]), s.flush()], axis=-1)
+>>> bool(np.allclose(y, net(x, local_cond=c), rtol=1e-12, atol=0)), net.receptive_field
+(True, 9)
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from ._checks import as_float_array, positive_int
+from .activations import sigmoid
+from .model import _conv_spec, _Model, _ModelStream, _pointwise
+from .spec import Branches, Chain, dilation_schedule
+
+
+def wavenet_plan(dilations=None, stacks=1) -> list[int]:
+    """WaveNet dilations: ``dilations`` (default ``1, 2, ..., 512``) repeated ``stacks`` times."""
+    stacks = positive_int(stacks, "stacks")
+    if dilations is None:
+        return dilation_schedule(10, stacks=stacks)
+    full = [positive_int(d, "dilation") for d in dilations] * stacks
+    if not full:
+        raise ValueError("dilations must list at least one dilation, got an empty list")
+    return full
+
+
+class WaveNet(_Model):
+    """WaveNet (van den Oord et al. 2016) with optional global and local conditioning.
+
+    Args:
+        in_channels, residual_channels, gate_channels (even: tanh half, sigmoid half),
+        skip_channels, out_channels (default ``in_channels``): the widths.
+        kernel_size: taps of each gated dilated conv; ``input_kernel_size`` (default
+            ``kernel_size``) of the causal input conv.
+        dilations: one stack (default ``1, 2, ..., 512``), repeated ``stacks`` times.
+        global_cond_channels: width of a per-sequence vector ``(B, C_gc)`` (0: none).
+        local_cond_channels: width of an audio-rate signal ``(B, C_lc, T)`` (0: none).
+        params, seed: as for ``TCN``.
+
+    Parameters: ``input_conv``, ``layers.{i}.conv``, ``layers.{i}.global_cond`` and
+    ``layers.{i}.local_cond`` (1x1, no bias), ``layers.{i}.skip``, ``layers.{i}.res`` (not
+    on the last layer, whose residual output is unused), ``head1``, ``head2``.
+
+    Call ``model(x, global_cond=g, local_cond=c)``; a stream takes the same keywords per
+    chunk, with ``local_cond`` covering the chunk's samples. ``g`` is ``(C_gc,)`` or
+    ``(B, C_gc)``; ``c`` has the layout of ``x``: ``(C_lc, T)`` or ``(B, C_lc, T)``.
+    """
+
+    architecture = "WaveNet"
+
+    def __init__(self, in_channels=1, residual_channels=64, gate_channels=128, skip_channels=64,
+                 out_channels=None, kernel_size=2, dilations=None, stacks=1,
+                 global_cond_channels=0, local_cond_channels=0, input_kernel_size=None, *,
+                 params=None, seed=0):
+        in_channels = positive_int(in_channels, "in_channels")
+        gate = positive_int(gate_channels, "gate_channels")
+        if gate % 2:
+            raise ValueError(f"gate_channels must be even (tanh and sigmoid halves), got {gate}")
+        for value, name in ((global_cond_channels, "global_cond_channels"),
+                            (local_cond_channels, "local_cond_channels")):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+        kernel_size = positive_int(kernel_size, "kernel_size")
+        config = {"in_channels": in_channels,
+                  "residual_channels": positive_int(residual_channels, "residual_channels"),
+                  "gate_channels": gate,
+                  "skip_channels": positive_int(skip_channels, "skip_channels"),
+                  "out_channels": in_channels if out_channels is None else
+                  positive_int(out_channels, "out_channels"),
+                  "kernel_size": kernel_size,
+                  "input_kernel_size": kernel_size if input_kernel_size is None else
+                  positive_int(input_kernel_size, "input_kernel_size"),
+                  "dilations": wavenet_plan(dilations, stacks),
+                  "global_cond_channels": int(global_cond_channels),
+                  "local_cond_channels": int(local_cond_channels)}
+        super().__init__(config, params, seed)
+        self.in_channels, self.out_channels = in_channels, config["out_channels"]
+
+    def param_shapes(self):
+        c = self.config
+        r, g, s, half = (c["residual_channels"], c["gate_channels"], c["skip_channels"],
+                         c["gate_channels"] // 2)
+        shapes = {"input_conv.weight": (r, c["in_channels"], c["input_kernel_size"]),
+                  "input_conv.bias": (r,)}
+        layers = len(c["dilations"])
+        for i in range(layers):
+            p = f"layers.{i}."
+            shapes.update({p + "conv.weight": (g, r, c["kernel_size"]), p + "conv.bias": (g,)})
+            if c["global_cond_channels"]:
+                shapes[p + "global_cond.weight"] = (g, c["global_cond_channels"], 1)
+            if c["local_cond_channels"]:
+                shapes[p + "local_cond.weight"] = (g, c["local_cond_channels"], 1)
+            shapes.update({p + "skip.weight": (s, half, 1), p + "skip.bias": (s,)})
+            if i < layers - 1:
+                shapes.update({p + "res.weight": (r, half, 1), p + "res.bias": (r,)})
+        shapes.update({"head1.weight": (s, s, 1), "head1.bias": (s,),
+                       "head2.weight": (c["out_channels"], s, 1),
+                       "head2.bias": (c["out_channels"],)})
+        return shapes
+
+    def _dilated(self):
+        c = self.config
+        convs = {"input_conv": (1, 1)} if c["input_kernel_size"] > 1 else {}
+        if c["kernel_size"] > 1:
+            convs.update({f"layers.{i}.conv": (d, 1) for i, d in enumerate(c["dilations"])})
+        return convs
+
+    @classmethod
+    def spec_of(cls, c):
+        r, g, s = c["residual_channels"], c["gate_channels"], c["skip_channels"]
+        k = c["kernel_size"]
+        prefixes, residual = [], []
+        for i, d in enumerate(c["dilations"]):
+            gate = _conv_spec(f"layers.{i}.conv", r, g, k, d)
+            prefixes.append(Chain(tuple(residual) + (
+                gate, _conv_spec(f"layers.{i}.skip", g // 2, s))))
+            body = Chain((gate, _conv_spec(f"layers.{i}.res", g // 2, r)))
+            residual.append(Branches((Chain(()), body)))
+        return Chain((
+            _conv_spec("input_conv", c["in_channels"], r, c["input_kernel_size"]),
+            Branches(tuple(prefixes)),
+            _conv_spec("head1", s, s), _conv_spec("head2", s, c["out_channels"])))
+
+    def __call__(self, x, global_cond=None, local_cond=None) -> np.ndarray:
+        """Offline: the whole signal, with its conditioning (see the class docstring)."""
+        return super().__call__(x, global_cond=global_cond, local_cond=local_cond)
+
+    def stream(self, batch=None) -> WaveNetStream:
+        """A fresh stream (latency 0); ``process(chunk, global_cond=, local_cond=)``."""
+        return WaveNetStream(self, batch)
+
+
+class WaveNetStream(_ModelStream):
+    """Stream of a numpy ``WaveNet``; conditioning arrives with each chunk."""
+
+    def __init__(self, model: WaveNet, batch=None):
+        super().__init__(model, batch)
+        self._layers = len(model.config["dilations"])
+
+    def process(self, chunk, global_cond=None, local_cond=None) -> np.ndarray:
+        """Feed ``chunk`` and its conditioning; return the output for the chunk."""
+        if self._flushed:
+            raise ValueError("this stream was flushed; call reset() before processing more")
+        layout = self._layout
+        x = self._accept(chunk)
+        try:
+            cond = self._check_cond(x, global_cond, local_cond)
+        except (TypeError, ValueError):
+            self._layout = layout  # a rejected chunk leaves the stream untouched
+            raise
+        return self._restore(self._process(x, **cond))
+
+    def _check_cond(self, x, global_cond, local_cond) -> dict:
+        c, (ndim, batch) = self.model.config, self._layout[:2]
+        cond = {}
+        for value, name, width in ((global_cond, "global_cond", c["global_cond_channels"]),
+                                   (local_cond, "local_cond", c["local_cond_channels"])):
+            if not width:
+                if value is not None:
+                    raise ValueError(f"this WaveNet has no {name} (0 channels), got one")
+                continue
+            if value is None:
+                raise ValueError(f"this WaveNet needs {name} with {width} channels, got None")
+            v = np.asarray(as_float_array(value, name), x.dtype)
+            if name == "global_cond":
+                want = (batch, width) if ndim == 3 else (width,)
+                if v.shape != want:
+                    raise ValueError(f"expected global_cond of shape {want}, got {v.shape}")
+                cond[name] = v.reshape(batch, width, 1)
+            else:
+                want = (batch, width, x.shape[-1]) if ndim == 3 else (width, x.shape[-1])
+                if v.shape != want:
+                    raise ValueError(f"expected local_cond of shape {want} (the chunk's "
+                                     f"{x.shape[-1]} samples), got {v.shape}")
+                cond[name] = v.reshape(batch, width, x.shape[-1])
+        return cond
+
+    def _bind(self):
+        w, ops, layers = self.w, self.ops, self._layers
+        for kind in ("global_cond", "local_cond"):  # every layer's projection in one matrix
+            ws = [w.get(f"layers.{i}.{kind}.weight") for i in range(layers)]
+            setattr(self, "_" + kind, None if ws[0] is None else np.concatenate(ws))
+        self._gated = []  # per layer: the gate conv, and skip + res 1x1 convs as one matmul
+        for i in range(layers):
+            names = [f"layers.{i}.skip"] + ([f"layers.{i}.res"] if i < layers - 1 else [])
+            outputs = partial(_pointwise, np.concatenate([w[n + ".weight"] for n in names]),
+                              np.concatenate([w[n + ".bias"] for n in names]))
+            self._gated.append((ops[f"layers.{i}.conv"], outputs))
+
+    def _run(self, x, global_cond=None, local_cond=None):
+        c, ops = self.model.config, self.ops
+        gate_width, skip_width = c["gate_channels"], c["skip_channels"]
+        half = gate_width // 2
+        h = ops["input_conv"](x)
+        cond = None  # every layer's conditioning, (B, layers * gate, m) or (B, ..., 1)
+        if global_cond is not None:
+            cond = np.matmul(self._global_cond, global_cond)
+        if local_cond is not None:
+            lc = np.matmul(self._local_cond, local_cond)
+            cond = lc if cond is None else lc + cond
+        skips = None
+        for i, (gate, outputs) in enumerate(self._gated):
+            a = gate(h)
+            if cond is not None:
+                a += cond[:, i * gate_width : (i + 1) * gate_width]
+            z = np.tanh(a[:, :half])
+            z *= sigmoid(a[:, half:], out=a[:, half:])
+            out = outputs(z)  # (B, skip (+ residual), m)
+            if skips is None:
+                skips = out[:, :skip_width]
+            else:
+                skips += out[:, :skip_width]
+            if i < self._layers - 1:
+                h += out[:, skip_width:]
+        np.maximum(skips, 0, out=skips)
+        y = ops["head1"](skips)
+        np.maximum(y, 0, out=y)
+        return ops["head2"](y)
