@@ -1,7 +1,10 @@
-"""The depthwise path of the engine: one input channel per group, a multiply-add per tap.
+"""The depthwise path of the engine: one input channel per group, a compiled loop.
 
 A depthwise layer (``groups == C_in == C_out``) filters every channel with its own taps.
 This is the inner loop of the à trous transform, where each level is a depthwise layer.
+The loop is numba's (``wavedil._atrous_kernels``, imported on first use); it sums every
+output in tap order, so the result is bit-identical to the numpy per-tap formula
+``y = w0 x0; y += w1 x1; ...`` in float32 and float64.
 
 Shape: ``x`` is ``(B, C, n)``, ``taps`` is ``(K, C, 1)``; the result is ``(B, C, n_out)``
 with ``n_out = n - (K - 1) * dilation``.
@@ -12,10 +15,24 @@ from __future__ import annotations
 import numpy as np
 
 
-def depthwise_correlate(x: np.ndarray, taps: np.ndarray, dilation: int,
-                        n_out: int) -> np.ndarray:
-    """``y[b, c, i] = sum_t taps[t, c] * x[b, c, i + t * dilation]``, summed in tap order."""
-    y = taps[0] * x[..., :n_out]
-    for t in range(1, taps.shape[0]):
-        y += taps[t] * x[..., t * dilation : t * dilation + n_out]
-    return y
+def depthwise_correlate(x: np.ndarray, taps: np.ndarray, dilation: int, n_out: int,
+                        out: np.ndarray | None = None) -> np.ndarray:
+    """``y[b, c, i] = sum_t taps[t, c] * x[b, c, i + t * dilation]``, summed in tap order.
+
+    ``out`` (``(B, C, n_out)``, ``x``'s dtype), when given, receives the result.
+    """
+    from ._atrous_kernels import depthwise_rows
+
+    k, channels = taps.shape[0], taps.shape[1]
+    batch = x.shape[0]
+    if x.ndim != 3 or x.shape[1] != channels or x.shape[2] < n_out + (k - 1) * dilation:
+        raise ValueError(f"expected x of shape ({batch}, {channels}, >= "
+                         f"{n_out + (k - 1) * dilation}), got {x.shape}")
+    if out is None:
+        out = np.empty((batch, channels, n_out), x.dtype)
+    elif out.shape != (batch, channels, n_out) or out.dtype != x.dtype:
+        raise ValueError(f"out must be {x.dtype} of shape {(batch, channels, n_out)}, got "
+                         f"{out.dtype} {out.shape}")
+    per_channel = np.ascontiguousarray(taps.reshape(k, channels).T, dtype=x.dtype)
+    depthwise_rows(x, per_channel, int(dilation), out)
+    return out
