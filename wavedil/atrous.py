@@ -47,7 +47,6 @@ _PAD_MODES = {"periodic": "wrap", "symmetric": "symmetric", "reflect": "reflect"
               "zero": "constant", "edge": "edge"}
 _PR_TOLERANCE = 1e-8  # how far a bank may be from perfect reconstruction (relative)
 _MAX_LEVELS = 60
-_BLOCK = 32768  # samples per engine call in the offline transforms
 
 
 @dataclass(frozen=True, eq=False)
@@ -222,43 +221,74 @@ def _as_batch(x, axis: int):
     return np.ascontiguousarray(moved).reshape(batch, 1, moved.shape[-1]), moved.shape
 
 
-def _correlate(layer, padded: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``layer.correlate_valid(padded)`` into ``out``, a time block at a time.
+def _taps(filt: np.ndarray, scale: float, dtype) -> np.ndarray:
+    """A filter as the kernels' correlation taps: reversed, scaled, in ``dtype``."""
+    return np.ascontiguousarray(filt[::-1] * scale, dtype=dtype)
 
-    Blocks keep the engine's per-tap temporaries small (cache-resident, no fresh pages for
-    every tap of a long signal); the result is the same, sample for sample.
+
+def _segment(c: np.ndarray, start: int, stop: int, boundary: str) -> np.ndarray:
+    """Positions ``start .. stop - 1`` of ``c`` (rows, T) extended by ``boundary``."""
+    positions = np.arange(start, stop)
+    inside = (positions >= 0) & (positions < c.shape[-1])
+    source = np.where(inside, positions, _edge_indices(positions, c.shape[-1], boundary))
+    segment = c[:, np.maximum(source, 0)]
+    if boundary == "zero":
+        segment[:, source < 0] = 0
+    return np.ascontiguousarray(segment)
+
+
+def _by_segments(inputs, left: int, right: int, boundary: str, run) -> None:
+    """Call ``run(inputs, x0, y0, n)`` so that every output ``0 .. T-1`` is computed once.
+
+    Output n reads positions ``n - left .. n + right`` of each ``(rows, T)`` input. The
+    interior reads the inputs in place (``run(inputs, 0, left, T - left - right)``); the
+    few outputs near the ends read short segments extended by ``boundary``, so no level
+    copies its whole input.
     """
-    n = out.shape[-1]
-    block = max(1024, _BLOCK // max(1, math.prod(out.shape[:-1])))
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        out[..., start:stop] = layer.correlate_valid(padded[..., start : stop + layer.span])
-    return out
+    length = inputs[0].shape[-1]
+    span = left + right
+    if length > span:
+        run(inputs, 0, left, length - span)
+        ends = [(0, left), (length - right, length)]
+    else:
+        ends = [(0, length)]
+    for start, stop in ends:
+        if stop > start:
+            segments = tuple(_segment(c, start - left, stop + right, boundary) for c in inputs)
+            run(segments, 0, start, stop - start)
 
 
 def _analysis(x3: np.ndarray, bank: FilterBank, levels: int, alignment: str, boundary: str,
               norm: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Forward transform of ``(B, 1, T)``: details ``(levels, B, 1, T)`` and approx."""
+    """Forward transform of ``(B, 1, T)``: details ``(levels, B, 1, T)`` and approx.
+
+    One compiled pass per level reads ``c_{j-1}`` once and writes ``c_j`` and ``w_j``
+    (``wavedil._atrous_kernels.analysis_rows``).
+    """
+    from ._atrous_kernels import analysis_rows
+
     details = np.empty((levels,) + x3.shape, x3.dtype)
     if x3.shape[-1] == 0:
         return details, x3.copy()
-    widest = (bank.length - 1) * 2 ** (levels - 1)
-    work = np.empty(x3.shape[:-1] + (x3.shape[-1] + widest,), x3.dtype)
-    c = x3
+    dtype = x3.dtype
+    scale = 1 / math.sqrt(2) if norm else 1.0
+    lo_taps = _taps(bank.dec_lo, scale, dtype)
+    hi_taps = np.zeros(0, dtype) if bank.difference else _taps(bank.dec_hi, scale, dtype)
+    detail_scale = dtype.type(scale)
+    rows = x3.shape[0] * x3.shape[1]
+    c = np.ascontiguousarray(x3).reshape(rows, x3.shape[-1])
+    buffers = [np.empty_like(c), np.empty_like(c)]
     for j in range(1, levels + 1):
-        lo, hi = level_layers(bank, j, alignment, norm)
-        padded = _extend(c, lo.left, lo.right, boundary, work)
-        c_next = _correlate(lo, padded, np.empty_like(x3))
-        if hi is None:
-            if norm:
-                np.multiply(c, 1 / math.sqrt(2), out=details[j - 1])
-                np.subtract(details[j - 1], c_next, out=details[j - 1])
-            else:
-                np.subtract(c, c_next, out=details[j - 1])
-        else:
-            _correlate(hi, padded, details[j - 1])
+        left, right = level_extent(bank, j, alignment)
+        c_next, w = buffers[j % 2], details[j - 1].reshape(c.shape)
+
+        def run(inputs, x0, y0, n, j=j, left=left, c_next=c_next, w=w):
+            analysis_rows(inputs[0], x0, lo_taps, hi_taps, 2 ** (j - 1), left, detail_scale,
+                          c_next, w, y0, n)
+
+        _by_segments((c,), left, right, boundary, run)
         c = c_next
-    return details, c
+    return details, c.reshape(x3.shape)
 
 
 def atrous(x, wavelet, levels=None, alignment="causal", boundary="periodic", norm=False,
@@ -356,12 +386,16 @@ def _why_not_invertible(bank: FilterBank, boundary: str) -> str | None:
     return None
 
 
-def _synthesize(layer, coefficients, gain=1.0, work=None):
-    """One synthesis filter on periodic ``(B, 1, T)`` coefficients, divided by ``gain``."""
-    padded = _extend(coefficients, layer.left, layer.right, "periodic", work)
-    out = _correlate(layer, padded, np.empty_like(coefficients))
-    if gain != 1.0:
-        out *= 1 / gain
+def _lowpass_level(c: np.ndarray, taps: np.ndarray, dilation: int, extent, out: np.ndarray,
+                   boundary: str = "periodic") -> np.ndarray:
+    """One filter of one level on ``(rows, T)``: ``out[:, n] = sum_t taps[t] c[:, n - left
+    + t d]`` with ``c`` extended by ``boundary``; ``extent`` is ``(left, right)``."""
+    from ._atrous_kernels import correlate_rows
+
+    def run(inputs, x0, y0, n):
+        correlate_rows(inputs[0], x0, taps, dilation, out, y0, n)
+
+    _by_segments((c,), extent[0], extent[1], boundary, run)
     return out
 
 
@@ -394,19 +428,40 @@ def iatrous(result: AtrousResult) -> np.ndarray:
                 c *= root2
         return np.moveaxis(c, -1, axis)
     shape = approx.shape
-    c = approx.reshape(math.prod(shape[:-1]), 1, shape[-1])
+    c = np.ascontiguousarray(approx).reshape(math.prod(shape[:-1]), shape[-1])
     if shape[-1] == 0:
         return np.moveaxis(c.reshape(shape).copy(), -1, axis)
-    gain = reconstruction_gain(bank, result.norm)
-    widest = (bank.length - 1) * 2 ** (result.levels - 1)
-    work = np.empty(c.shape[:-1] + (c.shape[-1] + widest,), c.dtype)
-    for j in range(result.levels, 0, -1):
-        lo, hi = synthesis_layers(bank, j, result.alignment, result.norm)
-        w = details[j - 1].reshape(c.shape)
-        c = _synthesize(lo, c, work=work)
-        c += _synthesize(hi, w, work=work)
-        c *= 1 / gain
-    return np.moveaxis(c.reshape(shape), -1, axis)
+    return np.moveaxis(_synthesis(c, details, bank, result.alignment, result.norm)
+                       .reshape(shape), -1, axis)
+
+
+def _synthesis(approx: np.ndarray, details: np.ndarray, bank: FilterBank, alignment: str,
+               norm: bool) -> np.ndarray:
+    """Inverse of a periodic SWT: ``(rows, T)`` approx and ``(levels, ..., T)`` details.
+
+    One compiled pass per level (``wavedil._atrous_kernels.synthesis_rows``) runs both
+    synthesis filters of ``synthesis_layers``, their sum and the ``1 / gain`` scale.
+    """
+    from ._atrous_kernels import synthesis_rows
+
+    dtype = approx.dtype
+    scale = 1 / math.sqrt(2) if norm else 1.0
+    lo_taps, hi_taps = _taps(bank.rec_lo, scale, dtype), _taps(bank.rec_hi, scale, dtype)
+    inverse_gain = dtype.type(1 / reconstruction_gain(bank, norm))
+    buffers = [np.empty_like(approx), np.empty_like(approx)]
+    c = approx
+    for j in range(details.shape[0], 0, -1):
+        left, right = level_extent(bank, j, alignment)  # synthesis reads (right, left)
+        w = np.ascontiguousarray(details[j - 1]).reshape(c.shape)
+        out = buffers[j % 2]
+
+        def run(inputs, x0, y0, n, j=j, out=out):
+            synthesis_rows(inputs[0], inputs[1], x0, lo_taps, hi_taps, 2 ** (j - 1),
+                           inverse_gain, out, y0, n)
+
+        _by_segments((c, w), right, left, "periodic", run)
+        c = out
+    return c
 
 
 # -- multiresolution analysis ---------------------------------------------------------------
@@ -419,22 +474,26 @@ def _periodic_components(x3, bank, levels, alignment, norm):
     and the approximation's as ``S_J``: j lowpass syntheses for level j and no highpass,
     and the components add up to x by construction.
     """
-    gain = reconstruction_gain(bank, norm)
-    widest = (bank.length - 1) * 2 ** (levels - 1)
-    work = np.empty(x3.shape[:-1] + (x3.shape[-1] + widest,), x3.dtype)
-    parts = np.empty((levels + 1,) + x3.shape, x3.dtype)
-    c, smooth_before = x3, x3
+    dtype = x3.dtype
+    scale = 1 / math.sqrt(2) if norm else 1.0
+    analysis, synthesis = _taps(bank.dec_lo, scale, dtype), _taps(bank.rec_lo, scale, dtype)
+    inverse_gain = dtype.type(1 / reconstruction_gain(bank, norm))
+    rows = x3.shape[0] * x3.shape[1]
+    parts = np.empty((levels + 1, rows, x3.shape[-1]), dtype)
+    c = smooth_before = np.ascontiguousarray(x3).reshape(rows, x3.shape[-1])
     for j in range(1, levels + 1):
-        lo = level_layers(bank, j, alignment, norm)[0]
-        c = _correlate(lo, _extend(c, lo.left, lo.right, "periodic", work), np.empty_like(x3))
+        extent = level_extent(bank, j, alignment)
+        c = _lowpass_level(c, analysis, 2 ** (j - 1), extent, np.empty_like(c))
         smooth = c
         for k in range(j, 0, -1):
-            smooth = _synthesize(synthesis_layers(bank, k, alignment, norm)[0], smooth, gain,
-                                 work)
+            left, right = level_extent(bank, k, alignment)
+            smooth = _lowpass_level(smooth, synthesis, 2 ** (k - 1), (right, left),
+                                    np.empty_like(c))
+            smooth *= inverse_gain
         np.subtract(smooth_before, smooth, out=parts[j - 1])
         smooth_before = smooth
     parts[levels] = smooth_before
-    return parts
+    return parts.reshape((levels + 1,) + x3.shape)
 
 
 def mra(x, wavelet, levels=None, alignment="causal", boundary="periodic", norm=False,
