@@ -19,6 +19,8 @@ Shape: ``(T,)`` (one channel), ``(C_in, T)`` or ``(B, C_in, T)`` in; the same la
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._checks import as_float_array, check_finite, positive_int
@@ -29,7 +31,17 @@ from .stream import Stream
 
 BOUNDARIES = ("zero", "edge")
 IM2COL_BYTES = 1 << 20  # bytes per im2col block: cache-sized
+GATHER_MAX = 16  # up to this many outputs, the im2col rows are gathered by one take
 LONG_CHUNK = 1024  # chunks from this length on are convolved in place, not via the history
+
+
+class _Weights(NamedTuple):
+    """A layer's weight in one dtype, laid out for each path of ``correlate_valid``."""
+
+    taps: np.ndarray | None  # depthwise: (K, C, 1)
+    stacked: np.ndarray | None  # (g, C_out/g, C_in/g * K): column c * K + t is tap t of c
+    im2col: np.ndarray | None  # stacked with the bias as a last column (if any)
+    bias: np.ndarray | None  # (C_out, 1)
 
 
 class DilatedConv1d:
@@ -68,7 +80,8 @@ class DilatedConv1d:
         self.bias = bias
         self.boundary = boundary
         self.left, self.right = resolve_alignment(alignment, (k - 1) * self.dilation)
-        self._taps = {}  # dtype -> (taps, bias) cast once per dtype
+        self._weights = {}  # dtype -> _Weights
+        self._gather = {}  # outputs m -> gather index of the short-chunk path
 
     in_channels = property(lambda self: self.weight.shape[1] * self.groups)
     out_channels = property(lambda self: self.weight.shape[0])
@@ -106,34 +119,52 @@ class DilatedConv1d:
         """Valid dilated cross-correlation of ``(B, C_in, n)``: ``(B, C_out, n - span)``.
 
         Written into ``out`` when given (any ``(B, C_out, n - span)`` view with unit stride
-        in time). Three paths: depthwise layers a multiply-add per tap
-        (``wavedil.depthwise``); one output sample the ``K`` taps of each channel in one
-        matrix-vector product; otherwise im2col: blocks of ``C_in/g * K`` shifted rows, one
-        matrix product per block with the bias folded in as a row of ones.
+        in time). Paths: a depthwise layer, a multiply-add per tap (``wavedil.depthwise``);
+        up to ``GATHER_MAX`` outputs, the im2col rows gathered by one ``take`` and one
+        product; longer, im2col in cache-sized blocks of ``C_in/g * K`` shifted rows, one
+        product per block with the bias folded in as a row of ones.
         """
         c_out, c_in_group, k = self.weight.shape
         d, g = self.dilation, self.groups
         batch, _, n = x.shape
-        n_out = max(0, n - (k - 1) * d)
-        if out is None:
-            out = np.empty((batch, c_out, n_out), x.dtype)
-        if n_out == 0:
-            return out
-        taps, im2col, bias = self._cast(x.dtype)
-        if c_in_group == 1 and c_out == g:
-            out[...] = depthwise_correlate(x, taps, d, n_out)
-            if bias is not None:
-                out += bias
-        elif n_out == 1:  # chunk size 1: the K taps of each channel, one matrix-vector product
-            width = c_in_group * k
-            rows = x.reshape(batch, g, c_in_group, n)[..., ::d].reshape(batch, g, width, 1)
-            y = np.matmul(im2col[..., :width], rows)
-            if im2col.shape[-1] > width:  # the bias column
-                y += im2col[..., width:]
-            out[...] = y.reshape(batch, c_out, 1)
+        n_out = n - (k - 1) * d
+        if n_out <= 0:
+            return np.empty((batch, c_out, 0), x.dtype) if out is None else out
+        w = self._cast(x.dtype)
+        if w.taps is not None:
+            y = depthwise_correlate(x, w.taps, d, n_out)
+            if w.bias is not None:
+                y += w.bias
+        elif n_out <= GATHER_MAX:  # short chunks: one gather, one product, the bias
+            y = self._gathered_matmul(x, w, n_out)
         else:
-            self._im2col_matmul(x.reshape(batch, g, c_in_group, n), im2col, out)
+            if out is None:
+                out = np.empty((batch, c_out, n_out), x.dtype)
+            self._im2col_matmul(x.reshape(batch, g, c_in_group, n), w.im2col, out)
+            return out
+        if out is None:
+            return y
+        out[...] = y
         return out
+
+    def _gathered_matmul(self, x: np.ndarray, w: _Weights, m: int) -> np.ndarray:
+        """The product for ``m <= GATHER_MAX`` outputs, its im2col rows gathered by one take."""
+        index = self._gather.get(m)
+        if index is None:  # tap t of output j reads sample t * d + j of the window
+            k, d = self.kernel_size, self.dilation
+            index = self._gather[m] = (np.arange(0, k * d, d)[:, None] + np.arange(m)).ravel()
+        batch, channels, _ = x.shape
+        width = w.stacked.shape[-1]
+        if batch == 1 and self.groups == 1:  # 2-D: the fewest numpy calls
+            y = np.dot(w.stacked[0], x[0].take(index, axis=1).reshape(width, m))
+            if w.bias is not None:
+                y += w.bias
+            return y[None]
+        col = x.take(index, axis=2).reshape(batch, self.groups, width, m)
+        y = np.matmul(w.stacked, col)
+        if w.bias is not None:
+            y += w.bias.reshape(self.groups, -1, 1)
+        return y.reshape(batch, self.out_channels, m)
 
     def _im2col_matmul(self, x: np.ndarray, im2col: np.ndarray, out: np.ndarray) -> None:
         """``out`` (``(B, C_out, n_out)``) from ``x`` (``(B, g, C_in/g, n)``) in im2col blocks.
@@ -157,28 +188,21 @@ class DilatedConv1d:
                 shifted[..., t, :m] = x[..., start + t * d : start + t * d + m]
             np.matmul(im2col, col[..., :m], out=out[..., start : start + m])
 
-    def _cast(self, dtype):
-        """``(taps, im2col, bias)`` in ``dtype``: the weight laid out for each path.
-
-        ``taps`` is ``(K, C, 1)`` for a depthwise layer; ``im2col`` is
-        ``(g, C_out/g, C_in/g * K [+ 1])`` (column ``c * K + t``, then the bias) otherwise,
-        and ``bias`` is then None (it rides in the product).
-        """
-        if dtype not in self._taps:
+    def _cast(self, dtype) -> _Weights:
+        """The weight in ``dtype``, laid out for each path (cast once per dtype)."""
+        if dtype not in self._weights:
             g, (c_out, c_in_group, k) = self.groups, self.weight.shape
             w = self.weight.astype(dtype)
             bias = None if self.bias is None else self.bias.astype(dtype)[:, None]
-            taps = im2col = None
             if c_in_group == 1 and c_out == g:
                 taps = np.ascontiguousarray(w[:, 0, :].T)[:, :, None]  # (K, C, 1)
+                self._weights[dtype] = _Weights(taps, None, None, bias)
             else:
-                im2col = w.reshape(g, c_out // g, c_in_group * k)
-                if bias is not None:
-                    im2col = np.concatenate([im2col, bias.reshape(g, c_out // g, 1)], -1)
-                    bias = None
-                im2col = np.ascontiguousarray(im2col)
-            self._taps[dtype] = (taps, im2col, bias)
-        return self._taps[dtype]
+                stacked = np.ascontiguousarray(w.reshape(g, c_out // g, c_in_group * k))
+                im2col = stacked if bias is None else np.ascontiguousarray(
+                    np.concatenate([stacked, bias.reshape(g, c_out // g, 1)], -1))
+                self._weights[dtype] = _Weights(None, stacked, im2col, bias)
+        return self._weights[dtype]
 
 
 class ConvStream(Stream):

@@ -4,7 +4,8 @@ The numpy twins of the torch modules in ``wavedil.nn`` (same architectures, same
 names, weight norm folded), built on ``DilatedConv1d`` / ``ConvStream``: train in torch,
 ``wavedil.nn.export`` the model, ``wavedil.modelfile.load`` it here, run it without torch.
 This module holds what they share: ``_Model`` (parameters, checks, dtype casts, the offline
-call), ``_ConvStep`` (a causal conv layer as an im2col stream) and ``_ModelStream``.
+call) and ``_ModelStream`` (every dilated conv an engine ``ConvStream``, every 1x1 conv a
+matrix product).
 
 Every model is causal (latency 0): ``model(x)`` offline and ``model.stream(batch)``
 chunk by chunk agree for any split (the streaming contract, DESIGN.md); the offline call
@@ -156,59 +157,13 @@ def _pointwise(w: np.ndarray, b, x: np.ndarray) -> np.ndarray:
     return y
 
 
-class _ConvStep(ConvStream):
-    """A model's causal conv layer as a stream; ``_process`` does one im2col matmul.
-
-    The im2col matrix ``(B, C_in * K, m)`` is gathered with one ``take`` for short chunks
-    (fewer numpy calls) and with ``K`` slice copies for long ones (faster copies).
-    """
-
-    GATHER_MAX = 16  # chunks up to this length use the one-call gather
-
-    def __init__(self, layer: DilatedConv1d):
-        super().__init__(layer, None)
-        self.w = self.b = None  # set by the model stream for its dtype
-        self._index = {}  # chunk length -> (K, m) gather index
-
-    def _process(self, x: np.ndarray) -> np.ndarray:
-        if self._history is None:
-            if x.shape[-1] == 0:
-                return np.zeros((x.shape[0], self.out_channels, 0), x.dtype)
-            self._start(x)
-        window = self._history.append(x)
-        layer = self.layer
-        if layer.groups != 1:
-            return layer.correlate_valid(window)
-        batch, channels, m = x.shape
-        taps, d = layer.kernel_size, layer.dilation
-        if m <= self.GATHER_MAX:
-            index = self._index.get(m)
-            if index is None:  # tap t of output j reads sample t * d + j of the window
-                index = self._index[m] = (np.arange(0, taps * d, d)[:, None]
-                                          + np.arange(m)).ravel()
-            if batch == 1:  # 2-D: the cheapest calls for the smallest chunks
-                y = np.dot(self.w, window[0].take(index, axis=1).reshape(channels * taps, m))
-                if self.b is not None:
-                    y += self.b
-                return y[None]
-            col = window.take(index, axis=2)
-        else:
-            col = np.empty((batch, channels, taps, m), x.dtype)
-            for t in range(taps):
-                col[:, :, t] = window[:, :, t * d : t * d + m]
-        y = np.matmul(self.w, col.reshape(batch, channels * taps, m))
-        if self.b is not None:
-            y += self.b
-        return y
-
-
 class _ModelStream(Stream):
     """A model's stream: its conv steps, weights cast for the dtype, blocks of ``BLOCK``."""
 
     def __init__(self, model: _Model, batch=None):
         super().__init__(model.in_channels, model.out_channels, 0, batch)
         self.model = model
-        self.steps = {name: _ConvStep(conv) for name, conv in model._convs.items()}
+        self.steps = {name: ConvStream(conv) for name, conv in model._convs.items()}
         self.w = None
 
     def _config(self) -> dict:
@@ -226,8 +181,7 @@ class _ModelStream(Stream):
                     step = self.steps.get(name)
                     if step is None:  # 1x1: a matmul, nothing to remember
                         self.ops[name] = partial(_pointwise, weight, bias)
-                    else:
-                        step.w, step.b = weight, bias
+                    else:  # the engine's stream (im2col products, its own weight cast)
                         self.ops[name] = step._process
             self._bind()
 
