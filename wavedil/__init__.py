@@ -8,11 +8,15 @@ Modules, in the order the data flows (see DESIGN.md in the project notes):
 - ``buffer``: ``History``, the stream histories (no re-copying per chunk).
 - ``stream``: the streaming contract shared by every streamable operator.
 - ``conv``: ``DilatedConv1d`` (numpy), its stream and the functional ``conv1d``.
+- ``depthwise``: the engine's depthwise path (one filter per channel), compiled with numba.
 - ``wavelets``: filter banks (starlet, linear spline, Haar, db, sym, coif, user filters).
 - ``atrous``: the à trous transform ``atrous`` / ``iatrous`` / ``mra`` on the engine.
 - ``atrous_stream``: its streams (forward, inverse, denoiser) and operator forms.
 - ``denoise``: noise estimates, thresholds (Bayes, SURE, universal), ``denoise``.
-- ``stack``: numpy ``TCN`` / ``WaveNet`` / ``Stack`` and their streams (no torch).
+- ``activations``: the numpy models' activations.
+- ``model``: what the numpy models share (parameters, casts, the model stream).
+- ``tcn`` / ``wavenet`` / ``stack``: numpy ``TCN``, ``WaveNet`` and the generic ``Stack``
+  with their streams (no torch); ``wavedil.stack`` re-exports all three.
 - ``modelfile``: the ``.npz`` model format; ``load`` gives the numpy model.
 - ``receptive``: extents, gaps, per-layer tables and halos from spec trees.
 - ``planning``: ``plan_dilations``, gap-free dilation schedules.
