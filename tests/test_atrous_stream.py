@@ -199,3 +199,45 @@ def test_the_spec_gives_dask_the_halo_it_needs(alignment, boundary):
     op = AtrousTransform("db4", 5, alignment, boundary)
     y = apply(op, da.from_array(x, chunks=(2, 700))).compute()
     np.testing.assert_allclose(y, op(x), rtol=0, atol=1e-12)
+
+
+def test_chunks_longer_than_a_kernel_piece_and_a_latency_longer_than_it():
+    # 12 centered db4 levels: latency 14332 samples, more than the 4096-sample pieces
+    x = np.random.default_rng(7).standard_normal((2, 30000))
+    stream = AtrousStream("db4", 12, "centered", "edge", channels=2)
+    assert stream.latency > 4096
+    y = feed(stream, x, [9000, 1, 13001, 0, 4096])
+    assert_close(y, atrous(x, "db4", 12, "centered", "edge").stack())
+
+
+@pytest.mark.parametrize("name,alignment", [("db4", "pywt"), ("starlet", "centered")])
+def test_a_state_saved_in_another_process_continues_bit_for_bit(tmp_path, name, alignment):
+    import subprocess
+    import sys
+
+    x = np.random.default_rng(8).standard_normal((2, 3, 700)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    code = (f"import numpy as np; from wavedil.atrous_stream import AtrousStream; "
+            f"x = np.load({str(tmp_path / 'x.npy')!r}); "
+            f"s = AtrousStream({name!r}, 5, {alignment!r}, 'edge', channels=3); "
+            f"np.save({str(tmp_path / 'head.npy')!r}, s.process(x[..., :333])); "
+            f"np.savez({str(tmp_path / 'state.npz')!r}, **s.state_dict())")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    stream = AtrousStream(name, 5, alignment, "edge", channels=3)
+    stream.load_state_dict(dict(np.load(tmp_path / "state.npz")))
+    y = np.concatenate([np.load(tmp_path / "head.npy"), stream.process(x[..., 333:]),
+                        stream.flush()], axis=-1)
+    whole = AtrousStream(name, 5, alignment, "edge", channels=3)
+    np.testing.assert_array_equal(y, feed(whole, x, [700]))
+
+
+def test_a_state_with_a_bad_history_is_refused():
+    stream = AtrousStream("db4", 3, "centered")
+    stream.process(np.ones(50))
+    state = stream.state_dict()
+    state["level2.history"] = np.ones((1, 1, 99))
+    with pytest.raises(ValueError, match=r"'level2.history' must be float64 of shape "
+                                         r"\(1, 1, <= 14\), got float64 \(1, 1, 99\)"):
+        AtrousStream("db4", 3, "centered").load_state_dict(state)

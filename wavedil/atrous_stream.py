@@ -1,12 +1,15 @@
 """Real-time à trous transforms: the forward, its inverse and the denoiser, as streams.
 
-``AtrousStream`` chains the engine's ``ConvStream``s level by level: level j's lowpass
-(and highpass) stream reads the approximation c_{j-1} that level j-1 just produced, so a
-chunk goes through every level before the next chunk arrives and the work per chunk grows
-with the chunk and the taps, never with the dilation. Level j's coefficients come out
-``R_j = right_1 + ... + right_j`` samples late (0 for the causal alignment); the outputs
-of the shallower levels wait in delay lines so that all coefficients of one sample come
-out together, ``latency = R_J`` samples after their input (the streaming contract of
+``AtrousStream`` runs a chunk through every level in one compiled call
+(``wavedil._atrous_kernels.stream_levels``): level j keeps the last ``(K-1) 2^(j-1)``
+samples of its input c_{j-1} in a linear buffer (moved to the front only when its room
+runs out, as ``wavedil.buffer.History``), filters them with the engine's dilated
+cross-correlation (the layers of ``wavedil.atrous.level_layers``, the lowpass and highpass
+from one read), and hands c_j to level j+1; so the work per chunk grows with the chunk and
+the taps, never with the dilation, and no Python runs per level. Level j's coefficients
+come out ``R_j = right_1 + ... + right_j`` samples late (0 for the causal alignment); the
+outputs of the shallower levels wait in delay lines so that all coefficients of one sample
+come out together, ``latency = R_J`` samples after their input (the streaming contract of
 ``wavedil.stream``: process, then flush, concatenated, equals ``wavedil.atrous.atrous``
 with the same options).
 
@@ -29,7 +32,7 @@ from .atrous import (
     ALIGNMENTS,
     atrous,
     atrous_spec,
-    level_layers,
+    level_extent,
     reconstruction_gain,
     synthesis_layers,
 )
@@ -39,6 +42,7 @@ from .stream import Stream, load_nested_state, nested_state, sub_state
 from .wavelets import filter_bank
 
 STREAM_BOUNDARIES = ("zero", "edge")
+_PIECE = 4096  # the longest piece of a chunk one kernel call takes (bounds the buffers)
 
 
 def _check_stream_options(alignment, boundary):
@@ -47,15 +51,6 @@ def _check_stream_options(alignment, boundary):
     if boundary not in STREAM_BOUNDARIES:
         raise ValueError(f"a stream's boundary must be one of {STREAM_BOUNDARIES} (periodic, "
                          f"symmetric and reflect need the whole signal), got {boundary!r}")
-
-
-def _coefficients_out(y: np.ndarray, outputs: int, ndim: int) -> np.ndarray:
-    """``(B, outputs * C, m)`` -> ``(outputs, *layout)`` for a chunk layout of ``ndim``."""
-    batch, channels, m = y.shape[0], y.shape[1] // outputs, y.shape[-1]
-    y = y.reshape(batch, outputs, channels, m).swapaxes(0, 1)
-    if ndim == 3:
-        return y
-    return y[:, 0, 0] if ndim == 1 else y[:, 0]
 
 
 class _Delay:
@@ -120,22 +115,59 @@ class AtrousStream(Stream):
         _check_stream_options(alignment, boundary)
         self.alignment, self.boundary, self.norm = alignment, boundary, bool(norm)
         self.channels = positive_int(channels, "channels")
-        self._lo, self._hi, self._lag, self._out = [], [], [], []
-        delay = 0
-        for j in range(1, self.levels + 1):
-            lo, hi = level_layers(self.bank, j, alignment, self.norm, boundary, self.channels)
-            self._lo.append(lo.stream())
-            self._hi.append(None if hi is None else hi.stream())
-            self._lag.append(_Delay(lo.right) if hi is None else None)
-            delay += lo.right
-            self._out.append(delay)
-        latency = delay
-        self._out = [_Delay(latency - d) for d in self._out] + [_Delay(0)]
+        extents = [level_extent(self.bank, j, alignment) for j in range(1, self.levels + 1)]
+        delays = np.cumsum([right for _, right in extents])  # R_j: level j's own delay
+        latency = int(delays[-1])
+        # per level: (left, right, dilation, wait of w_j in its delay line = R_J - R_j)
+        self._geometry = np.array([(left, right, 2 ** j, latency - delay) for j, ((left, right),
+                                   delay) in enumerate(zip(extents, delays))], np.int64)
+        self._buffers = None  # the kernel's arrays, made for the first chunk's layout
+        self._count = 0  # samples fed so far
         super().__init__(self.channels, (self.levels + 1) * self.channels, latency, batch)
 
     @property
     def spec(self):
         return atrous_spec(self.bank, self.levels, self.alignment)
+
+    # -- the kernel's state -----------------------------------------------------------------
+    def _make_buffers(self, rows: int, dtype) -> dict:
+        """Zeroed arrays for ``stream_levels``: histories, delay lines, scratch, taps."""
+        left, right, _, wait = self._geometry.T
+        span, room = left + right, max(_PIECE, self.latency)
+        history_sizes = 2 * span + left + room  # kept + boundary + append + compaction room
+        line_sizes = np.where(wait > 0, 2 * wait + room, 0)
+        scale = 1 / math.sqrt(2) if self.norm else 1.0
+        dtype = np.dtype(dtype)
+        return {
+            "hist": np.zeros((rows, int(history_sizes.sum())), dtype),
+            "hist_base": np.concatenate([[0], np.cumsum(history_sizes)]).astype(np.int64),
+            "hist_pos": np.full((self.levels, 2), -1, np.int64),
+            "lines": np.zeros((rows, int(line_sizes.sum())), dtype),
+            "line_base": np.concatenate([[0], np.cumsum(line_sizes)]).astype(np.int64),
+            "line_pos": np.zeros((self.levels, 2), np.int64),
+            "c_tmp": np.zeros((rows, room), dtype), "w_tmp": np.zeros((rows, room), dtype),
+            "lo": np.ascontiguousarray(self.bank.dec_lo[::-1] * scale, dtype),
+            "hi": np.zeros(0, dtype) if self.bank.difference else
+            np.ascontiguousarray(self.bank.dec_hi[::-1] * scale, dtype),
+            "scale": dtype.type(scale),
+        }
+
+    def _run(self, x: np.ndarray, final: bool) -> np.ndarray:
+        """``x`` ``(rows, m)`` through every level: ``(levels + 1, rows, m_out)``."""
+        from ._atrous_kernels import stream_levels
+
+        rows, m = x.shape
+        if self._buffers is None:
+            self._buffers = self._make_buffers(rows, x.dtype)
+        done, count = max(0, self._count - self.latency), self._count + m
+        m_out = count - done if final else max(0, count - self.latency) - done
+        out = np.empty((self.levels + 1, rows, m_out), x.dtype)
+        k = self._buffers
+        stream_levels(x, final, k["lo"], k["hi"], k["scale"], self.boundary == "edge",
+                      self._geometry, k["hist"], k["hist_base"], k["hist_pos"], k["lines"],
+                      k["line_base"], k["line_pos"], k["c_tmp"], k["w_tmp"], out)
+        self._count = count
+        return out
 
     # -- Stream hooks -----------------------------------------------------------------------
     def _config(self) -> dict:
@@ -144,65 +176,23 @@ class AtrousStream(Stream):
                 "alignment": self.alignment, "boundary": self.boundary, "norm": self.norm,
                 "channels": self.channels}
 
-    def _parts(self):
-        for j in range(self.levels):
-            yield f"lo{j + 1}", self._lo[j]
-            if self._hi[j] is not None:
-                yield f"hi{j + 1}", self._hi[j]
-
-    def _delays(self):
-        for j, lag in enumerate(self._lag):
-            if lag is not None:
-                yield f"lag{j + 1}", lag
-        for j, out in enumerate(self._out):
-            yield f"out{j + 1}", out
-
-    def _levels(self, x: np.ndarray, final: bool) -> list[np.ndarray]:
-        """Run ``x`` (``(B, C, m)``) through every level; ``final`` flushes them in turn.
-
-        Returns the new samples of w_1..w_J and c_J (each with its own delay R_j).
-        """
-        outputs, c = [], x
-        for j in range(self.levels):
-            lo, hi, lag = self._lo[j], self._hi[j], self._lag[j]
-            for part in (lo, hi):
-                if part is not None and part._layout is None:
-                    part._layout = self._layout
-            c_next = lo._process(c)
-            if final:
-                c_next = np.concatenate([c_next, lo._flush()], axis=-1)
-            if hi is None:
-                previous = lag.push(c)
-                if final:
-                    previous = np.concatenate([previous, lag.drain(c)], axis=-1)
-                if self.norm:
-                    previous = previous * (1 / math.sqrt(2))
-                w = previous - c_next
-            else:
-                w = hi._process(c)
-                if final:
-                    w = np.concatenate([w, hi._flush()], axis=-1)
-            outputs.append(w)
-            c = c_next
-        return outputs + [c]
-
-    def _emit(self, outputs: list[np.ndarray], final: bool) -> np.ndarray:
-        ready = []
-        for line, y in zip(self._out, outputs):
-            y = line.push(y)
-            ready.append(np.concatenate([y, line.drain(y)], axis=-1) if final else y)
-        return np.concatenate(ready, axis=1)
-
     def _process(self, x: np.ndarray) -> np.ndarray:
-        return self._emit(self._levels(x, final=False), final=False)
+        """``(B, C, m)`` in, ``(levels + 1, B, C, m_out)`` out (pieces of ``_PIECE``)."""
+        batch, channels, m = x.shape
+        rows = np.ascontiguousarray(x).reshape(batch * channels, m)
+        pieces = [self._run(rows[:, start : start + _PIECE], False)
+                  for start in range(0, m, _PIECE)] or [self._run(rows, False)]
+        y = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=-1)
+        return y.reshape(self.levels + 1, batch, channels, y.shape[-1])
 
     def _flush(self) -> np.ndarray:
         batch, dtype = self._layout[1], self._layout[2]
-        empty = np.zeros((batch, self.channels, 0), dtype)
-        return self._emit(self._levels(empty, final=True), final=True)
+        y = self._run(np.zeros((batch * self.channels, 0), dtype), True)
+        return y.reshape(self.levels + 1, batch, self.channels, y.shape[-1])
 
     def _restore(self, y: np.ndarray) -> np.ndarray:
-        return _coefficients_out(y, self.levels + 1, self._layout[0])
+        ndim = self._layout[0]
+        return y if ndim == 3 else y[:, 0, 0] if ndim == 1 else y[:, 0]
 
     def flush(self) -> np.ndarray:
         if self._layout is None and not self._flushed:
@@ -211,26 +201,50 @@ class AtrousStream(Stream):
             return np.zeros(shape)
         return super().flush()
 
+    def _lines(self):
+        """``(name, array, positions, k, most)`` of every history and delay line."""
+        k = self._buffers
+        for j in range(self.levels):
+            span = int(self._geometry[j, 0] + self._geometry[j, 1])
+            yield f"level{j + 1}.history", k["hist"], k["hist_base"], k["hist_pos"], j, span
+            wait = int(self._geometry[j, 3])
+            if wait:
+                yield f"out{j + 1}.pending", k["lines"], k["line_base"], k["line_pos"], j, wait
+
     def _state(self) -> dict[str, np.ndarray]:
-        state = nested_state(self._parts())
-        for name, line in self._delays():
-            pending = line.state()
-            if pending is not None:
-                state[f"{name}.pending"] = pending
+        state = {"count": np.array(self._count, np.int64)}
+        if self._buffers is None:
+            return state
+        batch = self._layout[1]
+        for name, array, base, pos, j, _ in self._lines():
+            start, end = pos[j]
+            if start >= 0:
+                kept = array[:, base[j] + start : base[j] + end]
+                state[name] = kept.reshape(batch, self.channels, end - start).copy()
         return state
 
     def _load(self, state, batch: int, dtype: np.dtype) -> None:
-        load_nested_state(self._parts(), state, batch, dtype)
-        for name, line in self._delays():
-            if f"{name}.pending" in state:
-                line.load(state[f"{name}.pending"], batch, self.channels, dtype,
-                          f"{name}.pending")
+        count = np.asarray(state.get("count", 0))
+        if count.shape != () or count.dtype.kind not in "iu" or int(count) < 0:
+            raise ValueError(f"state 'count' must be an integer >= 0, got {count!r}")
+        self._buffers = self._make_buffers(batch * self.channels, dtype)
+        for name, array, base, pos, j, most in self._lines():
+            if name not in state:
+                continue
+            values = np.asarray(state[name])
+            if values.dtype != dtype or values.shape[:2] != (batch, self.channels) or \
+                    values.ndim != 3 or values.shape[2] > most:
+                raise ValueError(f"state {name!r} must be {dtype} of shape ({batch}, "
+                                 f"{self.channels}, <= {most}), got {values.dtype} "
+                                 f"{values.shape}")
+            n = values.shape[2]
+            array[:, base[j] : base[j] + n] = values.reshape(batch * self.channels, n)
+            pos[j] = (0, n)
+        self._count = int(count)
 
     def _reset(self) -> None:
-        for _, part in self._parts():
-            part.reset()
-        for _, line in self._delays():
-            line.history = None
+        self._buffers = None
+        self._count = 0
 
 
 class AtrousTransform:
@@ -508,10 +522,9 @@ class DenoiseStream(Stream):
                 "window": self.window, "hop": self.hop, "channels": self.channels}
 
     def _denoise(self, coefficients: np.ndarray) -> np.ndarray:
-        """``(B, (J+1) C, m)`` aligned coefficients -> ``(B, C, m)`` (difference banks)
+        """``(J+1, B, C, m)`` aligned coefficients -> ``(B, C, m)`` (difference banks)
         or the synthesis output so far (SWT banks)."""
-        batch, m = coefficients.shape[0], coefficients.shape[-1]
-        parts = coefficients.reshape(batch, self.levels + 1, self.channels, m)
+        parts = np.moveaxis(coefficients, 0, 1)  # (B, J+1, C, m)
         details = self._thresholds.apply(parts[:, : self.levels])
         c = parts[:, self.levels]
         if self.bank.difference:
