@@ -6,8 +6,10 @@ after the history and the pair is returned as one contiguous view, so a layer se
 "history + chunk" without concatenating. When the room runs out, the last ``size`` samples
 are moved to the front; with room at least ``size`` that move costs at most one sample copy
 per appended sample (amortised), so per-chunk work grows with the chunk, never with the
-dilation. (A ring buffer would need the window gathered around its wrap point on every
-call; this layout keeps every window a plain strided view that BLAS reads in place.)
+dilation. The room also grows to four chunks of the largest size seen, so the move happens
+at most every four chunks; the buffer stays below ``2 * size + 4 * largest chunk + 256``.
+(A ring buffer would need the window gathered around its wrap point on every call; this
+layout keeps every window a plain strided view that BLAS reads in place.)
 
 Shape: histories are ``(*lead, T)``: time on the last axis.
 """
@@ -62,8 +64,9 @@ class History:
     def _make_room(self, m: int) -> None:
         kept = self._end - self._start
         capacity = self._buf.shape[-1]
-        if kept + m > capacity:
-            grown = np.zeros(self.lead_shape + (kept + m + max(self.size, MIN_ROOM),), self.dtype)
+        if kept + 4 * m > capacity:  # room for at least four chunks of this size
+            room = max(self.size, MIN_ROOM, 4 * m)
+            grown = np.zeros(self.lead_shape + (kept + room,), self.dtype)
             grown[..., :kept] = self._buf[..., self._start : self._end]
             self._buf = grown
         else:

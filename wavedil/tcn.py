@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import positive_int
+from .activations import relu
 from .model import _conv_spec, _Model, _ModelStream
 from .spec import Branches, Chain, dilation_schedule
 
@@ -154,9 +155,9 @@ class TCNStream(_ModelStream):
     def _run(self, x):
         for conv1, conv2, downsample in self._blocks:
             h = conv1(x)
-            np.maximum(h, 0, out=h)
+            relu(h)
             h = conv2(h)
-            np.maximum(h, 0, out=h)
+            relu(h)
             h += x if downsample is None else downsample(x)
-            x = np.maximum(h, 0, out=h)
+            x = relu(h)
         return x if self._head is None else self._head(x)

@@ -28,7 +28,7 @@ from functools import partial
 import numpy as np
 
 from ._checks import as_float_array, positive_int
-from .activations import sigmoid
+from .activations import relu, sigmoid
 from .model import _conv_spec, _Model, _ModelStream, _pointwise
 from .spec import Branches, Chain, dilation_schedule
 
@@ -232,7 +232,7 @@ class WaveNetStream(_ModelStream):
                 skips += out[:, :skip_width]
             if i < self._layers - 1:
                 h += out[:, skip_width:]
-        np.maximum(skips, 0, out=skips)
+        relu(skips)
         y = ops["head1"](skips)
-        np.maximum(y, 0, out=y)
+        relu(y)
         return ops["head2"](y)
