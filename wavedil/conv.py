@@ -212,6 +212,7 @@ class ConvStream(Stream):
         super().__init__(layer.in_channels, layer.out_channels, layer.right, batch)
         self.layer = layer
         self._history = None
+        self._long = max(4 * layer.span, LONG_CHUNK)  # chunks from here on are read in place
 
     def _config(self) -> dict:
         layer = self.layer
@@ -224,9 +225,10 @@ class ConvStream(Stream):
             if x.shape[-1] == 0:
                 return np.zeros((x.shape[0], self.out_channels, 0), x.dtype)
             self._start(x)
-        span, m = self.layer.span, x.shape[-1]
-        if m < max(4 * span, LONG_CHUNK):
+        m = x.shape[-1]
+        if m < self._long:
             return self.layer.correlate_valid(self._history.append(x))
+        span = self.layer.span
         # A long chunk is read in place: only the outputs that reach into the history see a
         # copy (history + the chunk's first span samples); then the history is its tail.
         past = self._history.recent()
