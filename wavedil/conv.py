@@ -31,7 +31,7 @@ from .stream import Stream
 
 BOUNDARIES = ("zero", "edge")
 IM2COL_BYTES = 1 << 20  # bytes per im2col block: cache-sized
-GATHER_MAX = 16  # up to this many outputs, the im2col rows are gathered by one take
+GATHER_MAX = 32  # up to this many outputs, the im2col rows are gathered by one take
 LONG_CHUNK = 1024  # chunks from this length on are convolved in place, not via the history
 
 
