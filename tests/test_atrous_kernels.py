@@ -43,7 +43,7 @@ def test_analysis_rows_gives_both_outputs_of_a_level(difference, k, dilation, ro
     scale = dtype(rng.choice([1.0, 1 / np.sqrt(2)]))
     lo, hi = np.empty((rows, y0 + n), dtype), np.empty((rows, y0 + n), dtype)
     hi_arg = np.zeros(0, dtype) if difference else hi_taps
-    analysis_rows(x, x0, lo_taps, hi_arg, dilation, left, scale, lo, hi, y0, n)
+    analysis_rows(x, x0, lo_taps, hi_arg, dilation, left, scale, lo, y0, hi, y0, n)
     expected_lo = per_tap(x, lo_taps, dilation, x0, n)
     if difference:  # numpy: w = c * scale; w -= c_next
         expected_hi = x[:, x0 + left : x0 + left + n] * scale

@@ -93,20 +93,21 @@ def depthwise_rows(x, taps, dilation, y):
 
 
 @njit(cache=True, nogil=True)
-def analysis_rows(x, x0, lo_taps, hi_taps, dilation, left, scale, lo, hi, y0, n):
+def analysis_rows(x, x0, lo_taps, hi_taps, dilation, left, scale, lo, lo0, hi, hi0, n):
     """One à trous level of every row: both outputs from one pass over the input.
 
-    ``lo[r, y0 + i] = sum_t lo_taps[t] x[r, x0 + i + t d]``; with highpass taps the same
-    for ``hi``; else (a difference bank: ``hi_taps`` empty) the detail
-    ``hi = scale * x[r, x0 + i + left] - lo`` (``c_{j-1} - c_j``).
+    ``lo[r, lo0 + i] = sum_t lo_taps[t] x[r, x0 + i + t d]``; with highpass taps the same
+    for ``hi[r, hi0 + i]``; else (a difference bank: ``hi_taps`` empty) the detail
+    ``scale * x[r, x0 + i + left] - lo`` (``c_{j-1} - c_j``).
 
-    Shape: ``x`` ``(rows, n_in)``; ``lo``, ``hi`` ``(rows, n_out)``.
+    Shape: ``x`` ``(rows, n_in)``; ``lo``, ``hi`` ``(rows, *)`` (``lo`` may be ``x``,
+    another region of it).
     """
     for r in range(x.shape[0]):
         xr, lr, hr = x[r], lo[r], hi[r]
         for s in range(0, n, BLOCK):
             m = min(BLOCK, n - s)
-            ls, hs = lr[y0 + s : y0 + s + m], hr[y0 + s : y0 + s + m]
+            ls, hs = lr[lo0 + s : lo0 + s + m], hr[hi0 + s : hi0 + s + m]
             _correlate_block(xr, x0 + s, lo_taps, dilation, ls, m)
             if hi_taps.shape[0]:
                 _correlate_block(xr, x0 + s, hi_taps, dilation, hs, m)
@@ -140,6 +141,15 @@ def synthesis_rows(c, w, x0, lo_taps, hi_taps, dilation, inverse_gain, y, y0, n)
 # -- the forward stream: every level of a chunk in one call -------------------------------------
 
 @njit(cache=True, nogil=True)
+def _copy_rows(dst, d0, src, s0, n):
+    """``dst[:, d0 : d0 + n] = src[:, s0 : s0 + n]`` as plain loops (they vectorise)."""
+    for r in range(dst.shape[0]):
+        ds, ss = dst[r, d0 : d0 + n], src[r, s0 : s0 + n]
+        for i in range(n):
+            ds[i] = ss[i]
+
+
+@njit(cache=True, nogil=True)
 def _compact(buf, base, pos, k, room):
     """Make ``room`` free samples after line ``k``'s kept samples, which move to the front
     of its region ``base[k] .. base[k + 1]`` when the region's end is reached (amortised:
@@ -161,12 +171,12 @@ def _delay_line(lines, base, pos, k, delay, src, n, out, final):
     (all of it when ``final``) to ``out[:, :count]``; returns the count."""
     _compact(lines, base, pos, k, n)
     start, end, b = pos[k, 0], pos[k, 1], base[k]
-    lines[:, b + end : b + end + n] = src[:, :n]
+    _copy_rows(lines, b + end, src, 0, n)
     end += n
     ready = end - start if final else max(0, end - start - delay)
     if ready != out.shape[1]:
         raise ValueError("stream_levels: delayed output count differs from the caller's")
-    out[:, :ready] = lines[:, b + start : b + start + ready]
+    _copy_rows(out, 0, lines, b + start, ready)
     pos[k, 0], pos[k, 1] = start + ready, end
     return ready
 
@@ -221,9 +231,10 @@ def stream_levels(x, final, lo_taps, hi_taps, scale, edge, geometry, hist, hist_
                                                                 j == levels - 1)):
             raise ValueError("stream_levels: output count differs from the caller's")
         if n_out > 0:
-            analysis_rows(hist, b + start, lo_taps, hi_taps, dilation, left, scale, c_dst,
+            analysis_rows(hist, b + start, lo_taps, hi_taps, dilation, left, scale, c_dst, 0,
                           w_dst, 0, n_out)
         if delay > 0:
             _delay_line(lines, line_base, line_pos, j, delay, w_tmp, n_out, out[j], final)
         hist_pos[j, 0], hist_pos[j, 1] = max(start, end - left - right), end
         src, n_src = c_tmp, n_out
+

@@ -258,33 +258,39 @@ def _by_segments(inputs, left: int, right: int, boundary: str, run) -> None:
             run(segments, 0, start, stop - start)
 
 
+def _analysis_taps(bank: FilterBank, norm: bool, dtype):
+    """``(lowpass taps, highpass taps or empty, detail scale)`` for the analysis kernels."""
+    scale = 1 / math.sqrt(2) if norm else 1.0
+    lo_taps = _taps(bank.dec_lo, scale, dtype)
+    hi_taps = np.zeros(0, dtype) if bank.difference else _taps(bank.dec_hi, scale, dtype)
+    return lo_taps, hi_taps, dtype.type(scale)
+
+
 def _analysis(x3: np.ndarray, bank: FilterBank, levels: int, alignment: str, boundary: str,
               norm: bool) -> tuple[np.ndarray, np.ndarray]:
     """Forward transform of ``(B, 1, T)``: details ``(levels, B, 1, T)`` and approx.
 
     One compiled pass per level reads ``c_{j-1}`` once and writes ``c_j`` and ``w_j``
-    (``wavedil._atrous_kernels.analysis_rows``).
+    (``wavedil._atrous_kernels.analysis_rows``); the approximations alternate between
+    one scratch buffer and the returned ``approx``, which the last level fills.
     """
     from ._atrous_kernels import analysis_rows
 
     details = np.empty((levels,) + x3.shape, x3.dtype)
     if x3.shape[-1] == 0:
         return details, x3.copy()
-    dtype = x3.dtype
-    scale = 1 / math.sqrt(2) if norm else 1.0
-    lo_taps = _taps(bank.dec_lo, scale, dtype)
-    hi_taps = np.zeros(0, dtype) if bank.difference else _taps(bank.dec_hi, scale, dtype)
-    detail_scale = dtype.type(scale)
     rows = x3.shape[0] * x3.shape[1]
     c = np.ascontiguousarray(x3).reshape(rows, x3.shape[-1])
-    buffers = [np.empty_like(c), np.empty_like(c)]
+    lo_taps, hi_taps, detail_scale = _analysis_taps(bank, norm, x3.dtype)
+    approx = np.empty_like(c)
+    buffers = [approx, np.empty_like(c)] if levels % 2 == 0 else [np.empty_like(c), approx]
     for j in range(1, levels + 1):
         left, right = level_extent(bank, j, alignment)
         c_next, w = buffers[j % 2], details[j - 1].reshape(c.shape)
 
         def run(inputs, x0, y0, n, j=j, left=left, c_next=c_next, w=w):
             analysis_rows(inputs[0], x0, lo_taps, hi_taps, 2 ** (j - 1), left, detail_scale,
-                          c_next, w, y0, n)
+                          c_next, y0, w, y0, n)
 
         _by_segments((c,), left, right, boundary, run)
         c = c_next
