@@ -23,34 +23,48 @@ BLOCK = 512  # samples per block: the block's inputs and outputs stay in L1
 
 @njit(cache=True, nogil=True)
 def _add_taps(xr, x0, taps, t, dilation, ys, m):
-    """Add taps ``t .. t+3`` (fewer at the end) of ``taps`` to ``ys`` (``=`` when t == 0).
+    """Add taps ``t .. t+3`` (fewer at the end) of ``taps`` to ``ys`` (``=`` when t == 0),
+    in one pass over ``ys``.
 
     ``ys[i] (+)= sum_u taps[t+u] * xr[x0 + i + (t+u) * dilation]`` for i < m, in tap
     order. Returns the next tap index.
     """
     g = min(4, taps.shape[0] - t)
-    o = x0 + t * dilation
-    d = dilation
+    o, d, first = x0 + t * dilation, dilation, t == 0
+    xa, wa = xr[o : o + m], taps[t]
     if g == 4:
-        xa, xb = xr[o : o + m], xr[o + d : o + d + m]
-        xc, xd = xr[o + 2 * d : o + 2 * d + m], xr[o + 3 * d : o + 3 * d + m]
-        wa, wb, wc, wd = taps[t], taps[t + 1], taps[t + 2], taps[t + 3]
-        if t == 0:
+        xb, xc, xd = xr[o + d : o + d + m], xr[o + 2 * d : o + 2 * d + m], \
+            xr[o + 3 * d : o + 3 * d + m]
+        wb, wc, wd = taps[t + 1], taps[t + 2], taps[t + 3]
+        if first:
             for i in range(m):
                 ys[i] = wa * xa[i] + wb * xb[i] + wc * xc[i] + wd * xd[i]
         else:
             for i in range(m):
                 ys[i] = ys[i] + wa * xa[i] + wb * xb[i] + wc * xc[i] + wd * xd[i]
-        return t + 4
-    for u in range(g):
-        w = taps[t + u]
-        xa = xr[o + u * d : o + u * d + m]
-        if t + u == 0:
+    elif g == 3:
+        xb, xc = xr[o + d : o + d + m], xr[o + 2 * d : o + 2 * d + m]
+        wb, wc = taps[t + 1], taps[t + 2]
+        if first:
             for i in range(m):
-                ys[i] = w * xa[i]
+                ys[i] = wa * xa[i] + wb * xb[i] + wc * xc[i]
         else:
             for i in range(m):
-                ys[i] += w * xa[i]
+                ys[i] = ys[i] + wa * xa[i] + wb * xb[i] + wc * xc[i]
+    elif g == 2:
+        xb, wb = xr[o + d : o + d + m], taps[t + 1]
+        if first:
+            for i in range(m):
+                ys[i] = wa * xa[i] + wb * xb[i]
+        else:
+            for i in range(m):
+                ys[i] = ys[i] + wa * xa[i] + wb * xb[i]
+    elif first:
+        for i in range(m):
+            ys[i] = wa * xa[i]
+    else:
+        for i in range(m):
+            ys[i] = ys[i] + wa * xa[i]
     return t + g
 
 
