@@ -241,3 +241,14 @@ def test_a_state_with_a_bad_history_is_refused():
     with pytest.raises(ValueError, match=r"'level2.history' must be float64 of shape "
                                          r"\(1, 1, <= 14\), got float64 \(1, 1, 99\)"):
         AtrousStream("db4", 3, "centered").load_state_dict(state)
+
+
+@given(name=st.sampled_from(WAVELETS), alignment=st.sampled_from(["causal", "centered", "pywt"]),
+       boundary=st.sampled_from(["zero", "edge"]), dtype=st.sampled_from([np.float32,
+                                                                        np.float64]),
+       sizes=SIZES, seed=st.integers(0, 2**31 - 1))
+@settings(max_examples=20)
+def test_stream_is_bitwise_the_offline_transform(name, alignment, boundary, dtype, sizes, seed):
+    x = signal(seed, (2, 500), dtype)
+    y = feed(AtrousStream(name, 5, alignment, boundary, channels=2), x, sizes)
+    np.testing.assert_array_equal(y, atrous(x, name, 5, alignment, boundary).stack())

@@ -7,8 +7,9 @@ Level j = 1..J filters the previous approximation with the bank's filters spread
     w_j[n] = sum_t g[t] c_{j-1}[n + r_j - d t]      (SWT / MODWT families)
     w_j    = c_{j-1} - c_j                          (difference families: starlet, linear)
 
-Every level is one ``DilatedConv1d`` of the engine (a cross-correlation, so it holds the
-reversed filter) with dilation ``d`` and the extent ``(left_j, right_j)`` of the alignment:
+Every level is a depthwise ``DilatedConv1d`` of the engine (``level_layers``: a
+cross-correlation, so it holds the reversed filter) with dilation ``d`` and the extent
+``(left_j, right_j)`` of the alignment:
 
 - ``"causal"``: ``r_j = 0``, only the present and the past (Holschneider's real-time form);
 - ``"centered"``: ``r_j = span_j // 2`` with ``span_j = (K-1) d`` (``wavedil.spec``);
@@ -21,6 +22,13 @@ and ``"edge"`` (the first / last sample repeated; with ``"zero"`` these two are 
 streams do): ``pywt.pad``'s ``periodic``, ``symmetric``, ``reflect``, ``zero`` and
 ``constant``, ``numpy.pad``'s ``wrap``, ``symmetric``, ``reflect``, ``constant`` and
 ``edge``. Extensions longer than the signal repeat, so any length works.
+
+The offline functions run those layers' arithmetic through the compiled loops of the
+engine's depthwise path (``wavedil._atrous_kernels``, numba, imported on first use): a
+level's lowpass and highpass come from one pass over ``c_{j-1}`` (the inverse: both
+synthesis filters, their sum and the scale in one pass), reading the interior in place and
+extending only the few samples near the ends; the sums run in tap order, so the results
+are bit-identical to the engine's.
 
 ``norm=True`` is the MODWT normalisation: level j's coefficients times ``2^(-j/2)`` (for an
 SWT bank: every filter divided by sqrt(2), energy preserving for an orthogonal bank).
