@@ -88,7 +88,7 @@ def transform_section(smoke: bool) -> str:
             f"extended. The inverse fuses both synthesis filters, their sum and the 1/gain "
             f"scale in one pass per level; mra runs the lowpass kernel. Part of each "
             f"figure is the first touch of the freshly allocated outputs (as for pywt). "
-            f"{jit_note()}"]
+            f"{jit_note(smoke)}"]
     return "\n".join(text)
 
 
@@ -111,8 +111,10 @@ def _bandwidth_floor_ms(n: int, itemsize: int) -> float:
     return traffic / (copy_bandwidth_gbs(16) * 1e9) * 1e3
 
 
-def jit_note() -> str:
+def jit_note(smoke: bool) -> str:
     """The first-call cost of the compiled kernels, measured in fresh processes."""
+    if smoke:
+        return "The JIT's first-call cost is measured at full size only."
     code = ("import time, numpy as np; t = time.perf_counter(); "
             "from wavedil.atrous import atrous, iatrous; "
             "from wavedil.atrous_stream import AtrousStream; x = np.ones(4096); "
