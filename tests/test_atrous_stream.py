@@ -252,3 +252,13 @@ def test_stream_is_bitwise_the_offline_transform(name, alignment, boundary, dtyp
     x = signal(seed, (2, 500), dtype)
     y = feed(AtrousStream(name, 5, alignment, boundary, channels=2), x, sizes)
     np.testing.assert_array_equal(y, atrous(x, name, 5, alignment, boundary).stack())
+
+
+def test_a_state_without_its_sample_count_is_refused():
+    stream = AtrousStream("haar", 2)
+    stream.process(np.ones(10))
+    state = stream.state_dict()
+    del state["count"]
+    with pytest.raises(ValueError, match=r"'count' must be an integer >= 0 \(the samples fed "
+                                         r"so far\), got None"):
+        AtrousStream("haar", 2).load_state_dict(state)

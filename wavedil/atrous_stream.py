@@ -224,9 +224,10 @@ class AtrousStream(Stream):
         return state
 
     def _load(self, state, batch: int, dtype: np.dtype) -> None:
-        count = np.asarray(state.get("count", 0))
+        count = np.asarray(state.get("count", -1))
         if count.shape != () or count.dtype.kind not in "iu" or int(count) < 0:
-            raise ValueError(f"state 'count' must be an integer >= 0, got {count!r}")
+            raise ValueError(f"state 'count' must be an integer >= 0 (the samples fed so far), "
+                             f"got {state.get('count')!r}")
         self._buffers = self._make_buffers(batch * self.channels, dtype)
         for name, array, base, pos, j, most in self._lines():
             if name not in state:
