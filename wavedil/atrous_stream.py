@@ -134,7 +134,9 @@ class AtrousStream(Stream):
         """Zeroed arrays for ``stream_levels``: histories, delay lines, scratch, taps."""
         left, right, _, wait = self._geometry.T
         span, room = left + right, max(_PIECE, self.latency)
-        history_sizes = 2 * span + left + room  # kept + boundary + append + compaction room
+        # level j takes at most a piece, or R_j = latency - wait_j samples when flushed:
+        # room for its kept span, its left boundary, that much, and as much again
+        history_sizes = 2 * span + left + np.maximum(_PIECE, self.latency - wait)
         line_sizes = np.where(wait > 0, 2 * wait + room, 0)
         scale = 1 / math.sqrt(2) if self.norm else 1.0
         dtype = np.dtype(dtype)
