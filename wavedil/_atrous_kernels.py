@@ -210,7 +210,8 @@ def stream_levels(x, final, lo_taps, hi_taps, scale, edge, geometry, hist, hist_
 
     Shape: ``x`` ``(rows, m)``; ``geometry`` ``(J, 4)`` rows of (left, right, dilation,
     delay); ``out`` ``(J + 1, rows, m_out)`` with ``m_out`` what comes out of the last
-    level (the caller counts it); ``c_tmp`` and ``w_tmp`` ``(rows, >= m + latency)``.
+    level (the caller counts it); ``c_tmp`` and ``w_tmp`` ``(rows, >= the most samples a
+    level yields in one call)``.
     """
     levels = geometry.shape[0]
     src, n_src = x, x.shape[1]
