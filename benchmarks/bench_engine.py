@@ -19,6 +19,7 @@ import scipy.signal
 import torch
 import torch.nn.functional as F
 from common import (
+    SPIN_PAUSE,
     check_close,
     matmul_peak_gflops,
     md_table,
@@ -39,11 +40,6 @@ OFFLINE_DILATIONS = (1, 16, 256)
 CHUNKS = (1, 32, 128, 512)
 STREAM_TARGET = 5.0  # issue 2: >= 5x pytorch-tcn at chunks 1, 32 and 128
 SEED_DILATION = 64
-# OpenBLAS worker threads spin for about 2^28 cycles (~0.1 s) after a call before they
-# sleep, libgomp's (torch) more briefly: when numpy and torch alternate, the spinning threads
-# of one steal the two cores from the other. Sleeping this long before each timed sample
-# parks them, so each candidate is timed as if it ran alone.
-SPIN_PAUSE = 0.15
 
 
 def run(smoke: bool) -> str:

@@ -22,6 +22,7 @@ import numpy as np
 import pytorch_tcn
 import torch
 from common import (
+    SPIN_PAUSE,
     check_close,
     matmul_peak_gflops,
     md_table,
@@ -62,7 +63,10 @@ class Sizes:
                          "dilations": [2**i for i in range(10)], "stacks": 2})
 
     def time(self, candidates):
-        return time_interleaved(candidates, self.repeats, min_time=self.min_time)
+        """Interleaved medians, each sample after a pause (see the engine's notes: spinning
+        worker threads of one library slow the next one's calls)."""
+        return time_interleaved(candidates, self.repeats, min_time=self.min_time,
+                                pause=0.0 if self.smoke else SPIN_PAUSE)
 
 
 def run(smoke: bool) -> str:
@@ -76,7 +80,9 @@ def run(smoke: bool) -> str:
         parts = [
             "## Stacks: TCN and WaveNet in numpy vs torch and pytorch-tcn (issue 4)", "",
             f"float32, batch 1, {RATE // 1000} kHz, causal (latency 0 samples), numpy's BLAS "
-            f"on {threads} thread(s), runs interleaved, median of {sizes.repeats}. "
+            f"on {threads} thread(s), runs interleaved, median of {sizes.repeats}, each timed "
+            f"sample after a {0.0 if sizes.smoke else SPIN_PAUSE:g} s pause (idle worker "
+            "threads of the library that ran before would otherwise compete for the cores). "
             "Every pair was checked for equal outputs (max error <= 1e-5 of the output's "
             "scale) before timing. RTF = processing time / audio duration (< 1 keeps up). "
             f"Measured float32 matmul peak: {peak:.1f} GFLOP/s.", "",

@@ -22,6 +22,11 @@ SMOKE_THREADS = 1  # smoke runs only check that the benchmarks run: no thread co
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "BLIS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 MIN_SAMPLE_SECONDS = 0.02
+# OpenBLAS worker threads spin for about 2^28 cycles (~0.1 s) after a call before they
+# sleep, libgomp's (torch) more briefly: when numpy and torch alternate, the spinning threads
+# of one steal the two cores from the other. Sleeping this long before each timed sample
+# parks them, so each candidate is timed as if it ran alone.
+SPIN_PAUSE = 0.15
 
 
 _pinned = THREADS

@@ -20,4 +20,4 @@ def test_window_is_the_tail_of_the_appended_signal_for_any_chunking(size, sizes,
         # the oracle: numpy slicing of the whole signal
         np.testing.assert_array_equal(window, signal[..., max(0, seen - m - size) : seen])
         np.testing.assert_array_equal(history.recent(), signal[..., max(0, seen - size) : seen])
-        assert history._buf.shape[-1] <= 2 * size + 4 * max(sizes) + MIN_ROOM
+        assert history._buf.shape[-1] <= 2 * size + max(sizes) + MIN_ROOM

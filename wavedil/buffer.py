@@ -6,8 +6,8 @@ after the history and the pair is returned as one contiguous view, so a layer se
 "history + chunk" without concatenating. When the room runs out, the last ``size`` samples
 are moved to the front; with room at least ``size`` that move costs at most one sample copy
 per appended sample (amortised), so per-chunk work grows with the chunk, never with the
-dilation. The room also grows to four chunks of the largest size seen, so the move happens
-at most every four chunks; the buffer stays below ``2 * size + 4 * largest chunk + 256``.
+dilation. The buffer holds at most ``2 * size + largest chunk + 256`` samples: a bigger room
+would move less often but costs fresh memory (page faults) when a stream starts.
 (A ring buffer would need the window gathered around its wrap point on every call; this
 layout keeps every window a plain strided view that BLAS reads in place.)
 
@@ -64,9 +64,8 @@ class History:
     def _make_room(self, m: int) -> None:
         kept = self._end - self._start
         capacity = self._buf.shape[-1]
-        if kept + 4 * m > capacity:  # room for at least four chunks of this size
-            room = max(self.size, MIN_ROOM, 4 * m)
-            grown = np.zeros(self.lead_shape + (kept + room,), self.dtype)
+        if kept + m > capacity:
+            grown = np.zeros(self.lead_shape + (kept + m + max(self.size, MIN_ROOM),), self.dtype)
             grown[..., :kept] = self._buf[..., self._start : self._end]
             self._buf = grown
         else:

@@ -31,7 +31,6 @@ from .stream import Stream
 
 BOUNDARIES = ("zero", "edge")
 IM2COL_BYTES = 1 << 20  # bytes per im2col block: cache-sized
-GATHER_MAX = 32  # up to this many outputs, the im2col rows are gathered by one take
 LONG_CHUNK = 1024  # chunks from this length on are convolved in place, not via the history
 
 
@@ -81,7 +80,6 @@ class DilatedConv1d:
         self.boundary = boundary
         self.left, self.right = resolve_alignment(alignment, (k - 1) * self.dilation)
         self._weights = {}  # dtype -> _Weights
-        self._gather = {}  # outputs m -> gather index of the short-chunk path
 
     in_channels = property(lambda self: self.weight.shape[1] * self.groups)
     out_channels = property(lambda self: self.weight.shape[0])
@@ -120,9 +118,9 @@ class DilatedConv1d:
 
         Written into ``out`` when given (any ``(B, C_out, n - span)`` view with unit stride
         in time). Paths: a depthwise layer, a multiply-add per tap (``wavedil.depthwise``);
-        up to ``GATHER_MAX`` outputs, the im2col rows gathered by one ``take`` and one
-        product; longer, im2col in cache-sized blocks of ``C_in/g * K`` shifted rows, one
-        product per block with the bias folded in as a row of ones.
+        one output (chunk size 1), one matrix-vector product on ``x[..., ::d]``; more,
+        im2col in cache-sized blocks of ``C_in/g * K`` shifted rows, one product per block
+        with the bias folded in as a row of ones.
         """
         c_out, c_in_group, k = self.weight.shape
         d, g = self.dilation, self.groups
@@ -135,8 +133,8 @@ class DilatedConv1d:
             y = depthwise_correlate(x, w.taps, d, n_out)
             if w.bias is not None:
                 y += w.bias
-        elif n_out <= GATHER_MAX:  # short chunks: one gather, one product, the bias
-            y = self._gathered_matmul(x, w, n_out)
+        elif n_out == 1:  # chunk size 1: one matrix-vector product
+            y = self._single_output(x, w)
         else:
             if out is None:
                 out = np.empty((batch, c_out, n_out), x.dtype)
@@ -147,24 +145,23 @@ class DilatedConv1d:
         out[...] = y
         return out
 
-    def _gathered_matmul(self, x: np.ndarray, w: _Weights, m: int) -> np.ndarray:
-        """The product for ``m <= GATHER_MAX`` outputs, its im2col rows gathered by one take."""
-        index = self._gather.get(m)
-        if index is None:  # tap t of output j reads sample t * d + j of the window
-            k, d = self.kernel_size, self.dilation
-            index = self._gather[m] = (np.arange(0, k * d, d)[:, None] + np.arange(m)).ravel()
+    def _single_output(self, x: np.ndarray, w: _Weights) -> np.ndarray:
+        """The one output of a window of ``span + 1`` samples: its K taps are ``x[..., ::d]``.
+
+        A strided slice, so the cost is K samples per channel whatever the dilation (numpy's
+        ``take`` would first copy a non-contiguous window whole).
+        """
         batch, channels, _ = x.shape
-        width = w.stacked.shape[-1]
+        taps = x[..., :: self.dilation]
         if batch == 1 and self.groups == 1:  # 2-D: the fewest numpy calls
-            y = np.dot(w.stacked[0], x[0].take(index, axis=1).reshape(width, m))
+            y = np.dot(w.stacked[0], taps[0].reshape(-1))
             if w.bias is not None:
-                y += w.bias
-            return y[None]
-        col = x.take(index, axis=2).reshape(batch, self.groups, width, m)
-        y = np.matmul(w.stacked, col)
+                y += w.bias[:, 0]
+            return y.reshape(1, -1, 1)
+        y = np.matmul(w.stacked, taps.reshape(batch, self.groups, -1, 1))
         if w.bias is not None:
             y += w.bias.reshape(self.groups, -1, 1)
-        return y.reshape(batch, self.out_channels, m)
+        return y.reshape(batch, self.out_channels, 1)
 
     def _im2col_matmul(self, x: np.ndarray, im2col: np.ndarray, out: np.ndarray) -> None:
         """``out`` (``(B, C_out, n_out)``) from ``x`` (``(B, g, C_in/g, n)``) in im2col blocks.
