@@ -264,3 +264,28 @@ def test_flushed_stream_refuses_more_until_reset():
     assert stream.flush().shape == (1,)
     with pytest.raises(ValueError, match="flushed; call reset"):
         stream.process(np.ones(4))
+
+
+def test_layers_in_threads_and_interleaved_streams_do_not_share_blocks():
+    """im2col blocks are reused per thread: concurrent layers still match torch."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(9)
+    cases = []
+    for dilation in (1, 5, 40):
+        weight, bias = rng.standard_normal((6, 4, 3)), rng.standard_normal(6)
+        x = rng.standard_normal((2, 4, 3000))
+        expected = torch_oracle(x, weight, bias, dilation, 1, 2 * dilation, 0)
+        cases.append((DilatedConv1d(weight, bias, dilation), x, expected))
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda case: [case[0](case[1]) for _ in range(5)], cases))
+    for (_, _, expected), outputs in zip(cases, results):
+        for y in outputs:
+            assert_close(y, expected, np.float64)
+    streams = [(layer.stream(), x) for layer, x, _ in cases]  # interleaved in one thread
+    parts = [[] for _ in cases]
+    for start in range(0, 3000, 250):
+        for i, (stream, x) in enumerate(streams):
+            parts[i].append(stream.process(x[..., start : start + 250]))
+    for (_, _, expected), chunks in zip(cases, parts):
+        assert_close(np.concatenate(chunks, -1), expected, np.float64)
