@@ -133,7 +133,7 @@ def offline_section(weight, bias, x, sizes, peak) -> str:
         f"{flop / 1e9:.3g} GFLOP per call (2·{CHANNELS}·{CHANNELS}·{TAPS}·{x.shape[-1]}). "
         "The torch side is `conv(F.pad(x, ((K-1)·d, 0)))` under `torch.inference_mode()`, "
         "so both compute the same causal output. wavedil's offline call is a fresh stream "
-        "plus its flush; a long chunk is read in place, in im2col blocks of about 1 MB "
+        "plus its flush; a long chunk is read in place, in im2col blocks of about 2 MB "
         "(K shifted copies of the channels, then one matrix product per block with the bias "
         "folded in); numpy copies on one thread while BLAS multiplies on two. "
         f"Target >= 1.0x: {verdict(worst >= 1.0)} (lowest ratio {worst:.2f}).", ""])
