@@ -11,6 +11,7 @@ Modules, in the order the data flows (see DESIGN.md in the project notes):
 - ``depthwise``: the engine's depthwise path (one filter per channel), compiled with numba.
 - ``wavelets``: filter banks (starlet, linear spline, Haar, db, sym, coif, user filters).
 - ``atrous``: the à trous transform ``atrous`` / ``iatrous`` / ``mra`` on the engine.
+- ``recycle``: large outputs recycled from earlier calls once nothing refers to them.
 - ``atrous_stream``: its streams (forward, inverse, denoiser) and operator forms.
 - ``denoise``: noise estimates, thresholds (Bayes, SURE, universal), ``denoise``.
 - ``activations``: the numpy models' activations.

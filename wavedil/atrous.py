@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import recycle
 from ._checks import as_float_array, positive_int
 from .conv import DilatedConv1d
 from .spec import Branches, Chain, LayerSpec, resolve_alignment
@@ -284,7 +285,7 @@ def _analysis(x3: np.ndarray, bank: FilterBank, levels: int, alignment: str, bou
     """
     from ._atrous_kernels import analysis_rows
 
-    details = np.empty((levels,) + x3.shape, x3.dtype)
+    details = recycle.empty((levels,) + x3.shape, x3.dtype)  # often > 32 MB: see recycle
     if x3.shape[-1] == 0:
         return details, x3.copy()
     rows = x3.shape[0] * x3.shape[1]
@@ -493,7 +494,7 @@ def _periodic_components(x3, bank, levels, alignment, norm):
     analysis, synthesis = _taps(bank.dec_lo, scale, dtype), _taps(bank.rec_lo, scale, dtype)
     inverse_gain = dtype.type(1 / reconstruction_gain(bank, norm))
     rows = x3.shape[0] * x3.shape[1]
-    parts = np.empty((levels + 1, rows, x3.shape[-1]), dtype)
+    parts = recycle.empty((levels + 1, rows, x3.shape[-1]), dtype)
     c = smooth_before = np.ascontiguousarray(x3).reshape(rows, x3.shape[-1])
     for j in range(1, levels + 1):
         extent = level_extent(bank, j, alignment)
