@@ -154,19 +154,19 @@ class DilatedConv1d:
             return np.empty((batch, c_out, 0), x.dtype) if out is None else out
         w = self._cast(x.dtype)
         if w.taps is not None:
-            y = depthwise_correlate(x, w.taps, d, n_out)
+            y = depthwise_correlate(x, w.taps, d, n_out, out=out)
             if w.bias is not None:
                 y += w.bias
-        elif n_out == 1:  # chunk size 1: one matrix-vector product
+            return y
+        if n_out == 1:  # chunk size 1: one matrix-vector product
             y = self._single_output(x, w)
-        else:
             if out is None:
-                out = np.empty((batch, c_out, n_out), x.dtype)
-            self._im2col_matmul(x.reshape(batch, g, c_in_group, n), w.im2col, out)
+                return y
+            out[...] = y
             return out
         if out is None:
-            return y
-        out[...] = y
+            out = np.empty((batch, c_out, n_out), x.dtype)
+        self._im2col_matmul(x.reshape(batch, g, c_in_group, n), w.im2col, out)
         return out
 
     def _single_output(self, x: np.ndarray, w: _Weights) -> np.ndarray:
