@@ -198,12 +198,17 @@ def _stream_file(op, args, what: str) -> int:
 
     from .io import filter_file
 
+    start = time.perf_counter()  # a throwaway block first: numba compiles on a first run
+    op.stream(batch=1).process(np.zeros((1, 1, args.block), np.float32))
+    warm_up = time.perf_counter() - start
     start = time.perf_counter()
     report = filter_file(lambda channels: op.stream(batch=channels), args.input, args.output,
                          block_size=args.block, progress=args.progress)
     elapsed = time.perf_counter() - start
     seconds = report.frames / report.sample_rate
     print(f"{args.input} -> {args.output}: {what}")
+    if warm_up > 1.0:
+        print(f"compiled the kernels in {warm_up:.1f} s (first run only: numba caches them)")
     print(f"{report.frames} samples x {report.channels} channel(s) at {report.sample_rate} Hz "
           f"({seconds:.2f} s) in {report.blocks} blocks of {args.block}; latency "
           f"{report.latency} samples ({1000 * report.latency / report.sample_rate:.1f} ms); "
