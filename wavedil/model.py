@@ -91,16 +91,18 @@ class _Model:
         return f"{self.architecture}({json.dumps(self.config)})"
 
     def _cast(self, dtype) -> dict:
-        """Weights in ``dtype``: im2col matrices ``(C_out, C_in * K)``, bias columns."""
+        """The 1x1 convs' weights in ``dtype``: ``(C_out, C_in)`` matrices, bias columns.
+
+        The dilated convs are ``DilatedConv1d`` layers, which cast their own weights.
+        """
         dtype = np.dtype(dtype)
         if dtype not in self._casts:
             cast = {}
             for name, value in self.params.items():
+                if name.rsplit(".", 1)[0] in self._convs:
+                    continue
                 value = value.astype(dtype)
-                if name.endswith(".bias"):
-                    value = value[:, None]
-                else:  # (C_out, C_in * K): column c * K + t is tap t of input channel c
-                    value = value.reshape(value.shape[0], -1)
+                value = value[:, None] if name.endswith(".bias") else value.reshape(len(value), -1)
                 cast[name] = np.ascontiguousarray(value)
             self._casts[dtype] = cast
         return self._casts[dtype]
@@ -175,14 +177,15 @@ class _ModelStream(Stream):
             self.w, self._dtype = self.model._cast(dtype), dtype
             self.ops = {}
             for name in self.model.params:
-                if name.endswith(".weight"):
-                    name = name[: -len(".weight")]
-                    weight, bias = self.w[name + ".weight"], self.w.get(name + ".bias")
-                    step = self.steps.get(name)
-                    if step is None:  # 1x1: a matmul, nothing to remember
-                        self.ops[name] = partial(_pointwise, weight, bias)
-                    else:  # the engine's stream (im2col products, its own weight cast)
-                        self.ops[name] = step._process
+                if not name.endswith(".weight"):
+                    continue
+                name = name[: -len(".weight")]
+                step = self.steps.get(name)
+                if step is not None:  # the engine's stream (im2col products, its own cast)
+                    self.ops[name] = step._process
+                else:  # 1x1: a matmul, nothing to remember
+                    self.ops[name] = partial(_pointwise, self.w[name + ".weight"],
+                                             self.w.get(name + ".bias"))
             self._bind()
 
     def _bind(self) -> None:
