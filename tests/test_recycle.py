@@ -64,3 +64,12 @@ def test_transforms_in_threads_get_their_own_outputs(recycle_everything):
         results = list(pool.map(lambda x: atrous(x, "haar", 5, alignment="pywt"), signals))
     for x, result in zip(signals, results):
         np.testing.assert_allclose(result.details, swt_details(x, "haar", 5), atol=1e-12)
+
+
+def test_recycling_is_on_here_and_off_where_reference_counts_cannot_be_trusted(
+        recycle_everything, monkeypatch):
+    assert recycle.ENABLED == recycle._counts_references()
+    assert recycle.ENABLED  # CPython with the GIL: the interpreter CI runs
+    monkeypatch.setattr(recycle, "ENABLED", False)
+    recycle.empty((5,), np.float64)
+    assert recycle._kept == []

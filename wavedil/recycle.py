@@ -6,7 +6,8 @@ every larger array is a fresh mapping. Measured here: the 8-level à trous forwa
 float64 samples (64 MB of details) took 17.1 ms into fresh arrays and 8.4 ms into reused
 ones. ``empty`` hands out a kept array that no one references any more (CPython's reference
 count tells), or a new one that it keeps for later; at most ``MAX_BYTES`` are kept, the
-oldest unreferenced ones dropped first.
+oldest unreferenced ones dropped first. Where reference counts cannot be trusted (not
+CPython, or no GIL) ``ENABLED`` is False and every call is a plain ``np.empty``.
 
 Shape: ``empty(shape, dtype)`` is ``np.empty(shape, dtype)``, contents undefined.
 """
@@ -25,6 +26,24 @@ _kept: list[np.ndarray] = []
 _lock = threading.Lock()
 
 
+def _counts_references() -> bool:
+    """Whether this interpreter's reference counts tell a lone array from a shared one.
+
+    True on CPython with the GIL; elsewhere (PyPy, free-threaded builds, or counts that
+    skip references) nothing is recycled rather than risk handing out a live array.
+    """
+    gil = getattr(sys, "_is_gil_enabled", None)  # Python 3.13+; older CPython always has one
+    if sys.implementation.name != "cpython" or (gil is not None and not gil()):
+        return False
+    kept = [np.empty(1)]
+    alone = sys.getrefcount(kept[0])
+    other = kept[0]
+    return alone == 2 and sys.getrefcount(kept[0]) == 3 and other is kept[0]
+
+
+ENABLED = _counts_references()
+
+
 def _free(i: int) -> bool:
     """Nothing but ``_kept`` refers to ``_kept[i]``: its references are the list's and the
     argument of this very call (every array handed out is a view, holding its base)."""
@@ -34,7 +53,7 @@ def _free(i: int) -> bool:
 def empty(shape, dtype) -> np.ndarray:
     """``np.empty(shape, dtype)``, reusing a kept array of that shape when one is free."""
     shape, dtype = tuple(int(n) for n in shape), np.dtype(dtype)
-    if math.prod(shape) * dtype.itemsize < MIN_BYTES:
+    if not ENABLED or math.prod(shape) * dtype.itemsize < MIN_BYTES:
         return np.empty(shape, dtype)
     with _lock:
         for i in range(len(_kept)):
