@@ -38,7 +38,7 @@ LONG_CHUNK = 1024  # chunks from this length on are convolved in place, not via 
 class _Weights(NamedTuple):
     """A layer's weight in one dtype, laid out for each path of ``correlate_valid``."""
 
-    taps: np.ndarray | None  # depthwise: (K, C, 1)
+    taps: np.ndarray | None  # depthwise: (C, K)
     stacked: np.ndarray | None  # (g, C_out/g, C_in/g * K): column c * K + t is tap t of c
     im2col: np.ndarray | None  # stacked with the bias as a last column (if any)
     bias: np.ndarray | None  # (C_out, 1)
@@ -214,7 +214,7 @@ class DilatedConv1d:
             w = self.weight.astype(dtype)
             bias = None if self.bias is None else self.bias.astype(dtype)[:, None]
             if c_in_group == 1 and c_out == g:
-                taps = np.ascontiguousarray(w[:, 0, :].T)[:, :, None]  # (K, C, 1)
+                taps = np.ascontiguousarray(w[:, 0, :])  # (C, K)
                 self._weights[dtype] = _Weights(taps, None, None, bias)
             else:
                 stacked = np.ascontiguousarray(w.reshape(g, c_out // g, c_in_group * k))

@@ -6,7 +6,8 @@ The loop is numba's (``wavedil._atrous_kernels``, imported on first use); it sum
 output in tap order, so the result is bit-identical to the numpy per-tap formula
 ``y = w0 x0; y += w1 x1; ...`` in float32 and float64.
 
-Shape: ``x`` is ``(B, C, n)``, ``taps`` is ``(K, C, 1)``; the result is ``(B, C, n_out)``
+Shape: ``x`` is ``(B, C, n)``, ``taps`` is ``(C, K)`` (torch's depthwise weight without its
+middle axis); the result is ``(B, C, n_out)``
 with ``n_out = n - (K - 1) * dilation``.
 """
 
@@ -17,13 +18,15 @@ import numpy as np
 
 def depthwise_correlate(x: np.ndarray, taps: np.ndarray, dilation: int, n_out: int,
                         out: np.ndarray | None = None) -> np.ndarray:
-    """``y[b, c, i] = sum_t taps[t, c] * x[b, c, i + t * dilation]``, summed in tap order.
+    """``y[b, c, i] = sum_t taps[c, t] * x[b, c, i + t * dilation]``, summed in tap order.
 
     ``out`` (``(B, C, n_out)``, ``x``'s dtype), when given, receives the result.
     """
     from ._atrous_kernels import depthwise_rows
 
-    k, channels = taps.shape[0], taps.shape[1]
+    if taps.ndim != 2:
+        raise ValueError(f"taps must be (C, K), got shape {taps.shape}")
+    channels, k = taps.shape
     batch = x.shape[0]
     if x.ndim != 3 or x.shape[1] != channels or x.shape[2] < n_out + (k - 1) * dilation:
         raise ValueError(f"expected x of shape ({batch}, {channels}, >= "
@@ -33,6 +36,5 @@ def depthwise_correlate(x: np.ndarray, taps: np.ndarray, dilation: int, n_out: i
     elif out.shape != (batch, channels, n_out) or out.dtype != x.dtype:
         raise ValueError(f"out must be {x.dtype} of shape {(batch, channels, n_out)}, got "
                          f"{out.dtype} {out.shape}")
-    per_channel = np.ascontiguousarray(taps.reshape(k, channels).T, dtype=x.dtype)
-    depthwise_rows(x, per_channel, int(dilation), out)
+    depthwise_rows(x, np.ascontiguousarray(taps, dtype=x.dtype), int(dilation), out)
     return out
