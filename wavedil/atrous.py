@@ -198,17 +198,15 @@ def _edge_indices(positions: np.ndarray, length: int, boundary: str) -> np.ndarr
     return np.where(phase < length, phase, mirror - phase)
 
 
-def _extend(c: np.ndarray, left: int, right: int, boundary: str,
-            out: np.ndarray | None = None) -> np.ndarray:
+def _extend(c: np.ndarray, left: int, right: int, boundary: str) -> np.ndarray:
     """``c`` (time last) extended by ``left`` / ``right`` samples in the boundary's mode.
 
     Extensions longer than ``c`` repeat (periodic) or mirror again (symmetric, reflect),
-    as ``numpy.pad`` and ``pywt.pad``. ``out`` (at least ``T + left + right`` long) is
-    written and a view of it returned, so a caller can reuse one buffer for every level.
+    as ``numpy.pad`` and ``pywt.pad``.
     """
     length = c.shape[-1]
     total = length + left + right
-    out = np.empty(c.shape[:-1] + (total,), c.dtype) if out is None else out[..., :total]
+    out = np.empty(c.shape[:-1] + (total,), c.dtype)
     out[..., left : left + length] = c
     for positions, where in ((np.arange(-left, 0), slice(0, left)),
                              (np.arange(length, length + right), slice(left + length, total))):
