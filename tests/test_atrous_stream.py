@@ -262,3 +262,17 @@ def test_a_state_without_its_sample_count_is_refused():
     with pytest.raises(ValueError, match=r"'count' must be an integer >= 0 \(the samples fed "
                                          r"so far\), got None"):
         AtrousStream("haar", 2).load_state_dict(state)
+
+
+def test_a_rejected_state_leaves_the_stream_as_it_was():
+    """A state whose second level is broken is refused after its first level was read."""
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal(900)
+    stream, twin = AtrousStream("db2", 3), AtrousStream("db2", 3)
+    np.testing.assert_array_equal(stream.process(x[:400]), twin.process(x[:400]))
+    state = twin.state_dict()
+    state["level2.history"] = state["level2.history"][..., :0].astype(np.float32)
+    with pytest.raises(ValueError, match="state 'level2.history' must be float64"):
+        stream.load_state_dict(state)
+    np.testing.assert_array_equal(stream.process(x[400:]), twin.process(x[400:]))
+    np.testing.assert_array_equal(stream.flush(), twin.flush())

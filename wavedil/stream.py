@@ -87,6 +87,14 @@ class Stream:
         if meta.get("config") != mine:
             diff = _config_difference(mine, meta.get("config"))
             raise ValueError(f"state is from another configuration: {diff}")
+        before = self.state_dict()
+        try:
+            self._apply(state, meta)
+        except Exception:  # a rejected state leaves the stream as it was
+            self._apply(before, json.loads(str(before["meta"])))
+            raise
+
+    def _apply(self, state, meta: dict) -> None:
         self.reset()
         if meta["layout"] is not None:
             ndim, batch, dtype = meta["layout"]
