@@ -41,13 +41,27 @@ class History:
     def append(self, chunk: np.ndarray) -> np.ndarray:
         """Write ``chunk`` (``(*lead, m)``) after the history; view of history + chunk."""
         m = chunk.shape[-1]
+        kept = len(self)
+        slot = self.reserve(m)
+        self._buf[..., slot : slot + m] = chunk
+        return self._buf[..., slot - kept : slot + m]
+
+    def reserve(self, m: int) -> int:
+        """Make room for ``m`` samples and take them: the caller writes them at
+        ``buffer[..., slot : slot + m]`` (``slot`` returned), where the ``size`` samples
+        before ``slot`` are the history (a compiled kernel fills the slot in place).
+        """
         if self._end + m > self._buf.shape[-1]:
             self._make_room(m)
-        self._buf[..., self._end : self._end + m] = chunk
-        window = self._buf[..., self._start : self._end + m]
+        slot = self._end
         self._end += m
         self._start = max(self._start, self._end - self.size)
-        return window
+        return slot
+
+    @property
+    def buffer(self) -> np.ndarray:
+        """The whole ``(*lead, capacity)`` buffer (valid until the next ``reserve``)."""
+        return self._buf
 
     def recent(self) -> np.ndarray:
         """View of the kept history (at most ``size`` samples)."""

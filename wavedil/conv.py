@@ -259,6 +259,16 @@ class ConvStream(Stream):
         self._history.load(x[..., m - span :])
         return out
 
+    def history(self, batch: int, dtype) -> History:
+        """The input history, started (the left boundary) if no chunk came yet.
+
+        For callers that fill it in place (``History.reserve``) and run the product
+        themselves, as the TCN stream does.
+        """
+        if self._history is None:
+            self._start(np.zeros((batch, self.in_channels, 0), dtype))
+        return self._history
+
     def _start(self, x: np.ndarray, history: np.ndarray | None = None) -> None:
         self._history = History(x.shape[:2], self.layer.span, x.dtype)
         if history is None:  # the left boundary

@@ -20,10 +20,13 @@ channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._checks import positive_int
 from .activations import relu
+from .conv import ConvStream, _im2col_block
 from .model import _conv_spec, _Model, _ModelStream
 from .spec import Branches, Chain, dilation_schedule
 
@@ -144,15 +147,29 @@ class TCN(_Model):
 
 
 class TCNStream(_ModelStream):
-    """Stream of a numpy ``TCN``."""
+    """Stream of a numpy ``TCN``.
+
+    With dilated convs (``kernel_size > 1``) a chunk runs fused: per conv one matrix
+    product on an im2col block (numpy's BLAS) and one compiled pass
+    (``wavedil._stream_kernels.store_and_gather``) that applies the ReLUs and the residual
+    sum, writes the result into the next conv's history and gathers that conv's im2col
+    block. The histories are the engine's (``ConvStream``), so states are unchanged.
+    """
 
     def _bind(self):
         ops, blocks = self.ops, len(self.model.config["dilations"])
         self._blocks = [(ops[f"blocks.{i}.conv1"], ops[f"blocks.{i}.conv2"],
                          ops.get(f"blocks.{i}.downsample")) for i in range(blocks)]
         self._head = ops.get("head")
+        self._fused, self._col_key = [], None
+        if self.steps:  # dilated convs (kernel_size > 1): the fused path
+            self._fused = [tuple(_FusedConv.of(self.steps[f"blocks.{i}.{name}"], self._dtype)
+                                 for name in ("conv1", "conv2"))
+                           + (ops.get(f"blocks.{i}.downsample"),) for i in range(blocks)]
 
     def _run(self, x):
+        if self._fused:
+            return self._run_fused(x)
         for conv1, conv2, downsample in self._blocks:
             h = conv1(x)
             relu(h)
@@ -161,3 +178,60 @@ class TCNStream(_ModelStream):
             h += x if downsample is None else downsample(x)
             x = relu(h)
         return x if self._head is None else self._head(x)
+
+    def _run_fused(self, x):
+        from ._stream_kernels import COPY, RELU, RELU_RESIDUAL_RELU, store_and_gather  # numba
+
+        batch, _, m = x.shape
+        cols = self._cols(batch, m, x.dtype)
+        src = residual = np.ascontiguousarray(x)
+        mode = COPY  # the chunk enters the first history as it is
+        for conv1, conv2, downsample in self._fused:
+            col, block_in = conv1.store(store_and_gather, src, residual, mode, cols)
+            col, _ = conv2.store(store_and_gather, np.matmul(conv1.weight, col), None, RELU,
+                                 cols)
+            src, mode = np.matmul(conv2.weight, col), RELU_RESIDUAL_RELU
+            residual = block_in if downsample is None else downsample(block_in)
+        out = np.empty_like(src)  # the last block's output: activated, no history
+        store_and_gather(src, residual, mode, out, 0, 0, 0, 0, out)
+        return out if self._head is None else self._head(out)
+
+    def _cols(self, batch: int, m: int, dtype) -> dict:
+        """This chunk shape's im2col blocks, one per row count, each with a row of ones."""
+        key = (batch, m, dtype)
+        if self._col_key != key:
+            rows = {conv.weight.shape[1] for block in self._fused for conv in block[:2]}
+            self._col_key = key
+            self._col_blocks = {r: _im2col_block((batch, 1, r, m), dtype, True)[:, 0]
+                                for r in rows}
+        return self._col_blocks
+
+
+class _FusedConv(NamedTuple):
+    """A dilated conv of the fused TCN stream: its engine stream and im2col weight."""
+
+    step: ConvStream
+    weight: np.ndarray  # (C_out, C_in * K + 1): stacked taps, the bias as the last column
+    span: int
+    dilation: int
+    taps: int
+
+    @classmethod
+    def of(cls, step: ConvStream, dtype) -> _FusedConv:
+        layer = step.layer
+        return cls(step, layer._cast(dtype).im2col[0], layer.span, layer.dilation,
+                   layer.kernel_size)
+
+    def store(self, store_and_gather, src, residual, mode, cols):
+        """``act(src)`` into this conv's history (by ``store_and_gather``).
+
+        Returns the conv's im2col block for the chunk and a view of what was stored.
+        """
+        m = src.shape[-1]
+        history = self.step.history(src.shape[0], src.dtype)
+        col = cols[self.weight.shape[1]]
+        slot = history.reserve(m)
+        buffer = history.buffer
+        store_and_gather(src, src if residual is None else residual, mode, buffer, slot,
+                         self.span, self.dilation, self.taps, col)
+        return col, buffer[..., slot : slot + m]

@@ -1,0 +1,57 @@
+"""Compiled (numba) glue between the matrix products of a streamed conv stack.
+
+Between two dilated convs of a stack, numpy would make several passes over the
+activations: the activation (ReLU), the residual sum, the copy into the next conv's
+history, and K shifted copies into its im2col block. ``store_and_gather`` makes that one
+pass per sample: it reads the product once, writes the activated result into the next
+history's free slot and fills the next im2col block from that history. The products
+themselves stay numpy's (``np.matmul``, numpy's BLAS), so a process runs one BLAS library.
+
+Imported on first use (``wavedil.tcn``), so ``import wavedil`` does not import numba.
+Every operation is a max or one addition per sample, in the order the numpy formula
+``relu(relu(h) + x)`` takes, so the values equal numpy's in float32 and float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+COPY, RELU, RELU_RESIDUAL_RELU = 0, 1, 2  # the activation ``mode`` of ``store_and_gather``
+
+
+@njit(cache=True, nogil=True)
+def store_and_gather(src, residual, mode, buf, slot, span, dilation, taps, col):
+    """Store an activated block in a history slot, then gather the next im2col block.
+
+    ``buf[b, c, slot + t] = act(src[b, c, t])`` with act by ``mode``: ``COPY``: ``v``;
+    ``RELU``: ``max(v, 0)``; ``RELU_RESIDUAL_RELU``: ``max(max(v, 0) + residual, 0)``.
+    Then ``col[b, c * K + k, t] = buf[b, c, slot - span + k * dilation + t]`` for the
+    ``K = taps`` taps (rows past ``C * K``, such as a bias row of ones, are left alone;
+    ``taps = 0`` gathers nothing).
+
+    Shape: ``src``, ``residual`` ``(B, C, m)``; ``buf`` ``(B, C, capacity)`` with
+    ``span <= slot`` and ``slot + m <= capacity``; ``col`` ``(B, >= C * K, >= m)``.
+    """
+    batch, channels, m = src.shape
+    zero = np.zeros(1, buf.dtype)[0]
+    for b in range(batch):
+        for c in range(channels):
+            row = buf[b, c, slot : slot + m]  # a slice from 0: the loops vectorise
+            s = src[b, c]
+            if mode == COPY:
+                for t in range(m):
+                    row[t] = s[t]
+            elif mode == RELU:
+                for t in range(m):
+                    row[t] = max(s[t], zero)
+            else:
+                r = residual[b, c]
+                for t in range(m):
+                    row[t] = max(max(s[t], zero) + r[t], zero)
+            for k in range(taps):
+                start = slot - span + k * dilation
+                window = buf[b, c, start : start + m]
+                dst = col[b, c * taps + k]
+                for t in range(m):
+                    dst[t] = window[t]
