@@ -232,6 +232,8 @@ class ConvStream(Stream):
         self.layer = layer
         self._history = None
         self._long = max(4 * layer.span, LONG_CHUNK)  # chunks from here on are read in place
+        # a full (1 x C_in x K) im2col: shorter chunks may take the compiled path
+        self._fused = layer.groups == 1 and layer._cast(layer.weight.dtype).taps is None
 
     def _config(self) -> dict:
         layer = self.layer
@@ -246,6 +248,8 @@ class ConvStream(Stream):
             self._start(x)
         m = x.shape[-1]
         if m < self._long:
+            if m and self._fused and len(self._history) == self.layer.span:
+                return self._process_one(x) if m == 1 else self._process_fused(x)
             return self.layer.correlate_valid(self._history.append(x))
         span = self.layer.span
         # A long chunk is read in place: only the outputs that reach into the history see a
@@ -269,8 +273,51 @@ class ConvStream(Stream):
             self._start(np.zeros((batch, self.in_channels, 0), dtype))
         return self._history
 
+    def _process_one(self, x: np.ndarray) -> np.ndarray:
+        """Chunk size 1, once the history is full: the K taps of every channel (a strided
+        slice, whatever the dilation) go into a vector ending in a 1 for the bias, then
+        one matrix-vector product."""
+        _, _, w, span, dilation, _ = self._compiled
+        batch = x.shape[0]
+        if self._vector is None or len(self._vector[0]) != batch:
+            vector = np.ones((batch, w.im2col.shape[-1]), x.dtype)  # (B, C_in K [+ 1])
+            taps = vector[:, : w.stacked.shape[-1]].reshape(batch, self.in_channels, -1)
+            self._vector = vector, taps, w.im2col[0]
+        vector, taps, weight = self._vector
+        history = self._history
+        slot = history.reserve(1)
+        buffer = history.buffer
+        buffer[..., slot : slot + 1] = x
+        taps[...] = buffer[..., slot - span : slot + 1 : dilation]
+        if batch == 1:
+            return np.dot(weight, vector[0]).reshape(1, -1, 1)
+        return np.matmul(vector, weight.T)[..., None]
+
+    def _process_fused(self, x: np.ndarray) -> np.ndarray:
+        """A short chunk, once the history is full: one compiled pass writes the chunk into
+        the history and fills the im2col block (``store_and_gather``), then one product."""
+        kernel, copy, w, span, dilation, taps = self._compiled
+        batch, _, m = x.shape
+        key = (batch, m)
+        if self._col_key != key:
+            self._col_key = key
+            self._col = _im2col_block((batch, 1, w.im2col.shape[-1], m), x.dtype,
+                                      w.bias is not None)
+        col = self._col
+        history = self._history
+        slot = history.reserve(m)
+        kernel(x, x, copy, history.buffer, slot, span, dilation, taps, col[:, 0])
+        return np.matmul(w.im2col, col).reshape(batch, self.out_channels, m)
+
     def _start(self, x: np.ndarray, history: np.ndarray | None = None) -> None:
         self._history = History(x.shape[:2], self.layer.span, x.dtype)
+        self._col_key = self._vector = None  # scratch of the compiled path, per chunk shape
+        if self._fused:
+            from ._stream_kernels import COPY, store_and_gather  # numba, on first use
+
+            layer = self.layer
+            self._compiled = (store_and_gather, COPY, layer._cast(x.dtype), layer.span,
+                              layer.dilation, layer.kernel_size)
         if history is None:  # the left boundary
             left = self.layer.left
             fill = np.repeat(x[..., :1], left, -1) if self.layer.boundary == "edge" else \
