@@ -58,7 +58,9 @@ def run(smoke: bool) -> str:
             f"float32, batch 1, {sizes.samples} samples ({sizes.samples / RATE:g} s at "
             f"{RATE // 1000} kHz), {pinned_threads()} threads for numpy and torch, runs "
             f"interleaved, median of {sizes.repeats}. Ratio = other time / wavedil time "
-            f"(> 1: wavedil faster). Measured float32 matmul peak: {peak:.1f} GFLOP/s. "
+            f"(> 1: wavedil faster), the median of the per-round ratios (each round times "
+            f"both back to back, so a slow spell of the shared machine slows both). "
+            f"Measured float32 matmul peak: {peak:.1f} GFLOP/s. "
             "Every pair was checked for equal outputs (float32: max error <= 1e-5 of the "
             "output's scale; float64: 1e-12) before timing. Where numpy and torch alternate "
             f"(offline, streaming), each timed sample follows a {sizes.pause:g} s pause: "
@@ -79,7 +81,7 @@ class Sizes:
     def __init__(self, smoke: bool):
         self.samples = 1024 if smoke else RATE
         self.chunk1_samples = 64 if smoke else 4800
-        self.repeats = 1 if smoke else 5
+        self.repeats = 1 if smoke else 7
         self.min_time = 0.002 if smoke else 0.02
         self.pause = 0.0 if smoke else SPIN_PAUSE
         self.stream_dilations = (1, 256) if not smoke else (1, 16)
@@ -122,7 +124,7 @@ def offline_section(weight, bias, x, sizes, peak) -> str:
         check_close(ours(), theirs().numpy(), f"offline, dilation {d}")
         t = sizes.time({"wavedil": ours, "torch": theirs}, pause=True)
         gw, gt = flop / t["wavedil"] / 1e9, flop / t["torch"] / 1e9
-        speedups.append(t["torch"] / t["wavedil"])
+        speedups.append(t.ratio("torch", "wavedil"))
         rows.append([d, ms(t["wavedil"]), ms(t["torch"]), ratio(speedups[-1]),
                      f"{gw:.1f} ({100 * gw / peak:.0f} %)", f"{gt:.1f} ({100 * gt / peak:.0f} %)"])
     worst = min(speedups)
@@ -176,7 +178,7 @@ def streaming_section(weight, bias, x, sizes, peak) -> str:
                         torch.cat(theirs(), -1).numpy(), f"stream, dilation {d}, chunk {chunk}")
             t = sizes.time({"wavedil": ours, "pytorch-tcn": theirs}, pause=True)
             tw, tt = t["wavedil"], t["pytorch-tcn"]
-            speedup = tt / tw
+            speedup = t.ratio("pytorch-tcn", "wavedil")
             calls = -(-samples // chunk)
             # the best wavedil could do: the chunk's arithmetic at the measured matmul peak
             at_peak = 2 * CHANNELS * CHANNELS * TAPS * samples / (peak * 1e9)
@@ -216,7 +218,7 @@ def dilation_section(weight, bias, x, sizes) -> str:
                 DilatedConv1d(weight, bias, dilation=high)(x[..., :samples]),
                 f"chunk-1 stream vs offline, dilation {high}")
     t = sizes.time({"low": ours_low, "high": ours_high})
-    slowdown = t["high"] / t["low"]
+    slowdown = t.ratio("high", "low")
     small = sizes.tcn_dilation_samples
     _, tcn_low = stream_runners(weight, bias, x, low, 1, small)
     _, tcn_high = stream_runners(weight, bias, x, high, 1, small)
@@ -224,7 +226,7 @@ def dilation_section(weight, bias, x, sizes) -> str:
     rows = [["wavedil", samples, us(t["low"] / samples), us(t["high"] / samples),
              ratio(slowdown)],
             ["pytorch-tcn", small, us(tt["low"] / small), us(tt["high"] / small),
-             ratio(tt["high"] / tt["low"])]]
+             ratio(tt.ratio("high", "low"))]]
     table = md_table(["implementation", "samples", f"µs/sample at dilation {low}",
                       f"µs/sample at dilation {high}", f"time ratio {high} / {low}"], rows)
     return "\n".join([

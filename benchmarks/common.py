@@ -82,7 +82,23 @@ def time_interleaved(candidates: dict[str, Callable[[], object]], repeats: int =
             if pause:
                 time.sleep(pause)
             samples[name].append(_timed(fn, calls[name], clock) / calls[name])
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return Timings(samples)
+
+
+class Timings(dict):
+    """``{name: median seconds per call}`` of ``time_interleaved``, with its rounds.
+
+    ``ratio(a, b)`` is the median over rounds of ``a``'s time / ``b``'s time in the same
+    round: the two samples of a round ran seconds apart, so a slow spell of a shared
+    machine (it can halve every BLAS figure for a while) slows both and leaves their ratio.
+    """
+
+    def __init__(self, samples: dict[str, list[float]]):
+        super().__init__({name: statistics.median(v) for name, v in samples.items()})
+        self.samples = samples
+
+    def ratio(self, a: str, b: str) -> float:
+        return statistics.median(x / y for x, y in zip(self.samples[a], self.samples[b]))
 
 
 def _calls_per_sample(fn: Callable[[], object], min_time: float,

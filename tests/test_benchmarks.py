@@ -60,6 +60,17 @@ def test_time_interleaved_returns_the_median_of_the_rounds():
     assert result == {"a": 3.0}  # median of 4, 1, 2, 8
 
 
+def test_ratio_is_the_median_of_the_per_round_ratios():
+    clock = FakeClock()
+    # after warm-up and calibration, round i costs a[i] and b[i]; round 2 is a slow spell
+    a = clock.candidate("a", [1.0, 1.0, 1.0, 1.0, 4.0])
+    b = clock.candidate("b", [1.0, 1.0, 2.0, 2.0, 8.0])
+    result = time_interleaved({"a": a, "b": b}, repeats=3, min_time=0.5, clock=clock)
+    assert result == {"a": 1.0, "b": 2.0}
+    assert result.ratio("b", "a") == 2.0  # each round's ratio is 2, the spell included
+    assert result.samples == {"a": [1.0, 1.0, 4.0], "b": [2.0, 2.0, 8.0]}
+
+
 def test_time_interleaved_loops_fast_calls_and_divides():
     clock = FakeClock()
     fast = clock.candidate("fast", [0.001] * 1000)
