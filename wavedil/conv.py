@@ -297,6 +297,7 @@ class ConvStream(Stream):
         """A short chunk, once the history is full: one compiled pass writes the chunk into
         the history and fills the im2col block (``store_and_gather``), then one product."""
         kernel, copy, w, span, dilation, taps = self._compiled
+        x = np.ascontiguousarray(x)  # the kernel's loops vectorise on contiguous rows
         batch, _, m = x.shape
         key = (batch, m)
         if self._col_key != key:
