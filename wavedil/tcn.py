@@ -20,6 +20,7 @@ channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``).
 
 from __future__ import annotations
 
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -198,7 +199,7 @@ class TCNStream(_ModelStream):
 
     def _cols(self, batch: int, m: int, dtype) -> dict:
         """This chunk shape's im2col blocks, one per row count, each with a row of ones."""
-        key = (batch, m, dtype)
+        key = (batch, m, dtype, threading.get_ident())  # the blocks are this thread's
         if self._col_key != key:
             rows = {conv.weight.shape[1] for block in self._fused for conv in block[:2]}
             self._col_key = key
