@@ -19,6 +19,7 @@ import scipy.signal
 import torch
 import torch.nn.functional as F
 from common import (
+    MATCHED_SAMPLE_SECONDS,
     SPIN_PAUSE,
     check_close,
     matmul_peak_gflops,
@@ -57,7 +58,8 @@ def run(smoke: bool) -> str:
             f"One layer {CHANNELS} -> {CHANNELS} channels, K = {TAPS}, causal (latency 0), "
             f"float32, batch 1, {sizes.samples} samples ({sizes.samples / RATE:g} s at "
             f"{RATE // 1000} kHz), {pinned_threads()} threads for numpy and torch, runs "
-            f"interleaved, median of {sizes.repeats}. Ratio = other time / wavedil time "
+            f"interleaved, median of {sizes.repeats} rounds, each sample at least "
+            f"{sizes.min_time:g} s long (repeated calls). Ratio = other time / wavedil time "
             f"(> 1: wavedil faster), the median of the per-round ratios (each round times "
             f"both back to back, so a slow spell of the shared machine slows both). "
             f"Measured float32 matmul peak: {peak:.1f} GFLOP/s. "
@@ -82,7 +84,9 @@ class Sizes:
         self.samples = 1024 if smoke else RATE
         self.chunk1_samples = 64 if smoke else 4800
         self.repeats = 1 if smoke else 7
-        self.min_time = 0.002 if smoke else 0.02
+        # samples of about the same length on both sides of a round, so that a slow spell
+        # of the shared machine (seconds long) falls on both
+        self.min_time = 0.002 if smoke else MATCHED_SAMPLE_SECONDS
         self.pause = 0.0 if smoke else SPIN_PAUSE
         self.stream_dilations = (1, 256) if not smoke else (1, 16)
         self.high_dilation = 64 if smoke else 1024

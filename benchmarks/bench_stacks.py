@@ -22,6 +22,7 @@ import numpy as np
 import pytorch_tcn
 import torch
 from common import (
+    MATCHED_SAMPLE_SECONDS,
     SPIN_PAUSE,
     check_close,
     matmul_peak_gflops,
@@ -53,7 +54,9 @@ class Sizes:
         self.stream_samples = 512 if smoke else RATE // 4
         self.chunk1_samples = 64 if smoke else 1000
         self.repeats = 1 if smoke else 7
-        self.min_time = 0.002 if smoke else 0.02
+        # samples of about the same length on both sides of a round, so that a slow spell
+        # of the shared machine (seconds long) falls on both
+        self.min_time = 0.002 if smoke else MATCHED_SAMPLE_SECONDS
         self.peak_n = 512 if smoke else 2048
         self.tcn_channels = 8 if smoke else 64
         self.tcn_dilations = [1, 2, 4] if smoke else [2**i for i in range(9)]
@@ -80,7 +83,8 @@ def run(smoke: bool) -> str:
         parts = [
             "## Stacks: TCN and WaveNet in numpy vs torch and pytorch-tcn (issue 4)", "",
             f"float32, batch 1, {RATE // 1000} kHz, causal (latency 0 samples), numpy's BLAS "
-            f"on {threads} thread(s), runs interleaved, median of {sizes.repeats}, each timed "
+            f"on {threads} thread(s), runs interleaved, median of {sizes.repeats} rounds, "
+            f"each sample at least {sizes.min_time:g} s long (repeated runs), each timed "
             f"sample after a {0.0 if sizes.smoke else SPIN_PAUSE:g} s pause (idle worker "
             "threads of the library that ran before would otherwise compete for the cores). "
             "Every pair was checked for equal outputs (max error <= 1e-5 of the output's "

@@ -22,6 +22,11 @@ SMOKE_THREADS = 1  # smoke runs only check that the benchmarks run: no thread co
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "BLIS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 MIN_SAMPLE_SECONDS = 0.02
+# Side-by-side samples last at least this long: on this shared 2-core machine the speed of
+# plain Python moved by up to 1.75x within a minute (5.4 vs 9.5 ms for the same loop), in
+# spells of seconds, so short samples of one side and long ones of the other drew different
+# spells; samples of similar length let the per-round ratio cancel them.
+MATCHED_SAMPLE_SECONDS = 0.5
 # OpenBLAS worker threads spin for about 2^28 cycles (~0.1 s) after a call before they
 # sleep, libgomp's (torch) more briefly: when numpy and torch alternate, the spinning threads
 # of one steal the two cores from the other. Sleeping this long before each timed sample

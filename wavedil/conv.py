@@ -13,6 +13,13 @@ Before the start the input is zero (``boundary="zero"``) or its first sample
 The offline call is the first chunk of a fresh stream plus its flush: one code path serves
 both, so they agree by construction and the tests check it against torch.
 
+A stream takes one of four paths per chunk, each tested against torch: a depthwise layer
+runs the compiled per-tap loop (``wavedil.depthwise``); otherwise, once the history is full,
+a chunk of one sample is one matrix-vector product on its strided taps (cost independent of
+the dilation), a short chunk is one compiled pass that writes it into the history and fills
+the im2col block (``wavedil._stream_kernels``) then one matrix product, and a long chunk is
+read in place, in im2col blocks of ``IM2COL_BYTES``.
+
 Shape: ``(T,)`` (one channel), ``(C_in, T)`` or ``(B, C_in, T)`` in; the same layout with
 ``C_out`` channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``).
 """
