@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wavedil.buffer import MIN_ROOM, History
+from wavedil.fused import TimeHistory
 
 
 @given(st.integers(0, 600), st.lists(st.integers(0, 700), min_size=1, max_size=30),
@@ -39,3 +40,20 @@ def test_reserved_slots_filled_in_place_keep_the_history_for_any_chunking(size, 
                                       signal[..., seen - m - kept : seen])
         np.testing.assert_array_equal(history.recent(), signal[..., max(0, seen - size) : seen])
         assert history.buffer.shape[-1] <= 2 * size + max(sizes) + MIN_ROOM
+
+
+@given(st.integers(0, 600), st.lists(st.integers(0, 700), min_size=1, max_size=30))
+def test_time_major_history_keeps_the_tail_for_any_chunking(size, sizes):
+    rng = np.random.default_rng(size)
+    signal = rng.standard_normal((2, sum(sizes), 3))  # (B, T, C)
+    history = TimeHistory(2, 3, size, np.float64)
+    seen = 0
+    for m in sizes:
+        slot = history.reserve(m)
+        history.buffer[:, slot : slot + m] = signal[:, seen : seen + m]
+        seen += m
+        kept = min(size, seen - m)
+        np.testing.assert_array_equal(history.buffer[:, slot - kept : slot + m],
+                                      signal[:, seen - m - kept : seen])
+        np.testing.assert_array_equal(history.recent(), signal[:, max(0, seen - size) : seen])
+        assert history.buffer.shape[1] <= 2 * size + max(sizes) + MIN_ROOM

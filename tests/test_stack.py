@@ -195,6 +195,25 @@ def test_state_round_trip_in_process(name, dtype, rng):
     np.testing.assert_array_equal(stream.process(x, **cond), model(x, **cond))
 
 
+def test_tcn_state_keeps_the_engine_layout(rng):
+    """The fused chain runs time-major, but its state is the engine's (B, C_in, n): the
+    first conv's history is the input's last span samples, as a DilatedConv1d stream's."""
+    model = MODELS["tcn"]
+    x = rng.standard_normal((3, 2, 90))
+    stream = model.stream(3)
+    stream.process(x)
+    span = 2 * model.config["dilations"][0]
+    state = stream.state_dict()
+    np.testing.assert_array_equal(state["blocks.0.conv1.history"], x[..., -span:])
+    engine = model._convs["blocks.0.conv1"].stream(3)
+    engine.process(x)
+    np.testing.assert_array_equal(engine.state_dict()["history"], x[..., -span:])
+    broken = dict(state, **{"blocks.1.conv2.history": np.zeros((3, 6, 99))})
+    again = model.stream(3)
+    with pytest.raises(ValueError, match=r"blocks\.1\.conv2\.history.*\(3, 6, 99\)"):
+        again.load_state_dict(broken)
+
+
 def test_state_of_another_configuration_is_rejected(rng):
     stream = MODELS["tcn"].stream()
     stream.process(rng.standard_normal((2, 50)))

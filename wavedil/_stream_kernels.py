@@ -55,3 +55,38 @@ def store_and_gather(src, residual, mode, buf, slot, span, dilation, taps, col):
                 dst = col[b, c * taps + k]
                 for t in range(m):
                     dst[t] = window[t]
+
+
+@njit(cache=True, nogil=True)
+def store_and_gather_tm(src, residual, mode, buf, slot, span, dilation, taps, col):
+    """``store_and_gather`` in time-major layout (``wavedil.fused``).
+
+    ``buf[b, slot + t, c] = act(src[b, t, c])`` (``mode`` as in ``store_and_gather``), then
+    ``col[b, t, k * C + c] = buf[b, slot - span + k * dilation + t, c]`` for ``k < taps``
+    (columns past ``taps * C``, such as a bias column of ones, are left alone).
+
+    Shape: ``src``, ``residual`` ``(B, m, C)``; ``buf`` ``(B, capacity, C)`` with
+    ``span <= slot`` and ``slot + m <= capacity``; ``col`` ``(B, >= m, >= taps * C)``.
+    """
+    batch, m, channels = src.shape
+    zero = np.zeros(1, buf.dtype)[0]
+    for b in range(batch):
+        for t in range(m):
+            row = buf[b, slot + t]
+            s = src[b, t]
+            if mode == COPY:
+                for c in range(channels):
+                    row[c] = s[c]
+            elif mode == RELU:
+                for c in range(channels):
+                    row[c] = max(s[c], zero)
+            else:
+                r = residual[b, t]
+                for c in range(channels):
+                    row[c] = max(max(s[c], zero) + r[c], zero)
+            dst = col[b, t]
+            for k in range(taps):
+                past = buf[b, slot - span + k * dilation + t]
+                out = dst[k * channels : (k + 1) * channels]
+                for c in range(channels):
+                    out[c] = past[c]

@@ -20,14 +20,11 @@ channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``).
 
 from __future__ import annotations
 
-import threading
-from typing import NamedTuple
-
 import numpy as np
 
 from ._checks import positive_int
 from .activations import relu
-from .conv import ConvStream, _im2col_block
+from .fused import FusedConv
 from .model import _conv_spec, _Model, _ModelStream
 from .spec import Branches, Chain, dilation_schedule
 
@@ -150,11 +147,10 @@ class TCN(_Model):
 class TCNStream(_ModelStream):
     """Stream of a numpy ``TCN``.
 
-    With dilated convs (``kernel_size > 1``) a chunk runs fused: per conv one matrix
-    product on an im2col block (numpy's BLAS) and one compiled pass
-    (``wavedil._stream_kernels.store_and_gather``) that applies the ReLUs and the residual
-    sum, writes the result into the next conv's history and gathers that conv's im2col
-    block. The histories are the engine's (``ConvStream``), so states are unchanged.
+    With dilated convs (``kernel_size > 1``) a chunk runs as a fused, time-major chain
+    (``wavedil.fused``): per conv one matrix product on an im2col block and one compiled
+    pass that applies the ReLUs and the residual sum, writes the result into the next
+    conv's history and gathers that conv's im2col block. States keep the engine's layout.
     """
 
     def _bind(self):
@@ -162,11 +158,19 @@ class TCNStream(_ModelStream):
         self._blocks = [(ops[f"blocks.{i}.conv1"], ops[f"blocks.{i}.conv2"],
                          ops.get(f"blocks.{i}.downsample")) for i in range(blocks)]
         self._head = ops.get("head")
-        self._fused, self._col_key = [], None
-        if self.steps:  # dilated convs (kernel_size > 1): the fused path
-            self._fused = [tuple(_FusedConv.of(self.steps[f"blocks.{i}.{name}"], self._dtype)
-                                 for name in ("conv1", "conv2"))
-                           + (ops.get(f"blocks.{i}.downsample"),) for i in range(blocks)]
+        self._fused, self._cols = [], None
+        if self.steps:  # dilated convs (kernel_size > 1): the fused chain
+            convs, w = self.model._convs, self.w
+            self._fused = [(FusedConv(convs[f"blocks.{i}.conv1"], self._dtype),
+                            FusedConv(convs[f"blocks.{i}.conv2"], self._dtype),
+                            _time_major(w, f"blocks.{i}.downsample")) for i in range(blocks)]
+            self._head_tm = _time_major(w, "head")
+
+    def _convs(self):
+        """``(name, FusedConv)`` of every conv of the fused chain."""
+        for i, (conv1, conv2, _) in enumerate(self._fused):
+            yield f"blocks.{i}.conv1", conv1
+            yield f"blocks.{i}.conv2", conv2
 
     def _run(self, x):
         if self._fused:
@@ -181,58 +185,79 @@ class TCNStream(_ModelStream):
         return x if self._head is None else self._head(x)
 
     def _run_fused(self, x):
-        from ._stream_kernels import COPY, RELU, RELU_RESIDUAL_RELU, store_and_gather  # numba
+        from ._stream_kernels import COPY, RELU, RELU_RESIDUAL_RELU, store_and_gather_tm
 
         batch, _, m = x.shape
-        cols = self._cols(batch, m, x.dtype)
-        src = residual = np.ascontiguousarray(x)
+        if self._fused[0][0].history is None:
+            for _, conv in self._convs():
+                conv.start(batch, x.dtype)
+        cols = self._im2col_blocks(batch, m, x.dtype)
+        src = residual = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C), time-major
         mode = COPY  # the chunk enters the first history as it is
-        for conv1, conv2, downsample in self._fused:
-            col, block_in = conv1.store(store_and_gather, src, residual, mode, cols)
-            col, _ = conv2.store(store_and_gather, np.matmul(conv1.weight, col), None, RELU,
-                                 cols)
-            src, mode = np.matmul(conv2.weight, col), RELU_RESIDUAL_RELU
-            residual = block_in if downsample is None else downsample(block_in)
+        for (conv1, conv2, downsample), (col1, col2) in zip(self._fused, cols):
+            _, block_in = conv1.store(store_and_gather_tm, src, residual, mode, col1)
+            conv2.store(store_and_gather_tm, np.matmul(col1, conv1.weight), None, RELU, col2)
+            src, mode = np.matmul(col2, conv2.weight), RELU_RESIDUAL_RELU
+            residual = block_in if downsample is None else _pointwise_tm(downsample, block_in)
         out = np.empty_like(src)  # the last block's output: activated, no history
-        store_and_gather(src, residual, mode, out, 0, 0, 0, 0, out)
-        return out if self._head is None else self._head(out)
+        store_and_gather_tm(src, residual, mode, out, 0, 0, 0, 0, out)
+        if self._head_tm is not None:
+            out = _pointwise_tm(self._head_tm, out)
+        return np.ascontiguousarray(out.transpose(0, 2, 1))
 
-    def _cols(self, batch: int, m: int, dtype) -> dict:
-        """This chunk shape's im2col blocks, one per row count, each with a row of ones."""
-        key = (batch, m, dtype, threading.get_ident())  # the blocks are this thread's
-        if self._col_key != key:
-            rows = {conv.weight.shape[1] for block in self._fused for conv in block[:2]}
-            self._col_key = key
-            self._col_blocks = {r: _im2col_block((batch, 1, r, m), dtype, True)[:, 0]
-                                for r in rows}
-        return self._col_blocks
+    def _im2col_blocks(self, batch: int, m: int, dtype) -> list:
+        """Per block, the two convs' im2col blocks for chunks of ``m`` (kept between
+        chunks of one size; convs of one width share theirs)."""
+        if self._cols is None or self._cols[0] != (batch, m):
+            shared = {}
+            for pair in self._fused:
+                for conv in pair[:2]:
+                    if conv.weight.shape[0] not in shared:
+                        shared[conv.weight.shape[0]] = conv.im2col(batch, m, dtype)
+            blocks = [tuple(shared[conv.weight.shape[0]] for conv in pair[:2])
+                      for pair in self._fused]
+            self._cols = ((batch, m), blocks)
+        return self._cols[1]
+
+    def _state(self):
+        if not self._fused or self._fused[0][0].history is None:
+            return super()._state()
+        return {f"{name}.history": conv.state() for name, conv in self._convs()}
+
+    def _load(self, state, batch, dtype):
+        if not self._fused_for(dtype):
+            return super()._load(state, batch, dtype)
+        for name, conv in self._convs():
+            past = state.get(f"{name}.history")
+            if past is not None:
+                past = np.asarray(past)
+                want = (batch, conv.layer.in_channels)
+                if past.dtype != dtype or past.shape[:2] != want or past.shape[2] > conv.span:
+                    raise ValueError(f"state '{name}.history' must be {dtype} of shape "
+                                     f"{want + (conv.span,)} at most, got {past.dtype} "
+                                     f"{past.shape}")
+            conv.start(batch, dtype, past)
+
+    def _fused_for(self, dtype) -> bool:
+        self._prepare(dtype)
+        return bool(self._fused)
+
+    def _reset(self):
+        super()._reset()
+        for pair in getattr(self, "_fused", []):
+            pair[0].history = pair[1].history = None
 
 
-class _FusedConv(NamedTuple):
-    """A dilated conv of the fused TCN stream: its engine stream and im2col weight."""
+def _time_major(w: dict, name: str):
+    """A 1x1 conv's ``(C_in, C_out)`` weight and ``(C_out,)`` bias, or None if absent."""
+    if name + ".weight" not in w:
+        return None
+    return np.ascontiguousarray(w[name + ".weight"].T), w[name + ".bias"][:, 0]
 
-    step: ConvStream
-    weight: np.ndarray  # (C_out, C_in * K + 1): stacked taps, the bias as the last column
-    span: int
-    dilation: int
-    taps: int
 
-    @classmethod
-    def of(cls, step: ConvStream, dtype) -> _FusedConv:
-        layer = step.layer
-        return cls(step, layer._cast(dtype).im2col[0], layer.span, layer.dilation,
-                   layer.kernel_size)
-
-    def store(self, store_and_gather, src, residual, mode, cols):
-        """``act(src)`` into this conv's history (by ``store_and_gather``).
-
-        Returns the conv's im2col block for the chunk and a view of what was stored.
-        """
-        m = src.shape[-1]
-        history = self.step.history(src.shape[0], src.dtype)
-        col = cols[self.weight.shape[1]]
-        slot = history.reserve(m)
-        buffer = history.buffer
-        store_and_gather(src, src if residual is None else residual, mode, buffer, slot,
-                         self.span, self.dilation, self.taps, col)
-        return col, buffer[..., slot : slot + m]
+def _pointwise_tm(conv, x):
+    """A 1x1 conv on a time-major ``(B, m, C_in)`` signal: ``(B, m, C_out)``."""
+    weight, bias = conv
+    y = np.matmul(x, weight)
+    y += bias
+    return y
