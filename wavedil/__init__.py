@@ -16,6 +16,7 @@ Modules, in the order the data flows (see DESIGN.md in the project notes):
 - ``denoise``: noise estimates, thresholds (Bayes, SURE, universal), ``denoise``.
 - ``activations``: the numpy models' activations.
 - ``model``: what the numpy models share (parameters, casts, the model stream).
+- ``fused``: the time-major chain of dilated convs that a ``TCN`` stream runs.
 - ``tcn`` / ``wavenet`` / ``stack``: numpy ``TCN``, ``WaveNet`` and the generic ``Stack``
   with their streams (no torch); ``wavedil.stack`` re-exports all three.
 - ``modelfile``: the ``.npz`` model format; ``load`` gives the numpy model.
