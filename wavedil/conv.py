@@ -374,16 +374,23 @@ class ConvStream(Stream):
     def _load(self, state, batch: int, dtype: np.dtype) -> None:
         if "history" not in state:
             return
-        history = np.asarray(state["history"])
-        want = (batch, self.in_channels)
-        if history.dtype != dtype or history.shape[:2] != want or \
-                history.shape[2] > self.layer.span:
-            raise ValueError(f"state 'history' must be {dtype} of shape {want + (self.layer.span,)}"
-                             f" at most, got {history.dtype} {history.shape}")
+        history = checked_history(state["history"], "history", dtype,
+                                  (batch, self.in_channels, self.layer.span))
         self._start(history, history)
 
     def _reset(self) -> None:
         self._history = None
+
+
+def checked_history(history, name: str, dtype, most: tuple[int, int, int]) -> np.ndarray:
+    """A saved history ``(B, C_in, n)`` of ``dtype`` with ``n <= span`` (``most`` is
+    ``(B, C_in, span)``), or a ValueError that quotes both shapes."""
+    history = np.asarray(history)
+    if history.dtype != dtype or history.ndim != 3 or history.shape[:2] != most[:2] or \
+            history.shape[2] > most[2]:
+        raise ValueError(f"state '{name}' must be {dtype} of shape {most} at most, got "
+                         f"{history.dtype} {history.shape}")
+    return history
 
 
 def conv1d(x, weight, bias=None, dilation=1, groups=1, alignment="causal", boundary="zero",

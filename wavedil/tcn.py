@@ -24,6 +24,7 @@ import numpy as np
 
 from ._checks import positive_int
 from .activations import relu
+from .conv import checked_history
 from .fused import FusedConv
 from .model import _conv_spec, _Model, _ModelStream
 from .spec import Branches, Chain, dilation_schedule
@@ -228,14 +229,11 @@ class TCNStream(_ModelStream):
         if not self._fused_for(dtype):
             return super()._load(state, batch, dtype)
         for name, conv in self._convs():
-            past = state.get(f"{name}.history")
+            key = f"{name}.history"
+            past = state.get(key)
             if past is not None:
-                past = np.asarray(past)
-                want = (batch, conv.layer.in_channels)
-                if past.dtype != dtype or past.shape[:2] != want or past.shape[2] > conv.span:
-                    raise ValueError(f"state '{name}.history' must be {dtype} of shape "
-                                     f"{want + (conv.span,)} at most, got {past.dtype} "
-                                     f"{past.shape}")
+                past = checked_history(past, key, dtype,
+                                       (batch, conv.layer.in_channels, conv.span))
             conv.start(batch, dtype, past)
 
     def _fused_for(self, dtype) -> bool:
