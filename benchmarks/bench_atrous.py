@@ -24,7 +24,13 @@ from pathlib import Path
 import numpy as np
 import pywt
 import soundfile as sf
-from common import copy_bandwidth_gbs, md_table, time_interleaved
+from common import (
+    MATCHED_SAMPLE_SECONDS,
+    MIN_SAMPLE_SECONDS,
+    copy_bandwidth_gbs,
+    md_table,
+    time_interleaved,
+)
 
 from wavedil.atrous import atrous, iatrous, mra
 from wavedil.atrous_stream import AtrousStream, DenoiseStream
@@ -66,46 +72,52 @@ def transform_section(smoke: bool) -> str:
             ours_mra = mra(x, wavelet, LEVELS, alignment="pywt")
             theirs_mra = pywt.mra(x, wavelet, LEVELS, transform="swt")
             mra_diff = float(np.max(np.abs(ours_mra - swt_order(theirs_mra))))
-            times = _time_transforms(x, wavelet, ours, theirs, repeats)
+            times = _time_transforms(x, wavelet, ours, theirs, repeats, smoke)
             name = f"{wavelet} {np.dtype(dtype).name}"
             for op, ref, check in [("forward", "pywt.swt", diff),
                                    ("inverse", "pywt.iswt", inverse_error),
                                    ("mra", "pywt.mra", mra_diff)]:
-                ratio = times[ref] / times[op]
+                ratio = times.ratio(ref, op)
                 rows.append([name, op, f"{times[op] * 1e3:.1f}", f"{times[ref] * 1e3:.1f}",
                              f"{ratio:.2f}x", f">= {TARGETS[op]:g}x",
                              "met" if ratio >= TARGETS[op] else "missed", f"{check:.1e}"])
     floor = _bandwidth_floor_ms(n, 8)
+    sample = MIN_SAMPLE_SECONDS if smoke else MATCHED_SAMPLE_SECONDS
     text = [f"### Offline, N = {n}, {LEVELS} levels (pywt phase, periodic)", "",
             md_table(["wavelet", "operation", "wavedil ms", "pywt ms", "speed-up", "target",
                       "", "max abs diff (fwd: vs pywt; inv: vs x; mra: vs pywt)"], rows), "",
-            f"Medians of {repeats} interleaved runs. Memory-traffic floor of the float64 "
-            f"forward (each level reads c and writes c and w once): {floor:.1f} ms at the "
-            f"measured copy bandwidth. Every level is one compiled (numba, single-threaded, "
-            f"no fastmath) pass that reads c_(j-1) once and writes c_j and w_j: tap groups "
-            f"of four over 512-sample blocks, summed in tap order, so bit-identical to the "
-            f"numpy per-tap formula; the interior is read in place and only the edges are "
-            f"extended. The inverse fuses both synthesis filters, their sum and the 1/gain "
-            f"scale in one pass per level; mra runs the lowpass kernel. Outputs of 32 MB "
-            f"and more (the details here) come from `wavedil.recycle`: the memory of an "
-            f"earlier result that nothing refers to any more, as glibc itself recycles "
-            f"pywt's smaller per-level arrays; into fresh memory the float64 haar forward "
-            f"took 17.1 ms instead of 8.4 ms (page faults and zeroing of 64 MB). "
-            f"{jit_note(smoke)}"]
+            f"Medians of {repeats} interleaved rounds, samples of at least {sample:g} s "
+            f"(repeated calls); speed-up = the median of the per-round ratios. "
+            f"Memory-traffic floor of the float64 forward (each level reads c and writes c "
+            f"and w once): {floor:.1f} ms at the measured copy bandwidth. Every level is one "
+            f"compiled (numba, single-threaded, no fastmath) pass that reads c_(j-1) once and "
+            f"writes c_j and w_j: tap groups of four over 512-sample blocks, summed in tap "
+            f"order, so bit-identical to the numpy per-tap formula; the interior is read in "
+            f"place and only the edges are extended. The inverse fuses both synthesis "
+            f"filters, their sum and the 1/gain scale in one pass per level; mra runs the "
+            f"lowpass kernel. Outputs of 32 MB and more (the details here) come from "
+            f"`wavedil.recycle`: the memory of an earlier result that nothing refers to any "
+            f"more, as glibc itself recycles pywt's smaller per-level arrays; into fresh "
+            f"memory the float64 haar forward took 17.1 ms instead of 8.4 ms (page faults and "
+            f"zeroing of 64 MB). {jit_note(smoke)}"]
     return "\n".join(text)
 
 
-def _time_transforms(x, wavelet, ours, theirs, repeats):
+def _time_transforms(x, wavelet, ours, theirs, repeats, smoke):
+    """Each pair interleaved, in samples of similar length (see ``MATCHED_SAMPLE_SECONDS``)."""
+    min_time = MIN_SAMPLE_SECONDS if smoke else MATCHED_SAMPLE_SECONDS
     times = time_interleaved({
         "forward": lambda: atrous(x, wavelet, LEVELS, alignment="pywt"),
         "pywt.swt": lambda: pywt.swt(x, wavelet, LEVELS, trim_approx=True),
         "inverse": lambda: iatrous(ours),
         "pywt.iswt": lambda: pywt.iswt(theirs, wavelet),
-    }, repeats=repeats)
-    times.update(time_interleaved({
+    }, repeats=repeats, min_time=min_time)
+    mra_times = time_interleaved({
         "mra": lambda: mra(x, wavelet, LEVELS, alignment="pywt"),
         "pywt.mra": lambda: pywt.mra(x, wavelet, LEVELS, transform="swt"),
-    }, repeats=repeats))
+    }, repeats=repeats, min_time=min_time)
+    times.update(mra_times)
+    times.samples.update(mra_times.samples)
     return times
 
 
