@@ -20,6 +20,27 @@ from numba import njit
 COPY, RELU, RELU_RESIDUAL_RELU = 0, 1, 2  # the activation ``mode`` of ``store_and_gather``
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _activate(dst, src, residual, mode, zero):
+    """``dst[i] = act(src[i])`` by ``mode``; 1-D views indexed from 0, so the loops
+    vectorise."""
+    if mode == COPY:
+        for i in range(dst.shape[0]):
+            dst[i] = src[i]
+    elif mode == RELU:
+        for i in range(dst.shape[0]):
+            dst[i] = max(src[i], zero)
+    else:
+        for i in range(dst.shape[0]):
+            dst[i] = max(max(src[i], zero) + residual[i], zero)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _copy(dst, src):
+    for i in range(dst.shape[0]):
+        dst[i] = src[i]
+
+
 @njit(cache=True, nogil=True)
 def store_and_gather(src, residual, mode, buf, slot, span, dilation, taps, col):
     """Store an activated block in a history slot, then gather the next im2col block.
@@ -37,24 +58,10 @@ def store_and_gather(src, residual, mode, buf, slot, span, dilation, taps, col):
     zero = np.zeros(1, buf.dtype)[0]
     for b in range(batch):
         for c in range(channels):
-            row = buf[b, c, slot : slot + m]  # a slice from 0: the loops vectorise
-            s = src[b, c]
-            if mode == COPY:
-                for t in range(m):
-                    row[t] = s[t]
-            elif mode == RELU:
-                for t in range(m):
-                    row[t] = max(s[t], zero)
-            else:
-                r = residual[b, c]
-                for t in range(m):
-                    row[t] = max(max(s[t], zero) + r[t], zero)
+            _activate(buf[b, c, slot : slot + m], src[b, c], residual[b, c], mode, zero)
             for k in range(taps):
                 start = slot - span + k * dilation
-                window = buf[b, c, start : start + m]
-                dst = col[b, c * taps + k]
-                for t in range(m):
-                    dst[t] = window[t]
+                _copy(col[b, c * taps + k, :m], buf[b, c, start : start + m])
 
 
 @njit(cache=True, nogil=True)
@@ -72,21 +79,7 @@ def store_and_gather_tm(src, residual, mode, buf, slot, span, dilation, taps, co
     zero = np.zeros(1, buf.dtype)[0]
     for b in range(batch):
         for t in range(m):
-            row = buf[b, slot + t]
-            s = src[b, t]
-            if mode == COPY:
-                for c in range(channels):
-                    row[c] = s[c]
-            elif mode == RELU:
-                for c in range(channels):
-                    row[c] = max(s[c], zero)
-            else:
-                r = residual[b, t]
-                for c in range(channels):
-                    row[c] = max(max(s[c], zero) + r[c], zero)
-            dst = col[b, t]
+            _activate(buf[b, slot + t], src[b, t], residual[b, t], mode, zero)
             for k in range(taps):
-                past = buf[b, slot - span + k * dilation + t]
-                out = dst[k * channels : (k + 1) * channels]
-                for c in range(channels):
-                    out[c] = past[c]
+                _copy(col[b, t, k * channels : (k + 1) * channels],
+                      buf[b, slot - span + k * dilation + t])

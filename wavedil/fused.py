@@ -12,7 +12,7 @@ im2col rows: ``K`` contiguous copies of ``C`` samples per time step.
 Histories are time-major ``TimeHistory`` buffers; a stream's state keeps the engine's
 channel-major layout ``(B, C_in, n)``, so states do not depend on the path.
 
-Shape: ``FusedConv.store`` takes ``(B, m, C_in)`` and returns the ``(B, m, R)`` im2col block.
+Shape: ``FusedConv.store`` takes ``(B, m, C_in)`` and fills a ``(B, m, R)`` im2col block.
 """
 
 from __future__ import annotations
@@ -93,16 +93,17 @@ class FusedConv:
             past = np.zeros((batch, c_in, self.span), dtype)
         self.history.load(past.transpose(0, 2, 1))
 
-    def store(self, kernel, src, residual, mode, col) -> tuple[np.ndarray, np.ndarray]:
-        """``act(src)`` (``(B, m, C_in)``) into the history; the im2col block and a view
-        of what was stored (``kernel`` is ``store_and_gather_tm``)."""
+    def store(self, kernel, src, residual, mode, col) -> np.ndarray:
+        """``act(src)`` (``(B, m, C_in)``) into the history and this conv's im2col rows
+        into ``col`` (``kernel`` is ``store_and_gather_tm``); returns a view of what was
+        stored."""
         m = src.shape[1]
         history = self.history
         slot = history.reserve(m)
         buffer = history.buffer
         kernel(src, src if residual is None else residual, mode, buffer, slot, self.span,
                self.dilation, self.taps, col)
-        return col, buffer[:, slot : slot + m]
+        return buffer[:, slot : slot + m]
 
     def state(self) -> np.ndarray:
         """The kept past in the engine's layout, ``(B, C_in, n)``."""

@@ -161,6 +161,10 @@ class TCNStream(_ModelStream):
         self._head = ops.get("head")
         self._fused, self._cols = [], None
         if self.steps:  # dilated convs (kernel_size > 1): the fused chain
+            from . import _stream_kernels as kernels  # numba, on first use
+
+            self._kernel = kernels.store_and_gather_tm
+            self._modes = kernels.COPY, kernels.RELU, kernels.RELU_RESIDUAL_RELU
             convs, w = self.model._convs, self.w
             self._fused = [(FusedConv(convs[f"blocks.{i}.conv1"], self._dtype),
                             FusedConv(convs[f"blocks.{i}.conv2"], self._dtype),
@@ -186,22 +190,21 @@ class TCNStream(_ModelStream):
         return x if self._head is None else self._head(x)
 
     def _run_fused(self, x):
-        from ._stream_kernels import COPY, RELU, RELU_RESIDUAL_RELU, store_and_gather_tm
-
+        kernel, (copy_mode, relu_mode, residual_mode) = self._kernel, self._modes
         batch, _, m = x.shape
         if self._fused[0][0].history is None:
             for _, conv in self._convs():
                 conv.start(batch, x.dtype)
         cols = self._im2col_blocks(batch, m, x.dtype)
         src = residual = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C), time-major
-        mode = COPY  # the chunk enters the first history as it is
+        mode = copy_mode  # the chunk enters the first history as it is
         for (conv1, conv2, downsample), (col1, col2) in zip(self._fused, cols):
-            _, block_in = conv1.store(store_and_gather_tm, src, residual, mode, col1)
-            conv2.store(store_and_gather_tm, np.matmul(col1, conv1.weight), None, RELU, col2)
-            src, mode = np.matmul(col2, conv2.weight), RELU_RESIDUAL_RELU
+            block_in = conv1.store(kernel, src, residual, mode, col1)
+            conv2.store(kernel, np.matmul(col1, conv1.weight), None, relu_mode, col2)
+            src, mode = np.matmul(col2, conv2.weight), residual_mode  # relu(relu(h) + x)
             residual = block_in if downsample is None else _pointwise_tm(downsample, block_in)
         out = np.empty_like(src)  # the last block's output: activated, no history
-        store_and_gather_tm(src, residual, mode, out, 0, 0, 0, 0, out)
+        kernel(src, residual, mode, out, 0, 0, 0, 0, out)
         if self._head_tm is not None:
             out = _pointwise_tm(self._head_tm, out)
         return np.ascontiguousarray(out.transpose(0, 2, 1))
