@@ -134,6 +134,8 @@ class DilatedConv1d:
         self._weights = {}  # dtype -> _Weights
 
     in_channels = property(lambda self: self.weight.shape[1] * self.groups)
+    depthwise = property(lambda self: self.weight.shape[1] == 1 and
+                         self.weight.shape[0] == self.groups)  # one filter per channel
     out_channels = property(lambda self: self.weight.shape[0])
     kernel_size = property(lambda self: self.weight.shape[2])
     latency = property(lambda self: self.right)
@@ -243,7 +245,7 @@ class DilatedConv1d:
             g, (c_out, c_in_group, k) = self.groups, self.weight.shape
             w = self.weight.astype(dtype)
             bias = None if self.bias is None else self.bias.astype(dtype)[:, None]
-            if c_in_group == 1 and c_out == g:
+            if self.depthwise:
                 taps = np.ascontiguousarray(w[:, 0, :])  # (C, K)
                 self._weights[dtype] = _Weights(taps, None, None, bias)
             else:
@@ -262,8 +264,8 @@ class ConvStream(Stream):
         self.layer = layer
         self._history = None
         self._long = max(4 * layer.span, LONG_CHUNK)  # chunks from here on are read in place
-        # a full (1 x C_in x K) im2col: shorter chunks may take the compiled path
-        self._fused = layer.groups == 1 and layer._cast(layer.weight.dtype).taps is None
+        # one group, not depthwise: short chunks may take the compiled path
+        self._fused = layer.groups == 1 and not layer.depthwise
 
     def _config(self) -> dict:
         layer = self.layer
@@ -292,16 +294,6 @@ class ConvStream(Stream):
         self.layer.correlate_valid(x, out=out[..., past.shape[-1] :])
         self._history.load(x[..., m - span :])
         return out
-
-    def history(self, batch: int, dtype) -> History:
-        """The input history, started (the left boundary) if no chunk came yet.
-
-        For callers that fill it in place (``History.reserve``) and run the product
-        themselves, as the TCN stream does.
-        """
-        if self._history is None:
-            self._start(np.zeros((batch, self.in_channels, 0), dtype))
-        return self._history
 
     def _process_one(self, x: np.ndarray) -> np.ndarray:
         """Chunk size 1, once the history is full: the K taps of every channel (a strided

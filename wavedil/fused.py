@@ -109,7 +109,7 @@ class FusedConv:
         """The kept past in the engine's layout, ``(B, C_in, n)``."""
         return self.history.recent().transpose(0, 2, 1).copy()
 
-    def im2col(self, batch: int, m: int, dtype) -> np.ndarray:
+    def im2col_block(self, batch: int, m: int, dtype) -> np.ndarray:
         """A fresh ``(B, m, K * C_in [+ 1])`` block, its bias column set to ones."""
         col = np.empty((batch, m, self.weight.shape[0]), dtype)
         if self.layer.bias is not None:

@@ -217,7 +217,7 @@ class TCNStream(_ModelStream):
             for pair in self._fused:
                 for conv in pair[:2]:
                     if conv.weight.shape[0] not in shared:
-                        shared[conv.weight.shape[0]] = conv.im2col(batch, m, dtype)
+                        shared[conv.weight.shape[0]] = conv.im2col_block(batch, m, dtype)
             blocks = [tuple(shared[conv.weight.shape[0]] for conv in pair[:2])
                       for pair in self._fused]
             self._cols = ((batch, m), blocks)
