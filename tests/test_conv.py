@@ -143,6 +143,13 @@ def test_causal_output_on_a_prefix_is_the_prefix_of_the_output(k, dilation, n, s
     assert_close(layer(x[:, :n]), layer(x)[:, :n], np.float64)
 
 
+def test_depthwise_means_one_filter_per_channel():
+    assert DilatedConv1d(np.ones((3, 1, 2)), groups=3).depthwise  # torch's depthwise layout
+    assert DilatedConv1d(np.ones((1, 1, 2))).depthwise  # one channel, one filter
+    assert not DilatedConv1d(np.ones((3, 3, 2))).depthwise
+    assert not DilatedConv1d(np.ones((6, 1, 2)), groups=3).depthwise  # two filters per channel
+
+
 def test_shapes_one_dimensional_and_two_dimensional():
     rng = np.random.default_rng(0)
     single = DilatedConv1d(rng.standard_normal((1, 1, 3)), dilation=2)
