@@ -5,7 +5,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wavedil.buffer import MIN_ROOM, History
-from wavedil.fused import TimeHistory
 
 
 @given(st.integers(0, 600), st.lists(st.integers(0, 700), min_size=1, max_size=30),
@@ -46,7 +45,7 @@ def test_reserved_slots_filled_in_place_keep_the_history_for_any_chunking(size, 
 def test_time_major_history_keeps_the_tail_for_any_chunking(size, sizes):
     rng = np.random.default_rng(size)
     signal = rng.standard_normal((2, sum(sizes), 3))  # (B, T, C)
-    history = TimeHistory(2, 3, size, np.float64)
+    history = History((2,), size, np.float64, trailing_shape=(3,))
     seen = 0
     for m in sizes:
         slot = history.reserve(m)

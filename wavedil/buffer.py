@@ -22,16 +22,21 @@ MIN_ROOM = 256
 
 
 class History:
-    """The last ``size`` samples of a ``(*lead, T)`` signal, with room to append.
+    """The last ``size`` samples of a ``(*lead, T, *trailing)`` signal, with room to append.
 
+    Time is the last axis unless ``trailing_shape`` is given: the TCN's time-major chain
+    keeps ``(B, T, C)`` histories (``trailing_shape=(C,)``).
     ``append(chunk)`` returns a view of ``(kept history, chunk)``: valid until the next call.
     """
 
-    def __init__(self, lead_shape: tuple[int, ...], size: int, dtype):
+    def __init__(self, lead_shape: tuple[int, ...], size: int, dtype,
+                 trailing_shape: tuple[int, ...] = ()):
         self.size = int(size)
         self.lead_shape = tuple(lead_shape)
+        self.trailing_shape = tuple(trailing_shape)
         self.dtype = np.dtype(dtype)
-        self._buf = np.zeros(self.lead_shape + (self.size + max(self.size, MIN_ROOM),), self.dtype)
+        self._rest = (slice(None),) * len(self.trailing_shape)  # the axes after time
+        self._buf = self._zeros(self.size + max(self.size, MIN_ROOM))
         self._start = 0
         self._end = 0
 
@@ -39,19 +44,20 @@ class History:
         return self._end - self._start
 
     def append(self, chunk: np.ndarray) -> np.ndarray:
-        """Write ``chunk`` (``(*lead, m)``) after the history; view of history + chunk."""
-        m = chunk.shape[-1]
+        """Write ``chunk`` (``(*lead, m, *trailing)``) after the history; view of history +
+        chunk."""
+        m = chunk.shape[len(self.lead_shape)]
         kept = len(self)
         slot = self.reserve(m)
-        self._buf[..., slot : slot + m] = chunk
-        return self._buf[..., slot - kept : slot + m]
+        self._buf[self._time(slot, slot + m)] = chunk
+        return self._buf[self._time(slot - kept, slot + m)]
 
     def reserve(self, m: int) -> int:
-        """Make room for ``m`` samples and take them: the caller writes them at
-        ``buffer[..., slot : slot + m]`` (``slot`` returned), where the ``size`` samples
+        """Make room for ``m`` samples and take them: the caller writes them at time
+        ``slot : slot + m`` of ``buffer`` (``slot`` returned), where the ``size`` samples
         before ``slot`` are the history (a compiled kernel fills the slot in place).
         """
-        if self._end + m > self._buf.shape[-1]:
+        if self._end + m > self._buf.shape[len(self.lead_shape)]:
             self._make_room(m)
         slot = self._end
         self._end += m
@@ -60,28 +66,35 @@ class History:
 
     @property
     def buffer(self) -> np.ndarray:
-        """The whole ``(*lead, capacity)`` buffer (valid until the next ``reserve``)."""
+        """The whole ``(*lead, capacity, *trailing)`` buffer (valid until the next
+        ``reserve``)."""
         return self._buf
 
     def recent(self) -> np.ndarray:
         """View of the kept history (at most ``size`` samples)."""
-        return self._buf[..., self._start : self._end]
+        return self._buf[self._time(self._start, self._end)]
 
     def clear(self) -> None:
         self._start = self._end = 0
 
     def load(self, values: np.ndarray) -> None:
-        """Replace the history by ``values`` (``(*lead, n)``, ``n <= size``)."""
+        """Replace the history by ``values`` (``(*lead, n, *trailing)``, ``n <= size``)."""
         self.clear()
         self.append(np.asarray(values, self.dtype))
 
+    def _time(self, start: int, stop: int) -> tuple:
+        """The index of time steps ``start : stop`` in the buffer."""
+        return (Ellipsis, slice(start, stop)) + self._rest
+
+    def _zeros(self, capacity: int) -> np.ndarray:
+        return np.zeros(self.lead_shape + (capacity,) + self.trailing_shape, self.dtype)
+
     def _make_room(self, m: int) -> None:
         kept = self._end - self._start
-        capacity = self._buf.shape[-1]
-        if kept + m > capacity:
-            grown = np.zeros(self.lead_shape + (kept + m + max(self.size, MIN_ROOM),), self.dtype)
-            grown[..., :kept] = self._buf[..., self._start : self._end]
+        if kept + m > self._buf.shape[len(self.lead_shape)]:
+            grown = self._zeros(kept + m + max(self.size, MIN_ROOM))
+            grown[self._time(0, kept)] = self._buf[self._time(self._start, self._end)]
             self._buf = grown
         else:
-            self._buf[..., :kept] = self._buf[..., self._start : self._end]
+            self._buf[self._time(0, kept)] = self._buf[self._time(self._start, self._end)]
         self._start, self._end = 0, kept

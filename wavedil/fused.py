@@ -9,8 +9,8 @@ products one compiled pass (``store_and_gather_tm``) applies the activation and 
 residual sum, writes the result into the next conv's history and gathers that conv's
 im2col rows: ``K`` contiguous copies of ``C`` samples per time step.
 
-Histories are time-major ``TimeHistory`` buffers; a stream's state keeps the engine's
-channel-major layout ``(B, C_in, n)``, so states do not depend on the path.
+Histories are time-major ``History`` buffers (``(B, T, C_in)``); a stream's state keeps the
+engine's channel-major layout ``(B, C_in, n)``, so states do not depend on the path.
 
 Shape: ``FusedConv.store`` takes ``(B, m, C_in)`` and fills a ``(B, m, R)`` im2col block.
 """
@@ -19,53 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .buffer import MIN_ROOM
+from .buffer import History
 from .conv import DilatedConv1d
-
-
-class TimeHistory:
-    """The last ``size`` time steps of a ``(B, T, C)`` signal, with room to append.
-
-    As ``wavedil.buffer.History``, with time on axis 1: ``reserve(m)`` returns the slot
-    where the caller writes the next ``m`` steps; the ``size`` steps before it are the past.
-    """
-
-    def __init__(self, batch: int, channels: int, size: int, dtype):
-        self.size = int(size)
-        self._buf = np.zeros((batch, self.size + max(self.size, MIN_ROOM), channels), dtype)
-        self._start = self._end = 0
-
-    @property
-    def buffer(self) -> np.ndarray:
-        """The whole ``(B, capacity, C)`` buffer (valid until the next ``reserve``)."""
-        return self._buf
-
-    def reserve(self, m: int) -> int:
-        """Make room for ``m`` steps and take them; returns the slot's first index."""
-        if self._end + m > self._buf.shape[1]:
-            kept = self._end - self._start
-            if kept + m > self._buf.shape[1]:
-                grown = np.zeros((self._buf.shape[0], kept + m + max(self.size, MIN_ROOM),
-                                  self._buf.shape[2]), self._buf.dtype)
-                grown[:, :kept] = self._buf[:, self._start : self._end]
-                self._buf = grown
-            else:
-                self._buf[:, :kept] = self._buf[:, self._start : self._end]
-            self._start, self._end = 0, kept
-        slot = self._end
-        self._end += m
-        self._start = max(self._start, self._end - self.size)
-        return slot
-
-    def recent(self) -> np.ndarray:
-        """View of the kept past, ``(B, n, C)`` with ``n <= size``."""
-        return self._buf[:, self._start : self._end]
-
-    def load(self, values: np.ndarray) -> None:
-        """Replace the past by ``values`` (``(B, n, C)``, ``n <= size``)."""
-        self._start = self._end = 0
-        slot = self.reserve(values.shape[1])
-        self._buf[:, slot : slot + values.shape[1]] = values
 
 
 class FusedConv:
@@ -88,7 +43,7 @@ class FusedConv:
     def start(self, batch: int, dtype, past: np.ndarray | None = None) -> None:
         """A fresh history: ``past`` (``(B, C_in, n)``, engine layout) or ``span`` zeros."""
         c_in = self.layer.in_channels
-        self.history = TimeHistory(batch, c_in, self.span, dtype)
+        self.history = History((batch,), self.span, dtype, trailing_shape=(c_in,))
         if past is None:
             past = np.zeros((batch, c_in, self.span), dtype)
         self.history.load(past.transpose(0, 2, 1))
