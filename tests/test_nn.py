@@ -113,6 +113,31 @@ def test_exactness_matrix(name, dtype, data, batch):
         close(y, y_torch, dtype)
 
 
+LONG_TCN = build(5, lambda: TCN(2, [8, 8, 6, 6, 6], kernel_size=3, dilations=[1, 4, 16, 64,
+                                                                        256]))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@settings(max_examples=6, deadline=None)
+@given(data=st.data(), batch=st.sampled_from([1, 2]))
+def test_tcn_long_chunks_equal_torch(dtype, data, batch):
+    """Chunks of 512 samples and more run Winograd F(2, 3) where they hold whole tiles of
+    2 * dilation, im2col elsewhere: any mix equals torch offline."""
+    model = LONG_TCN[dtype]
+    twin = to_numpy(model)
+    n = data.draw(st.integers(512, 4200), label="length")
+    sizes = data.draw(st.lists(st.sampled_from([512, 1024, 2048, 520, 600, 1, 37]),
+                               min_size=1, max_size=6), label="chunk sizes")
+    x = torch.randn(batch, 2, n, generator=torch.Generator().manual_seed(n), dtype=dtype)
+    with torch.no_grad():
+        y_torch = model(x).numpy()
+    stream = twin.stream(batch)
+    y_stream = np.concatenate([stream.process(x.numpy()[..., a:b]) for a, b in spans(n, sizes)],
+                              -1)
+    close(twin(x.numpy()), y_torch, dtype)
+    close(y_stream, y_torch, dtype)
+
+
 def test_causal_conv_matches_the_design_formula(rng):
     """y[n] = b + sum_t w[t] x[n - d (K-1-t)], zeros before the start (DESIGN.md)."""
     conv = CausalConv1d(3, 2, kernel_size=4, dilation=3, groups=1).double()

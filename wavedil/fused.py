@@ -1,44 +1,79 @@
 """The fused, time-major chain of dilated convs that the TCN stream runs.
 
-Inside the chain every signal is time-major, ``(B, T, C)``: a conv's output is the matrix
-product ``col @ weight`` of its im2col block ``col`` ``(B, m, K * C_in + 1)`` (a last column
-of ones for the bias) with its weight ``(K * C_in + 1, C_out)``. numpy's BLAS ran this
-product 12-20 % faster than the channel-major ``weight @ col`` at 128-2048 samples (25.0
-vs 22.0 us at 128, 347 vs 279 us at 2048, for 64 -> 64 channels and K = 3). Between two
-products one compiled pass (``store_and_gather_tm``) applies the activation and the
-residual sum, writes the result into the next conv's history and gathers that conv's
-im2col rows: ``K`` contiguous copies of ``C`` samples per time step.
+Inside the chain every signal is time-major, ``(B, T, C)``. A conv computes its chunk of
+``m`` outputs in one of two ways, chosen per chunk size (``FusedConv.uses_winograd``):
+
+- **im2col**: the matrix product ``col @ weight`` of its im2col block ``col``
+  ``(B, m, K * C_in + 1)`` (a last column of ones for the bias) with its weight
+  ``(K * C_in + 1, C_out)``. numpy's BLAS ran this product 12-20 % faster than the
+  channel-major ``weight @ col`` at 128-2048 samples (25.0 vs 22.0 us at 128, 347 vs 279 us
+  at 2048, for 64 -> 64 channels and K = 3).
+- **Winograd F(2, 3)** (3 taps, chunks of at least ``WINOGRAD_MIN_SAMPLES`` samples in
+  whole tiles of ``2 * dilation``): four products ``u[k] @ g[k]`` on half the rows each,
+  two thirds of the multiplies (formulas in ``wavedil._stream_kernels``). The products of
+  a 2048-sample chunk, 64 -> 64 channels, took 200 us against 285 us for im2col.
+
+Between two products compiled passes (``wavedil._stream_kernels``) apply the activation
+and the residual sum, write the result into the next conv's history and gather that conv's
+inputs (its im2col rows or its four Winograd inputs); a plain product followed by an
+im2col conv takes one pass (``store_and_gather_tm``).
 
 Histories are time-major ``History`` buffers (``(B, T, C_in)``); a stream's state keeps the
 engine's channel-major layout ``(B, C_in, n)``, so states do not depend on the path.
 
-Shape: ``FusedConv.store`` takes ``(B, m, C_in)`` and fills a ``(B, m, R)`` im2col block.
+Shape: ``FusedConv.store`` takes a product of ``m`` samples (``(B, m, C_in)``, or Winograd
+products ``(4, B, m // 2, C_in)``) and fills the conv's inputs for ``m`` samples.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 from .buffer import History
 from .conv import DilatedConv1d
 
+WINOGRAD_MIN_SAMPLES = 512  # shorter chunks keep the one-pass im2col path (streaming)
+
+
+class WinogradProducts(NamedTuple):
+    """A conv's four Winograd products ``(4, B, m // 2, C_out)``, before the output
+    transform (which adds ``bias``)."""
+
+    prods: np.ndarray
+    bias: np.ndarray
+    dilation: int
+
 
 class FusedConv:
-    """One causal dilated conv of the chain: its time-major weight and history."""
+    """One causal dilated conv of the chain: its time-major weights and history."""
 
-    __slots__ = ("layer", "weight", "span", "dilation", "taps", "history")
+    __slots__ = ("layer", "weight", "winograd", "bias", "span", "dilation", "taps", "history")
 
     def __init__(self, layer: DilatedConv1d, dtype):
         if layer.groups != 1 or layer.left != layer.span or layer.boundary != "zero":
             raise ValueError(f"the fused chain takes causal, zero-boundary convs with "
                              f"groups 1, got {layer!r}")
         c_out, c_in, k = layer.weight.shape
-        weight = layer.weight.astype(dtype).transpose(2, 1, 0).reshape(k * c_in, c_out)
+        taps = layer.weight.astype(dtype).transpose(2, 1, 0)  # (K, C_in, C_out)
+        weight = taps.reshape(k * c_in, c_out)
+        self.bias = np.zeros(c_out, dtype) if layer.bias is None else layer.bias.astype(dtype)
         if layer.bias is not None:  # the bias as a last row, against the column of ones
-            weight = np.concatenate([weight, layer.bias.astype(dtype)[None]])
+            weight = np.concatenate([weight, self.bias[None]])
         self.layer, self.weight = layer, np.ascontiguousarray(weight)  # row t * C_in + c
+        self.winograd = None
+        if k == 3:  # g_0, (g_0 + g_1 + g_2) / 2, (g_0 - g_1 + g_2) / 2, g_2, summed in the
+            g0, g1, g2 = layer.weight.transpose(2, 1, 0)  # weights' own precision
+            self.winograd = np.ascontiguousarray(
+                np.stack([g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2]), dtype)
         self.span, self.dilation, self.taps = layer.span, layer.dilation, k
         self.history = None
+
+    def uses_winograd(self, m: int) -> bool:
+        """Whether chunks of ``m`` samples run Winograd F(2, 3) (else im2col)."""
+        return (self.winograd is not None and m >= WINOGRAD_MIN_SAMPLES
+                and m % (2 * self.dilation) == 0)
 
     def start(self, batch: int, dtype, past: np.ndarray | None = None) -> None:
         """A fresh history: ``past`` (``(B, C_in, n)``, engine layout) or ``span`` zeros."""
@@ -48,25 +83,56 @@ class FusedConv:
             past = np.zeros((batch, c_in, self.span), dtype)
         self.history.load(past.transpose(0, 2, 1))
 
-    def store(self, kernel, src, residual, mode, col) -> np.ndarray:
-        """``act(src)`` (``(B, m, C_in)``) into the history and this conv's im2col rows
-        into ``col`` (``kernel`` is ``store_and_gather_tm``); returns a view of what was
-        stored."""
-        m = src.shape[1]
+    def store(self, kernels, product, residual, mode, inputs) -> np.ndarray:
+        """``act(product)`` into the history, then this conv's inputs into ``inputs`` (its
+        ``inputs_block``); ``kernels`` is ``wavedil._stream_kernels``. Returns a view of
+        what was stored, ``(B, m, C_in)``."""
+        m = inputs.shape[1] if inputs.ndim == 3 else 2 * inputs.shape[2]
         history = self.history
         slot = history.reserve(m)
         buffer = history.buffer
-        kernel(src, src if residual is None else residual, mode, buffer, slot, self.span,
-               self.dilation, self.taps, col)
+        residual = buffer if residual is None else residual  # read in the residual mode only
+        if inputs.ndim == 3 and not isinstance(product, WinogradProducts):  # one pass
+            kernels.store_and_gather_tm(product, residual, mode, buffer, slot, self.span,
+                                        self.dilation, self.taps, inputs)
+            return buffer[:, slot : slot + m]
+        store_product(kernels, product, residual, mode, buffer, slot)
+        if inputs.ndim == 3:
+            kernels.gather_tm(buffer, slot, m, self.span, self.dilation, self.taps, inputs)
+        else:
+            kernels.winograd_gather(buffer, slot, self.dilation, inputs)
         return buffer[:, slot : slot + m]
+
+    def product(self, inputs):
+        """The conv's output for the inputs ``store`` gathered: ``(B, m, C_out)``, or its
+        ``WinogradProducts``."""
+        if inputs.ndim == 3:
+            return np.matmul(inputs, self.weight)
+        four, batch, half, c_in = inputs.shape
+        prods = np.matmul(inputs.reshape(four, batch * half, c_in), self.winograd)
+        return WinogradProducts(prods.reshape(four, batch, half, -1), self.bias, self.dilation)
 
     def state(self) -> np.ndarray:
         """The kept past in the engine's layout, ``(B, C_in, n)``."""
         return self.history.recent().transpose(0, 2, 1).copy()
 
-    def im2col_block(self, batch: int, m: int, dtype) -> np.ndarray:
-        """A fresh ``(B, m, K * C_in [+ 1])`` block, its bias column set to ones."""
+    def inputs_block(self, batch: int, m: int, dtype) -> np.ndarray:
+        """A fresh block for this conv's inputs of ``m`` samples: Winograd's
+        ``(4, B, m // 2, C_in)``, or an im2col ``(B, m, K * C_in [+ 1])`` with its bias
+        column set to ones."""
+        if self.uses_winograd(m):
+            return np.empty((4, batch, m // 2, self.layer.in_channels), dtype)
         col = np.empty((batch, m, self.weight.shape[0]), dtype)
         if self.layer.bias is not None:
             col[..., -1] = 1
         return col
+
+
+def store_product(kernels, product, residual, mode, out, slot: int) -> None:
+    """``out[:, slot : slot + m] = act(product)`` (``mode`` and ``residual`` as in
+    ``store_and_gather_tm``), for a plain or a Winograd product."""
+    if isinstance(product, WinogradProducts):
+        kernels.winograd_store(product.prods, product.bias, product.dilation, residual, mode,
+                               out, slot)
+    else:
+        kernels.store_and_gather_tm(product, residual, mode, out, slot, 0, 0, 0, out)

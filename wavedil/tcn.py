@@ -25,7 +25,7 @@ import numpy as np
 from ._checks import positive_int
 from .activations import relu
 from .conv import checked_history
-from .fused import FusedConv
+from .fused import FusedConv, store_product
 from .model import _conv_spec, _Model, _ModelStream
 from .spec import Branches, Chain, dilation_schedule
 
@@ -149,9 +149,10 @@ class TCNStream(_ModelStream):
     """Stream of a numpy ``TCN``.
 
     With dilated convs (``kernel_size > 1``) a chunk runs as a fused, time-major chain
-    (``wavedil.fused``): per conv one matrix product on an im2col block and one compiled
-    pass that applies the ReLUs and the residual sum, writes the result into the next
-    conv's history and gathers that conv's im2col block. States keep the engine's layout.
+    (``wavedil.fused``): per conv its matrix products (im2col, or Winograd F(2, 3) for
+    chunks of 512 samples and more) and compiled passes that apply the ReLUs and the
+    residual sum, write the result into the next conv's history and gather that conv's
+    inputs. States keep the engine's layout.
     """
 
     def _bind(self):
@@ -161,10 +162,9 @@ class TCNStream(_ModelStream):
         self._head = ops.get("head")
         self._fused, self._cols = [], None
         if self.steps:  # dilated convs (kernel_size > 1): the fused chain
-            from . import _stream_kernels as kernels  # numba, on first use
+            from . import _stream_kernels  # numba, on first use
 
-            self._kernel = kernels.store_and_gather_tm
-            self._modes = kernels.COPY, kernels.RELU, kernels.RELU_RESIDUAL_RELU
+            self._kernels = _stream_kernels
             convs, w = self.model._convs, self.w
             self._fused = [(FusedConv(convs[f"blocks.{i}.conv1"], self._dtype),
                             FusedConv(convs[f"blocks.{i}.conv2"], self._dtype),
@@ -190,36 +190,37 @@ class TCNStream(_ModelStream):
         return x if self._head is None else self._head(x)
 
     def _run_fused(self, x):
-        kernel, (copy_mode, relu_mode, residual_mode) = self._kernel, self._modes
+        kernels = self._kernels
         batch, _, m = x.shape
         if self._fused[0][0].history is None:
             for _, conv in self._convs():
                 conv.start(batch, x.dtype)
-        cols = self._im2col_blocks(batch, m, x.dtype)
-        src = residual = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C), time-major
-        mode = copy_mode  # the chunk enters the first history as it is
-        for (conv1, conv2, downsample), (col1, col2) in zip(self._fused, cols):
-            block_in = conv1.store(kernel, src, residual, mode, col1)
-            conv2.store(kernel, np.matmul(col1, conv1.weight), None, relu_mode, col2)
-            src, mode = np.matmul(col2, conv2.weight), residual_mode  # relu(relu(h) + x)
+        inputs = self._inputs_blocks(batch, m, x.dtype)
+        product = residual = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C)
+        mode = kernels.COPY  # the chunk enters the first history as it is
+        for (conv1, conv2, downsample), (in1, in2) in zip(self._fused, inputs):
+            block_in = conv1.store(kernels, product, residual, mode, in1)
+            conv2.store(kernels, conv1.product(in1), None, kernels.RELU, in2)
+            product, mode = conv2.product(in2), kernels.RELU_RESIDUAL_RELU  # relu(relu(h) + x)
             residual = block_in if downsample is None else _pointwise_tm(downsample, block_in)
-        out = np.empty_like(src)  # the last block's output: activated, no history
-        kernel(src, residual, mode, out, 0, 0, 0, 0, out)
+        out = np.empty((batch, m, self._fused[-1][1].layer.out_channels), x.dtype)
+        store_product(kernels, product, residual, mode, out, 0)  # activated, no history
         if self._head_tm is not None:
             out = _pointwise_tm(self._head_tm, out)
         return np.ascontiguousarray(out.transpose(0, 2, 1))
 
-    def _im2col_blocks(self, batch: int, m: int, dtype) -> list:
-        """Per block, the two convs' im2col blocks for chunks of ``m`` (kept between
-        chunks of one size; convs of one width share theirs)."""
+    def _inputs_blocks(self, batch: int, m: int, dtype) -> list:
+        """Per block, the two convs' input blocks (im2col or Winograd) for chunks of ``m``
+        (kept between chunks of one size; convs of one shape and path share theirs)."""
         if self._cols is None or self._cols[0] != (batch, m):
             shared = {}
             for pair in self._fused:
                 for conv in pair[:2]:
-                    if conv.weight.shape[0] not in shared:
-                        shared[conv.weight.shape[0]] = conv.im2col_block(batch, m, dtype)
-            blocks = [tuple(shared[conv.weight.shape[0]] for conv in pair[:2])
-                      for pair in self._fused]
+                    key = conv.weight.shape + (conv.uses_winograd(m),)
+                    if key not in shared:
+                        shared[key] = conv.inputs_block(batch, m, dtype)
+            blocks = [tuple(shared[conv.weight.shape + (conv.uses_winograd(m),)]
+                            for conv in pair[:2]) for pair in self._fused]
             self._cols = ((batch, m), blocks)
         return self._cols[1]
 
