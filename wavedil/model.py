@@ -9,7 +9,8 @@ matrix product).
 
 Every model is causal (latency 0): ``model(x)`` offline and ``model.stream(batch)``
 chunk by chunk agree for any split (the streaming contract, DESIGN.md); the offline call
-is a fresh stream, run in blocks of ``BLOCK`` samples so the activations stay in cache.
+is a fresh stream (split in time over threads for long signals, ``wavedil.parallel``),
+run in blocks of ``BLOCK`` samples so the activations stay in cache.
 Each model's ``.spec`` is its spec tree (``wavedil.spec``) for receptive-field tooling.
 
 Shape: ``(T,)``, ``(C_in, T)`` or ``(B, C_in, T)`` in, the same layout with ``C_out``
@@ -26,6 +27,7 @@ import numpy as np
 
 from ._checks import as_float_array
 from .conv import ConvStream, DilatedConv1d
+from .parallel import run_offline
 from .spec import Chain, LayerSpec
 from .stream import Stream, nested_state
 
@@ -71,12 +73,14 @@ class _Model:
         """Input samples each output sees: ``1 + sum of (K - 1) * dilation`` on the longest path."""
         return 1 + _past_extent(self.spec)
 
-    def __call__(self, x, **cond) -> np.ndarray:
-        """Offline: the whole signal (a fresh stream plus its flush)."""
-        stream = self.stream()
-        y = stream.process(x, **cond)
-        stream.flush()  # causal: nothing held back
-        return y
+    def __call__(self, x, *, workers=None, **cond) -> np.ndarray:
+        """Offline: the whole signal, as a fresh stream plus its flush would give it.
+
+        A long signal is split in time over ``workers`` threads (default: numpy's BLAS
+        thread count; ``wavedil.parallel``), each stretch a fresh stream warmed up on the
+        ``receptive_field - 1`` samples before it.
+        """
+        return run_offline(self, x, cond, workers)
 
     def stream(self, batch=None):
         raise NotImplementedError

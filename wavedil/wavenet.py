@@ -141,9 +141,11 @@ class WaveNet(_Model):
             Branches(tuple(prefixes)),
             _conv_spec("head1", s, s), _conv_spec("head2", s, c["out_channels"])))
 
-    def __call__(self, x, global_cond=None, local_cond=None) -> np.ndarray:
-        """Offline: the whole signal, with its conditioning (see the class docstring)."""
-        return super().__call__(x, global_cond=global_cond, local_cond=local_cond)
+    def __call__(self, x, global_cond=None, local_cond=None, *, workers=None) -> np.ndarray:
+        """Offline: the whole signal, with its conditioning (see the class docstring);
+        ``workers`` as in ``_Model.__call__``."""
+        return super().__call__(x, workers=workers, global_cond=global_cond,
+                                local_cond=local_cond)
 
     def stream(self, batch=None) -> WaveNetStream:
         """A fresh stream (latency 0); ``process(chunk, global_cond=, local_cond=)``."""
