@@ -62,13 +62,16 @@ def run_offline(model, x, cond: dict, workers=None) -> np.ndarray:
     """``model``'s offline output: a fresh stream over ``x``, split over ``workers``
     threads in time (default: numpy's BLAS thread count)."""
     x = np.asarray(x)
-    workers = blas_threads() if workers is None else positive_int(workers, "workers")
     past = model.receptive_field - 1
     local = cond.get("local_cond")
-    if x.ndim in (1, 2, 3) and (local is None or np.shape(local)[-1:] == x.shape[-1:]):
-        parts = stretches(x.shape[-1], past, workers)
-    else:  # one stream, which raises the error
-        parts = [(0, x.shape[-1] if x.ndim else 0)]
+    n = x.shape[-1] if x.ndim in (1, 2, 3) else 0  # else one stream, which raises the error
+    if local is not None and np.shape(local)[-1:] != x.shape[-1:]:
+        n = 0
+    if workers is not None:
+        workers = positive_int(workers, "workers")
+    elif n >= 2 * max(MIN_STRETCH, 4 * past):  # long enough to split: ask the BLAS (~2 ms)
+        workers = blas_threads()
+    parts = stretches(n, past, workers or 1)
     if len(parts) == 1 or not _SPLIT_LOCK.acquire(blocking=False):
         return _fresh_run(model, x, cond)
     try:

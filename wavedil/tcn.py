@@ -150,9 +150,9 @@ class TCNStream(_ModelStream):
 
     With dilated convs (``kernel_size > 1``) a chunk runs as a fused, time-major chain
     (``wavedil.fused``): per conv its matrix products (im2col, or Winograd F(2, 3) for
-    chunks of 512 samples and more) and compiled passes that apply the ReLUs and the
-    residual sum, write the result into the next conv's history and gather that conv's
-    inputs. States keep the engine's layout.
+    chunks of 32 samples and more in whole tiles) and compiled passes that apply the
+    ReLUs and the residual sum, write the result into the next conv's history and gather
+    that conv's inputs. States keep the engine's layout.
     """
 
     def _bind(self):
