@@ -138,6 +138,27 @@ def test_tcn_long_chunks_equal_torch(dtype, data, batch):
     close(y_stream, y_torch, dtype)
 
 
+@pytest.mark.parametrize("kernels", [(1, 1), (2, 1), (1, 3)], ids=str)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+def test_wavenet_paths_of_every_kernel_pair_equal_torch(kernels, dtype):
+    """1x1 gate convs run the unfused path; a 1x1 input conv feeds the fused chain."""
+    kernel_size, input_kernel_size = kernels
+    model = build(6, lambda: WaveNet(2, 6, 8, 5, kernel_size=kernel_size, dilations=[1, 2],
+                                     input_kernel_size=input_kernel_size,
+                                     local_cond_channels=2))[dtype]
+    twin = to_numpy(model)
+    gen = torch.Generator().manual_seed(1)
+    x, cond = inputs(model, 2, 300, dtype, gen)
+    with torch.no_grad():
+        expected = model(x, **cond).numpy()
+    ncond = {k: v.numpy() for k, v in cond.items()}
+    stream = twin.stream(2)
+    y_stream = np.concatenate([stream.process(x.numpy()[..., a:b], **piece(ncond, a, b))
+                               for a, b in spans(300, [64, 1, 100])], -1)
+    close(twin(x.numpy(), **ncond), expected, dtype)
+    close(y_stream, expected, dtype)
+
+
 def test_causal_conv_matches_the_design_formula(rng):
     """y[n] = b + sum_t w[t] x[n - d (K-1-t)], zeros before the start (DESIGN.md)."""
     conv = CausalConv1d(3, 2, kernel_size=4, dilation=3, groups=1).double()

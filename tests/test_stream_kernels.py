@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wavedil._stream_kernels import (
+    ADD,
     COPY,
     RELU,
     RELU_RESIDUAL_RELU,
@@ -17,18 +18,22 @@ from wavedil._stream_kernels import (
 from wavedil.conv import DilatedConv1d
 from wavedil.fused import WINOGRAD_MIN_SAMPLES, FusedConv
 
+MODES = [COPY, RELU, RELU_RESIDUAL_RELU, ADD]
+
 
 def numpy_act(src, residual, mode):
-    """The numpy formulas of the TCN stream: copy, relu(h), relu(relu(h) + x)."""
+    """The numpy formulas of the streams: copy, relu(h), relu(relu(h) + x), h + x."""
     if mode == COPY:
         return src
     if mode == RELU:
         return np.maximum(src, 0)
+    if mode == ADD:
+        return src + residual
     return np.maximum(np.maximum(src, 0) + residual, 0)
 
 
 @given(st.integers(1, 3), st.integers(1, 5), st.integers(0, 40), st.integers(1, 4),
-       st.integers(1, 9), st.integers(0, 30), st.sampled_from([COPY, RELU, RELU_RESIDUAL_RELU]),
+       st.integers(1, 9), st.integers(0, 30), st.sampled_from(MODES),
        st.sampled_from([np.float32, np.float64]), st.integers(0, 2**16))
 def test_store_and_gather_equals_numpy_for_any_shape(batch, channels, m, taps, dilation, extra,
                                                      mode, dtype, seed):
@@ -61,7 +66,7 @@ def test_store_and_gather_without_taps_only_stores():
 
 
 @given(st.integers(1, 3), st.integers(1, 5), st.integers(0, 40), st.integers(1, 4),
-       st.integers(1, 9), st.integers(0, 30), st.sampled_from([COPY, RELU, RELU_RESIDUAL_RELU]),
+       st.integers(1, 9), st.integers(0, 30), st.sampled_from(MODES),
        st.sampled_from([np.float32, np.float64]), st.integers(0, 2**16))
 def test_time_major_store_and_gather_equals_numpy_for_any_shape(batch, channels, m, taps,
                                                                 dilation, extra, mode, dtype,
@@ -123,7 +128,7 @@ def direct_causal_conv(past_and_chunk, weight, bias, dilation, m):
 
 
 @given(st.integers(1, 3), st.integers(1, 6), st.integers(1, 6), st.integers(1, 9),
-       st.integers(1, 4), st.integers(0, 20), st.sampled_from([COPY, RELU, RELU_RESIDUAL_RELU]),
+       st.integers(1, 4), st.integers(0, 20), st.sampled_from(MODES),
        st.sampled_from([np.float32, np.float64]), st.integers(0, 2**16))
 def test_winograd_conv_equals_the_direct_formula(batch, c_in, c_out, dilation, tiles, extra,
                                                   mode, dtype, seed):

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 from numba import njit
 
-COPY, RELU, RELU_RESIDUAL_RELU = 0, 1, 2  # the activation ``mode`` of the stores
+# the activation ``mode`` of the stores: v, max(v, 0), max(max(v, 0) + residual, 0) (TCN),
+# v + residual (WaveNet's residual sum)
+COPY, RELU, RELU_RESIDUAL_RELU, ADD = 0, 1, 2, 3
 
 
 @njit(cache=True, nogil=True)
@@ -28,7 +30,8 @@ def store_and_gather(src, residual, mode, buf, slot, span, dilation, taps, col):
     """Store an activated block in a history slot, then gather the next im2col block.
 
     ``buf[b, c, slot + t] = act(src[b, c, t])`` with act by ``mode``: ``COPY``: ``v``;
-    ``RELU``: ``max(v, 0)``; ``RELU_RESIDUAL_RELU``: ``max(max(v, 0) + residual, 0)``.
+    ``RELU``: ``max(v, 0)``; ``RELU_RESIDUAL_RELU``: ``max(max(v, 0) + residual, 0)``;
+    ``ADD``: ``v + residual``.
     Then ``col[b, c * K + k, t] = buf[b, c, slot - span + k * dilation + t]`` for the
     ``K = taps`` taps (rows past ``C * K``, such as a bias row of ones, are left alone;
     ``taps = 0`` gathers nothing).
@@ -46,6 +49,9 @@ def store_and_gather(src, residual, mode, buf, slot, span, dilation, taps, col):
             elif mode == RELU:
                 for t in range(m):
                     buf[b, c, slot + t] = max(src[b, c, t], zero)
+            elif mode == ADD:
+                for t in range(m):
+                    buf[b, c, slot + t] = src[b, c, t] + residual[b, c, t]
             else:
                 for t in range(m):
                     buf[b, c, slot + t] = max(max(src[b, c, t], zero) + residual[b, c, t],
@@ -77,6 +83,9 @@ def store_and_gather_tm(src, residual, mode, buf, slot, span, dilation, taps, co
             elif mode == RELU:
                 for c in range(channels):
                     buf[b, slot + t, c] = max(src[b, t, c], zero)
+            elif mode == ADD:
+                for c in range(channels):
+                    buf[b, slot + t, c] = src[b, t, c] + residual[b, t, c]
             else:
                 for c in range(channels):
                     buf[b, slot + t, c] = max(max(src[b, t, c], zero) + residual[b, t, c],
@@ -140,7 +149,7 @@ def winograd_store(prods, bias, dilation, residual, mode, buf, slot):
 
     ``y[2dq + r] = m_0 + m_1 + m_2 + bias`` and ``y[2dq + r + d] = m_1 - m_2 - m_3 + bias``
     with ``m_k = prods[k, b, q d + r]``; then ``buf[b, slot + t] = act(y[t])`` as in
-    ``store_and_gather`` (``residual`` is read by ``RELU_RESIDUAL_RELU`` only).
+    ``store_and_gather`` (``residual`` is read by ``RELU_RESIDUAL_RELU`` and ``ADD`` only).
 
     Shape: ``prods`` ``(4, B, m // 2, C)``; ``bias`` ``(C,)``; ``residual`` ``(B, m, C)``;
     ``buf`` ``(B, capacity, C)`` with ``slot + m <= capacity``.
@@ -163,6 +172,13 @@ def winograd_store(prods, bias, dilation, residual, mode, buf, slot):
                         m1, m2 = prods[1, b, i, c], prods[2, b, i, c]
                         buf[b, t0, c] = max(prods[0, b, i, c] + m1 + m2 + bias[c], zero)
                         buf[b, t1, c] = max(m1 - m2 - prods[3, b, i, c] + bias[c], zero)
+                elif mode == ADD:
+                    for c in range(channels):
+                        m1, m2 = prods[1, b, i, c], prods[2, b, i, c]
+                        y0 = prods[0, b, i, c] + m1 + m2 + bias[c]
+                        y1 = m1 - m2 - prods[3, b, i, c] + bias[c]
+                        buf[b, t0, c] = y0 + residual[b, t, c]
+                        buf[b, t1, c] = y1 + residual[b, t + d, c]
                 else:
                     for c in range(channels):
                         m1, m2 = prods[1, b, i, c], prods[2, b, i, c]

@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .buffer import History
-from .conv import DilatedConv1d
+from .conv import DilatedConv1d, checked_history
 
 # Shorter chunks keep the one-pass im2col path. The TCN of the benchmark (64 channels,
 # dilations 1..256) streamed chunks of 128 in 560 us per call with Winograd against 660 us
@@ -139,3 +139,69 @@ def store_product(kernels, product, residual, mode, out, slot: int) -> None:
                                out, slot)
     else:
         kernels.store_and_gather_tm(product, residual, mode, out, slot, 0, 0, 0, out)
+
+
+class FusedChain:
+    """The fused convs of a model's stream by parameter name: their histories, their
+    input blocks, and the stream's state in the engine's layout (``{name}.history``)."""
+
+    def __init__(self, convs: dict[str, FusedConv]):
+        self.convs = convs
+        self._blocks = None  # ((batch, m), {name: block})
+
+    @property
+    def started(self) -> bool:
+        return next(iter(self.convs.values())).history is not None
+
+    def start(self, batch: int, dtype) -> None:
+        for conv in self.convs.values():
+            conv.start(batch, dtype)
+
+    def inputs_blocks(self, batch: int, m: int, dtype) -> dict[str, np.ndarray]:
+        """Each conv's input block (im2col or Winograd) for chunks of ``m``, kept between
+        chunks of one size; convs of one shape and path share theirs (a conv's block is
+        read by its product before the next conv's ``store`` fills it again)."""
+        if self._blocks is None or self._blocks[0] != (batch, m):
+            shared, blocks = {}, {}
+            for name, conv in self.convs.items():
+                key = conv.weight.shape + (conv.uses_winograd(m),)
+                if key not in shared:
+                    shared[key] = conv.inputs_block(batch, m, dtype)
+                blocks[name] = shared[key]
+            self._blocks = ((batch, m), blocks)
+        return self._blocks[1]
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {f"{name}.history": conv.state() for name, conv in self.convs.items()}
+
+    def load(self, state: dict, batch: int, dtype) -> None:
+        """Start every history from ``state`` (zeros where a key is absent)."""
+        for name, conv in self.convs.items():
+            key = f"{name}.history"
+            past = state.get(key)
+            if past is not None:
+                past = checked_history(past, key, dtype,
+                                       (batch, conv.layer.in_channels, conv.span))
+            conv.start(batch, dtype, past)
+
+    def reset(self) -> None:
+        for conv in self.convs.values():
+            conv.history = None
+
+
+def time_major_1x1(w: dict, name: str, scale: float = 1.0):
+    """A 1x1 conv's ``(C_in, C_out)`` weight and ``(C_out,)`` bias from the cast weights
+    ``w`` (``(C_out, C_in)`` and ``(C_out, 1)``), times ``scale``; None if absent."""
+    if name + ".weight" not in w:
+        return None
+    return (np.ascontiguousarray(w[name + ".weight"].T * scale),
+            w[name + ".bias"][:, 0] * scale)
+
+
+def pointwise_tm(conv, x: np.ndarray) -> np.ndarray:
+    """A 1x1 conv (``time_major_1x1``) on a time-major ``(B, m, C_in)`` signal:
+    ``(B, m, C_out)``."""
+    weight, bias = conv
+    y = np.matmul(x, weight)
+    y += bias
+    return y

@@ -171,6 +171,7 @@ class _ModelStream(Stream):
         self.model = model
         self.steps = {name: ConvStream(conv) for name, conv in model._convs.items()}
         self.w = None
+        self._chain = None  # a subclass's FusedChain (wavedil.fused), if it runs one
 
     def _config(self) -> dict:
         return {"op": self.model.architecture, **self.model.config}
@@ -193,7 +194,8 @@ class _ModelStream(Stream):
             self._bind()
 
     def _bind(self) -> None:
-        """Subclasses look up their per-layer callables here, once per dtype."""
+        """Subclasses look up their per-layer callables here, once per dtype (and may set
+        ``self._chain``, whose histories then replace the steps')."""
 
     def _process(self, x: np.ndarray, **cond) -> np.ndarray:
         self._prepare(x.dtype)
@@ -214,10 +216,14 @@ class _ModelStream(Stream):
         return np.zeros((self._layout[1], self.out_channels, 0), self._layout[2])
 
     def _state(self) -> dict[str, np.ndarray]:
+        if self._chain is not None and self._chain.started:
+            return self._chain.state()
         return nested_state(self.steps.items())
 
     def _load(self, state, batch: int, dtype: np.dtype) -> None:
         self._prepare(dtype)
+        if self._chain is not None:
+            return self._chain.load(state, batch, dtype)
         for name, step in self.steps.items():
             key = f"{name}.history"
             step._load({"history": state[key]} if key in state else {}, batch, dtype)
@@ -225,3 +231,5 @@ class _ModelStream(Stream):
     def _reset(self) -> None:
         for step in self.steps.values():
             step._reset()
+        if self._chain is not None:
+            self._chain.reset()

@@ -24,8 +24,7 @@ import numpy as np
 
 from ._checks import positive_int
 from .activations import relu
-from .conv import checked_history
-from .fused import FusedConv, store_product
+from .fused import FusedChain, FusedConv, pointwise_tm, store_product, time_major_1x1
 from .model import _conv_spec, _Model, _ModelStream
 from .spec import Branches, Chain, dilation_schedule
 
@@ -160,25 +159,21 @@ class TCNStream(_ModelStream):
         self._blocks = [(ops[f"blocks.{i}.conv1"], ops[f"blocks.{i}.conv2"],
                          ops.get(f"blocks.{i}.downsample")) for i in range(blocks)]
         self._head = ops.get("head")
-        self._fused, self._cols = [], None
         if self.steps:  # dilated convs (kernel_size > 1): the fused chain
             from . import _stream_kernels  # numba, on first use
 
             self._kernels = _stream_kernels
             convs, w = self.model._convs, self.w
-            self._fused = [(FusedConv(convs[f"blocks.{i}.conv1"], self._dtype),
-                            FusedConv(convs[f"blocks.{i}.conv2"], self._dtype),
-                            _time_major(w, f"blocks.{i}.downsample")) for i in range(blocks)]
-            self._head_tm = _time_major(w, "head")
-
-    def _convs(self):
-        """``(name, FusedConv)`` of every conv of the fused chain."""
-        for i, (conv1, conv2, _) in enumerate(self._fused):
-            yield f"blocks.{i}.conv1", conv1
-            yield f"blocks.{i}.conv2", conv2
+            self._chain = FusedChain({name: FusedConv(convs[name], self._dtype)
+                                      for i in range(blocks)
+                                      for name in (f"blocks.{i}.conv1", f"blocks.{i}.conv2")})
+            fused = list(self._chain.convs.values())
+            self._fused = [(fused[2 * i], fused[2 * i + 1],
+                            time_major_1x1(w, f"blocks.{i}.downsample")) for i in range(blocks)]
+            self._head_tm = time_major_1x1(w, "head")
 
     def _run(self, x):
-        if self._fused:
+        if self._chain is not None:
             return self._run_fused(x)
         for conv1, conv2, downsample in self._blocks:
             h = conv1(x)
@@ -190,76 +185,21 @@ class TCNStream(_ModelStream):
         return x if self._head is None else self._head(x)
 
     def _run_fused(self, x):
-        kernels = self._kernels
+        kernels, chain = self._kernels, self._chain
         batch, _, m = x.shape
-        if self._fused[0][0].history is None:
-            for _, conv in self._convs():
-                conv.start(batch, x.dtype)
-        inputs = self._inputs_blocks(batch, m, x.dtype)
+        if not chain.started:
+            chain.start(batch, x.dtype)
+        inputs = list(chain.inputs_blocks(batch, m, x.dtype).values())
         product = residual = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C)
         mode = kernels.COPY  # the chunk enters the first history as it is
-        for (conv1, conv2, downsample), (in1, in2) in zip(self._fused, inputs):
+        for i, (conv1, conv2, downsample) in enumerate(self._fused):
+            in1, in2 = inputs[2 * i], inputs[2 * i + 1]
             block_in = conv1.store(kernels, product, residual, mode, in1)
             conv2.store(kernels, conv1.product(in1), None, kernels.RELU, in2)
             product, mode = conv2.product(in2), kernels.RELU_RESIDUAL_RELU  # relu(relu(h) + x)
-            residual = block_in if downsample is None else _pointwise_tm(downsample, block_in)
+            residual = block_in if downsample is None else pointwise_tm(downsample, block_in)
         out = np.empty((batch, m, self._fused[-1][1].layer.out_channels), x.dtype)
         store_product(kernels, product, residual, mode, out, 0)  # activated, no history
         if self._head_tm is not None:
-            out = _pointwise_tm(self._head_tm, out)
+            out = pointwise_tm(self._head_tm, out)
         return np.ascontiguousarray(out.transpose(0, 2, 1))
-
-    def _inputs_blocks(self, batch: int, m: int, dtype) -> list:
-        """Per block, the two convs' input blocks (im2col or Winograd) for chunks of ``m``
-        (kept between chunks of one size; convs of one shape and path share theirs)."""
-        if self._cols is None or self._cols[0] != (batch, m):
-            shared = {}
-            for pair in self._fused:
-                for conv in pair[:2]:
-                    key = conv.weight.shape + (conv.uses_winograd(m),)
-                    if key not in shared:
-                        shared[key] = conv.inputs_block(batch, m, dtype)
-            blocks = [tuple(shared[conv.weight.shape + (conv.uses_winograd(m),)]
-                            for conv in pair[:2]) for pair in self._fused]
-            self._cols = ((batch, m), blocks)
-        return self._cols[1]
-
-    def _state(self):
-        if not self._fused or self._fused[0][0].history is None:
-            return super()._state()
-        return {f"{name}.history": conv.state() for name, conv in self._convs()}
-
-    def _load(self, state, batch, dtype):
-        if not self._fused_for(dtype):
-            return super()._load(state, batch, dtype)
-        for name, conv in self._convs():
-            key = f"{name}.history"
-            past = state.get(key)
-            if past is not None:
-                past = checked_history(past, key, dtype,
-                                       (batch, conv.layer.in_channels, conv.span))
-            conv.start(batch, dtype, past)
-
-    def _fused_for(self, dtype) -> bool:
-        self._prepare(dtype)
-        return bool(self._fused)
-
-    def _reset(self):
-        super()._reset()
-        for pair in getattr(self, "_fused", []):
-            pair[0].history = pair[1].history = None
-
-
-def _time_major(w: dict, name: str):
-    """A 1x1 conv's ``(C_in, C_out)`` weight and ``(C_out,)`` bias, or None if absent."""
-    if name + ".weight" not in w:
-        return None
-    return np.ascontiguousarray(w[name + ".weight"].T), w[name + ".bias"][:, 0]
-
-
-def _pointwise_tm(conv, x):
-    """A 1x1 conv on a time-major ``(B, m, C_in)`` signal: ``(B, m, C_out)``."""
-    weight, bias = conv
-    y = np.matmul(x, weight)
-    y += bias
-    return y

@@ -5,7 +5,8 @@ After van den Oord et al. (2016): causal ``input_conv``; per layer a dilated con
 projected by 1x1 convs, ``z = tanh(a) * sigmoid(b)`` on its two halves, 1x1 ``skip`` and
 ``res`` projections; ``head2(relu(head1(relu(sum of skips))))``. ``wavenet_plan`` (the
 dilations) is shared with the torch twin ``wavedil.nn.WaveNet``; the machinery common to
-the numpy models is in ``wavedil.model``.
+the numpy models is in ``wavedil.model``. With gate convs of 2 taps or more a stream runs
+time-major (``wavedil.fused``, as the TCN's), one ``tanh`` pass per gate.
 
 Shape: ``(T,)``, ``(C_in, T)`` or ``(B, C_in, T)`` in, the same layout with ``C_out``
 channels out; ``global_cond`` ``(C_gc,)`` or ``(B, C_gc)``, ``local_cond`` in the layout of
@@ -29,6 +30,15 @@ import numpy as np
 
 from ._checks import as_float_array, positive_int
 from .activations import relu, sigmoid
+from .conv import DilatedConv1d
+from .fused import (
+    FusedChain,
+    FusedConv,
+    WinogradProducts,
+    pointwise_tm,
+    store_product,
+    time_major_1x1,
+)
 from .model import _conv_spec, _Model, _ModelStream, _pointwise
 from .spec import Branches, Chain, dilation_schedule
 
@@ -208,8 +218,54 @@ class WaveNetStream(_ModelStream):
             outputs = partial(_pointwise, np.concatenate([w[n + ".weight"] for n in names]),
                               np.concatenate([w[n + ".bias"] for n in names]))
             self._gated.append((ops[f"layers.{i}.conv"], outputs))
+        if self.model.config["kernel_size"] > 1:
+            self._bind_fused()
+
+    def _bind_fused(self):
+        """The time-major chain (``wavedil.fused``), with the gate's sigmoid as a tanh.
+
+        ``sigmoid(b) = (1 + tanh(b / 2)) / 2``: the sigmoid half of every gate conv (and of
+        the conditioning projections) is stored halved, so one ``tanh`` covers both halves,
+        and ``z' = tanh(a) * (1 + tanh(b / 2)) = 2 z``; the skip and residual weights are
+        stored halved, so ``(W / 2) z' = W z``. Halving is exact in binary floating point,
+        so every value equals the unfolded formula's.
+        """
+        from . import _stream_kernels  # numba, on first use
+
+        c, w, dtype, layers = self.model.config, self.w, self._dtype, self._layers
+        gate_width, skip_width = c["gate_channels"], c["skip_channels"]
+        halve = np.ones(gate_width)
+        halve[gate_width // 2:] = 0.5  # the sigmoid half, per gate channel
+        convs = {}
+        if c["input_kernel_size"] > 1:
+            convs["input_conv"] = FusedConv(self.model._convs["input_conv"], dtype)
+        else:
+            self._input_tm = time_major_1x1(w, "input_conv")
+        for i in range(layers):
+            p = self.model.params
+            gate = DilatedConv1d(p[f"layers.{i}.conv.weight"] * halve[:, None, None],
+                                 p[f"layers.{i}.conv.bias"] * halve, c["dilations"][i])
+            convs[f"layers.{i}.conv"] = FusedConv(gate, dtype)
+        self._chain = FusedChain(convs)
+        self._kernels = _stream_kernels
+        self._cond_tm = {}
+        for kind in ("global_cond", "local_cond"):
+            stacked = getattr(self, "_" + kind)
+            if stacked is not None:  # (layers * gate, C) -> (C, layers * gate), halved
+                self._cond_tm[kind] = np.ascontiguousarray(
+                    (stacked * np.tile(halve, layers)[:, None].astype(dtype)).T)
+        self._outputs_tm = []
+        for i in range(layers):
+            names = [f"layers.{i}.skip"] + ([f"layers.{i}.res"] if i < layers - 1 else [])
+            weight = np.concatenate([w[n + ".weight"] for n in names]) * dtype.type(0.5)
+            bias = np.concatenate([w[n + ".bias"] for n in names])[:, 0]
+            self._outputs_tm.append((np.ascontiguousarray(weight.T), bias))
+        self._heads_tm = time_major_1x1(w, "head1"), time_major_1x1(w, "head2")
+        self._skip_width = skip_width
 
     def _run(self, x, global_cond=None, local_cond=None):
+        if self._chain is not None:
+            return self._run_fused(x, global_cond, local_cond)
         c, ops = self.model.config, self.ops
         gate_width, skip_width = c["gate_channels"], c["skip_channels"]
         half = gate_width // 2
@@ -238,3 +294,55 @@ class WaveNetStream(_ModelStream):
         y = ops["head1"](skips)
         relu(y)
         return ops["head2"](y)
+
+    def _run_fused(self, x, global_cond=None, local_cond=None):
+        kernels, chain = self._kernels, self._chain
+        batch, _, m = x.shape
+        if not chain.started:
+            chain.start(batch, x.dtype)
+        inputs = chain.inputs_blocks(batch, m, x.dtype)
+        xt = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C_in), time-major
+        if "input_conv" in chain.convs:
+            conv = chain.convs["input_conv"]
+            conv.store(kernels, xt, None, kernels.COPY, inputs["input_conv"])
+            product = _plain(kernels, conv.product(inputs["input_conv"]), batch, m, x.dtype)
+        else:
+            product = pointwise_tm(self._input_tm, xt)
+        cond = None  # every layer's conditioning, (B, m or 1, layers * gate)
+        if global_cond is not None:
+            cond = np.matmul(global_cond.transpose(0, 2, 1), self._cond_tm["global_cond"])
+        if local_cond is not None:
+            lc = np.matmul(local_cond.transpose(0, 2, 1), self._cond_tm["local_cond"])
+            cond = lc if cond is None else lc + cond
+        gate_width, skip_width = self.model.config["gate_channels"], self._skip_width
+        half = gate_width // 2
+        residual, mode, skips = None, kernels.COPY, None
+        for i, (weight, bias) in enumerate(self._outputs_tm):
+            name = f"layers.{i}.conv"
+            conv, col = chain.convs[name], inputs[name]
+            h = conv.store(kernels, product, residual, mode, col)  # the layer's input
+            a = _plain(kernels, conv.product(col), batch, m, x.dtype)  # sigmoid half halved
+            if cond is not None:
+                a += cond[..., i * gate_width : (i + 1) * gate_width]
+            np.tanh(a, out=a)
+            a[..., half:] += 1
+            out = np.matmul(np.multiply(a[..., :half], a[..., half:]), weight)  # z' = 2 z
+            out += bias
+            if skips is None:
+                skips = out[..., :skip_width]
+            else:
+                skips += out[..., :skip_width]
+            product, residual, mode = out[..., skip_width:], h, kernels.ADD  # h + res
+        relu(skips)
+        y = pointwise_tm(self._heads_tm[0], skips)
+        relu(y)
+        return np.ascontiguousarray(pointwise_tm(self._heads_tm[1], y).transpose(0, 2, 1))
+
+
+def _plain(kernels, product, batch: int, m: int, dtype) -> np.ndarray:
+    """A conv's output as a ``(B, m, C)`` array (Winograd products transformed)."""
+    if not isinstance(product, WinogradProducts):
+        return product
+    out = np.empty((batch, m, product.prods.shape[-1]), dtype)
+    store_product(kernels, product, out, kernels.COPY, out, 0)
+    return out
