@@ -1,4 +1,4 @@
-"""Offline model calls split over threads in time (wavedil.parallel).
+"""Offline model calls split over threads by batch rows or in time (wavedil.parallel).
 
 The oracle is the serial offline call (one fresh stream over the whole signal) and, for a
 long signal, torch: any number of threads and any length give the same output within the
@@ -46,9 +46,19 @@ def test_stretches_tile_the_signal(n, past, workers):
         assert min(b - a for a, b in parts) >= max(parallel.MIN_STRETCH, 4 * past)
 
 
+@given(st.integers(1, 64), st.integers(0, 10**5), st.integers(1, 16))
+def test_batch_groups_tile_the_batch(batch, n, workers):
+    groups = parallel.batch_groups(batch, n, workers)
+    assert groups[0][0] == 0 and groups[-1][1] == batch
+    assert all(a[1] == b[0] and a[0] < a[1] for a, b in zip(groups, groups[1:]))
+    assert 1 <= len(groups) <= min(workers, batch)
+    if len(groups) > 1:
+        assert min(b - a for a, b in groups) * n >= parallel.MIN_STRETCH
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 @settings(max_examples=15, deadline=None)
-@given(data=st.data(), workers=st.integers(1, 5), batch=st.sampled_from([None, 1, 3]),
+@given(data=st.data(), workers=st.integers(1, 5), batch=st.sampled_from([None, 1, 3, 5]),
        dtype=st.sampled_from([np.float32, np.float64]))
 def test_any_split_equals_one_stream(name, data, workers, batch, dtype):
     model = MODELS[name]
@@ -68,17 +78,17 @@ def test_any_split_equals_one_stream(name, data, workers, batch, dtype):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
-def test_a_long_signal_split_in_two_equals_torch(dtype):
+def test_long_signals_and_batches_split_in_two_equal_torch(dtype):
     torch.manual_seed(0)
     model = TorchTCN(1, 8, kernel_size=3, dilations=[1, 4, 16, 64], out_channels=1)
     model = model.to(dtype).eval()
     twin = to_numpy(model)
     n = 2 * parallel.MIN_STRETCH + 1001
     assert len(parallel.stretches(n, twin.receptive_field - 1, 2)) == 2
-    x = torch.randn(2, 1, n, dtype=dtype)
-    with torch.no_grad():
-        expected = model(x).numpy()
-    close(twin(x.numpy(), workers=2), expected, expected.dtype.type)
+    for x in (torch.randn(1, 1, n, dtype=dtype), torch.randn(4, 1, n // 2, dtype=dtype)):
+        with torch.no_grad():
+            expected = model(x).numpy()
+        close(twin(x.numpy(), workers=2), expected, expected.dtype.type)
 
 
 def test_blas_threads_are_restored_and_a_busy_split_runs_serially(monkeypatch):
@@ -102,4 +112,6 @@ def test_errors_in_a_stretch_reach_the_caller_and_workers_are_checked(monkeypatc
     wavenet = MODELS["wavenet_cond"]
     with pytest.raises(ValueError, match="local_cond"):  # longer than the audio
         wavenet(np.zeros((1, 2000)), np.zeros(2), np.zeros((3, 2500)), workers=2)
+    with pytest.raises(ValueError, match="global_cond"):  # rows for 3 signals, not 4
+        wavenet(np.zeros((4, 1, 2000)), np.zeros((3, 2)), np.zeros((4, 3, 2000)), workers=2)
     assert not parallel._SPLIT_LOCK.locked()

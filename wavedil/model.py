@@ -9,7 +9,7 @@ matrix product).
 
 Every model is causal (latency 0): ``model(x)`` offline and ``model.stream(batch)``
 chunk by chunk agree for any split (the streaming contract, DESIGN.md); the offline call
-is a fresh stream (split in time over threads for long signals, ``wavedil.parallel``),
+is a fresh stream (split over threads by batch rows or in time, ``wavedil.parallel``),
 run in blocks of ``BLOCK`` samples so the activations stay in cache.
 Each model's ``.spec`` is its spec tree (``wavedil.spec``) for receptive-field tooling.
 
@@ -76,9 +76,9 @@ class _Model:
     def __call__(self, x, *, workers=None, **cond) -> np.ndarray:
         """Offline: the whole signal, as a fresh stream plus its flush would give it.
 
-        A long signal is split in time over ``workers`` threads (default: numpy's BLAS
-        thread count; ``wavedil.parallel``), each stretch a fresh stream warmed up on the
-        ``receptive_field - 1`` samples before it.
+        Split over ``workers`` threads (default: numpy's BLAS thread count;
+        ``wavedil.parallel``): a batch by rows, a long signal in time (each stretch a fresh
+        stream warmed up on the ``receptive_field - 1`` samples before it).
         """
         return run_offline(self, x, cond, workers)
 

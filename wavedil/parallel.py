@@ -1,38 +1,42 @@
-"""Offline calls of a causal model split over threads in time.
+"""Offline calls of a causal model split over threads: by batch rows, or in time.
 
-A causal model's output at time ``n`` depends on the inputs ``n - past .. n`` only
-(``past = receptive_field - 1``). So a long signal can be cut into stretches, one per
-thread: each thread runs a fresh stream from ``past`` samples before its stretch (zeros
-before that, as at the true start) and keeps the outputs of its stretch. Those outputs are
-the offline outputs: the same operations on the same values, except that the matrix
-products may sum in another order (DESIGN.md tolerances).
+A batch of several signals splits into groups of rows, one stream per thread. A single
+long signal splits in time: a causal model's output at time ``n`` depends on the inputs
+``n - past .. n`` only (``past = receptive_field - 1``), so each thread runs a fresh stream
+from ``past`` samples before its stretch (zeros before that, as at the true start) and
+keeps the outputs of its stretch. Either way the outputs are the offline outputs: the same
+operations on the same values, except that the matrix products may sum in another order
+(DESIGN.md tolerances).
 
-Why threads in time rather than BLAS's threads: with numpy's BLAS on 2 threads, each
-product leaves half its output in the other core's cache, and the compiled pass that reads
-it next ran 2.5x slower than on hot data (78 against 30 us per 2048 x 64 block). With one
-stretch per core, each thread runs BLAS on one thread and keeps its data in its own core's
-cache: the offline TCN of the benchmark took 137-147 ms in 2 stretches against 173-176 ms in
-one (same process, interleaved). The cost is ``past`` extra samples per extra stretch, so a
-stretch must hold at least ``max(MIN_STRETCH, 4 * past)`` samples.
+Why threads rather than BLAS's threads: with numpy's BLAS on 2 threads, each product
+leaves half its output in the other core's cache, and the compiled pass that reads it next
+ran 2.5x slower than on hot data (78 against 30 us per 2048 x 64 block). With one part per
+core, each thread runs BLAS on one thread and keeps its data in its own core's cache. For
+the TCN of the benchmark (64 channels, 18 convs; same process, interleaved): 1 s of audio
+took 137-147 ms in 2 stretches against 173-176 ms as one stream; a batch of 4 x 12000
+samples took 166 ms in 2 groups against 312 ms as one stream. A stretch costs ``past``
+extra samples, so it must hold at least ``max(MIN_STRETCH, 4 * past)`` samples; a group
+at least ``MIN_STRETCH`` samples in all.
 
 While the threads run, numpy's BLAS is limited to one thread (``threadpoolctl``), a process
 setting; a lock keeps a second split call (say from a Dask worker thread) from changing it
 at the same time: that call runs on one thread instead.
 
-Shape: ``x`` ``(T,)``, ``(C, T)`` or ``(B, C, T)``; ``local_cond`` ``(..., T)`` is cut
-with it.
+Shape: ``x`` ``(T,)``, ``(C, T)`` or ``(B, C, T)``; ``local_cond`` ``(..., T)`` and a
+batched ``global_cond`` ``(B, C_gc)`` are cut with it.
 """
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 
 from ._checks import positive_int
 
-MIN_STRETCH = 8192  # samples: shorter stretches are not worth a thread
+MIN_STRETCH = 8192  # samples: less work is not worth a thread
 _SPLIT_LOCK = threading.Lock()
 
 
@@ -58,36 +62,77 @@ def stretches(n: int, past: int, workers: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
+def batch_groups(batch: int, n: int, workers: int) -> list[tuple[int, int]]:
+    """``[first, stop)`` rows of at most ``workers`` groups of a batch of ``batch``
+    signals of ``n`` samples, each group at least ``MIN_STRETCH`` samples in all.
+
+    >>> batch_groups(4, 12000, 2)
+    [(0, 2), (2, 4)]
+    >>> batch_groups(3, 1000, 2)
+    [(0, 3)]
+    """
+    rows = -(-MIN_STRETCH // n) if n else batch + 1  # the fewest rows a group may hold
+    count = max(1, min(workers, batch // rows))
+    bounds = [batch * i // count for i in range(count + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
 def run_offline(model, x, cond: dict, workers=None) -> np.ndarray:
     """``model``'s offline output: a fresh stream over ``x``, split over ``workers``
-    threads in time (default: numpy's BLAS thread count)."""
+    threads (default: numpy's BLAS thread count) by batch rows or, for one signal, in
+    time."""
     x = np.asarray(x)
-    past = model.receptive_field - 1
-    local = cond.get("local_cond")
-    n = x.shape[-1] if x.ndim in (1, 2, 3) else 0  # else one stream, which raises the error
-    if local is not None and np.shape(local)[-1:] != x.shape[-1:]:
-        n = 0
     if workers is not None:
         workers = positive_int(workers, "workers")
-    elif n >= 2 * max(MIN_STRETCH, 4 * past):  # long enough to split: ask the BLAS (~2 ms)
-        workers = blas_threads()
-    parts = stretches(n, past, workers or 1)
+    past = model.receptive_field - 1
+    batch, n = _split_shape(x, cond)
+    if batch > 1:
+        enough = batch * n >= 2 * MIN_STRETCH
+    else:
+        enough = n >= 2 * max(MIN_STRETCH, 4 * past)
+    if workers is None:
+        workers = blas_threads() if enough else 1  # asking the BLAS takes ~2 ms
+    if batch > 1:
+        parts, axis, run = batch_groups(batch, n, workers), 0, partial(_group, model, x, cond)
+    else:
+        parts, axis, run = stretches(n, past, workers), -1, partial(_stretch, model, x, cond,
+                                                                     past)
     if len(parts) == 1 or not _SPLIT_LOCK.acquire(blocking=False):
         return _fresh_run(model, x, cond)
     try:
         from threadpoolctl import threadpool_limits
 
-        def stretch(bounds):
-            start, stop = bounds
-            first = max(0, start - past)  # the warm-up: outputs before start are dropped
-            return _fresh_run(model, x[..., first:stop], _cut(cond, first, stop))[
-                ..., start - first:]
-
         with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(len(parts)) as pool:
-            outputs = list(pool.map(stretch, parts))
+            outputs = list(pool.map(run, parts))
     finally:
         _SPLIT_LOCK.release()
-    return np.concatenate(outputs, axis=-1)
+    return np.concatenate(outputs, axis=axis)
+
+
+def _split_shape(x: np.ndarray, cond: dict) -> tuple[int, int]:
+    """``(batch rows to split, samples)``; ``(1, 0)`` (no split) for inputs the stream
+    will refuse, so that it raises its own error."""
+    if x.ndim not in (1, 2, 3):
+        return 1, 0
+    batch = x.shape[0] if x.ndim == 3 else 1
+    local, global_ = cond.get("local_cond"), cond.get("global_cond")
+    if local is not None and np.shape(local)[-1:] != x.shape[-1:]:
+        return 1, 0
+    if batch > 1 and any(v is not None and np.shape(v)[:1] != (batch,)
+                         for v in (local, global_)):
+        return 1, 0
+    return batch, x.shape[-1]
+
+
+def _group(model, x, cond, rows: tuple[int, int]) -> np.ndarray:
+    first, stop = rows
+    return _fresh_run(model, x[first:stop], _rows(cond, first, stop))
+
+
+def _stretch(model, x, cond, past: int, bounds: tuple[int, int]) -> np.ndarray:
+    start, stop = bounds
+    first = max(0, start - past)  # the warm-up: outputs before start are dropped
+    return _fresh_run(model, x[..., first:stop], _cut(cond, first, stop))[..., start - first:]
 
 
 def _fresh_run(model, x, cond) -> np.ndarray:
@@ -100,3 +145,7 @@ def _fresh_run(model, x, cond) -> np.ndarray:
 def _cut(cond: dict, start: int, stop: int) -> dict:
     return {k: (np.asarray(v)[..., start:stop] if k == "local_cond" and v is not None else v)
             for k, v in cond.items()}
+
+
+def _rows(cond: dict, first: int, stop: int) -> dict:
+    return {k: (None if v is None else np.asarray(v)[first:stop]) for k, v in cond.items()}
