@@ -35,3 +35,11 @@ def test_demo_streams_equal_to_offline(tmp_path):
         [sys.executable, str(ROOT / "examples" / "demo.py"), "--output", str(tmp_path / "d.wav")],
         capture_output=True, text=True, check=True)
     assert "EQUAL" in result.stdout and (tmp_path / "d.wav").stat().st_size > 1000
+
+
+def test_offline_threads_example_splits_equal_to_one_stream(capsys):
+    namespace = runpy.run_path(str(ROOT / "examples" / "offline_threads.py"))
+    errors = namespace["main"](["--repeat", "1"])
+    assert set(errors) == {"one recording", "batch of clips"}
+    assert max(errors.values()) <= 1e-5
+    assert capsys.readouterr().out.count("EQUAL within float32 tolerance") == 2
