@@ -1,5 +1,6 @@
 """The command-line filters: model files and the denoiser, streamed block by block."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,23 @@ def test_filter_streams_a_model_file_equal_to_offline(stereo, tmp_path, capsys):
     np.testing.assert_allclose(written, expected, atol=1e-5)
     text = capsys.readouterr().out
     assert "latency 0 samples" in text and "max |written - offline| = " in text
+
+
+def test_check_compares_with_the_offline_result_written_the_same_way(tmp_path, capsys):
+    """For integer formats --check also writes the offline result as the output file is
+    written and counts the samples that differ (a float difference of ~1e-7 can cross a
+    rounding boundary; more than a step, or many samples, would be a bug)."""
+    path = tmp_path / "in16.wav"
+    rng = np.random.default_rng(2)
+    sf.write(path, 0.3 * rng.standard_normal(6000), 8000, subtype="PCM_16")
+    model = TCN(1, [4, 4], kernel_size=3, out_channels=1, seed=1)
+    model.save(tmp_path / "m.npz")
+    assert main(["filter", str(tmp_path / "m.npz"), str(path), str(tmp_path / "o.wav"),
+                 "--block", "50", "--check"]) == 0
+    line = [t for t in capsys.readouterr().out.splitlines() if "written as PCM_16" in t][0]
+    identical, total, steps = map(int, re.findall(r"(\d+) of (\d+) samples identical, "
+                                                  r"the rest within (\d+) step", line)[0])
+    assert total == 6000 and identical >= 0.99 * total and steps <= 1
 
 
 def test_denoise_command_equals_the_denoiser_operator(stereo, tmp_path, capsys):

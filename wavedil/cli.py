@@ -194,7 +194,6 @@ def _stream_file(op, args, what: str) -> int:
     import time
 
     import numpy as np
-    import soundfile as sf
 
     from .io import filter_file
 
@@ -214,15 +213,35 @@ def _stream_file(op, args, what: str) -> int:
           f"{report.latency} samples ({1000 * report.latency / report.sample_rate:.1f} ms); "
           f"real-time factor {elapsed / max(seconds, 1e-9):.4f}")
     if args.check:
-        audio, _ = sf.read(args.input, dtype="float32", always_2d=True)
-        written, _ = sf.read(args.output, dtype="float32", always_2d=True)
-        offline = op(audio.T[:, None, :])[:, 0, :].T
-        subtype = sf.info(args.output).subtype
-        bits = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}.get(subtype)
-        step = f"; one {subtype} step is {2.0 ** (1 - bits):.3g}" if bits else ""
-        print(f"offline check: max |written - offline| = "
-              f"{float(np.max(np.abs(written - offline), initial=0.0)):.3g}{step}")
+        _check_against_offline(op, args.input, args.output)
     return 0
+
+
+def _check_against_offline(op, input_path, output_path) -> None:
+    """Print how the written file compares with the offline result: as floats, and (for
+    integer formats) with the offline result written the same way, sample by sample."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    audio, rate = sf.read(input_path, dtype="float32", always_2d=True)
+    written, _ = sf.read(output_path, dtype="float32", always_2d=True)
+    offline = op(audio.T[:, None, :])[:, 0, :].T
+    info = sf.info(output_path)
+    bits = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}.get(info.subtype)
+    step = f"; one {info.subtype} step is {2.0 ** (1 - bits):.3g}" if bits else ""
+    print(f"offline check: max |written - offline| = "
+          f"{float(np.max(np.abs(written - offline), initial=0.0)):.3g}{step}")
+    if bits:  # the offline result through the same quantisation
+        memory = io.BytesIO()
+        sf.write(memory, offline, rate, subtype=info.subtype, format=info.format)
+        memory.seek(0)
+        same_way, _ = sf.read(memory, dtype="float32", always_2d=True)
+        steps = np.rint(np.abs(written - same_way) * 2.0 ** (bits - 1))
+        print(f"offline written as {info.subtype}: {np.count_nonzero(steps == 0)} of "
+              f"{steps.size} samples identical, the rest within "
+              f"{int(np.max(steps, initial=0))} step(s)")
 
 
 def main(argv=None) -> int:
