@@ -164,12 +164,10 @@ class TCNStream(_ModelStream):
 
             self._kernels = _stream_kernels
             convs, w = self.model._convs, self.w
-            self._chain = FusedChain({name: FusedConv(convs[name], self._dtype)
-                                      for i in range(blocks)
-                                      for name in (f"blocks.{i}.conv1", f"blocks.{i}.conv2")})
-            fused = list(self._chain.convs.values())
-            self._fused = [(fused[2 * i], fused[2 * i + 1],
+            self._fused = [(f"blocks.{i}.conv1", f"blocks.{i}.conv2",
                             time_major_1x1(w, f"blocks.{i}.downsample")) for i in range(blocks)]
+            self._chain = FusedChain({name: FusedConv(convs[name], self._dtype)
+                                      for pair in self._fused for name in pair[:2]})
             self._head_tm = time_major_1x1(w, "head")
 
     def _run(self, x):
@@ -189,16 +187,16 @@ class TCNStream(_ModelStream):
         batch, _, m = x.shape
         if not chain.started:
             chain.start(batch, x.dtype)
-        inputs = list(chain.inputs_blocks(batch, m, x.dtype).values())
+        convs, inputs = chain.convs, chain.inputs_blocks(batch, m, x.dtype)
         product = residual = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C)
         mode = kernels.COPY  # the chunk enters the first history as it is
-        for i, (conv1, conv2, downsample) in enumerate(self._fused):
-            in1, in2 = inputs[2 * i], inputs[2 * i + 1]
+        for name1, name2, downsample in self._fused:
+            conv1, conv2, in1, in2 = convs[name1], convs[name2], inputs[name1], inputs[name2]
             block_in = conv1.store(kernels, product, residual, mode, in1)
             conv2.store(kernels, conv1.product(in1), None, kernels.RELU, in2)
             product, mode = conv2.product(in2), kernels.RELU_RESIDUAL_RELU  # relu(relu(h) + x)
             residual = block_in if downsample is None else pointwise_tm(downsample, block_in)
-        out = np.empty((batch, m, self._fused[-1][1].layer.out_channels), x.dtype)
+        out = np.empty((batch, m, conv2.layer.out_channels), x.dtype)
         store_product(kernels, product, residual, mode, out, 0)  # activated, no history
         if self._head_tm is not None:
             out = pointwise_tm(self._head_tm, out)

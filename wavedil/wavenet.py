@@ -254,12 +254,12 @@ class WaveNetStream(_ModelStream):
             if stacked is not None:  # (layers * gate, C) -> (C, layers * gate), halved
                 self._cond_tm[kind] = np.ascontiguousarray(
                     (stacked * np.tile(halve, layers)[:, None].astype(dtype)).T)
-        self._outputs_tm = []
+        self._layers_tm = []  # per layer: its gate conv's name, skip + res weight and bias
         for i in range(layers):
             names = [f"layers.{i}.skip"] + ([f"layers.{i}.res"] if i < layers - 1 else [])
             weight = np.concatenate([w[n + ".weight"] for n in names]) * dtype.type(0.5)
             bias = np.concatenate([w[n + ".bias"] for n in names])[:, 0]
-            self._outputs_tm.append((np.ascontiguousarray(weight.T), bias))
+            self._layers_tm.append((f"layers.{i}.conv", np.ascontiguousarray(weight.T), bias))
         self._heads_tm = time_major_1x1(w, "head1"), time_major_1x1(w, "head2")
         self._skip_width = skip_width
 
@@ -317,8 +317,7 @@ class WaveNetStream(_ModelStream):
         gate_width, skip_width = self.model.config["gate_channels"], self._skip_width
         half = gate_width // 2
         residual, mode, skips = None, kernels.COPY, None
-        for i, (weight, bias) in enumerate(self._outputs_tm):
-            name = f"layers.{i}.conv"
+        for i, (name, weight, bias) in enumerate(self._layers_tm):
             conv, col = chain.convs[name], inputs[name]
             h = conv.store(kernels, product, residual, mode, col)  # the layer's input
             a = _plain(kernels, conv.product(col), batch, m, x.dtype)  # sigmoid half halved
