@@ -11,7 +11,7 @@ Inside the chain every signal is time-major, ``(B, T, C)``. A conv computes its 
 - **Winograd F(2, 3)** (3 taps, chunks of at least ``WINOGRAD_MIN_SAMPLES`` samples in
   whole tiles of ``2 * dilation``): four products ``u[k] @ g[k]`` on half the rows each,
   two thirds of the multiplies (formulas in ``wavedil._stream_kernels``). The products of
-  a 2048-sample chunk, 64 -> 64 channels, took 193-225 us against 268-283 us for im2col.
+  a 2048-sample chunk, 64 -> 64 channels, took 192-225 us against 268-283 us for im2col.
 
 Between two products compiled passes (``wavedil._stream_kernels``) apply the activation
 and the residual sum, write the result into the next conv's history and gather that conv's
@@ -37,8 +37,8 @@ from .buffer import History
 from .conv import DilatedConv1d, checked_history
 
 # Shorter chunks keep the one-pass im2col path. The TCN of the benchmark (64 channels,
-# dilations 1..256) streamed chunks of 128 in 560 us per call with Winograd against 660 us
-# without, chunks of 32 in 205-207 against 212-214 us.
+# dilations 1..256) streamed chunks of 128 in 559-578 us per call with Winograd against
+# 655-685 us without, chunks of 32 in 205-207 against 212-214 us.
 WINOGRAD_MIN_SAMPLES = 32
 
 
