@@ -19,6 +19,7 @@ from wavedil.conv import DilatedConv1d
 from wavedil.fused import WINOGRAD_MIN_SAMPLES, FusedConv
 
 MODES = [COPY, RELU, RELU_RESIDUAL_RELU, ADD]
+DTYPES, SEEDS = st.sampled_from([np.float32, np.float64]), st.integers(0, 2**16)
 
 
 def numpy_act(src, residual, mode):
@@ -34,7 +35,7 @@ def numpy_act(src, residual, mode):
 
 @given(st.integers(1, 3), st.integers(1, 5), st.integers(0, 40), st.integers(1, 4),
        st.integers(1, 9), st.integers(0, 30), st.sampled_from(MODES),
-       st.sampled_from([np.float32, np.float64]), st.integers(0, 2**16))
+       DTYPES, SEEDS)
 def test_store_and_gather_equals_numpy_for_any_shape(batch, channels, m, taps, dilation, extra,
                                                      mode, dtype, seed):
     rng = np.random.default_rng(seed)
@@ -67,7 +68,7 @@ def test_store_and_gather_without_taps_only_stores():
 
 @given(st.integers(1, 3), st.integers(1, 5), st.integers(0, 40), st.integers(1, 4),
        st.integers(1, 9), st.integers(0, 30), st.sampled_from(MODES),
-       st.sampled_from([np.float32, np.float64]), st.integers(0, 2**16))
+       DTYPES, SEEDS)
 def test_time_major_store_and_gather_equals_numpy_for_any_shape(batch, channels, m, taps,
                                                                 dilation, extra, mode, dtype,
                                                                 seed):
@@ -94,8 +95,7 @@ def test_time_major_store_and_gather_equals_numpy_for_any_shape(batch, channels,
 
 
 @given(st.integers(1, 3), st.integers(1, 5), st.integers(0, 40), st.integers(1, 4),
-       st.integers(1, 9), st.integers(0, 30), st.sampled_from([np.float32, np.float64]),
-       st.integers(0, 2**16))
+       st.integers(1, 9), st.integers(0, 30), DTYPES, SEEDS)
 def test_time_major_gather_alone_equals_numpy(batch, channels, m, taps, dilation, extra, dtype,
                                               seed):
     rng = np.random.default_rng(seed)
@@ -129,7 +129,7 @@ def direct_causal_conv(past_and_chunk, weight, bias, dilation, m):
 
 @given(st.integers(1, 3), st.integers(1, 6), st.integers(1, 6), st.integers(1, 9),
        st.integers(1, 4), st.integers(0, 20), st.sampled_from(MODES),
-       st.sampled_from([np.float32, np.float64]), st.integers(0, 2**16))
+       DTYPES, SEEDS)
 def test_winograd_conv_equals_the_direct_formula(batch, c_in, c_out, dilation, tiles, extra,
                                                   mode, dtype, seed):
     """gather -> four products -> store == act(direct conv) for any shape, dilation, mode."""

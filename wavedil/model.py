@@ -27,7 +27,7 @@ import numpy as np
 
 from ._checks import as_float_array
 from .conv import ConvStream, DilatedConv1d
-from .parallel import run_offline
+from .parallel import cut_in_time, run_offline
 from .spec import Chain, LayerSpec
 from .stream import Stream, nested_state
 
@@ -204,9 +204,7 @@ class _ModelStream(Stream):
             return self._run(x, **cond)
         parts = []
         for i in range(0, n, BLOCK):
-            sliced = {k: (v[..., i : i + BLOCK] if k == "local_cond" else v)
-                      for k, v in cond.items()}
-            parts.append(self._run(x[..., i : i + BLOCK], **sliced))
+            parts.append(self._run(x[..., i : i + BLOCK], **cut_in_time(cond, i, i + BLOCK)))
         return np.concatenate(parts, axis=-1)
 
     def _run(self, x: np.ndarray, **cond) -> np.ndarray:

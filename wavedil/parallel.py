@@ -88,16 +88,13 @@ def run_offline(model, x, cond: dict, workers=None) -> np.ndarray:
     past = model.receptive_field - 1
     batch, n = _split_shape(x, cond)
     if batch > 1:
-        enough = batch * n >= 2 * MIN_STRETCH
+        split, axis, run = partial(batch_groups, batch, n), 0, partial(_group, model, x, cond)
     else:
-        enough = n >= 2 * max(MIN_STRETCH, 4 * past)
-    if workers is None:
-        workers = blas_threads() if enough else 1  # asking the BLAS takes ~2 ms
-    if batch > 1:
-        parts, axis, run = batch_groups(batch, n, workers), 0, partial(_group, model, x, cond)
-    else:
-        parts, axis, run = stretches(n, past, workers), -1, partial(_stretch, model, x, cond,
-                                                                     past)
+        split, axis, run = partial(stretches, n, past), -1, partial(_stretch, model, x, cond,
+                                                                    past)
+    if workers is None:  # ask the BLAS (~2 ms) only if the input is long enough to split
+        workers = blas_threads() if len(split(2)) > 1 else 1
+    parts = split(workers)
     if len(parts) == 1 or not _SPLIT_LOCK.acquire(blocking=False):
         return _fresh_run(model, x, cond)
     try:
@@ -133,7 +130,8 @@ def _group(model, x, cond, rows: tuple[int, int]) -> np.ndarray:
 def _stretch(model, x, cond, past: int, bounds: tuple[int, int]) -> np.ndarray:
     start, stop = bounds
     first = max(0, start - past)  # the warm-up: outputs before start are dropped
-    return _fresh_run(model, x[..., first:stop], _cut(cond, first, stop))[..., start - first:]
+    return _fresh_run(model, x[..., first:stop], cut_in_time(cond, first, stop))[
+        ..., start - first:]
 
 
 def _fresh_run(model, x, cond) -> np.ndarray:
@@ -143,7 +141,8 @@ def _fresh_run(model, x, cond) -> np.ndarray:
     return y
 
 
-def _cut(cond: dict, start: int, stop: int) -> dict:
+def cut_in_time(cond: dict, start: int, stop: int) -> dict:
+    """The conditioning of samples ``start : stop``: ``local_cond`` is cut, the rest kept."""
     return {k: (np.asarray(v)[..., start:stop] if k == "local_cond" and v is not None else v)
             for k, v in cond.items()}
 

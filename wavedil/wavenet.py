@@ -212,14 +212,19 @@ class WaveNetStream(_ModelStream):
         for kind in ("global_cond", "local_cond"):  # every layer's projection in one matrix
             ws = [w.get(f"layers.{i}.{kind}.weight") for i in range(layers)]
             setattr(self, "_" + kind, None if ws[0] is None else np.concatenate(ws))
+        if self.model.config["kernel_size"] > 1:
+            return self._bind_fused()
         self._gated = []  # per layer: the gate conv, and skip + res 1x1 convs as one matmul
         for i in range(layers):
-            names = [f"layers.{i}.skip"] + ([f"layers.{i}.res"] if i < layers - 1 else [])
-            outputs = partial(_pointwise, np.concatenate([w[n + ".weight"] for n in names]),
-                              np.concatenate([w[n + ".bias"] for n in names]))
-            self._gated.append((ops[f"layers.{i}.conv"], outputs))
-        if self.model.config["kernel_size"] > 1:
-            self._bind_fused()
+            self._gated.append((ops[f"layers.{i}.conv"], partial(_pointwise, *self._outputs(i))))
+
+    def _outputs(self, i: int):
+        """Layer ``i``'s skip and residual 1x1 convs as one: ``(S [+ R], gate / 2)`` weight,
+        ``(S [+ R], 1)`` bias (the last layer has no residual output)."""
+        w, last = self.w, i == self._layers - 1
+        names = [f"layers.{i}.skip"] + ([] if last else [f"layers.{i}.res"])
+        return (np.concatenate([w[n + ".weight"] for n in names]),
+                np.concatenate([w[n + ".bias"] for n in names]))
 
     def _bind_fused(self):
         """The time-major chain (``wavedil.fused``), with the gate's sigmoid as a tanh.
@@ -232,8 +237,8 @@ class WaveNetStream(_ModelStream):
         """
         from . import _stream_kernels  # numba, on first use
 
-        c, w, dtype, layers = self.model.config, self.w, self._dtype, self._layers
-        gate_width, skip_width = c["gate_channels"], c["skip_channels"]
+        c, w, p = self.model.config, self.w, self.model.params
+        dtype, layers, gate_width = self._dtype, self._layers, c["gate_channels"]
         halve = np.ones(gate_width)
         halve[gate_width // 2:] = 0.5  # the sigmoid half, per gate channel
         convs = {}
@@ -242,7 +247,6 @@ class WaveNetStream(_ModelStream):
         else:
             self._input_tm = time_major_1x1(w, "input_conv")
         for i in range(layers):
-            p = self.model.params
             gate = DilatedConv1d(p[f"layers.{i}.conv.weight"] * halve[:, None, None],
                                  p[f"layers.{i}.conv.bias"] * halve, c["dilations"][i])
             convs[f"layers.{i}.conv"] = FusedConv(gate, dtype)
@@ -256,12 +260,10 @@ class WaveNetStream(_ModelStream):
                     (stacked * np.tile(halve, layers)[:, None].astype(dtype)).T)
         self._layers_tm = []  # per layer: its gate conv's name, skip + res weight and bias
         for i in range(layers):
-            names = [f"layers.{i}.skip"] + ([f"layers.{i}.res"] if i < layers - 1 else [])
-            weight = np.concatenate([w[n + ".weight"] for n in names]) * dtype.type(0.5)
-            bias = np.concatenate([w[n + ".bias"] for n in names])[:, 0]
-            self._layers_tm.append((f"layers.{i}.conv", np.ascontiguousarray(weight.T), bias))
+            weight, bias = self._outputs(i)
+            self._layers_tm.append((f"layers.{i}.conv",
+                                    np.ascontiguousarray(weight.T * dtype.type(0.5)), bias[:, 0]))
         self._heads_tm = time_major_1x1(w, "head1"), time_major_1x1(w, "head2")
-        self._skip_width = skip_width
 
     def _run(self, x, global_cond=None, local_cond=None):
         if self._chain is not None:
@@ -314,7 +316,8 @@ class WaveNetStream(_ModelStream):
         if local_cond is not None:
             lc = np.matmul(local_cond.transpose(0, 2, 1), self._cond_tm["local_cond"])
             cond = lc if cond is None else lc + cond
-        gate_width, skip_width = self.model.config["gate_channels"], self._skip_width
+        c = self.model.config
+        gate_width, skip_width = c["gate_channels"], c["skip_channels"]
         half = gate_width // 2
         residual, mode, skips = None, kernels.COPY, None
         for i, (name, weight, bias) in enumerate(self._layers_tm):
