@@ -32,9 +32,10 @@ from common import (
     time_interleaved,
 )
 
-from wavedil.atrous import atrous, iatrous, mra
-from wavedil.atrous_stream import AtrousStream, DenoiseStream
-from wavedil.denoise import denoise
+from wavedil.wavelets.denoise import denoise
+from wavedil.wavelets.denoise_stream import DenoiseStream
+from wavedil.wavelets.streams import AtrousStream
+from wavedil.wavelets.transform import atrous, iatrous, mra
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 LEVELS = 8
@@ -96,7 +97,7 @@ def transform_section(smoke: bool) -> str:
             f"place and only the edges are extended. The inverse fuses both synthesis "
             f"filters, their sum and the 1/gain scale in one pass per level; mra runs the "
             f"lowpass kernel. Outputs of 32 MB and more (the details here) come from "
-            f"`wavedil.recycle`: the memory of an earlier result that nothing refers to any "
+            f"`wavedil.engine.memory`: the memory of an earlier result that nothing refers to any "
             f"more, as glibc itself recycles pywt's smaller per-level arrays; into fresh "
             f"memory the float64 haar forward took 17.1 ms instead of 8.4 ms (page faults and "
             f"zeroing of 64 MB). {jit_note(smoke)}"]
@@ -131,8 +132,8 @@ def jit_note(smoke: bool) -> str:
     if smoke:
         return "The JIT's first-call cost is measured at full size only."
     code = ("import time, numpy as np; t = time.perf_counter(); "
-            "from wavedil.atrous import atrous, iatrous; "
-            "from wavedil.atrous_stream import AtrousStream; x = np.ones(4096); "
+            "from wavedil.wavelets.transform import atrous, iatrous; "
+            "from wavedil.wavelets.streams import AtrousStream; x = np.ones(4096); "
             "r = atrous(x, 'db4', 8, alignment='pywt'); iatrous(r); "
             "AtrousStream('db4', 8).process(x); "
             "atrous(x.astype(np.float32), 'db4', 8); "

@@ -31,8 +31,8 @@ from common import (
 )
 from pytorch_tcn import TemporalConv1d
 
-from wavedil.conv import DilatedConv1d
-from wavedil.kernels import dilate_kernel, dilated_convolve
+from wavedil.engine.conv import DilatedConv1d
+from wavedil.seed import dilate_kernel, dilated_convolve
 
 RATE = 48_000
 CHANNELS = 64

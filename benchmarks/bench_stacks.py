@@ -5,7 +5,7 @@ Three measurements, each checked for equal outputs before it is timed:
 1. offline, 1 s of 48 kHz float32: a TCN (64 channels, K = 3, dilations 1..256: 9 blocks,
    18 convs) and a WaveNet (64 residual / 128 gate / 64 skip channels, K = 2, dilations
    1..512 twice: 20 layers), the numpy model (``wavedil.nn.export`` then
-   ``wavedil.modelfile.load``, so the weights are identical) vs the torch model;
+   ``wavedil.models.loader.load``, so the weights are identical) vs the torch model;
 2. streaming that TCN in chunks of 1, 32, 128, 512 samples: the numpy stream vs
    pytorch-tcn's streaming (``tcn(chunk, inference=True)``, batch 1) on the same weights
    (a ``pytorch_tcn.TCN`` converted with ``wavedil.nn.from_pytorch_tcn``);
@@ -34,7 +34,7 @@ from common import (
 )
 from torch.nn.utils import parametrize
 
-from wavedil.modelfile import load
+from wavedil.models.loader import load
 from wavedil.nn import TCN, WaveNet, export, from_pytorch_tcn
 
 RATE = 48_000
@@ -184,10 +184,10 @@ def offline_section(sizes, peak, folder, threads) -> str:
         f"thread(s). The TCN takes {c} input "
         "channels (so every conv is the same size); the WaveNet one. Both sides hold the "
         "same weights: the torch model was exported with `wavedil.nn.export` and the numpy "
-        "side is `wavedil.modelfile.load` of that file. torch runs under "
+        "side is `wavedil.models.loader.load` of that file. torch runs under "
         "`torch.inference_mode()` with `parametrize.cached()` (the TCN's weight norm "
         "computed once per call). `numpy` is the offline call `net(x)`: split in time "
-        f"over {threads} threads (`wavedil.parallel`), each with a one-thread BLAS; "
+        f"over {threads} threads (`wavedil.models.parallel`), each with a one-thread BLAS; "
         "`numpy, one stream` is `net(x, workers=1)`, one stream with numpy's BLAS on "
         f"{threads} threads. GFLOP counts 2 x every conv weight per sample (the direct "
         "convolution); activations and additions are not counted, and the TCN's long "

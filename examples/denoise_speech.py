@@ -3,8 +3,8 @@
     python examples/denoise_speech.py [--output out/speech_denoised.wav] [--seconds S]
 
 ``data/speech_noisy.wav`` is ``data/speech.wav`` plus white noise at 5 dB SNR. The script
-denoises it offline (``wavedil.denoise.denoise``: sym8, BayesShrink) and in real time
-(``wavedil.atrous_stream.DenoiseStream`` fed 256-sample chunks: the causal starlet, zero
+denoises it offline (``wavedil.wavelets.denoise.denoise``: sym8, BayesShrink) and in real time
+(``wavedil.DenoiseStream`` fed 256-sample chunks: the causal starlet, zero
 latency, and db4 with its few milliseconds of latency, both with a running noise
 estimate), prints the SNR against the clean speech before and after, and writes the
 offline result as a 16-bit WAV.
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from wavedil.atrous_stream import DenoiseStream
-from wavedil.denoise import denoise
+from wavedil.wavelets.denoise import denoise
+from wavedil.wavelets.denoise_stream import DenoiseStream
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 CHUNK = 256

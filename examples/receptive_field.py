@@ -22,14 +22,11 @@ from pathlib import Path
 import torch
 from pytorch_tcn import TCN as PytorchTCN
 
-from wavedil.planning import plan_dilations
-from wavedil.probe import (
-    effective_receptive_field,
-    plot_effective_receptive_field,
-    probe_receptive_field,
-)
-from wavedil.receptive import receptive_field
-from wavedil.stack import TCN
+from wavedil.models.stack import TCN
+from wavedil.plot import plot_effective_receptive_field
+from wavedil.receptive.field import receptive_field
+from wavedil.receptive.planning import plan_dilations
+from wavedil.receptive.probe import effective_receptive_field, probe_receptive_field
 
 
 def main(argv=None) -> dict:

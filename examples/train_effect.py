@@ -15,7 +15,7 @@ ratio as the loss, ESR = sum((y - y_hat)^2) / sum(y^2). The script then
 2. exports the model with ``wavedil.nn.export`` (weight norm folded) and writes the effect,
    the sample rate and the held-out figures to a sidecar JSON beside it
    (``data/effect_model.json``), since the model file's config holds only the architecture;
-3. loads it with ``wavedil.modelfile.load`` (no torch needed from here on), streams the
+3. loads it with ``wavedil.models.loader.load`` (no torch needed from here on), streams the
    test file through the numpy model in chunks of ``--chunk`` samples and prints the
    largest difference from the torch output and the real-time factor of the stream.
 
@@ -37,7 +37,7 @@ import torch
 import torchaudio
 import torchaudio.functional as AF
 
-from wavedil.modelfile import load
+from wavedil.models.loader import load
 from wavedil.nn import TCN, export
 
 ROOT = Path(__file__).resolve().parent.parent

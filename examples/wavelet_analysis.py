@@ -22,8 +22,8 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pywt  # noqa: E402
 
-from wavedil.atrous import atrous, level_energies, mra  # noqa: E402
 from wavedil.plot import plot_mra, plot_scalogram  # noqa: E402
+from wavedil.wavelets.transform import atrous, level_energies, mra  # noqa: E402
 
 SERIES = {
     # name: (loader, sample rate, unit of the rate)

@@ -1,4 +1,4 @@
-"""Generate ``wavedil/_filter_tables.py`` from the defining equations of the wavelets.
+"""Generate ``wavedil/wavelets/_tables.py`` from the defining equations of the wavelets.
 
 Every table is computed in high precision with mpmath (50 digits by default) and written as
 the nearest float64, printed with 17 significant digits (so it reads back bit for bit):
@@ -53,7 +53,7 @@ SYMLETS_PYWT_ROUNDED = (3, 5, 6, 7, 18, 19, 20)
 # middle (the others have it before the middle): the orientation convention of those tables.
 SYMLET_LATE_ENERGY = frozenset({4, 5, 6, 8, 9, 10, 13, 18})
 
-TABLE_PATH = Path(__file__).resolve().parent.parent / "wavedil" / "_filter_tables.py"
+TABLE_PATH = Path(__file__).resolve().parent.parent / "wavedil" / "wavelets" / "_tables.py"
 
 
 def _polymul(p: list, q: list) -> list:

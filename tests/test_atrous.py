@@ -6,7 +6,8 @@ import pywt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wavedil.atrous import (
+from wavedil.wavelets.banks import filter_bank, wavelist
+from wavedil.wavelets.transform import (
     AtrousResult,
     atrous,
     iatrous,
@@ -15,7 +16,6 @@ from wavedil.atrous import (
     max_level,
     mra,
 )
-from wavedil.wavelets import filter_bank, wavelist
 
 BUILTIN = wavelist()
 ORTHOGONAL = [name for name in BUILTIN if filter_bank(name).orthogonal]
@@ -322,7 +322,7 @@ def test_float32_mra_and_inverse_stay_float32():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_every_level_is_bitwise_the_engines_layer(name, alignment, boundary, dtype):
     """The compiled offline levels compute what the engine's DilatedConv1d layers compute."""
-    from wavedil.atrous import level_layers
+    from wavedil.wavelets.transform import level_layers
 
     x = np.random.default_rng(5).standard_normal(700).astype(dtype)
     result = atrous(x, name, 4, alignment, boundary)

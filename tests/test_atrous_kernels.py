@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wavedil._atrous_kernels import analysis_rows, correlate_rows, synthesis_rows
+from wavedil.engine._jit.levels import analysis_rows, correlate_rows, synthesis_rows
 
 DTYPES = [np.float32, np.float64]
 CASES = dict(k=st.integers(1, 20), dilation=st.integers(1, 200), rows=st.integers(1, 3),

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wavedil.atrous import atrous, level_extent
-from wavedil.atrous_stream import AtrousStream, AtrousTransform, InverseAtrousStream
-from wavedil.receptive import receptive_field
-from wavedil.stream import feed_stream
-from wavedil.wavelets import filter_bank
+from wavedil.engine.stream import feed_stream
+from wavedil.receptive.field import receptive_field
+from wavedil.wavelets.banks import filter_bank
+from wavedil.wavelets.streams import AtrousStream, AtrousTransform, InverseAtrousStream
+from wavedil.wavelets.transform import atrous, level_extent
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 WAVELETS = ["starlet", "linear", "haar", "db4", "sym8", "coif1"]
@@ -217,7 +217,7 @@ def test_a_state_saved_in_another_process_continues_bit_for_bit(tmp_path, name, 
 
     x = np.random.default_rng(8).standard_normal((2, 3, 700)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    code = (f"import numpy as np; from wavedil.atrous_stream import AtrousStream; "
+    code = (f"import numpy as np; from wavedil.wavelets.streams import AtrousStream; "
             f"x = np.load({str(tmp_path / 'x.npy')!r}); "
             f"s = AtrousStream({name!r}, 5, {alignment!r}, 'edge', channels=3); "
             f"np.save({str(tmp_path / 'head.npy')!r}, s.process(x[..., :333])); "

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wavedil.buffer import MIN_ROOM, History
+from wavedil.engine.history import MIN_ROOM, History
 
 
 @given(st.integers(0, 600), st.lists(st.integers(0, 700), min_size=1, max_size=30),

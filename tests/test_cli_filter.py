@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from wavedil.atrous_stream import Denoiser
 from wavedil.cli import main
-from wavedil.modelfile import load
-from wavedil.stack import TCN
+from wavedil.models.loader import load
+from wavedil.models.stack import TCN
+from wavedil.wavelets.denoise_stream import Denoiser
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

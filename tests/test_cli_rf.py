@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from wavedil.cli import main
-from wavedil.stack import TCN
+from wavedil.models.stack import TCN
 
 
 def test_rf_schedule_table(capsys):

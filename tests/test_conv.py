@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wavedil import conv as conv_module
-from wavedil.conv import DilatedConv1d, conv1d
-from wavedil.stream import run_stream
+from wavedil.engine import conv as conv_module
+from wavedil.engine.conv import DilatedConv1d, conv1d
+from wavedil.engine.stream import run_stream
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 
@@ -196,7 +196,7 @@ def test_state_saved_with_savez_continues_exactly_in_a_fresh_process(tmp_path):
     np.savez(tmp_path / "state.npz", **stream.state_dict())
     script = textwrap.dedent("""
         import sys, numpy as np
-        from wavedil.conv import DilatedConv1d
+        from wavedil.engine.conv import DilatedConv1d
         d = np.load(sys.argv[1] + "/layer.npz")
         stream = DilatedConv1d(d["w"], d["b"], dilation=37, alignment="centered").stream(batch=2)
         stream.load_state_dict(dict(np.load(sys.argv[1] + "/state.npz")))

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wavedil.conv import DilatedConv1d
 from wavedil.dask import apply
+from wavedil.engine.conv import DilatedConv1d
 
 
 def nonlinear_chain(seed):

@@ -10,8 +10,8 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wavedil.atrous import atrous
-from wavedil.denoise import (
+from wavedil.wavelets.banks import noise_gain
+from wavedil.wavelets.denoise import (
     bayes_threshold,
     denoise,
     detail_gains,
@@ -21,7 +21,7 @@ from wavedil.denoise import (
     sure_threshold,
     universal_threshold,
 )
-from wavedil.wavelets import noise_gain
+from wavedil.wavelets.transform import atrous
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

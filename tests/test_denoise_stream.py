@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wavedil.atrous_stream import Denoiser, DenoiseStream
-from wavedil.denoise import denoise
-from wavedil.wavelets import filter_bank
+from wavedil.wavelets.banks import filter_bank
+from wavedil.wavelets.denoise import denoise
+from wavedil.wavelets.denoise_stream import Denoiser, DenoiseStream
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 SIZES = st.lists(st.one_of(st.sampled_from([0, 1, 2, 3, 5, 7, 13, 31, 97, 257]),

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wavedil.depthwise import depthwise_correlate
+from wavedil.engine.depthwise import depthwise_correlate
 
 torch.set_num_threads(1)
 DTYPES = [np.float32, np.float64]

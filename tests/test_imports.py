@@ -5,9 +5,12 @@ import sys
 
 import pytest
 
-LIGHT_MODULES = ("wavedil, wavedil.atrous, wavedil.atrous_stream, wavedil.conv, "
-                 "wavedil.depthwise, wavedil.denoise, wavedil.receptive, wavedil.planning, "
-                 "wavedil.probe, wavedil.cli, wavedil.torch_trace, wavedil.tcn")
+LIGHT_MODULES = ", ".join([
+    "wavedil", "wavedil.wavelets.transform", "wavedil.wavelets.streams", "wavedil.engine.conv",
+    "wavedil.engine.depthwise", "wavedil.wavelets.denoise", "wavedil.wavelets.denoise_stream",
+    "wavedil.receptive.field", "wavedil.receptive.planning", "wavedil.receptive.probe",
+    "wavedil.cli", "wavedil.receptive.torch_trace", "wavedil.models.tcn", "wavedil.plot",
+])
 
 
 @pytest.mark.parametrize("heavy", ["torch", "numba", "matplotlib", "dask"])

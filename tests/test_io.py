@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from wavedil.conv import DilatedConv1d
+from wavedil.engine.conv import DilatedConv1d
 from wavedil.io import filter_file, read_blocks
 
 

@@ -6,7 +6,7 @@ import scipy.signal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wavedil.kernels import dilate_kernel, dilated_convolve, dilated_correlate
+from wavedil.seed import dilate_kernel, dilated_convolve, dilated_correlate
 
 
 def seed_inputs():

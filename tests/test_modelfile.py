@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from wavedil.modelfile import FORMAT_VERSION, load, read
+from wavedil.models.file import FORMAT_VERSION, read
+from wavedil.models.loader import load
+from wavedil.models.stack import TCN as NumpyTCN
 from wavedil.nn import TCN, CausalConv1d, Stack, WaveNet, export, folded_weight
-from wavedil.stack import TCN as NumpyTCN
 
 torch.set_num_threads(2)
 

@@ -6,7 +6,7 @@ import pytest
 import pytorch_tcn
 import torch
 
-from wavedil.modelfile import load
+from wavedil.models.loader import load
 from wavedil.nn import TCN, export, from_pytorch_tcn, to_numpy
 
 torch.set_num_threads(2)

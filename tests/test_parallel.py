@@ -1,4 +1,4 @@
-"""Offline model calls split over threads by batch rows or in time (wavedil.parallel).
+"""Offline model calls split over threads by batch rows or in time (wavedil.models.parallel).
 
 The oracle is the serial offline call (one fresh stream over the whole signal) and, for a
 long signal, torch: any number of threads and any length give the same output within the
@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from threadpoolctl import threadpool_info
 
-from wavedil import parallel
+from wavedil.models import parallel
+from wavedil.models.stack import TCN, WaveNet
 from wavedil.nn import TCN as TorchTCN
 from wavedil.nn import to_numpy
-from wavedil.stack import TCN, WaveNet
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 MODELS = {

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wavedil.planning import plan_dilations
+from wavedil.receptive.planning import plan_dilations
 
 
 def reached(dilations, kernel_size, convs_per_block):
@@ -108,8 +108,8 @@ def test_bad_input():
 
 
 def test_stack_constructors_take_the_plan():
-    from wavedil.receptive import receptive_field
-    from wavedil.stack import TCN, WaveNet
+    from wavedil.models.stack import TCN, WaveNet
+    from wavedil.receptive.field import receptive_field
 
     best = plan_dilations(samples=400, kernel_size=3, convs_per_block=2).best
     tcn = TCN(1, 4, kernel_size=3, dilations=best.dilations)

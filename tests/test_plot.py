@@ -9,8 +9,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from wavedil.atrous import atrous, mra  # noqa: E402
 from wavedil.plot import plot_mra, plot_scalogram  # noqa: E402
+from wavedil.wavelets.transform import atrous, mra  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

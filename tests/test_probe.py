@@ -10,16 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from wavedil.atrous_stream import AtrousTransform
-from wavedil.conv import DilatedConv1d
-from wavedil.probe import (
-    effective_receptive_field,
-    plot_effective_receptive_field,
-    probe_receptive_field,
-)
-from wavedil.receptive import input_support, receptive_field
-from wavedil.spec import Branches, Chain
-from wavedil.stack import TCN, WaveNet
+from wavedil.engine.conv import DilatedConv1d
+from wavedil.engine.spec import Branches, Chain
+from wavedil.models.stack import TCN, WaveNet
+from wavedil.plot import plot_effective_receptive_field
+from wavedil.receptive.field import input_support, receptive_field
+from wavedil.receptive.probe import effective_receptive_field, probe_receptive_field
+from wavedil.wavelets.streams import AtrousTransform
 
 torch.set_num_threads(2)
 

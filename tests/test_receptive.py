@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wavedil.conv import DilatedConv1d
-from wavedil.receptive import (
+from wavedil.engine.conv import DilatedConv1d
+from wavedil.engine.spec import Branches, Chain, LayerSpec, Shift, dilation_schedule
+from wavedil.receptive.field import (
     ReceptiveField,
     as_spec,
     halo,
@@ -19,7 +20,6 @@ from wavedil.receptive import (
     receptive_field,
     specs_from_schedule,
 )
-from wavedil.spec import Branches, Chain, LayerSpec, Shift, dilation_schedule
 
 # -- published facts ---------------------------------------------------------------------
 
@@ -210,8 +210,8 @@ def test_wavedil_layer_and_stream(rng):
 
 
 def test_wavedil_stacks_transforms_and_their_streams():
-    from wavedil.atrous_stream import AtrousTransform
-    from wavedil.stack import TCN, WaveNet
+    from wavedil.models.stack import TCN, WaveNet
+    from wavedil.wavelets.streams import AtrousTransform
 
     tcn = TCN(1, [2, 2, 2], kernel_size=3)
     assert receptive_field(tcn).size == 1 + 2 * 2 * (1 + 2 + 4)  # two convs per block

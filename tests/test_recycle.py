@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import pywt
 
-from wavedil import recycle
-from wavedil.atrous import atrous
+from wavedil.engine import memory as recycle
+from wavedil.wavelets.transform import atrous
 
 
 @pytest.fixture

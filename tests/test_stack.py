@@ -1,4 +1,4 @@
-"""Numpy stacks (wavedil.stack): the streaming contract, causality, receptive fields, state.
+"""Numpy stacks (wavedil.models.stack): the streaming contract, causality, receptive fields, state.
 
 The torch twins are the oracle for the architectures themselves (tests/test_nn.py); here
 the numpy models are checked on their own: any chunking equals the offline call, outputs
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wavedil.spec import Branches, Chain, LayerSpec
-from wavedil.stack import ACTIVATIONS, TCN, Stack, WaveNet, activate, stack_plan, tcn_plan
+from wavedil.engine.spec import Branches, Chain, LayerSpec
+from wavedil.models.stack import ACTIVATIONS, TCN, Stack, WaveNet, activate, stack_plan, tcn_plan
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 
@@ -110,7 +110,7 @@ def test_any_chunking_equals_offline(name, data, dtype, batch):
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_long_input_runs_in_blocks_equal_to_one_stream(name, monkeypatch, rng):
     """Offline runs in blocks of BLOCK samples; a smaller block gives the same output."""
-    import wavedil.model as model_module
+    import wavedil.models.base as model_module
 
     model = MODELS[name]
     x = signal(model, 2, 700, np.float64, rng)
@@ -238,7 +238,7 @@ def test_state_continues_bit_for_bit_in_a_fresh_process(tmp_path, rng):
     script = textwrap.dedent("""
         import sys
         import numpy as np
-        from wavedil.modelfile import load
+        from wavedil.models.loader import load
         folder = sys.argv[1]
         model = load(folder + "/model.npz")
         stream = model.stream(1)
@@ -264,8 +264,8 @@ def test_import_wavedil_and_run_a_model_file_without_torch(tmp_path):
         import sys
         sys.modules["torch"] = None  # any `import torch` now fails
         import numpy as np
-        import wavedil, wavedil.stack, wavedil.modelfile
-        model = wavedil.modelfile.load(sys.argv[1])
+        import wavedil, wavedil.models.stack, wavedil.models.file
+        model = wavedil.models.loader.load(sys.argv[1])
         print(model(np.ones((2, 30))).shape)
         try:
             import wavedil.nn

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wavedil._stream_kernels import (
+from wavedil.engine._jit.stream import (
     ADD,
     COPY,
     RELU,
@@ -15,8 +15,8 @@ from wavedil._stream_kernels import (
     winograd_gather,
     winograd_store,
 )
-from wavedil.conv import DilatedConv1d
-from wavedil.fused import WINOGRAD_MIN_SAMPLES, FusedConv
+from wavedil.engine.conv import DilatedConv1d
+from wavedil.engine.fused import WINOGRAD_MIN_SAMPLES, FusedConv
 
 MODES = [COPY, RELU, RELU_RESIDUAL_RELU, ADD]
 DTYPES, SEEDS = st.sampled_from([np.float32, np.float64]), st.integers(0, 2**16)

@@ -13,9 +13,9 @@ from pytorch_tcn import TCN as PytorchTCN
 from torch import nn
 from torchaudio.models.wav2vec2.components import _get_feature_extractor
 
-from wavedil.probe import probe_receptive_field
-from wavedil.receptive import input_support, receptive_field
-from wavedil.torch_trace import trace_spec
+from wavedil.receptive.field import input_support, receptive_field
+from wavedil.receptive.probe import probe_receptive_field
+from wavedil.receptive.torch_trace import trace_spec
 
 torch.set_num_threads(2)
 

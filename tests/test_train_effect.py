@@ -14,8 +14,8 @@ import torchaudio.functional as AF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wavedil.modelfile import load
-from wavedil.stack import TCN as NumpyTCN
+from wavedil.models.loader import load
+from wavedil.models.stack import TCN as NumpyTCN
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"

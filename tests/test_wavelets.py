@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy.signal import convolve
 
-from wavedil import _filter_tables
-from wavedil.wavelets import (
+from wavedil.wavelets import _tables as _filter_tables
+from wavedil.wavelets.banks import (
     FilterBank,
     equivalent_detail_filter,
     filter_bank,

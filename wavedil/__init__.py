@@ -1,105 +1,105 @@
 """wavedil: the dilated ("à trous") convolution for audio and time series.
 
-Modules, in the order the data flows (see DESIGN.md in the project notes):
+The package is laid out in rooms that follow the data (nothing imports upward)::
 
-- ``kernels``: the seed formula, N-D ``dilate_kernel`` / ``dilated_convolve`` /
-  ``dilated_correlate``.
-- ``spec``: ``LayerSpec`` and dilation schedules, the integers receptive fields come from.
-- ``buffer``: ``History``, the stream histories (no re-copying per chunk).
-- ``stream``: the streaming contract shared by every streamable operator.
-- ``conv``: ``DilatedConv1d`` (numpy), its stream and the functional ``conv1d``.
-- ``depthwise``: the engine's depthwise path (one filter per channel), compiled with numba.
-- ``wavelets``: filter banks (starlet, linear spline, Haar, db, sym, coif, user filters).
-- ``atrous``: the à trous transform ``atrous`` / ``iatrous`` / ``mra`` on the engine.
-- ``recycle``: large outputs recycled from earlier calls once nothing refers to them.
-- ``atrous_stream``: its streams (forward, inverse, denoiser) and operator forms.
-- ``denoise``: noise estimates, thresholds (Bayes, SURE, universal), ``denoise``.
-- ``activations``: the numpy models' activations.
-- ``model``: what the numpy models share (parameters, casts, the model stream).
-- ``fused``: the time-major chain of dilated convs that a ``TCN`` stream runs.
-- ``tcn`` / ``wavenet`` / ``stack``: numpy ``TCN``, ``WaveNet`` and the generic ``Stack``
-  with their streams (no torch); ``wavedil.stack`` re-exports all three.
-- ``modelfile``: the ``.npz`` model format; ``load`` gives the numpy model.
-- ``receptive``: extents, gaps, per-layer tables and halos from spec trees.
-- ``planning``: ``plan_dilations``, gap-free dilation schedules.
-- ``probe``: empirical receptive fields (impulse or gradient support), effective RF.
-- ``torch_trace``: spec trees of any ``torch.nn.Module`` (imported on demand).
-- ``cli``: the ``wavedil`` command (``filter``, ``denoise``, ``rf``, ``plan``).
-- ``plot``: scalograms and MRA plots (matplotlib, the ``plot`` extra; imported on demand).
-- ``nn``: the torch modules (the ``torch`` extra; imported on demand).
-- ``io``: block-wise audio files, ``filter_file`` with atomic writes.
-- ``dask``: ``wavedil.dask.apply``, block-wise processing with halos (imported on demand).
+    seed          the seed formula, N-D dilate_kernel / dilated_convolve / dilated_correlate
+    engine/       layer specs, histories, the streaming contract, the dilated conv, the
+                  fused model runtime, memory, compiled loops
+    receptive/    extents and halos from the engine's specs, planning, probes, torch traces
+    wavelets/     filter banks, the à trous transform, its streams, denoising
+    models/       numpy TCN / WaveNet / Stack, their file format, threads for long calls
+    nn/           the torch twins (the ``torch`` extra), export
+    io, cli, plot, dask    files, the ``wavedil`` command, figures, Dask
+
+This module holds the public API only (``__all__``); the rooms hold the rest.
 """
 
-from .atrous import AtrousResult, atrous, iatrous, level_energies, max_level, mra
-from .atrous_stream import (
+from .engine import (
+    Branches,
+    Chain,
+    DilatedConv1d,
+    LayerSpec,
+    Stream,
+    conv1d,
+    dilation_schedule,
+    run_stream,
+)
+from .models import TCN, Stack, WaveNet, load
+from .receptive import (
+    Plan,
+    ReceptiveField,
+    effective_receptive_field,
+    halo,
+    plan_dilations,
+    probe_receptive_field,
+    receptive_field,
+    specs_from_schedule,
+)
+from .seed import dilate_kernel, dilated_convolve, dilated_correlate
+from .version import __version__
+from .wavelets import (
+    AtrousResult,
     AtrousStream,
     AtrousTransform,
     Denoiser,
     DenoiseStream,
+    FilterBank,
     InverseAtrousStream,
+    atrous,
+    denoise,
+    filter_bank,
+    iatrous,
+    level_energies,
+    max_level,
+    mra,
+    noise_gain,
+    wavelist,
 )
-from .buffer import History
-from .conv import ConvStream, DilatedConv1d, conv1d
-from .denoise import denoise
-from .kernels import dilate_kernel, dilated_convolve, dilated_correlate
-from .modelfile import load
-from .planning import Candidate, Plan, plan_dilations
-from .probe import effective_receptive_field, plot_effective_receptive_field, probe_receptive_field
-from .receptive import ReceptiveField, halo, receptive_field, specs_from_schedule
-from .spec import Branches, Chain, LayerSpec, Shift, dilation_schedule, resolve_alignment
-from .stack import Stack
-from .stream import Stream, run_stream
-from .tcn import TCN
-from .wavelets import FilterBank, filter_bank, noise_gain, wavelist
-from .wavenet import WaveNet
-
-__version__ = "0.1.0"
 
 __all__ = [
-    "atrous",
-    "AtrousResult",
-    "AtrousStream",
-    "AtrousTransform",
-    "Branches",
-    "Candidate",
-    "Chain",
-    "conv1d",
-    "ConvStream",
-    "denoise",
-    "Denoiser",
-    "DenoiseStream",
+    "__version__",
+    # the seed formula
     "dilate_kernel",
     "dilated_convolve",
     "dilated_correlate",
+    # the engine
     "DilatedConv1d",
-    "dilation_schedule",
-    "effective_receptive_field",
-    "filter_bank",
-    "FilterBank",
-    "halo",
-    "History",
-    "iatrous",
-    "InverseAtrousStream",
+    "conv1d",
+    "Stream",
+    "run_stream",
     "LayerSpec",
-    "level_energies",
-    "load",
-    "max_level",
+    "Chain",
+    "Branches",
+    "dilation_schedule",
+    # wavelets
+    "atrous",
+    "iatrous",
     "mra",
+    "AtrousResult",
+    "AtrousTransform",
+    "AtrousStream",
+    "InverseAtrousStream",
+    "denoise",
+    "Denoiser",
+    "DenoiseStream",
+    "FilterBank",
+    "filter_bank",
     "noise_gain",
-    "Plan",
-    "plan_dilations",
-    "plot_effective_receptive_field",
-    "probe_receptive_field",
+    "wavelist",
+    "level_energies",
+    "max_level",
+    # models
+    "TCN",
+    "WaveNet",
+    "Stack",
+    "load",
+    # receptive fields
     "receptive_field",
     "ReceptiveField",
-    "resolve_alignment",
-    "run_stream",
-    "Shift",
     "specs_from_schedule",
-    "Stack",
-    "Stream",
-    "TCN",
-    "wavelist",
-    "WaveNet",
+    "halo",
+    "plan_dilations",
+    "Plan",
+    "probe_receptive_field",
+    "effective_receptive_field",
 ]

@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_rf(args) -> int:
-    from .receptive import receptive_field
+    from .receptive.field import receptive_field
 
     if args.model is not None:
         if args.dilations is not None or args.kernel is not None:
@@ -147,16 +147,16 @@ def run_rf(args) -> int:
 
 def _load_model(path: str):
     try:
-        from .modelfile import load
+        from .models.loader import load
     except ImportError:
-        raise ValueError(f"cannot read {path!r}: model files need wavedil.modelfile, which "
+        raise ValueError(f"cannot read {path!r}: model files need wavedil.models.file, which "
                          "this installation does not have; give --kernel and --dilations "
                          "instead") from None
     return load(path)
 
 
 def run_plan(args) -> int:
-    from .planning import plan_dilations
+    from .receptive.planning import plan_dilations
 
     plan = plan_dilations(seconds=args.seconds, samples=args.samples,
                           sample_rate=args.sample_rate,
@@ -178,7 +178,7 @@ def run_filter(args) -> int:
 
 
 def run_denoise(args) -> int:
-    from .atrous_stream import Denoiser
+    from .wavelets.denoise_stream import Denoiser
 
     try:
         threshold = float(args.threshold)

@@ -1,7 +1,7 @@
 """Scale-out on Dask: apply any wavedil operator to a long signal split in time blocks.
 
 Each block is processed with a halo: ``left`` samples of context before it and ``right``
-after it (the operator's receptive extent, ``wavedil.receptive.halo``), then trimmed.
+after it (the operator's receptive extent, ``wavedil.receptive.field.halo``), then trimmed.
 Inside the array the halo holds the real neighbouring samples; at the array's ends there
 is none, so the operator's own boundary applies, exactly as offline. The result therefore
 equals the offline call on the whole signal, whatever the block sizes (up to float
@@ -20,7 +20,7 @@ import numpy as np
 def apply(op, x, halo=None, axis: int = -1):
     """``op`` over the time blocks of the dask array ``x``; equal to ``op(x)`` computed whole.
 
-    ``halo = (left, right)`` samples of context; by default ``wavedil.receptive.halo(op)``.
+    ``halo = (left, right)`` samples of context; by default ``wavedil.receptive.field.halo(op)``.
     Returns a lazy dask array with the same chunks along time.
     """
     import dask
@@ -29,7 +29,7 @@ def apply(op, x, halo=None, axis: int = -1):
     if not isinstance(x, da.Array):
         raise TypeError(f"x must be a dask array, got {type(x).__name__}")
     if halo is None:
-        from .receptive import halo as receptive_halo
+        from .receptive.field import halo as receptive_halo
 
         halo = receptive_halo(op)
     left, right = (int(v) for v in halo)

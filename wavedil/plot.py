@@ -8,7 +8,9 @@ magnitude, over bins of samples), so a million samples plot as fast as a thousan
 
 - ``plot_scalogram(result)``: the magnitude of every level of an ``AtrousResult``, finest
   level on top, as an image over time.
-- ``plot_mra(components)``: the MRA components (``wavedil.atrous.mra``) one above another.
+- ``plot_mra(components)``: the MRA components (``wavedil.mra``) one above another.
+- ``plot_effective_receptive_field(erf, path)``: an effective receptive field
+  (``wavedil.effective_receptive_field``) as a PNG, with the analytic extent shaded.
 
 Shape: 1-D signals; of a batch, ``signal`` picks one (index into the flattened leading
 axes, time last).
@@ -19,6 +21,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from .receptive.probe import EffectiveReceptiveField
 
 MAX_COLUMNS = 2000  # bins across the time axis for long signals
 
@@ -68,7 +72,7 @@ def plot_scalogram(result, sample_rate=None, ax=None, signal: int = 0, log: bool
     magnitude in its time bin; ``log`` shows it in dB (20 log10, relative to the largest).
 
     Args:
-        result: a ``wavedil.atrous.AtrousResult`` (time on its ``axis``).
+        result: a ``wavedil.wavelets.transform.AtrousResult`` (time on its ``axis``).
         sample_rate: label the time axis in seconds.
         ax: a matplotlib Axes to draw on (default: a new figure).
         signal: which signal of a batch.
@@ -105,7 +109,7 @@ def plot_mra(components, sample_rate=None, fig=None, signal: int = 0, labels=Non
     """The MRA components one above another (details finest first, then the smooth).
 
     Args:
-        components: ``(levels + 1, ..., T)`` from ``wavedil.atrous.mra`` (time last).
+        components: ``(levels + 1, ..., T)`` from ``wavedil.mra`` (time last).
         sample_rate: label the time axis in seconds.
         fig: a matplotlib Figure to draw on (default: a new one).
         signal: which signal of a batch.
@@ -144,3 +148,33 @@ def plot_mra(components, sample_rate=None, fig=None, signal: int = 0, labels=Non
     if title:
         fig.suptitle(title)
     return fig
+
+
+def plot_effective_receptive_field(erf: EffectiveReceptiveField, path, rf=None,
+                                   mass: float = 0.95, title=None, log=False) -> str:
+    """Write a PNG of the profile to ``path`` (with the analytic extent of ``rf`` shaded;
+    ``log=True`` for a logarithmic magnitude axis)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    try:
+        if rf is not None:
+            ax.axvspan(-rf.left, rf.right, color="0.9", label=f"receptive field ({rf.size})")
+        lo, hi = erf.mass_interval(mass)
+        ax.axvspan(lo, hi, color="tab:orange", alpha=0.25,
+                   label=f"{mass:.0%} of the gradient ({hi - lo + 1} samples)")
+        ax.plot(erf.lags, erf.profile, color="tab:blue", lw=1, label="mean |gradient|")
+        ax.set_xlabel("lag (input samples, 0 = output position)")
+        ax.set_ylabel("normalised |d out / d in|")
+        if log:
+            ax.set_yscale("log")
+        ax.set_title(title or "effective receptive field")
+        ax.legend(loc="upper left", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
+    return str(path)

@@ -4,7 +4,7 @@ Only this subpackage imports torch (the optional ``wavedil[torch]`` extra); ``im
 wavedil`` works without it.
 
 - ``layers``: ``CausalConv1d`` and the ``Streaming`` mixin (``with model.streaming(batch):``).
-- ``models``: ``TCN``, ``WaveNet``, ``Stack`` (twins of the numpy models in ``wavedil.stack``).
+- ``models``: ``TCN``, ``WaveNet``, ``Stack`` (twins of ``wavedil.models``).
 - ``export``: ``export(model, path)`` (weight norm folded, ``.npz``), ``to_numpy(model)``.
 - ``interop``: ``from_pytorch_tcn(model)`` for pytorch-tcn's ``TCN``.
 """

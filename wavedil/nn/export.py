@@ -1,6 +1,6 @@
 """Export a trained torch model to numpy: weight norm folded, written as a ``.npz`` model file.
 
-``export(model, path)`` writes what ``wavedil.modelfile.load(path)`` (exported as
+``export(model, path)`` writes what ``wavedil.models.loader.load(path)`` (exported as
 ``wavedil.load``) turns back into the numpy twin; ``to_numpy(model)`` builds that twin in
 memory. Weight norm, from ``torch.nn.utils.parametrizations.weight_norm`` or the older
 ``torch.nn.utils.weight_norm``, is folded into plain weights ``g * v / ||v||`` exactly as
@@ -46,7 +46,7 @@ def model_params(model: nn.Module) -> dict[str, np.ndarray]:
 
 
 def to_numpy(model: nn.Module):
-    """The numpy twin (``wavedil.stack``) of a wavedil torch model, with the same weights."""
+    """The numpy twin (``wavedil.models.stack``) of a wavedil torch model, with the same weights."""
     if not isinstance(model, _Model):
         raise TypeError(f"expected a wavedil.nn TCN, WaveNet or Stack, got "
                         f"{type(model).__name__}; convert pytorch-tcn models with "

@@ -2,7 +2,7 @@
 
 ``CausalConv1d`` is an ``nn.Conv1d`` padded ``(K - 1) * dilation`` zeros on the left, so
 output ``n`` sees inputs ``n - (K - 1) * dilation .. n`` (tap ``K - 1`` on the newest
-sample, as ``wavedil.conv.DilatedConv1d`` in causal alignment).
+sample, as ``wavedil.engine.conv.DilatedConv1d`` in causal alignment).
 
 ``Streaming`` (a mixin of every wavedil torch model, and of ``CausalConv1d`` itself) turns
 a model into a stream for a while::
@@ -30,8 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import positive_int
-from ..spec import LayerSpec
+from ..engine.checks import positive_int
+from ..engine.spec import LayerSpec
 
 ROOM = 256  # minimum spare samples behind a history before it is compacted
 GATHER_MAX = 24  # chunks up to this length gather their taps with one index_select

@@ -1,8 +1,9 @@
-"""TCN, WaveNet and a generic causal stack in torch: the trainable twins of ``wavedil.stack``.
+"""TCN, WaveNet and a generic causal stack in torch: the trainable twins of
+``wavedil.models``.
 
 Same architectures, hyperparameters and parameter names as the numpy models (the plans
 ``tcn_plan``/``wavenet_plan``/``stack_plan`` are shared), so ``wavedil.nn.export`` writes a
-file ``wavedil.modelfile.load`` turns into the numpy model. Each model has ``.config`` (the
+file ``wavedil.models.loader.load`` turns into the numpy model. Each model has ``.config`` (the
 resolved hyperparameters the numpy twin takes), ``.spec`` (its spec tree), and streams with
 ``with model.streaming(batch_size):`` (see ``wavedil.nn.layers``).
 
@@ -16,11 +17,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm as _weight_norm
 
-from .. import stack as np_stack
-from .. import tcn as np_tcn
-from .. import wavenet as np_wavenet
-from ..activations import LEAKY_SLOPE
-from ..model import _past_extent
+from ..models import stack as np_stack
+from ..models import tcn as np_tcn
+from ..models import wavenet as np_wavenet
+from ..models.activations import LEAKY_SLOPE
+from ..models.base import _past_extent
 from .layers import CausalConv1d, Streaming
 
 ACTIVATIONS = {
@@ -49,7 +50,7 @@ class _Model(Streaming, nn.Module):
 
     @property
     def spec(self):
-        """The spec tree of the audio input path (``wavedil.spec``), as the numpy twin's."""
+        """The spec tree of the audio input path (``wavedil.engine.spec``), as the numpy twin's."""
         return self.numpy_class.spec_of(self.config)
 
     @property
@@ -154,7 +155,7 @@ class WaveNetLayer(nn.Module):
 class WaveNet(_Model):
     """WaveNet (van den Oord et al. 2016) with global and local conditioning, streaming.
 
-    Arguments as ``wavedil.stack.WaveNet`` (the numpy twin), plus ``weight_norm`` (False)
+    Arguments as ``wavedil.models.stack.WaveNet`` (the numpy twin), plus ``weight_norm`` (False)
     for the gated convs. ``forward(x, global_cond=None, local_cond=None)``: ``global_cond``
     ``(B, C_gc)``, ``local_cond`` ``(B, C_lc, T)`` at the audio rate (while streaming, the
     chunk's samples of it).
@@ -229,7 +230,7 @@ def _shape(value):
 
 
 class Stack(_Model):
-    """Causal conv layers from a list of layer specs (``wavedil.stack.stack_plan``).
+    """Causal conv layers from a list of layer specs (``wavedil.models.stack.stack_plan``).
 
     Layer ``i`` is ``layers[i]`` (a ``CausalConv1d``) then its activation, plus its input
     when residual; ``weight_norm`` applies weight norm to every conv.

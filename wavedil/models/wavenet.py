@@ -5,8 +5,8 @@ After van den Oord et al. (2016): causal ``input_conv``; per layer a dilated con
 projected by 1x1 convs, ``z = tanh(a) * sigmoid(b)`` on its two halves, 1x1 ``skip`` and
 ``res`` projections; ``head2(relu(head1(relu(sum of skips))))``. ``wavenet_plan`` (the
 dilations) is shared with the torch twin ``wavedil.nn.WaveNet``; the machinery common to
-the numpy models is in ``wavedil.model``. With gate convs of 2 taps or more a stream runs
-time-major (``wavedil.fused``, as the TCN's), one ``tanh`` pass per gate.
+the numpy models is in ``wavedil.models.base``. With gate convs of 2 taps or more a stream runs
+time-major (``wavedil.engine.fused``, as the TCN's), one ``tanh`` pass per gate.
 
 Shape: ``(T,)``, ``(C_in, T)`` or ``(B, C_in, T)`` in, the same layout with ``C_out``
 channels out; ``global_cond`` ``(C_gc,)`` or ``(B, C_gc)``, ``local_cond`` in the layout of
@@ -28,19 +28,20 @@ from functools import partial
 
 import numpy as np
 
-from ._checks import as_float_array, positive_int
-from .activations import relu, sigmoid
-from .conv import DilatedConv1d
-from .fused import (
+from ..engine.checks import as_float_array, positive_int
+from ..engine.conv import DilatedConv1d
+from ..engine.fused import (
     FusedChain,
     FusedConv,
     WinogradProducts,
+    compiled_passes,
     pointwise_tm,
     store_product,
     time_major_1x1,
 )
-from .model import _conv_spec, _Model, _ModelStream, _pointwise
-from .spec import Branches, Chain, dilation_schedule
+from ..engine.spec import Branches, Chain, dilation_schedule
+from .activations import relu, sigmoid
+from .base import _conv_spec, _Model, _ModelStream, _pointwise
 
 
 def wavenet_plan(dilations=None, stacks=1) -> list[int]:
@@ -52,7 +53,6 @@ def wavenet_plan(dilations=None, stacks=1) -> list[int]:
     if not full:
         raise ValueError("dilations must list at least one dilation, got an empty list")
     return full
-
 
 class WaveNet(_Model):
     """WaveNet (van den Oord et al. 2016) with optional global and local conditioning.
@@ -161,7 +161,6 @@ class WaveNet(_Model):
         """A fresh stream (latency 0); ``process(chunk, global_cond=, local_cond=)``."""
         return WaveNetStream(self, batch)
 
-
 class WaveNetStream(_ModelStream):
     """Stream of a numpy ``WaveNet``; conditioning arrives with each chunk."""
 
@@ -227,7 +226,7 @@ class WaveNetStream(_ModelStream):
                 np.concatenate([w[n + ".bias"] for n in names]))
 
     def _bind_fused(self):
-        """The time-major chain (``wavedil.fused``), with the gate's sigmoid as a tanh.
+        """The time-major chain (``wavedil.engine.fused``), with the gate's sigmoid as a tanh.
 
         ``sigmoid(b) = (1 + tanh(b / 2)) / 2``: the sigmoid half of every gate conv (and of
         the conditioning projections) is stored halved, so one ``tanh`` covers both halves,
@@ -235,7 +234,6 @@ class WaveNetStream(_ModelStream):
         stored halved, so ``(W / 2) z' = W z``. Halving is exact in binary floating point,
         so every value equals the unfolded formula's.
         """
-        from . import _stream_kernels  # numba, on first use
 
         c, w, p = self.model.config, self.w, self.model.params
         dtype, layers, gate_width = self._dtype, self._layers, c["gate_channels"]
@@ -251,7 +249,7 @@ class WaveNetStream(_ModelStream):
                                  p[f"layers.{i}.conv.bias"] * halve, c["dilations"][i])
             convs[f"layers.{i}.conv"] = FusedConv(gate, dtype)
         self._chain = FusedChain(convs)
-        self._kernels = _stream_kernels
+        self._kernels = compiled_passes()
         self._cond_tm = {}
         for kind in ("global_cond", "local_cond"):
             stacked = getattr(self, "_" + kind)
@@ -339,7 +337,6 @@ class WaveNetStream(_ModelStream):
         y = pointwise_tm(self._heads_tm[0], skips)
         relu(y)
         return np.ascontiguousarray(pointwise_tm(self._heads_tm[1], y).transpose(0, 2, 1))
-
 
 def _plain(kernels, product, batch: int, m: int, dtype) -> np.ndarray:
     """A conv's output as a ``(B, m, C)`` array (Winograd products transformed)."""

@@ -1,6 +1,6 @@
 """Receptive fields from spec trees: pure integer arithmetic, one source of truth.
 
-A spec tree (``wavedil.spec``: ``LayerSpec``, ``Shift``, ``Chain``, ``Branches``) says which
+A spec tree (``wavedil.engine.spec``: ``LayerSpec``, ``Shift``, ``Chain``, ``Branches``) says which
 input samples each output sample reads. This module turns it into numbers:
 
 - the extent ``(left, right)``: how many input samples of past and of lookahead an output
@@ -29,8 +29,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._checks import positive_int
-from .spec import Branches, Chain, LayerSpec, Shift, resolve_alignment
+from ..engine.checks import positive_int
+from ..engine.spec import Branches, Chain, LayerSpec, Shift, resolve_alignment
 
 # Above this many samples of extent (or output phases) the exact lag set is not built:
 # the extent comes from interval arithmetic and the gaps are not reported.
@@ -148,7 +148,7 @@ def as_spec(obj, example_input=None):
     ``obj``: a spec tree, a list of ``LayerSpec``, anything with ``.spec`` (wavedil layers,
     stacks, transforms, streams and wavedil's torch modules), ``.layer.spec`` or
     ``.model.spec`` (the stream of a layer or a stack), or any other ``torch.nn.Module``
-    (traced by ``wavedil.torch_trace``).
+    (traced by ``wavedil.receptive.torch_trace``).
     """
     if isinstance(obj, (LayerSpec, Shift, Chain, Branches)):
         return obj, ()
@@ -158,7 +158,7 @@ def as_spec(obj, example_input=None):
         spec = getattr(owner, "spec", None) if owner is not None else None
         if isinstance(spec, (LayerSpec, Shift, Chain, Branches, list, tuple)):
             return as_spec(spec)
-    if _is_torch_module(obj):
+    if is_torch_module(obj):
         from .torch_trace import trace_spec
 
         traced = trace_spec(obj, example_input=example_input)
@@ -169,7 +169,7 @@ def as_spec(obj, example_input=None):
     )
 
 
-def _is_torch_module(obj) -> bool:
+def is_torch_module(obj) -> bool:
     torch = sys.modules.get("torch")  # never import torch here
     return torch is not None and isinstance(obj, torch.nn.Module)
 

@@ -2,13 +2,13 @@
 
 ``Stack``: causal conv layers from a list of layer specs (channels, kernel, dilation,
 groups, activation, residual; see ``stack_plan``), offline and streaming. The numpy
-models live one per module and are re-exported here, so ``from wavedil.stack import X``
+models live one per module and are re-exported here, so ``from wavedil.models.stack import X``
 works for every name below:
 
-- ``wavedil.tcn``: ``TCN``, ``TCNStream``, ``tcn_plan``.
-- ``wavedil.wavenet``: ``WaveNet``, ``WaveNetStream``, ``wavenet_plan``.
-- ``wavedil.activations``: ``ACTIVATIONS``, ``activate``, ``sigmoid``, ``LEAKY_SLOPE``.
-- ``wavedil.model``: the shared machinery (parameters, conv steps, model streams), ``BLOCK``.
+- ``wavedil.models.tcn``: ``TCN``, ``TCNStream``, ``tcn_plan``.
+- ``wavedil.models.wavenet``: ``WaveNet``, ``WaveNetStream``, ``wavenet_plan``.
+- ``wavedil.models.activations``: ``ACTIVATIONS``, ``activate``, ``sigmoid``, ``LEAKY_SLOPE``.
+- ``wavedil.models.base``: the shared machinery (parameters, conv steps, model streams), ``BLOCK``.
 
 Shape: ``(T,)``, ``(C_in, T)`` or ``(B, C_in, T)`` in, the same layout with ``C_out``
 channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``).
@@ -25,10 +25,10 @@ channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``).
 
 from __future__ import annotations
 
-from ._checks import positive_int
+from ..engine.checks import positive_int
+from ..engine.spec import Branches, Chain, LayerSpec
 from .activations import ACTIVATIONS, LEAKY_SLOPE, activate, sigmoid
-from .model import BLOCK, _conv_spec, _Model, _ModelStream
-from .spec import Branches, Chain, LayerSpec
+from .base import BLOCK, _conv_spec, _Model, _ModelStream
 from .tcn import TCN, TCNStream, tcn_plan
 from .wavenet import WaveNet, WaveNetStream, wavenet_plan
 

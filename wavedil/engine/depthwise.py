@@ -2,7 +2,7 @@
 
 A depthwise layer (``groups == C_in == C_out``) filters every channel with its own taps.
 This is the inner loop of the à trous transform, where each level is a depthwise layer.
-The loop is numba's (``wavedil._atrous_kernels``, imported on first use); it sums every
+The loop is numba's (``wavedil.engine._jit.levels``, imported on first use); it sums every
 output in tap order, so the result is bit-identical to the numpy per-tap formula
 ``y = w0 x0; y += w1 x1; ...`` in float32 and float64.
 
@@ -22,7 +22,7 @@ def depthwise_correlate(x: np.ndarray, taps: np.ndarray, dilation: int, n_out: i
 
     ``out`` (``(B, C, n_out)``, ``x``'s dtype), when given, receives the result.
     """
-    from ._atrous_kernels import depthwise_rows
+    from ._jit.levels import depthwise_rows
 
     if taps.ndim != 2:
         raise ValueError(f"taps must be (C, K), got shape {taps.shape}")

@@ -25,7 +25,7 @@ import json
 
 import numpy as np
 
-from ._checks import as_float_array
+from .checks import as_float_array
 
 
 class Stream:

@@ -36,7 +36,7 @@ import inspect
 import operator
 from dataclasses import dataclass
 
-from .spec import Branches, Chain, LayerSpec, Shift
+from ..engine.spec import Branches, Chain, LayerSpec, Shift
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def _trace(module, args1, args2, path, notes):
             return type(m) in leaves
 
     try:
-        others = _other_args(module, len(args1))
+        others = other_args(module, len(args1))
         graph = Tracer().trace(module, concrete_args=others)
         gm = fx.GraphModule(module, graph)
         shapes1 = _run(gm, args1 + tuple(others.values()))
@@ -133,7 +133,7 @@ def _trace(module, args1, args2, path, notes):
     return _GraphWalk(gm, shapes1, shapes2, path, notes).spec(), "fx"
 
 
-def _other_args(module, given: int) -> dict:
+def other_args(module, given: int) -> dict:
     """The forward's parameters after the ``given`` tensors: their defaults, else None."""
     params = list(inspect.signature(module.forward).parameters.values())[given:]
     return {p.name: None if p.default is inspect.Parameter.empty else p.default
@@ -214,7 +214,7 @@ def _outermost_calls(module, args):
             handles.append(m.register_forward_pre_hook(pre(name, m)))
             handles.append(m.register_forward_hook(post))
     try:
-        module(*args, **_other_args(module, len(args)))
+        module(*args, **other_args(module, len(args)))
     finally:
         for h in handles:
             h.remove()

@@ -31,7 +31,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._filter_tables import DEC_LO
+from ._tables import DEC_LO
 
 __all__ = [
     "FilterBank",

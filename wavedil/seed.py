@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, per_axis
+from .engine.checks import as_float_array, per_axis
 
 MODES = ("full", "same", "valid")
 

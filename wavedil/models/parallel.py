@@ -35,7 +35,7 @@ from functools import partial
 
 import numpy as np
 
-from ._checks import positive_int
+from ..engine.checks import positive_int
 
 MIN_STRETCH = 8192  # samples: less work is not worth a thread
 _SPLIT_LOCK = threading.Lock()

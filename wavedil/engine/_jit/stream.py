@@ -10,7 +10,7 @@ themselves stay numpy's (``np.matmul``, numpy's BLAS), so a process runs one BLA
 The time-major loops index single elements (``buf[b, t, c]``) and take no slice per row:
 there a slice per row (64 channels) cost 2.8x on a 2048 x 64 store (59 us against 21 us).
 
-Imported on first use (``wavedil.tcn``), so ``import wavedil`` does not import numba.
+Imported on first use (``wavedil.models.tcn``), so ``import wavedil`` does not import numba.
 Every operation is a max or one addition per sample, in the order the numpy formula
 ``relu(relu(h) + x)`` takes, so the values equal numpy's in float32 and float64.
 """
@@ -77,7 +77,7 @@ def store_and_gather(src, residual, mode, buf, slot, span, dilation, taps, col):
 
 @njit(cache=True, nogil=True)
 def store_and_gather_tm(src, residual, mode, buf, slot, span, dilation, taps, col):
-    """``store_and_gather`` in time-major layout (``wavedil.fused``).
+    """``store_and_gather`` in time-major layout (``wavedil.engine.fused``).
 
     ``buf[b, slot + t, c] = act(src[b, t, c])`` (``mode`` as in ``store_and_gather``), then
     ``col[b, t, k * C + c] = buf[b, slot - span + k * dilation + t, c]`` for ``k < taps``

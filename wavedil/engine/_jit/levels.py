@@ -1,7 +1,7 @@
 """Compiled (numba) loops of the depthwise engine path and the à trous transform.
 
-Imported lazily (by ``wavedil.depthwise``, ``wavedil.atrous`` and
-``wavedil.atrous_stream`` on first use), so ``import wavedil`` does not import numba.
+Imported lazily (by ``wavedil.engine.depthwise``, ``wavedil.wavelets.transform`` and
+``wavedil.wavelets.streams`` on first use), so ``import wavedil`` does not import numba.
 
 The loops run over blocks of ``BLOCK`` samples and, inside a block, over groups of up to
 four taps: ``y = w0 x0 + w1 x1 + w2 x2 + w3 x3`` then ``y = y + w4 x4 + ...`` (Python's

@@ -10,10 +10,10 @@ Inside the chain every signal is time-major, ``(B, T, C)``. A conv computes its 
   at 2048, for 64 -> 64 channels and K = 3).
 - **Winograd F(2, 3)** (3 taps, chunks of at least ``WINOGRAD_MIN_SAMPLES`` samples in
   whole tiles of ``2 * dilation``): four products ``u[k] @ g[k]`` on half the rows each,
-  two thirds of the multiplies (formulas in ``wavedil._stream_kernels``). The products of
+  two thirds of the multiplies (formulas in ``wavedil.engine._jit.stream``). The products of
   a 2048-sample chunk, 64 -> 64 channels, took 192-225 us against 268-283 us for im2col.
 
-Between two products compiled passes (``wavedil._stream_kernels``) apply the activation
+Between two products compiled passes (``wavedil.engine._jit.stream``) apply the activation
 and the residual sum, write the result into the next conv's history and gather that conv's
 inputs (its im2col rows or its four Winograd inputs); a plain product followed by an
 im2col conv takes one pass (``store_and_gather_tm``).
@@ -33,8 +33,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .buffer import History
 from .conv import DilatedConv1d, checked_history
+from .history import History
 
 # Shorter chunks keep the one-pass im2col path. The TCN of the benchmark (64 channels,
 # dilations 1..256) streamed chunks of 128 in 559-578 us per call with Winograd against
@@ -90,7 +90,7 @@ class FusedConv:
 
     def store(self, kernels, product, residual, mode, inputs) -> np.ndarray:
         """``act(product)`` into the history, then this conv's inputs into ``inputs`` (its
-        ``inputs_block``); ``kernels`` is ``wavedil._stream_kernels``. Returns a view of
+        ``inputs_block``); ``kernels`` is ``wavedil.engine._jit.stream``. Returns a view of
         what was stored, ``(B, m, C_in)``."""
         m = inputs.shape[1] if inputs.ndim == 3 else 2 * inputs.shape[2]
         history = self.history
@@ -131,6 +131,13 @@ class FusedConv:
         if self.layer.bias is not None:
             col[..., -1] = 1
         return col
+
+
+def compiled_passes():
+    """The module of compiled passes between the products (numba, imported on first use)."""
+    from ._jit import stream
+
+    return stream
 
 
 def store_product(kernels, product, residual, mode, out, slot: int) -> None:

@@ -22,6 +22,7 @@ import numpy as np
 
 MIN_BYTES = 32 << 20  # below this the allocator recycles freed memory itself
 MAX_BYTES = 256 << 20  # the most kept for reuse
+SCRATCH_BLOCKS = 8  # per thread: the im2col blocks kept for reuse
 _kept: list[np.ndarray] = []
 _lock = threading.Lock()
 
@@ -79,3 +80,46 @@ def clear() -> None:
     """Forget every kept array (the memory returns to the system when unreferenced)."""
     with _lock:
         _kept.clear()
+
+
+_SCRATCH = threading.local()  # per thread: im2col blocks, reused by every layer and call
+
+
+def kept_block(shape: tuple, dtype, bias_row: bool) -> np.ndarray:
+    """A block of ``shape`` kept between calls (a last row of ones when ``bias_row``).
+
+    For the short-chunk paths, which keep their block from one chunk to the next: one
+    block per shape and thread (layers of one shape share it; none writes the row of
+    ones), at most ``SCRATCH_BLOCKS`` per thread. Only this thread may use it: a caller
+    that keeps a block checks the thread (``threading.get_ident``).
+    """
+    blocks = getattr(_SCRATCH, "blocks", None)
+    if blocks is None:
+        blocks = _SCRATCH.blocks = {}
+    key = (shape, np.dtype(dtype), bias_row)
+    col = blocks.get(key)
+    if col is None:
+        if len(blocks) >= SCRATCH_BLOCKS:
+            blocks.clear()
+        col = blocks[key] = np.empty(shape, dtype)
+        if bias_row:
+            col[..., -1, :] = 1
+    return col
+
+
+def scratch(shape: tuple, dtype) -> np.ndarray:
+    """This thread's scratch array of ``shape``, valid until its next call.
+
+    One buffer per dtype and thread, grown to the largest request, so every layer and
+    block reuses the same (cached, already mapped) memory: blocks kept per shape made
+    freed megabytes go back to the system and fault in again (a WaveNet's 20 dilations
+    make 20 shapes), 750 ms against 500 ms for the offline WaveNet of the benchmark.
+    """
+    size = int(np.prod(shape))
+    buffers = getattr(_SCRATCH, "flat", None)
+    if buffers is None:
+        buffers = _SCRATCH.flat = {}
+    flat = buffers.get(np.dtype(dtype))
+    if flat is None or flat.size < size:
+        flat = buffers[np.dtype(dtype)] = np.empty(size, dtype)
+    return flat[:size].reshape(shape)

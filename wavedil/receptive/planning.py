@@ -8,7 +8,7 @@ is the first candidate. Sorted ascending, dilations stay gap-free while each one
 ``(Ke - 1) * (sum of the previous) + 1``; the planner offers the base-``Ke`` schedule with
 its last dilation trimmed to the target, smaller bases, and WaveNet-style repeated stacks
 (smaller dilations, more layers). Every candidate is checked by
-``wavedil.receptive.receptive_field``; ``candidate.dilations`` goes straight into a
+``wavedil.receptive.field.receptive_field``; ``candidate.dilations`` goes straight into a
 TCN/WaveNet constructor (one dilation per block).
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ._checks import positive_int
-from .receptive import format_table, receptive_field, specs_from_schedule
+from ..engine.checks import positive_int
+from .field import format_table, receptive_field, specs_from_schedule
 
 
 @dataclass(frozen=True)

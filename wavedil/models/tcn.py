@@ -4,7 +4,7 @@ After Bai, Kolter & Koltun (2018), as in locuslab/TCN: each block computes
 ``relu(x' + relu(conv2(relu(conv1(x)))))`` with ``x'`` = ``x`` or a 1x1 projection
 (``downsample``) where the widths differ; an optional 1x1 ``head`` follows the last block.
 ``tcn_plan`` (the per-block widths and dilations) is shared with the torch twin
-``wavedil.nn.TCN``; the machinery common to the numpy models is in ``wavedil.model``.
+``wavedil.nn.TCN``; the machinery common to the numpy models is in ``wavedil.models.base``.
 
 Shape: ``(T,)``, ``(C_in, T)`` or ``(B, C_in, T)`` in, the same layout with ``C_out``
 channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``).
@@ -22,11 +22,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import positive_int
+from ..engine.checks import positive_int
+from ..engine.fused import (
+    FusedChain,
+    FusedConv,
+    compiled_passes,
+    pointwise_tm,
+    store_product,
+    time_major_1x1,
+)
+from ..engine.spec import Branches, Chain, dilation_schedule
 from .activations import relu
-from .fused import FusedChain, FusedConv, pointwise_tm, store_product, time_major_1x1
-from .model import _conv_spec, _Model, _ModelStream
-from .spec import Branches, Chain, dilation_schedule
+from .base import _conv_spec, _Model, _ModelStream
 
 
 def tcn_plan(channels, dilations=None, stacks=1) -> tuple[list[int], list[int]]:
@@ -63,7 +70,6 @@ def tcn_plan(channels, dilations=None, stacks=1) -> tuple[list[int], list[int]]:
                          f"{len(full) // stacks}"
                          f" dilations x {stacks} stacks), got {len(widths)}: {list(channels)}")
     return widths, full
-
 
 class TCN(_Model):
     """Temporal convolutional network (Bai, Kolter & Koltun 2018), inference in numpy.
@@ -143,12 +149,11 @@ class TCN(_Model):
         """A fresh stream (latency 0); ``batch`` fixes the batch size of 3-D chunks."""
         return TCNStream(self, batch)
 
-
 class TCNStream(_ModelStream):
     """Stream of a numpy ``TCN``.
 
     With dilated convs (``kernel_size > 1``) a chunk runs as a fused, time-major chain
-    (``wavedil.fused``): per conv its matrix products (im2col, or Winograd F(2, 3) for
+    (``wavedil.engine.fused``): per conv its matrix products (im2col, or Winograd F(2, 3) for
     chunks of 32 samples and more in whole tiles) and compiled passes that apply the
     ReLUs and the residual sum, write the result into the next conv's history and gather
     that conv's inputs. States keep the engine's layout.
@@ -160,9 +165,8 @@ class TCNStream(_ModelStream):
                          ops.get(f"blocks.{i}.downsample")) for i in range(blocks)]
         self._head = ops.get("head")
         if self.steps:  # dilated convs (kernel_size > 1): the fused chain
-            from . import _stream_kernels  # numba, on first use
 
-            self._kernels = _stream_kernels
+            self._kernels = compiled_passes()
             convs, w = self.model._convs, self.w
             self._fused = [(f"blocks.{i}.conv1", f"blocks.{i}.conv2",
                             time_major_1x1(w, f"blocks.{i}.downsample")) for i in range(blocks)]

@@ -9,7 +9,7 @@
   projection over channels, random inputs, several trials united).
 - ``effective_receptive_field``: the mean gradient magnitude over the extent (Luo et al.
   2016, "Understanding the effective receptive field"): how much of the theoretical extent
-  really matters; ``plot_effective_receptive_field`` draws it (matplotlib, imported lazily).
+  really matters; ``wavedil.plot.plot_effective_receptive_field`` draws it.
 
 Shape: inputs are ``shape`` (time last); by default ``(C_in, length)`` for a wavedil object
 with ``in_channels``, ``(length,)`` for another numpy callable, ``(1, C_in, length)`` for a
@@ -24,8 +24,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._checks import positive_int
-from .receptive import _is_torch_module
+from ..engine.checks import positive_int
+from .field import is_torch_module
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def probe_receptive_field(obj, length=None, *, shape=None, position=None, stride
     shape = _shape(obj, length, shape)
     trials = positive_int(trials, "trials")
     rng = np.random.default_rng(seed)
-    if _is_torch_module(obj):
+    if is_torch_module(obj):
         grads, position, _ = _torch_gradients(obj, shape, position, trials, rng, output_axis)
         support = np.flatnonzero((grads != 0).any(axis=0))
         method = "gradient"
@@ -90,7 +90,7 @@ def _shape(obj, length, shape):
     if length is None:
         raise ValueError("give length= (samples) or shape= (the whole input shape)")
     length = positive_int(length, "length")
-    if _is_torch_module(obj):
+    if is_torch_module(obj):
         import torch
 
         for m in obj.modules():
@@ -127,9 +127,9 @@ def _torch_gradients(model, shape, position, trials, rng, output_axis):
     """``(|grad| per trial (trials, T_in), position, output length)`` of one output sample."""
     import torch
 
-    from .torch_trace import _other_args
+    from .torch_trace import other_args
 
-    extra = _other_args(model, 1)  # e.g. wav2vec2's ``length``: its default, else None
+    extra = other_args(model, 1)  # e.g. wav2vec2's ``length``: its default, else None
     was_training = model.training
     model.eval()
     params = next(model.parameters(), None)
@@ -186,7 +186,7 @@ class EffectiveReceptiveField:
 def effective_receptive_field(model, length=None, *, shape=None, position=None, stride=1,
                               trials=16, seed=0, output_axis=-1) -> EffectiveReceptiveField:
     """The gradient-magnitude profile (Luo et al. 2016) of a torch model's output sample."""
-    if not _is_torch_module(model):
+    if not is_torch_module(model):
         raise TypeError(f"effective_receptive_field needs a torch.nn.Module, got "
                         f"{type(model).__name__}")
     shape = _shape(model, length, shape)
@@ -201,33 +201,3 @@ def effective_receptive_field(model, length=None, *, shape=None, position=None, 
     lo, hi = support[0], support[-1] + 1
     return EffectiveReceptiveField(np.arange(lo, hi) - anchor, mean[lo:hi] / mean.max(),
                                    position, anchor)
-
-
-def plot_effective_receptive_field(erf: EffectiveReceptiveField, path, rf=None,
-                                   mass: float = 0.95, title=None, log=False) -> str:
-    """Write a PNG of the profile to ``path`` (with the analytic extent of ``rf`` shaded;
-    ``log=True`` for a logarithmic magnitude axis)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    try:
-        if rf is not None:
-            ax.axvspan(-rf.left, rf.right, color="0.9", label=f"receptive field ({rf.size})")
-        lo, hi = erf.mass_interval(mass)
-        ax.axvspan(lo, hi, color="tab:orange", alpha=0.25,
-                   label=f"{mass:.0%} of the gradient ({hi - lo + 1} samples)")
-        ax.plot(erf.lags, erf.profile, color="tab:blue", lw=1, label="mean |gradient|")
-        ax.set_xlabel("lag (input samples, 0 = output position)")
-        ax.set_ylabel("normalised |d out / d in|")
-        if log:
-            ax.set_yscale("log")
-        ax.set_title(title or "effective receptive field")
-        ax.legend(loc="upper left", fontsize=8)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-    finally:
-        plt.close(fig)
-    return str(path)

@@ -1,4 +1,5 @@
-"""History buffers for streams: the last ``size`` samples, kept without re-copying.
+"""History buffers for streams: the last ``size`` samples, kept without re-copying, and the
+delay line built on them.
 
 A stream that convolves with a span of ``size`` samples must keep that much of the past.
 ``History`` stores it in a linear buffer with spare room behind it: a chunk is written
@@ -98,3 +99,42 @@ class History:
         else:
             self._buf[self._time(0, kept)] = self._buf[self._time(self._start, self._end)]
         self._start, self._end = 0, kept
+
+
+class DelayLine:
+    """A delay line of ``delay`` samples on a ``(B, C, m)`` stream, built on ``History``.
+
+    ``push(chunk)`` returns the samples that are now ``delay`` old (none at first); the
+    last ``delay`` samples wait in the history until ``drain()``.
+    """
+
+    def __init__(self, delay: int):
+        self.delay = delay
+        self.history = None
+
+    def push(self, chunk: np.ndarray) -> np.ndarray:
+        if self.delay == 0:
+            return chunk
+        if self.history is None:
+            self.history = History(chunk.shape[:2], self.delay, chunk.dtype)
+        window = self.history.append(chunk)
+        return window[..., : max(0, window.shape[-1] - self.delay)].copy()
+
+    def drain(self, like: np.ndarray) -> np.ndarray:
+        if self.history is None:
+            return like[..., :0]
+        pending = self.history.recent().copy()
+        self.history.clear()
+        return pending
+
+    def state(self) -> np.ndarray | None:
+        return None if self.history is None else self.history.recent().copy()
+
+    def load(self, values, batch: int, channels: int, dtype, name: str) -> None:
+        values = np.asarray(values)
+        if values.dtype != dtype or values.shape[:2] != (batch, channels) or \
+                values.ndim != 3 or values.shape[2] > self.delay:
+            raise ValueError(f"state {name!r} must be {dtype} of shape ({batch}, {channels}, "
+                             f"<= {self.delay}), got {values.dtype} {values.shape}")
+        self.history = History((batch, channels), self.delay, dtype)
+        self.history.load(values)

@@ -12,7 +12,7 @@ cross-correlation, so it holds the reversed filter) with dilation ``d`` and the 
 ``(left_j, right_j)`` of the alignment:
 
 - ``"causal"``: ``r_j = 0``, only the present and the past (Holschneider's real-time form);
-- ``"centered"``: ``r_j = span_j // 2`` with ``span_j = (K-1) d`` (``wavedil.spec``);
+- ``"centered"``: ``r_j = span_j // 2`` with ``span_j = (K-1) d`` (``wavedil.engine.spec``);
 - ``"pywt"``: ``r_j = (K // 2) d``, the phase of ``pywt.swt``.
 
 Boundaries are an extension of ``c_{j-1}`` by ``left_j`` samples before and ``right_j``
@@ -24,7 +24,7 @@ streams do): ``pywt.pad``'s ``periodic``, ``symmetric``, ``reflect``, ``zero`` a
 ``edge``. Extensions longer than the signal repeat, so any length works.
 
 The offline functions run those layers' arithmetic through the compiled loops of the
-engine's depthwise path (``wavedil._atrous_kernels``, numba, imported on first use): a
+engine's depthwise path (``wavedil.engine._jit.levels``, numba, imported on first use): a
 level's lowpass and highpass come from one pass over ``c_{j-1}`` (the inverse: both
 synthesis filters, their sum and the scale in one pass), reading the interior in place and
 extending only the few samples near the ends; the sums run in tap order, so the results
@@ -44,11 +44,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import recycle
-from ._checks import as_float_array, positive_int
-from .conv import DilatedConv1d
-from .spec import Branches, Chain, LayerSpec, resolve_alignment
-from .wavelets import FilterBank, filter_bank
+from ..engine import memory
+from ..engine.checks import as_float_array, positive_int
+from ..engine.conv import DilatedConv1d
+from ..engine.spec import Branches, Chain, LayerSpec, resolve_alignment
+from .banks import FilterBank, filter_bank
 
 ALIGNMENTS = ("causal", "centered", "pywt")
 BOUNDARIES = ("periodic", "symmetric", "reflect", "zero", "edge")
@@ -278,12 +278,12 @@ def _analysis(x3: np.ndarray, bank: FilterBank, levels: int, alignment: str, bou
     """Forward transform of ``(B, 1, T)``: details ``(levels, B, 1, T)`` and approx.
 
     One compiled pass per level reads ``c_{j-1}`` once and writes ``c_j`` and ``w_j``
-    (``wavedil._atrous_kernels.analysis_rows``); the approximations alternate between
+    (``wavedil.engine._jit.levels.analysis_rows``); the approximations alternate between
     one scratch buffer and the returned ``approx``, which the last level fills.
     """
-    from ._atrous_kernels import analysis_rows
+    from ..engine._jit.levels import analysis_rows
 
-    details = recycle.empty((levels,) + x3.shape, x3.dtype)  # often > 32 MB: see recycle
+    details = memory.empty((levels,) + x3.shape, x3.dtype)  # often > 32 MB: see recycle
     if x3.shape[-1] == 0:
         return details, x3.copy()
     rows = x3.shape[0] * x3.shape[1]
@@ -310,7 +310,7 @@ def atrous(x, wavelet, levels=None, alignment="causal", boundary="periodic", nor
 
     Args:
         x: the signal; float32 stays float32, float64 and integers give float64.
-        wavelet: a name (``wavedil.wavelets.wavelist()``), a FilterBank, a
+        wavelet: a name (``wavedil.wavelets.banks.wavelist()``), a FilterBank, a
             ``(lowpass, highpass)`` pair or a ``pywt.Wavelet``-like object.
         levels: J >= 1; None picks ``max_level(T, wavelet)``. Any J works for any length.
         alignment: ``"causal"``, ``"centered"`` or ``"pywt"``.
@@ -391,7 +391,7 @@ def _why_not_invertible(bank: FilterBank, boundary: str) -> str | None:
                 f"{boundary!r} extension, which synthesis filters cannot undo from T "
                 f"coefficients per level. Use boundary='periodic' (exact for every length and "
                 f"alignment), a difference bank ('starlet', 'linear': x = c_J + sum w_j for "
-                f"every boundary), or wavedil.atrous.mra, which extends the signal itself")
+                f"every boundary), or wavedil.mra, which extends the signal itself")
     try:
         reconstruction_gain(bank)
     except ValueError as error:
@@ -403,7 +403,7 @@ def _lowpass_level(c: np.ndarray, taps: np.ndarray, dilation: int, extent, out: 
                    boundary: str = "periodic") -> np.ndarray:
     """One filter of one level on ``(rows, T)``: ``out[:, n] = sum_t taps[t] c[:, n - left
     + t d]`` with ``c`` extended by ``boundary``; ``extent`` is ``(left, right)``."""
-    from ._atrous_kernels import correlate_rows
+    from ..engine._jit.levels import correlate_rows
 
     def run(inputs, x0, y0, n):
         correlate_rows(inputs[0], x0, taps, dilation, out, y0, n)
@@ -452,10 +452,10 @@ def _synthesis(approx: np.ndarray, details: np.ndarray, bank: FilterBank, alignm
                norm: bool) -> np.ndarray:
     """Inverse of a periodic SWT: ``(rows, T)`` approx and ``(levels, ..., T)`` details.
 
-    One compiled pass per level (``wavedil._atrous_kernels.synthesis_rows``) runs both
+    One compiled pass per level (``wavedil.engine._jit.levels.synthesis_rows``) runs both
     synthesis filters of ``synthesis_layers``, their sum and the ``1 / gain`` scale.
     """
-    from ._atrous_kernels import synthesis_rows
+    from ..engine._jit.levels import synthesis_rows
 
     dtype = approx.dtype
     scale = 1 / math.sqrt(2) if norm else 1.0
@@ -492,7 +492,7 @@ def _periodic_components(x3, bank, levels, alignment, norm):
     analysis, synthesis = _taps(bank.dec_lo, scale, dtype), _taps(bank.rec_lo, scale, dtype)
     inverse_gain = dtype.type(1 / reconstruction_gain(bank, norm))
     rows = x3.shape[0] * x3.shape[1]
-    parts = recycle.empty((levels + 1, rows, x3.shape[-1]), dtype)
+    parts = memory.empty((levels + 1, rows, x3.shape[-1]), dtype)
     c = smooth_before = np.ascontiguousarray(x3).reshape(rows, x3.shape[-1])
     for j in range(1, levels + 1):
         extent = level_extent(bank, j, alignment)

@@ -2,16 +2,16 @@
 
 The numpy twins of the torch modules in ``wavedil.nn`` (same architectures, same parameter
 names, weight norm folded), built on ``DilatedConv1d`` / ``ConvStream``: train in torch,
-``wavedil.nn.export`` the model, ``wavedil.modelfile.load`` it here, run it without torch.
+``wavedil.nn.export`` the model, ``wavedil.models.loader.load`` it here, run it without torch.
 This module holds what they share: ``_Model`` (parameters, checks, dtype casts, the offline
 call) and ``_ModelStream`` (every dilated conv an engine ``ConvStream``, every 1x1 conv a
 matrix product).
 
 Every model is causal (latency 0): ``model(x)`` offline and ``model.stream(batch)``
 chunk by chunk agree for any split (the streaming contract, DESIGN.md); the offline call
-is a fresh stream (split over threads by batch rows or in time, ``wavedil.parallel``),
+is a fresh stream (split over threads by batch rows or in time, ``wavedil.models.parallel``),
 run in blocks of ``BLOCK`` samples so the activations stay in cache.
-Each model's ``.spec`` is its spec tree (``wavedil.spec``) for receptive-field tooling.
+Each model's ``.spec`` is its spec tree (``wavedil.engine.spec``) for receptive-field tooling.
 
 Shape: ``(T,)``, ``(C_in, T)`` or ``(B, C_in, T)`` in, the same layout with ``C_out``
 channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``). Weights are stored as given
@@ -25,11 +25,12 @@ from functools import partial
 
 import numpy as np
 
-from ._checks import as_float_array
-from .conv import ConvStream, DilatedConv1d
+from ..engine.checks import as_float_array
+from ..engine.conv import ConvStream, DilatedConv1d
+from ..engine.spec import Chain, LayerSpec
+from ..engine.stream import Stream, nested_state
+from .file import save_model
 from .parallel import cut_in_time, run_offline
-from .spec import Chain, LayerSpec
-from .stream import Stream, nested_state
 
 BLOCK = 2048  # samples per internal block of a stream (offline calls run in these blocks)
 
@@ -77,7 +78,7 @@ class _Model:
         """Offline: the whole signal, as a fresh stream plus its flush would give it.
 
         Split over ``workers`` threads (default: numpy's BLAS thread count;
-        ``wavedil.parallel``): a batch by rows, a long signal in time (each stretch a fresh
+        ``wavedil.models.parallel``): a batch by rows, a long signal in time (each stretch a fresh
         stream warmed up on the ``receptive_field - 1`` samples before it).
         """
         return run_offline(self, x, cond, workers)
@@ -86,9 +87,7 @@ class _Model:
         raise NotImplementedError
 
     def save(self, path):
-        """Write this model to a ``.npz`` model file (see ``wavedil.modelfile``)."""
-        from .modelfile import save_model
-
+        """Write this model to a ``.npz`` model file (see ``wavedil.models.file``)."""
         return save_model(path, self.architecture, self.config, self.params)
 
     def __repr__(self) -> str:
@@ -171,7 +170,7 @@ class _ModelStream(Stream):
         self.model = model
         self.steps = {name: ConvStream(conv) for name, conv in model._convs.items()}
         self.w = None
-        self._chain = None  # a subclass's FusedChain (wavedil.fused), if it runs one
+        self._chain = None  # a subclass's FusedChain (wavedil.engine.fused), if it runs one
 
     def _config(self) -> dict:
         return {"op": self.model.architecture, **self.model.config}

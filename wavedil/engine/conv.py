@@ -6,7 +6,7 @@ alignment tap ``K-1`` multiplies the newest sample::
 
     y[n] = b + sum_t w[t] x[n - d (K-1-t)]
 
-Other alignments shift the window by ``right`` samples of lookahead (see ``wavedil.spec``).
+Other alignments shift the window by ``right`` samples of lookahead (see ``wavedil.engine.spec``).
 Before the start the input is zero (``boundary="zero"``) or its first sample
 (``boundary="edge"``); after the end, zero or its last sample.
 
@@ -14,10 +14,10 @@ The offline call is the first chunk of a fresh stream plus its flush: one code p
 both, so they agree by construction and the tests check it against torch.
 
 A stream takes one of four paths per chunk, each tested against torch: a depthwise layer
-runs the compiled per-tap loop (``wavedil.depthwise``); otherwise, once the history is full,
+runs the compiled per-tap loop (``wavedil.engine.depthwise``); otherwise, once the history is full,
 a chunk of one sample is one matrix-vector product on its strided taps (cost independent of
 the dilation), a short chunk is one compiled pass that writes it into the history and fills
-the im2col block (``wavedil._stream_kernels``) then one matrix product, and a long chunk is
+the im2col block (``wavedil.engine._jit.stream``) then one matrix product, and a long chunk is
 read in place, in im2col blocks of ``IM2COL_BYTES``.
 
 Shape: ``(T,)`` (one channel), ``(C_in, T)`` or ``(B, C_in, T)`` in; the same layout with
@@ -31,16 +31,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_finite, positive_int
-from .buffer import History
+from .checks import as_float_array, check_finite, positive_int
 from .depthwise import depthwise_correlate
+from .history import History
+from .memory import kept_block, scratch
 from .spec import LayerSpec, resolve_alignment
 from .stream import Stream
 
 BOUNDARIES = ("zero", "edge")
 IM2COL_BYTES = 2 << 20  # bytes per im2col block: cache-sized (a 2048-sample block of 64 x 3 rows)
 LONG_CHUNK = 1024  # chunks from this length on are convolved in place, not via the history
-SCRATCH_BLOCKS = 8  # per thread: the im2col blocks kept for reuse
 
 
 class _Weights(NamedTuple):
@@ -50,49 +50,6 @@ class _Weights(NamedTuple):
     stacked: np.ndarray | None  # (g, C_out/g, C_in/g * K): column c * K + t is tap t of c
     im2col: np.ndarray | None  # stacked with the bias as a last column (if any)
     bias: np.ndarray | None  # (C_out, 1)
-
-
-_SCRATCH = threading.local()  # per thread: im2col blocks, reused by every layer and call
-
-
-def _im2col_block(shape: tuple, dtype, bias_row: bool) -> np.ndarray:
-    """A block of ``shape`` kept between calls (a last row of ones when ``bias_row``).
-
-    For the short-chunk paths, which keep their block from one chunk to the next: one
-    block per shape and thread (layers of one shape share it; none writes the row of
-    ones), at most ``SCRATCH_BLOCKS`` per thread. Only this thread may use it: a caller
-    that keeps a block checks the thread (``threading.get_ident``).
-    """
-    blocks = getattr(_SCRATCH, "blocks", None)
-    if blocks is None:
-        blocks = _SCRATCH.blocks = {}
-    key = (shape, np.dtype(dtype), bias_row)
-    col = blocks.get(key)
-    if col is None:
-        if len(blocks) >= SCRATCH_BLOCKS:
-            blocks.clear()
-        col = blocks[key] = np.empty(shape, dtype)
-        if bias_row:
-            col[..., -1, :] = 1
-    return col
-
-
-def _scratch(shape: tuple, dtype) -> np.ndarray:
-    """This thread's scratch array of ``shape``, valid until its next call.
-
-    One buffer per dtype and thread, grown to the largest request, so every layer and
-    block reuses the same (cached, already mapped) memory: blocks kept per shape made
-    freed megabytes go back to the system and fault in again (a WaveNet's 20 dilations
-    make 20 shapes), 750 ms against 500 ms for the offline WaveNet of the benchmark.
-    """
-    size = int(np.prod(shape))
-    buffers = getattr(_SCRATCH, "flat", None)
-    if buffers is None:
-        buffers = _SCRATCH.flat = {}
-    flat = buffers.get(np.dtype(dtype))
-    if flat is None or flat.size < size:
-        flat = buffers[np.dtype(dtype)] = np.empty(size, dtype)
-    return flat[:size].reshape(shape)
 
 
 class DilatedConv1d:
@@ -171,7 +128,7 @@ class DilatedConv1d:
         """Valid dilated cross-correlation of ``(B, C_in, n)``: ``(B, C_out, n - span)``.
 
         Written into ``out`` when given (any ``(B, C_out, n - span)`` view with unit stride
-        in time). Paths: a depthwise layer, a multiply-add per tap (``wavedil.depthwise``);
+        in time). Paths: a depthwise layer, a multiply-add per tap (``wavedil.engine.depthwise``);
         one output (chunk size 1), one matrix-vector product on ``x[..., ::d]``; more,
         im2col in cache-sized blocks of ``C_in/g * K`` shifted rows, one product per block
         with the bias folded in as a row of ones.
@@ -228,7 +185,7 @@ class DilatedConv1d:
         n_out = out.shape[-1]
         rows = im2col.shape[-1]
         block = min(n_out, max(64, IM2COL_BYTES // (batch * g * rows * x.itemsize)))
-        col = _scratch((batch, g, rows, block), x.dtype)
+        col = scratch((batch, g, rows, block), x.dtype)
         if rows > c_in_group * k:
             col[..., -1, :] = 1  # the bias row
         shifted = col[:, :, : c_in_group * k].reshape(batch, g, c_in_group, k, block)
@@ -324,7 +281,7 @@ class ConvStream(Stream):
         key = (batch, m, threading.get_ident())  # the block is this thread's
         if self._col_key != key:
             self._col_key = key
-            self._col = _im2col_block((batch, 1, w.im2col.shape[-1], m), x.dtype,
+            self._col = kept_block((batch, 1, w.im2col.shape[-1], m), x.dtype,
                                       w.bias is not None)
         col = self._col
         history = self._history
@@ -336,7 +293,7 @@ class ConvStream(Stream):
         self._history = History(x.shape[:2], self.layer.span, x.dtype)
         self._col_key = self._vector = None  # scratch of the compiled path, per chunk shape
         if self._fused:
-            from ._stream_kernels import COPY, store_and_gather  # numba, on first use
+            from ._jit.stream import COPY, store_and_gather  # numba, on first use
 
             layer = self.layer
             self._compiled = (store_and_gather, COPY, layer._cast(x.dtype), layer.span,

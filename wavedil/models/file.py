@@ -1,8 +1,8 @@
 """The ``.npz`` model file: a numpy model's weights and configuration in one file, no pickle.
 
 Written by ``wavedil.nn.export(model, path)`` (or ``model.save(path)`` of a numpy model),
-read by ``load(path)`` (exported as ``wavedil.load``), which returns the numpy model of
-``wavedil.stack``; torch is not needed to read it.
+read by ``read(path)``; ``wavedil.load`` (``wavedil.models.loader``) builds the numpy model
+from it. Torch is not needed to read it.
 
 Format, version 1 (``FORMAT_VERSION``): a NumPy ``.npz`` archive (``np.load(path,
 allow_pickle=False)`` reads it) holding
@@ -24,12 +24,12 @@ architecture does not accept, and missing, unexpected or mis-shaped arrays.
 
 >>> import tempfile, os
 >>> import numpy as np
->>> from wavedil.tcn import TCN
+>>> from wavedil.models.tcn import TCN
 >>> path = os.path.join(tempfile.mkdtemp(), "tcn.npz")
 >>> _ = TCN(1, [4, 4], out_channels=1).save(path)
->>> model = load(path)
->>> model.config["channels"], model.config["dilations"], model(np.zeros((1, 5))).shape
-([4, 4], [1, 2], (1, 5))
+>>> meta, arrays = read(path)
+>>> meta["architecture"], meta["config"]["channels"], arrays["head.weight"].shape
+('TCN', [4, 4], (1, 4, 1))
 """
 
 from __future__ import annotations
@@ -41,20 +41,16 @@ import zipfile
 
 import numpy as np
 
-from .stack import Stack
-from .tcn import TCN
-from .wavenet import WaveNet
+from ..version import __version__
 
 FORMAT = "wavedil-model"
 FORMAT_VERSION = 1
 CONFIG_KEY = "__config__"
-ARCHITECTURES = {"TCN": TCN, "WaveNet": WaveNet, "Stack": Stack}
+ARCHITECTURES = ("Stack", "TCN", "WaveNet")  # the classes: wavedil.models.loader
 
 
 def save_model(path, architecture: str, config: dict, params: dict) -> str:
     """Write a model file (atomically: a temporary file renamed over ``path``)."""
-    from . import __version__
-
     if architecture not in ARCHITECTURES:
         raise ValueError(f"architecture must be one of {sorted(ARCHITECTURES)}, "
                          f"got {architecture!r}")
@@ -112,16 +108,3 @@ def read(path) -> tuple[dict, dict[str, np.ndarray]]:
     if not isinstance(meta.get("config"), dict):
         raise ValueError(f"{path}: 'config' must be a JSON object, got {meta.get('config')!r}")
     return meta, arrays
-
-
-def load(path):
-    """The numpy model (``wavedil.stack.TCN``/``WaveNet``/``Stack``) stored in ``path``."""
-    meta, arrays = read(path)
-    cls = ARCHITECTURES[meta["architecture"]]
-    try:
-        return cls(**meta["config"], params=arrays)
-    except TypeError as error:
-        raise ValueError(f"{path}: the {meta['architecture']} config does not fit "
-                         f"({error})") from None
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None

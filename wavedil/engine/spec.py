@@ -4,7 +4,7 @@ A ``LayerSpec`` describes one 1-D operator on the time axis: its kernel, dilatio
 and alignment; ``Chain`` and ``Branches`` compose them into the spec tree of a stack
 (sequential parts; parallel paths such as residual and skip connections). The numpy
 engine, the torch modules, the à trous transform and the streams all expose their spec
-tree as ``.spec``, so ``wavedil.receptive`` has one source of truth.
+tree as ``.spec``, so ``wavedil.receptive.field`` has one source of truth.
 
 Alignment (DESIGN.md): ``"causal"`` uses only the present and the past; ``"centered"``
 puts the filter's centre on the output sample and needs ``(span) // 2`` samples of lookahead,
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass
 
-from ._checks import positive_int
+from .checks import positive_int
 
 ALIGNMENTS = ("causal", "centered")
 LAYER_KINDS = ("conv", "pool", "transposed")
@@ -146,7 +146,7 @@ class Branches:
 
 
 # A spec tree is a LayerSpec, a Shift, a Chain or a Branches of spec trees. Every wavedil operator
-# exposes its tree as ``.spec``; ``wavedil.receptive`` reads nothing else.
+# exposes its tree as ``.spec``; ``wavedil.receptive.field`` reads nothing else.
 
 
 def dilation_schedule(layers: int, base: int = 2, stacks: int = 1) -> list[int]:

@@ -29,8 +29,9 @@ import numbers
 
 import numpy as np
 
-from ._checks import positive_int
-from .atrous import (
+from ..engine.checks import positive_int
+from .banks import filter_bank, noise_gain
+from .transform import (
     ALIGNMENTS,
     BOUNDARIES,
     AtrousResult,
@@ -41,7 +42,6 @@ from .atrous import (
     max_level,
     reach,
 )
-from .wavelets import filter_bank, noise_gain
 
 THRESHOLDS = ("bayes", "sure", "universal")
 MODES = ("soft", "hard", "garrote")
@@ -66,7 +66,7 @@ def detail_gains(wavelet, levels: int, alignment: str = "centered", norm: bool =
     """``g_j``, j = 1..levels: the std of w_j when x is unit white noise.
 
     For an SWT bank and for a difference bank in centred or pywt alignment this is
-    ``wavedil.wavelets.noise_gain``; the causal difference detail
+    ``wavedil.wavelets.banks.noise_gain``; the causal difference detail
     ``w_j[n] = c_{j-1}[n] - c_j[n]`` has another filter (both causal), whose norm is
     computed here the same way: the L2 norm of the impulse response.
 
@@ -216,7 +216,7 @@ def denoise(x, wavelet="sym8", levels=10, threshold="bayes", mode="soft", sigma=
         threshold: ``"bayes"`` (default), ``"sure"``, ``"universal"`` or k (``k sigma_j``).
         mode: ``"soft"``, ``"hard"`` or ``"garrote"``.
         sigma: the noise std; None estimates it per signal from the finest details.
-        alignment, boundary: as ``wavedil.atrous.atrous``.
+        alignment, boundary: as ``wavedil.atrous``.
 
     The defaults (sym8, 10 levels, BayesShrink, soft): on 16 kHz speech in white noise
     (``data/``) the gain grows with the levels up to about 10 and then stays flat; sym8,

@@ -1,0 +1,23 @@
+"""The engine: one dilated convolution, offline and streaming, that everything else runs on.
+
+- ``spec``: ``LayerSpec`` and alignments, the vocabulary every layer describes itself in.
+- ``checks``: input checks shared by every module (dtypes, shapes, positive integers).
+- ``history``: ``History``, a stream's past without re-copying, and the ``DelayLine``.
+- ``stream``: the streaming contract (``Stream``) and the drivers ``run_stream``/``feed_stream``.
+- ``conv``: ``DilatedConv1d``, its stream and the functional ``conv1d``.
+- ``depthwise``: the per-tap path of a layer with one filter per channel.
+- ``fused``: the time-major chain of convs that the model streams run.
+- ``memory``: recycled large outputs and per-thread scratch blocks.
+- ``_jit``: every compiled (numba) loop, imported on first use.
+
+Nothing here imports from the wavelets, models, receptive or torch rooms.
+"""
+
+from .conv import ConvStream, DilatedConv1d, conv1d
+from .history import DelayLine, History
+from .spec import Branches, Chain, LayerSpec, Shift, dilation_schedule, resolve_alignment
+from .stream import Stream, feed_stream, run_stream
+
+__all__ = ["Branches", "Chain", "ConvStream", "DelayLine", "DilatedConv1d", "History",
+           "LayerSpec", "Shift", "Stream", "conv1d", "dilation_schedule", "feed_stream",
+           "resolve_alignment", "run_stream"]

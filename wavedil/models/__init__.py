@@ -1,0 +1,16 @@
+"""Dilated convolution stacks in numpy (the twins of ``wavedil.nn``), no torch needed.
+
+- ``activations``: the activations the models use.
+- ``base``: what the models share (parameters, casts, the offline call, the model stream).
+- ``tcn`` / ``wavenet`` / ``stack``: ``TCN``, ``WaveNet`` and the generic ``Stack``.
+- ``parallel``: a long offline call split over threads (by batch rows or in time).
+- ``file``: the ``.npz`` model format (read and write, no model classes).
+- ``loader``: ``load``, the numpy model of a model file.
+"""
+
+from .loader import load
+from .stack import Stack
+from .tcn import TCN
+from .wavenet import WaveNet
+
+__all__ = ["Stack", "TCN", "WaveNet", "load"]

@@ -1,0 +1,33 @@
+"""``load``: the numpy model stored in a ``.npz`` model file (``wavedil.models.file``).
+
+>>> import os, tempfile
+>>> import numpy as np
+>>> from wavedil.models.tcn import TCN
+>>> path = os.path.join(tempfile.mkdtemp(), "tcn.npz")
+>>> _ = TCN(1, [4, 4], out_channels=1).save(path)
+>>> model = load(path)
+>>> model.config["channels"], model.config["dilations"], model(np.zeros((1, 5))).shape
+([4, 4], [1, 2], (1, 5))
+"""
+
+from __future__ import annotations
+
+from .file import read
+from .stack import Stack
+from .tcn import TCN
+from .wavenet import WaveNet
+
+CLASSES = {"TCN": TCN, "WaveNet": WaveNet, "Stack": Stack}
+
+
+def load(path):
+    """The numpy model (``wavedil.models.stack.TCN``/``WaveNet``/``Stack``) stored in ``path``."""
+    meta, arrays = read(path)
+    cls = CLASSES[meta["architecture"]]
+    try:
+        return cls(**meta["config"], params=arrays)
+    except TypeError as error:
+        raise ValueError(f"{path}: the {meta['architecture']} config does not fit "
+                         f"({error})") from None
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None

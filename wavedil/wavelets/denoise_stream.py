@@ -1,0 +1,273 @@
+"""Wavelet denoising in real time: ``DenoiseStream`` and its operator form ``Denoiser``.
+
+The forward stream (``wavedil.wavelets.streams.AtrousStream``), thresholds re-estimated on a
+running window (``RunningThresholds``), and the inverse, chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..engine.checks import positive_int
+from ..engine.history import DelayLine, History
+from ..engine.stream import Stream, load_nested_state, nested_state, sub_state
+from .banks import filter_bank
+from .denoise import MODES, detail_gains, estimate_sigma, level_thresholds, shrink
+from .streams import AtrousStream, check_stream_options
+from .transform import reconstruction_gain, synthesis_layers
+
+
+class RunningThresholds:
+    """Per-level thresholds of a stream: fixed, or re-estimated every ``hop`` coefficients.
+
+    At every coefficient index u that is a positive multiple of ``hop``, the thresholds
+    for indices u, u+1, ... are recomputed from the last ``window`` coefficients before u
+    (``wavedil.wavelets.denoise.level_thresholds``; sigma from their finest level's MAD
+    unless fixed).
+    Before the first estimate nothing is thresholded. The updates sit at absolute indices,
+    so the output does not depend on how the stream is chunked.
+    """
+
+    def __init__(self, gains, threshold, mode, sigma, window, hop, channels):
+        self.gains, self.threshold, self.mode = gains, threshold, mode
+        self.sigma = None if sigma is None else float(sigma)
+        self.window, self.hop, self.channels = window, hop, channels
+        numeric = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+        self.fixed = self.sigma is not None and (numeric or threshold == "universal")
+        self.history, self.lambdas, self.count = None, None, 0
+
+    def _estimate(self, w: np.ndarray) -> np.ndarray:
+        """Thresholds ``(B, J, C)`` from coefficients ``(B, J, C, n)``."""
+        details = w.swapaxes(0, 1)  # (J, B, C, n)
+        if self.sigma is None:
+            sigma = estimate_sigma(details[0], self.gains[0])
+        else:
+            sigma = np.full(details.shape[1:3], self.sigma)
+        threshold = self.threshold
+        if threshold == "universal":  # over the window, not the whole signal
+            return (self.gains[:, None, None] * sigma * math.sqrt(2 * math.log(self.window))
+                    ).swapaxes(0, 1)
+        return level_thresholds(details, sigma, self.gains, threshold).swapaxes(0, 1)
+
+    def apply(self, w: np.ndarray) -> np.ndarray:
+        """Shrink ``(B, J, C, m)`` coefficients (the next ``m`` indices of every level)."""
+        batch, levels, channels, m = w.shape
+        if self.lambdas is None:
+            self.lambdas = np.zeros((batch, levels, channels))
+            if self.fixed:
+                self.lambdas = self._estimate(np.zeros((batch, levels, channels, 1)))
+        if self.fixed or m == 0:
+            self.count += m
+            return shrink(w, self.lambdas[..., None].astype(w.dtype), self.mode)
+        if self.history is None:
+            self.history = History((batch, levels * channels), self.window, w.dtype)
+        full = self.history.append(w.reshape(batch, levels * channels, m))
+        kept = full.shape[-1] - m
+        start, out, done = self.count, np.empty_like(w), 0
+        first = max(self.hop, -(-start // self.hop) * self.hop)
+        for u in range(first, start + m, self.hop):
+            offset = u - start
+            out[..., done:offset] = shrink(w[..., done:offset],
+                                           self.lambdas[..., None].astype(w.dtype), self.mode)
+            recent = full[..., kept + offset - min(self.window, u) : kept + offset]
+            self.lambdas = self._estimate(recent.reshape(batch, levels, channels, -1))
+            done = offset
+        out[..., done:] = shrink(w[..., done:], self.lambdas[..., None].astype(w.dtype),
+                                 self.mode)
+        self.count += m
+        return out
+
+    def state(self) -> dict[str, np.ndarray]:
+        state = {"count": np.array(self.count)}
+        if self.lambdas is not None:
+            state["lambdas"] = self.lambdas.copy()
+        if self.history is not None:
+            state["history"] = self.history.recent().copy()
+        return state
+
+    def load(self, state, batch: int, dtype) -> None:
+        self.count = int(np.asarray(state.get("count", 0)))
+        levels = self.gains.size
+        if "lambdas" in state:
+            lambdas = np.asarray(state["lambdas"], dtype=np.float64)
+            if lambdas.shape != (batch, levels, self.channels):
+                raise ValueError(f"state 'thresholds.lambdas' must have shape "
+                                 f"{(batch, levels, self.channels)}, got {lambdas.shape}")
+            self.lambdas = lambdas.copy()
+        if "history" in state:
+            values = np.asarray(state["history"])
+            if values.dtype != dtype or values.shape[:2] != (batch, levels * self.channels):
+                raise ValueError(f"state 'thresholds.history' must be {dtype} of shape "
+                                 f"({batch}, {levels * self.channels}, <= {self.window}), "
+                                 f"got {values.dtype} {values.shape}")
+            self.history = History((batch, levels * self.channels), self.window, dtype)
+            self.history.load(values)
+
+    def reset(self) -> None:
+        self.history, self.lambdas, self.count = None, None, 0
+
+
+class DenoiseStream(Stream):
+    """Wavelet denoising in real time: forward stream, thresholds, inverse, chunk by chunk.
+
+    A difference bank (``"starlet"``, the default, or ``"linear"``) sums its shrunk
+    details and its approximation sample by sample: the latency is the forward's, 0 for
+    the causal alignment. An SWT bank (db, sym, coif, haar) runs its causal analysis, then
+    the synthesis of ``wavedil.wavelets.transform.synthesis_layers`` level by level, which reads
+    ``(K-1) 2^(j-1)`` coefficients ahead at level j: latency ``(K-1)(2^J - 1)``. At the
+    end, ``flush`` feeds that many samples of the boundary (zeros, or the last sample for
+    ``"edge"``) through the chain, so with zero thresholds the output is exactly the input.
+
+    Thresholds (``wavedil.wavelets.denoise``): ``sigma`` fixed, or None for a running estimate
+    (MAD of the finest details over the last ``window`` coefficients, renewed every
+    ``hop``); ``threshold`` ``"bayes"`` (running signal variance per level), ``"sure"``,
+    ``"universal"`` (``sigma_j sqrt(2 ln window)``) or k (``k sigma_j``). With a fixed
+    ``sigma`` and k or ``"universal"`` the thresholds hold from the first sample (with k,
+    the output equals ``wavedil.wavelets.denoise.denoise`` with the same options); otherwise nothing
+    is thresholded before the first estimate, ``hop`` coefficients in.
+
+    Shape: chunks ``(m,)``, ``(C, m)`` or ``(B, C, m)`` in, the same layout out.
+    """
+
+    def __init__(self, wavelet="starlet", levels=5, alignment="causal", boundary="zero",
+                 threshold="bayes", mode="soft", sigma=None, window=8192, hop=1024,
+                 channels=1, batch=None):
+        self.bank = filter_bank(wavelet)
+        self.levels = positive_int(levels, "levels")
+        check_stream_options(alignment, boundary)
+        if not self.bank.difference and alignment != "causal":
+            raise ValueError(f"an SWT bank ({self.bank.name!r}) denoises with a causal analysis "
+                             f"(its synthesis brings the latency (K-1)(2^J-1) in any case), "
+                             f"got alignment={alignment!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        level_thresholds(np.zeros((1, 1)), 1.0, [1.0], threshold)  # checks the rule
+        if sigma is not None and not (isinstance(sigma, (int, float)) and sigma >= 0):
+            raise ValueError(f"sigma must be None (running estimate) or a number >= 0, "
+                             f"got {sigma!r}")
+        self.window = positive_int(window, "window")
+        self.hop = positive_int(hop, "hop")
+        self.alignment, self.boundary = alignment, boundary
+        self.threshold, self.mode, self.sigma = threshold, mode, sigma
+        self.channels = positive_int(channels, "channels")
+        self._forward = AtrousStream(self.bank, self.levels, alignment, boundary,
+                                     channels=self.channels)
+        gains = detail_gains(self.bank, self.levels, alignment)
+        self._thresholds = RunningThresholds(gains, threshold, mode, sigma, self.window,
+                                              self.hop, self.channels)
+        self._synthesis, self._lags, self._last = [], [], None
+        latency = self._forward.latency
+        if not self.bank.difference:
+            self._gain = reconstruction_gain(self.bank)
+            lag = 0
+            for j in range(self.levels, 0, -1):
+                lo, hi = synthesis_layers(self.bank, j, "causal", channels=self.channels)
+                self._synthesis.insert(0, (lo.stream(), hi.stream()))
+                self._lags.insert(0, DelayLine(lag))
+                lag += lo.right
+            latency = lag
+        super().__init__(self.channels, self.channels, latency, batch)
+
+    def _config(self) -> dict:
+        return {"op": "DenoiseStream", "wavelet": self.bank.name,
+                "dec_lo": self.bank.dec_lo.tolist(), "levels": self.levels,
+                "alignment": self.alignment, "boundary": self.boundary,
+                "threshold": self.threshold, "mode": self.mode, "sigma": self.sigma,
+                "window": self.window, "hop": self.hop, "channels": self.channels}
+
+    def _denoise(self, coefficients: np.ndarray) -> np.ndarray:
+        """``(J+1, B, C, m)`` aligned coefficients -> ``(B, C, m)`` (difference banks)
+        or the synthesis output so far (SWT banks)."""
+        parts = np.moveaxis(coefficients, 0, 1)  # (B, J+1, C, m)
+        details = self._thresholds.apply(parts[:, : self.levels])
+        c = parts[:, self.levels]
+        if self.bank.difference:
+            return c + details.sum(axis=1)
+        for j in range(self.levels - 1, -1, -1):
+            lo, hi = self._synthesis[j]
+            for part in (lo, hi):
+                if part._layout is None:
+                    part._layout = self._layout
+            w = self._lags[j].push(np.ascontiguousarray(details[:, j]))
+            c = lo._process(c) + hi._process(w)
+            c *= 1 / self._gain
+        return c
+
+    def _process(self, x: np.ndarray) -> np.ndarray:
+        if x.shape[-1]:
+            self._last = x[..., -1:].copy()
+        self._forward._layout = self._layout
+        return self._denoise(self._forward._process(x))
+
+    def _flush(self) -> np.ndarray:
+        self._forward._layout = self._layout
+        if self.bank.difference:
+            return self._denoise(self._forward._flush())
+        batch, dtype = self._layout[1], self._layout[2]
+        if self._last is None:
+            return np.zeros((batch, self.channels, 0), dtype)
+        shape = (batch, self.channels, self.latency)
+        tail = np.broadcast_to(self._last, shape) if self.boundary == "edge" else \
+            np.zeros(shape, dtype)
+        return self._denoise(self._forward._process(np.ascontiguousarray(tail)))
+
+    def _parts(self):
+        yield "forward", self._forward
+        for j, (lo, hi) in enumerate(self._synthesis):
+            yield f"synthesis_lo{j + 1}", lo
+            yield f"synthesis_hi{j + 1}", hi
+
+    def _state(self) -> dict[str, np.ndarray]:
+        state = nested_state(self._parts())
+        for j, lag in enumerate(self._lags):
+            if lag.state() is not None:
+                state[f"lag{j + 1}.pending"] = lag.state()
+        for key, value in self._thresholds.state().items():
+            state[f"thresholds.{key}"] = value
+        if self._last is not None:
+            state["last"] = self._last.copy()
+        return state
+
+    def _load(self, state, batch: int, dtype: np.dtype) -> None:
+        load_nested_state(self._parts(), state, batch, dtype)
+        for j, lag in enumerate(self._lags):
+            if f"lag{j + 1}.pending" in state:
+                lag.load(state[f"lag{j + 1}.pending"], batch, self.channels, dtype,
+                         f"lag{j + 1}.pending")
+        self._thresholds.load(sub_state(state, "thresholds"), batch, dtype)
+        if "last" in state:
+            last = np.asarray(state["last"])
+            if last.shape != (batch, self.channels, 1) or last.dtype != dtype:
+                raise ValueError(f"state 'last' must be {dtype} of shape "
+                                 f"{(batch, self.channels, 1)}, got {last.dtype} {last.shape}")
+            self._last = last.copy()
+
+    def _reset(self) -> None:
+        for _, part in self._parts():
+            part.reset()
+        for lag in self._lags:
+            lag.history = None
+        self._thresholds.reset()
+        self._last = None
+
+
+class Denoiser:
+    """The streaming denoiser as an operator: ``op(x)`` runs a fresh ``DenoiseStream`` over
+    the whole of ``x`` (one code path), ``op.stream()`` gives one to feed chunk by chunk.
+
+    Shape: ``(T,)``, ``(C, T)`` or ``(B, C, T)`` in, the same shape out.
+    """
+
+    def __init__(self, wavelet="starlet", levels=5, **options):
+        self.wavelet, self.levels, self.options = wavelet, levels, options
+        self.latency = self.stream().latency
+
+    def __call__(self, x) -> np.ndarray:
+        stream = self.stream()
+        y = stream.process(x)
+        return np.concatenate([y, stream.flush()], axis=-1)
+
+    def stream(self, batch=None) -> DenoiseStream:
+        return DenoiseStream(self.wavelet, self.levels, batch=batch, **self.options)
