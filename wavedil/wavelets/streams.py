@@ -1,4 +1,5 @@
 """Real-time à trous transforms: the forward, its inverse and the denoiser, as streams.
+
 ``AtrousStream`` runs a chunk through every level in one compiled call
 (``wavedil.engine._jit.levels.stream_levels``): level j keeps the last ``(K-1) 2^(j-1)``
 samples of its input c_{j-1} in a linear buffer (moved to the front only when its room runs
