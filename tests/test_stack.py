@@ -301,7 +301,7 @@ def test_input_and_conditioning_errors_quote_the_shapes(rng):
     with pytest.raises(ValueError, match=r"expected global_cond of shape \(2, 2\)"):
         stream.process(x, global_cond=np.ones(2), local_cond=c)
     # the rejected chunk left the stream untouched: it still takes 2-D chunks... of batch 2 only
-    assert stream._layout is None
+    assert stream.layout is None
     close(np.concatenate([stream.process(x[..., :4], global_cond=g, local_cond=c[..., :4]),
                           stream.process(x[..., 4:], global_cond=g, local_cond=c[..., 4:])], -1),
           model(x, global_cond=g, local_cond=c), np.float64)

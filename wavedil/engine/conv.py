@@ -27,6 +27,7 @@ Shape: ``(T,)`` (one channel), ``(C_in, T)`` or ``(B, C_in, T)`` in; the same la
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -213,43 +214,59 @@ class DilatedConv1d:
         return self._weights[dtype]
 
 
+@dataclass
+class ConvState:
+    """A conv stream's memory: its last ``span`` input samples (None before the first one,
+    which an ``edge`` boundary repeats to the left)."""
+
+    history: History | None = None
+
+
 class ConvStream(Stream):
     """Stream of a ``DilatedConv1d``: a history of ``span`` samples, latency ``right``."""
 
-    def __init__(self, layer: DilatedConv1d, batch=None):
+    state: ConvState
+
+    def __init__(self, layer: DilatedConv1d, batch: int | None = None):
         super().__init__(layer.in_channels, layer.out_channels, layer.right, batch)
         self.layer = layer
-        self._history = None
         self._long = max(4 * layer.span, LONG_CHUNK)  # chunks from here on are read in place
         # one group, not depthwise: short chunks may take the compiled path
         self._fused = layer.groups == 1 and not layer.depthwise
 
-    def _config(self) -> dict:
+    def __repr__(self) -> str:
+        return f"ConvStream({self.layer!r}, latency={self.latency}, batch={self.batch})"
+
+    def config(self) -> dict:
         layer = self.layer
         return {"op": "DilatedConv1d", "in_channels": layer.in_channels,
                 "kernel_size": layer.kernel_size, "dilation": layer.dilation,
                 "extent": [layer.left, layer.right], "boundary": layer.boundary}
 
-    def _process(self, x: np.ndarray) -> np.ndarray:
-        if self._history is None:
+    def new_state(self, batch: int, dtype: np.dtype) -> ConvState:
+        return ConvState()
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        history = self.state.history
+        if history is None:
             if x.shape[-1] == 0:
                 return np.zeros((x.shape[0], self.out_channels, 0), x.dtype)
-            self._start(x)
+            history = self._start(x)
         m = x.shape[-1]
         if m < self._long:
-            if m and self._fused and len(self._history) == self.layer.span:
+            if m and self._fused and len(history) == self.layer.span:
                 return self._process_one(x) if m == 1 else self._process_fused(x)
-            return self.layer.correlate_valid(self._history.append(x))
+            return self.layer.correlate_valid(history.append(x))
         span = self.layer.span
         # A long chunk is read in place: only the outputs that reach into the history see a
         # copy (history + the chunk's first span samples); then the history is its tail.
-        past = self._history.recent()
+        past = history.recent()
         out = np.empty((x.shape[0], self.out_channels, past.shape[-1] + m - span), x.dtype)
         if past.shape[-1]:
             head = np.concatenate([past, x[..., :span]], axis=-1)
             self.layer.correlate_valid(head, out=out[..., : past.shape[-1]])
         self.layer.correlate_valid(x, out=out[..., past.shape[-1] :])
-        self._history.load(x[..., m - span :])
+        history.load(x[..., m - span :])
         return out
 
     def _process_one(self, x: np.ndarray) -> np.ndarray:
@@ -263,7 +280,7 @@ class ConvStream(Stream):
             taps = vector[:, : w.stacked.shape[-1]].reshape(batch, self.in_channels, -1)
             self._vector = vector, taps, w.im2col[0]
         vector, taps, weight = self._vector
-        history = self._history
+        history = self.state.history
         slot = history.reserve(1)
         buffer = history.buffer
         buffer[..., slot : slot + 1] = x
@@ -284,13 +301,14 @@ class ConvStream(Stream):
             self._col = kept_block((batch, 1, w.im2col.shape[-1], m), x.dtype,
                                       w.bias is not None)
         col = self._col
-        history = self._history
+        history = self.state.history
         slot = history.reserve(m)
         kernel(x, x, copy, history.buffer, slot, span, dilation, taps, col[:, 0])
         return np.matmul(w.im2col, col).reshape(batch, self.out_channels, m)
 
-    def _start(self, x: np.ndarray, history: np.ndarray | None = None) -> None:
-        self._history = History(x.shape[:2], self.layer.span, x.dtype)
+    def _start(self, x: np.ndarray, history: np.ndarray | None = None) -> History:
+        """The history, filled with ``history`` or the left boundary of chunk ``x``."""
+        kept = self.state.history = History(x.shape[:2], self.layer.span, x.dtype)
         self._col_key = self._vector = None  # scratch of the compiled path, per chunk shape
         if self._fused:
             from ._jit.stream import COPY, store_and_gather  # numba, on first use
@@ -303,32 +321,32 @@ class ConvStream(Stream):
             fill = np.repeat(x[..., :1], left, -1) if self.layer.boundary == "edge" else \
                 np.zeros(x.shape[:2] + (left,), x.dtype)
             history = fill
-        self._history.load(history)
+        kept.load(history)
+        return kept
 
-    def _flush(self) -> np.ndarray:
-        batch, dtype = self._layout[1], self._layout[2]
-        if self._history is None or self.layer.right == 0:
-            return np.zeros((batch, self.out_channels, 0), dtype)
-        recent = self._history.recent()
+    def finish(self) -> np.ndarray:
+        layout, history = self.layout, self.state.history
+        assert layout is not None
+        if history is None or self.layer.right == 0:
+            return np.zeros((layout.batch, self.out_channels, 0), layout.dtype)
+        recent = history.recent()
         shape = recent.shape[:2] + (self.layer.right,)
         pad = np.broadcast_to(recent[..., -1:], shape) if self.layer.boundary == "edge" else \
-            np.zeros(shape, dtype)
-        return self.layer.correlate_valid(self._history.append(pad))
+            np.zeros(shape, layout.dtype)
+        return self.layer.correlate_valid(history.append(pad))
 
-    def _state(self) -> dict[str, np.ndarray]:
-        if self._history is None:
+    def export_state(self) -> dict[str, np.ndarray]:
+        if self.state is None or self.state.history is None:
             return {}
-        return {"history": self._history.recent().copy()}
+        return {"history": self.state.history.recent().copy()}
 
-    def _load(self, state, batch: int, dtype: np.dtype) -> None:
-        if "history" not in state:
+    def import_state(self, arrays: dict, batch: int, dtype: np.dtype) -> None:
+        if "history" not in arrays:
             return
-        history = checked_history(state["history"], "history", dtype,
+        history = checked_history(arrays["history"], "history", dtype,
                                   (batch, self.in_channels, self.layer.span))
         self._start(history, history)
 
-    def _reset(self) -> None:
-        self._history = None
 
 
 def checked_history(history, name: str, dtype, most: tuple[int, int, int]) -> np.ndarray:

@@ -15,78 +15,106 @@ Latency: ``process`` holds back the first ``latency`` samples of the stream (it 
 at the end, so concatenated outputs equal the offline result sample for sample; a causal
 stream has latency 0 and an empty flush.
 
-Subclasses implement ``_process``/``_flush`` on ``(B, C, m)`` arrays and ``_state``/
-``_load``/``_reset``; composite streams call their parts' ``_process`` directly.
+The state protocol. A stream keeps what it remembers in ``self.state`` (one typed object
+per stream kind, None before the first chunk) and its parts in named children. A kind
+implements, on ``(B, C, m)`` arrays:
+
+- ``config()``: its configuration as JSON (a saved state must come from the same one);
+- ``new_state(batch, dtype)``: a fresh state (the default: None, nothing to remember);
+- ``step(x)`` / ``finish()``: a chunk in, its ready output out; the end of the stream;
+- ``export_state()`` / ``import_state(arrays, batch, dtype)``: its own state as plain
+  arrays, and back (checked: a wrong shape or dtype is a ValueError that quotes both);
+- ``children()``: its named sub-streams (a composite calls their ``step``/``finish``).
+
+``start``, ``reset``, ``state_dict`` and ``load_state_dict`` walk the children by name, so a
+composite never reaches into its parts: ``{name}.{key}`` holds child ``name``'s ``key``.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .checks import as_float_array
 
 
-class Stream:
-    """Base class: chunk checks, layout, flush bookkeeping and state round trips."""
+@dataclass(frozen=True)
+class Layout:
+    """What the first chunk fixes: its number of dimensions, the batch size and dtype."""
 
-    def __init__(self, in_channels: int, out_channels: int, latency: int, batch=None):
+    ndim: int
+    batch: int
+    dtype: np.dtype
+
+
+class Stream:
+    """Base class: chunk checks, layout, flush bookkeeping, the state protocol."""
+
+    def __init__(self, in_channels: int, out_channels: int, latency: int,
+                 batch: int | None = None):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.latency = int(latency)
         if batch is not None and (isinstance(batch, bool) or int(batch) != batch or batch < 1):
             raise ValueError(f"batch must be None or an integer >= 1, got {batch!r}")
         self.batch = None if batch is None else int(batch)
-        self._layout = None  # (ndim, batch size, dtype) fixed by the first chunk
-        self._flushed = False
+        self.layout: Layout | None = None  # fixed by the first chunk (or by start)
+        self.flushed = False
+        self.state: Any = None
 
-    # -- public API -------------------------------------------------------------------
-    def process(self, chunk) -> np.ndarray:
+    # -- the contract -----------------------------------------------------------------------
+    def process(self, chunk: npt.ArrayLike) -> np.ndarray:
         """Feed ``chunk`` (``(T,)``, ``(C, T)`` or ``(B, C, T)``); return the ready output."""
-        if self._flushed:
-            raise ValueError("this stream was flushed; call reset() before processing more")
-        x = self._accept(chunk)
-        return self._restore(self._process(x))
+        x, layout = self.accept(chunk)
+        self.begin(layout)
+        return self.restore(self.step(x))
 
     def flush(self) -> np.ndarray:
         """End the stream: the last ``latency`` samples (empty for a causal stream)."""
-        if self._flushed:
+        if self.flushed:
             raise ValueError("this stream was already flushed; call reset() to start again")
-        if self._layout is None:
-            self._flushed = True
-            return np.zeros((self.out_channels, 0))
-        y = self._flush()
-        self._flushed = True
-        return self._restore(y)
+        if self.layout is None:  # never fed: an empty output of the declared batch
+            batch = 1 if self.batch is None else self.batch
+            self.start(batch, np.dtype(np.float64), 3 if self.batch is not None else 2)
+        y = self.finish()
+        self.flushed = True
+        return self.restore(y)
 
     def reset(self) -> None:
         """Forget everything: the stream is as new (layout and dtype free again)."""
-        self._layout = None
-        self._flushed = False
-        self._reset()
+        self.layout = None
+        self.flushed = False
+        self.state = None
+        for child in self.children().values():
+            child.reset()
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The whole state as plain numpy arrays (``np.savez``-able, no pickling)."""
-        meta = {"config": self._config(), "layout": None, "flushed": self._flushed}
-        if self._layout is not None:
-            ndim, batch, dtype = self._layout
-            meta["layout"] = [ndim, batch, np.dtype(dtype).str]
+        meta: dict[str, Any] = {"config": self.config(), "layout": None,
+                                "flushed": self.flushed}
+        if self.layout is not None:
+            layout = self.layout
+            meta["layout"] = [layout.ndim, layout.batch, layout.dtype.str]
         state = {"meta": np.array(json.dumps(meta))}
-        if self._layout is not None:
-            state.update(self._state())
+        if self.layout is not None:
+            state.update(self.arrays())
         return state
 
-    def load_state_dict(self, state) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from ``state``; a state of another configuration raises ValueError."""
         try:
             meta = json.loads(str(np.asarray(state["meta"])))
         except (KeyError, TypeError, ValueError):
             raise ValueError("not a wavedil stream state: no readable 'meta' entry") from None
-        mine = self._config()
-        if meta.get("config") != mine:
-            diff = _config_difference(mine, meta.get("config"))
-            raise ValueError(f"state is from another configuration: {diff}")
+        mine = self.config()
+        if not isinstance(meta, dict) or meta.get("config") != mine:
+            theirs = meta.get("config") if isinstance(meta, dict) else meta
+            raise ValueError(f"state is from another configuration: "
+                             f"{_config_difference(mine, theirs)}")
         before = self.state_dict()
         try:
             self._apply(state, meta)
@@ -94,37 +122,80 @@ class Stream:
             self._apply(before, json.loads(str(before["meta"])))
             raise
 
-    def _apply(self, state, meta: dict) -> None:
+    # -- the composite protocol -------------------------------------------------------------
+    def children(self) -> dict[str, Stream]:
+        """The named sub-streams whose state is part of this stream's."""
+        return {}
+
+    def start(self, batch: int, dtype: npt.DTypeLike, ndim: int = 3) -> None:
+        """Fix the layout (``ndim``-D chunks of ``batch`` rows in ``dtype``) and make a
+        fresh state, here and in every child."""
+        self.layout = Layout(ndim, batch, np.dtype(dtype))
+        self.state = self.new_state(batch, np.dtype(dtype))
+        for child in self.children().values():
+            child.start(batch, dtype)
+
+    def begin(self, layout: Layout) -> None:
+        """Start with the first chunk's ``layout``, if not started yet."""
+        if self.flushed:
+            raise ValueError("this stream was flushed; call reset() before processing more")
+        if self.layout is None:
+            self.start(layout.batch, layout.dtype, layout.ndim)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """This stream's state and its children's (``{name}.{key}``) as plain arrays."""
+        out = dict(self.export_state())
+        for name, child in self.children().items():
+            out.update({f"{name}.{key}": value for key, value in child.arrays().items()})
+        return out
+
+    def load_arrays(self, arrays: dict[str, Any], batch: int, dtype: np.dtype) -> None:
+        """Load ``arrays()`` of a stream of this configuration (after ``start``)."""
+        self.import_state(arrays, batch, dtype)
+        for name, child in self.children().items():
+            child.load_arrays(sub_state(arrays, name), batch, dtype)
+
+    # -- for each stream kind ---------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def new_state(self, batch: int, dtype: np.dtype) -> Any:
+        """A fresh state for ``batch`` rows of ``dtype`` (None: nothing to remember)."""
+        return None
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        """``(B, C_in, m)`` in, the ready ``(B, C_out, m')`` out."""
+        raise NotImplementedError
+
+    def finish(self) -> np.ndarray:
+        """The last ``latency`` samples, ``(B, C_out, latency)``."""
+        layout = self.layout
+        assert layout is not None
+        return np.zeros((layout.batch, self.out_channels, 0), layout.dtype)
+
+    def export_state(self) -> dict[str, np.ndarray]:
+        """This stream's own state (children excluded) as plain arrays."""
+        return {}
+
+    def import_state(self, arrays: dict[str, Any], batch: int, dtype: np.dtype) -> None:
+        """Replace the fresh state by ``arrays`` (as ``export_state`` gave), checked."""
+
+    # -- layout ---------------------------------------------------------------------------
+    def _apply(self, state: dict[str, Any], meta: dict[str, Any]) -> None:
         self.reset()
         if meta["layout"] is not None:
             ndim, batch, dtype = meta["layout"]
             if self.batch is not None and batch != self.batch:
                 raise ValueError(f"state has batch {batch}, this stream expects {self.batch}")
-            self._layout = (ndim, batch, np.dtype(dtype))
-            self._load(state, batch, np.dtype(dtype))
-        self._flushed = bool(meta["flushed"])
+            self.start(batch, np.dtype(dtype), ndim)
+            self.load_arrays(state, batch, np.dtype(dtype))
+        self.flushed = bool(meta["flushed"])
 
-    # -- for subclasses ---------------------------------------------------------------
-    def _config(self) -> dict:
-        raise NotImplementedError
-
-    def _process(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def _flush(self) -> np.ndarray:
-        raise NotImplementedError
-
-    def _state(self) -> dict[str, np.ndarray]:
-        raise NotImplementedError
-
-    def _load(self, state, batch: int, dtype: np.dtype) -> None:
-        raise NotImplementedError
-
-    def _reset(self) -> None:
-        raise NotImplementedError
-
-    # -- layout ---------------------------------------------------------------------------
-    def _accept(self, chunk) -> np.ndarray:
+    def accept(self, chunk: npt.ArrayLike) -> tuple[np.ndarray, Layout]:
+        """``chunk`` as ``(B, C_in, m)`` and its layout, checked against this stream's
+        (nothing changes here: a rejected chunk leaves the stream as it was)."""
+        if self.flushed:
+            raise ValueError("this stream was flushed; call reset() before processing more")
         x = as_float_array(chunk, "chunk")
         if x.ndim not in (1, 2, 3):
             raise ValueError(f"chunk must be (T,), (C, T) or (B, C, T), got shape {x.shape}")
@@ -137,21 +208,22 @@ class Stream:
         if self.batch is not None and (x.ndim != 3 or batch != self.batch):
             raise ValueError(f"expected chunks of shape ({self.batch}, {self.in_channels}, T) "
                              f"for this stream (batch={self.batch}), got shape {x.shape}")
-        if self._layout is None:
-            self._layout = (x.ndim, batch, x.dtype)
-        else:
-            ndim, want_batch, dtype = self._layout
-            if x.dtype != dtype:
-                raise TypeError(f"this stream carries {dtype}, got a chunk of {x.dtype}")
-            if (x.ndim, batch) != (ndim, want_batch):
+        layout = Layout(x.ndim, batch, x.dtype)
+        if self.layout is not None:
+            if x.dtype != self.layout.dtype:
+                raise TypeError(f"this stream carries {self.layout.dtype}, got a chunk of "
+                                f"{x.dtype}")
+            if (x.ndim, batch) != (self.layout.ndim, self.layout.batch):
                 raise ValueError(
-                    f"this stream carries {ndim}-D chunks with batch {want_batch}, "
-                    f"got shape {x.shape}"
+                    f"this stream carries {self.layout.ndim}-D chunks with batch "
+                    f"{self.layout.batch}, got shape {x.shape}"
                 )
-        return x.reshape(batch, channels, x.shape[-1])
+        return x.reshape(batch, channels, x.shape[-1]), layout
 
-    def _restore(self, y: np.ndarray) -> np.ndarray:
-        ndim = self._layout[0]
+    def restore(self, y: np.ndarray) -> np.ndarray:
+        """A ``(B, C_out, m)`` output in the layout of the input chunks."""
+        assert self.layout is not None
+        ndim = self.layout.ndim
         if ndim == 3:
             return y
         y = y[0]
@@ -160,23 +232,10 @@ class Stream:
         return y
 
 
-def nested_state(parts) -> dict[str, np.ndarray]:
-    """The states of named sub-streams in one flat dict: ``{"name.key": array}``."""
-    return {f"{name}.{key}": value
-            for name, part in parts for key, value in part._state().items()}
-
-
-def sub_state(state, name: str) -> dict:
+def sub_state(state: dict[str, Any], name: str) -> dict[str, Any]:
     """The entries of ``state`` under ``name.``, with that prefix removed."""
     prefix = f"{name}."
     return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
-
-
-def load_nested_state(parts, state, batch: int, dtype) -> None:
-    """Load each named sub-stream from its entries of a ``nested_state`` dict."""
-    for name, part in parts:
-        part._layout = (3, batch, dtype)
-        part._load(sub_state(state, name), batch, dtype)
 
 
 def _config_difference(mine: dict, theirs) -> str:

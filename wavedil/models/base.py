@@ -28,7 +28,7 @@ import numpy as np
 from ..engine.checks import as_float_array
 from ..engine.conv import ConvStream, DilatedConv1d
 from ..engine.spec import Chain, LayerSpec
-from ..engine.stream import Stream, nested_state
+from ..engine.stream import Stream
 from .file import save_model
 from .parallel import cut_in_time, run_offline
 
@@ -172,8 +172,13 @@ class _ModelStream(Stream):
         self.w = None
         self._chain = None  # a subclass's FusedChain (wavedil.engine.fused), if it runs one
 
-    def _config(self) -> dict:
+    def config(self) -> dict:
         return {"op": self.model.architecture, **self.model.config}
+
+    def start(self, batch: int, dtype, ndim: int = 3) -> None:
+        super().start(batch, dtype, ndim)
+        for step in self.steps.values():
+            step.start(batch, dtype)
 
     def _prepare(self, dtype) -> None:
         """Bind every conv to one callable on ``(B, C, m)`` blocks of this dtype."""
@@ -186,7 +191,7 @@ class _ModelStream(Stream):
                 name = name[: -len(".weight")]
                 step = self.steps.get(name)
                 if step is not None:  # the engine's stream (im2col products, its own cast)
-                    self.ops[name] = step._process
+                    self.ops[name] = step.step
                 else:  # 1x1: a matmul, nothing to remember
                     self.ops[name] = partial(_pointwise, self.w[name + ".weight"],
                                              self.w.get(name + ".bias"))
@@ -196,7 +201,7 @@ class _ModelStream(Stream):
         """Subclasses look up their per-layer callables here, once per dtype (and may set
         ``self._chain``, whose histories then replace the steps')."""
 
-    def _process(self, x: np.ndarray, **cond) -> np.ndarray:
+    def step(self, x: np.ndarray, **cond) -> np.ndarray:
         self._prepare(x.dtype)
         n = x.shape[-1]
         if n <= BLOCK:
@@ -209,24 +214,23 @@ class _ModelStream(Stream):
     def _run(self, x: np.ndarray, **cond) -> np.ndarray:
         raise NotImplementedError
 
-    def _flush(self) -> np.ndarray:
-        return np.zeros((self._layout[1], self.out_channels, 0), self._layout[2])
-
-    def _state(self) -> dict[str, np.ndarray]:
+    def export_state(self) -> dict[str, np.ndarray]:
         if self._chain is not None and self._chain.started:
             return self._chain.state()
-        return nested_state(self.steps.items())
+        return {f"{name}.{key}": value for name, step in self.steps.items()
+                for key, value in step.export_state().items()}
 
-    def _load(self, state, batch: int, dtype: np.dtype) -> None:
+    def import_state(self, arrays: dict, batch: int, dtype: np.dtype) -> None:
         self._prepare(dtype)
         if self._chain is not None:
-            return self._chain.load(state, batch, dtype)
+            return self._chain.load(arrays, batch, dtype)
         for name, step in self.steps.items():
             key = f"{name}.history"
-            step._load({"history": state[key]} if key in state else {}, batch, dtype)
+            step.import_state({"history": arrays[key]} if key in arrays else {}, batch, dtype)
 
-    def _reset(self) -> None:
+    def reset(self) -> None:
+        super().reset()
         for step in self.steps.values():
-            step._reset()
+            step.reset()
         if self._chain is not None:
             self._chain.reset()

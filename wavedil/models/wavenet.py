@@ -170,19 +170,13 @@ class WaveNetStream(_ModelStream):
 
     def process(self, chunk, global_cond=None, local_cond=None) -> np.ndarray:
         """Feed ``chunk`` and its conditioning; return the output for the chunk."""
-        if self._flushed:
-            raise ValueError("this stream was flushed; call reset() before processing more")
-        layout = self._layout
-        x = self._accept(chunk)
-        try:
-            cond = self._check_cond(x, global_cond, local_cond)
-        except (TypeError, ValueError):
-            self._layout = layout  # a rejected chunk leaves the stream untouched
-            raise
-        return self._restore(self._process(x, **cond))
+        x, layout = self.accept(chunk)
+        cond = self._check_cond(x, layout, global_cond, local_cond)
+        self.begin(layout)
+        return self.restore(self.step(x, **cond))
 
-    def _check_cond(self, x, global_cond, local_cond) -> dict:
-        c, (ndim, batch) = self.model.config, self._layout[:2]
+    def _check_cond(self, x, layout, global_cond, local_cond) -> dict:
+        c, ndim, batch = self.model.config, layout.ndim, layout.batch
         cond = {}
         for value, name, width in ((global_cond, "global_cond", c["global_cond_channels"]),
                                    (local_cond, "local_cond", c["local_cond_channels"])):

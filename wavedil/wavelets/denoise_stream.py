@@ -7,16 +7,26 @@ running window (``RunningThresholds``), and the inverse, chunk by chunk.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..engine.checks import positive_int
 from ..engine.history import DelayLine, History
-from ..engine.stream import Stream, load_nested_state, nested_state, sub_state
+from ..engine.stream import Stream, sub_state
 from .banks import filter_bank
 from .denoise import MODES, detail_gains, estimate_sigma, level_thresholds, shrink
 from .streams import AtrousStream, check_stream_options
 from .transform import reconstruction_gain, synthesis_layers
+
+
+@dataclass
+class DenoiseState:
+    """A denoiser's own memory (its forward and synthesis streams keep theirs)."""
+
+    thresholds: RunningThresholds
+    lags: list[DelayLine]  # per level: w_j waiting for the synthesis to reach it
+    last: np.ndarray | None = None  # the last input sample, (B, C, 1), for an edge flush
 
 
 class RunningThresholds:
@@ -154,10 +164,9 @@ class DenoiseStream(Stream):
         self.channels = positive_int(channels, "channels")
         self._forward = AtrousStream(self.bank, self.levels, alignment, boundary,
                                      channels=self.channels)
-        gains = detail_gains(self.bank, self.levels, alignment)
-        self._thresholds = RunningThresholds(gains, threshold, mode, sigma, self.window,
-                                              self.hop, self.channels)
-        self._synthesis, self._lags, self._last = [], [], None
+        self._gains = detail_gains(self.bank, self.levels, alignment)
+        self._synthesis: list[tuple[Stream, Stream]] = []
+        self._lags: list[int] = []  # per level: the delay that aligns w_j with c_j
         latency = self._forward.latency
         if not self.bank.difference:
             self._gain = reconstruction_gain(self.bank)
@@ -165,92 +174,92 @@ class DenoiseStream(Stream):
             for j in range(self.levels, 0, -1):
                 lo, hi = synthesis_layers(self.bank, j, "causal", channels=self.channels)
                 self._synthesis.insert(0, (lo.stream(), hi.stream()))
-                self._lags.insert(0, DelayLine(lag))
+                self._lags.insert(0, lag)
                 lag += lo.right
             latency = lag
         super().__init__(self.channels, self.channels, latency, batch)
 
-    def _config(self) -> dict:
+    def __repr__(self) -> str:
+        return (f"DenoiseStream({self.bank.name!r}, levels={self.levels}, "
+                f"alignment={self.alignment!r}, boundary={self.boundary!r}, "
+                f"threshold={self.threshold!r}, mode={self.mode!r}, sigma={self.sigma!r}, "
+                f"latency={self.latency})")
+
+    def config(self) -> dict:
         return {"op": "DenoiseStream", "wavelet": self.bank.name,
                 "dec_lo": self.bank.dec_lo.tolist(), "levels": self.levels,
                 "alignment": self.alignment, "boundary": self.boundary,
                 "threshold": self.threshold, "mode": self.mode, "sigma": self.sigma,
                 "window": self.window, "hop": self.hop, "channels": self.channels}
 
+    def children(self) -> dict[str, Stream]:
+        parts: dict[str, Stream] = {"forward": self._forward}
+        for j, (lo, hi) in enumerate(self._synthesis):
+            parts[f"synthesis_lo{j + 1}"] = lo
+            parts[f"synthesis_hi{j + 1}"] = hi
+        return parts
+
+    def new_state(self, batch: int, dtype: np.dtype) -> DenoiseState:
+        return DenoiseState(
+            RunningThresholds(self._gains, self.threshold, self.mode, self.sigma, self.window,
+                              self.hop, self.channels),
+            [DelayLine(lag) for lag in self._lags])
+
     def _denoise(self, coefficients: np.ndarray) -> np.ndarray:
         """``(J+1, B, C, m)`` aligned coefficients -> ``(B, C, m)`` (difference banks)
         or the synthesis output so far (SWT banks)."""
         parts = np.moveaxis(coefficients, 0, 1)  # (B, J+1, C, m)
-        details = self._thresholds.apply(parts[:, : self.levels])
+        details = self.state.thresholds.apply(parts[:, : self.levels])
         c = parts[:, self.levels]
         if self.bank.difference:
             return c + details.sum(axis=1)
         for j in range(self.levels - 1, -1, -1):
             lo, hi = self._synthesis[j]
-            for part in (lo, hi):
-                if part._layout is None:
-                    part._layout = self._layout
-            w = self._lags[j].push(np.ascontiguousarray(details[:, j]))
-            c = lo._process(c) + hi._process(w)
+            w = self.state.lags[j].push(np.ascontiguousarray(details[:, j]))
+            c = lo.step(c) + hi.step(w)
             c *= 1 / self._gain
         return c
 
-    def _process(self, x: np.ndarray) -> np.ndarray:
+    def step(self, x: np.ndarray) -> np.ndarray:
         if x.shape[-1]:
-            self._last = x[..., -1:].copy()
-        self._forward._layout = self._layout
-        return self._denoise(self._forward._process(x))
+            self.state.last = x[..., -1:].copy()
+        return self._denoise(self._forward.step(x))
 
-    def _flush(self) -> np.ndarray:
-        self._forward._layout = self._layout
+    def finish(self) -> np.ndarray:
         if self.bank.difference:
-            return self._denoise(self._forward._flush())
-        batch, dtype = self._layout[1], self._layout[2]
-        if self._last is None:
+            return self._denoise(self._forward.finish())
+        assert self.layout is not None
+        batch, dtype = self.layout.batch, self.layout.dtype
+        if self.state.last is None:
             return np.zeros((batch, self.channels, 0), dtype)
         shape = (batch, self.channels, self.latency)
-        tail = np.broadcast_to(self._last, shape) if self.boundary == "edge" else \
+        tail = np.broadcast_to(self.state.last, shape) if self.boundary == "edge" else \
             np.zeros(shape, dtype)
-        return self._denoise(self._forward._process(np.ascontiguousarray(tail)))
+        return self._denoise(self._forward.step(np.ascontiguousarray(tail)))
 
-    def _parts(self):
-        yield "forward", self._forward
-        for j, (lo, hi) in enumerate(self._synthesis):
-            yield f"synthesis_lo{j + 1}", lo
-            yield f"synthesis_hi{j + 1}", hi
-
-    def _state(self) -> dict[str, np.ndarray]:
-        state = nested_state(self._parts())
-        for j, lag in enumerate(self._lags):
+    def export_state(self) -> dict[str, np.ndarray]:
+        state = {}
+        for j, lag in enumerate(self.state.lags):
             if lag.state() is not None:
                 state[f"lag{j + 1}.pending"] = lag.state()
-        for key, value in self._thresholds.state().items():
+        for key, value in self.state.thresholds.state().items():
             state[f"thresholds.{key}"] = value
-        if self._last is not None:
-            state["last"] = self._last.copy()
+        if self.state.last is not None:
+            state["last"] = self.state.last.copy()
         return state
 
-    def _load(self, state, batch: int, dtype: np.dtype) -> None:
-        load_nested_state(self._parts(), state, batch, dtype)
-        for j, lag in enumerate(self._lags):
-            if f"lag{j + 1}.pending" in state:
-                lag.load(state[f"lag{j + 1}.pending"], batch, self.channels, dtype,
+    def import_state(self, arrays: dict, batch: int, dtype: np.dtype) -> None:
+        for j, lag in enumerate(self.state.lags):
+            if f"lag{j + 1}.pending" in arrays:
+                lag.load(arrays[f"lag{j + 1}.pending"], batch, self.channels, dtype,
                          f"lag{j + 1}.pending")
-        self._thresholds.load(sub_state(state, "thresholds"), batch, dtype)
-        if "last" in state:
-            last = np.asarray(state["last"])
+        self.state.thresholds.load(sub_state(arrays, "thresholds"), batch, dtype)
+        if "last" in arrays:
+            last = np.asarray(arrays["last"])
             if last.shape != (batch, self.channels, 1) or last.dtype != dtype:
                 raise ValueError(f"state 'last' must be {dtype} of shape "
                                  f"{(batch, self.channels, 1)}, got {last.dtype} {last.shape}")
-            self._last = last.copy()
-
-    def _reset(self) -> None:
-        for _, part in self._parts():
-            part.reset()
-        for lag in self._lags:
-            lag.history = None
-        self._thresholds.reset()
-        self._last = None
+            self.state.last = last.copy()
 
 
 class Denoiser:

@@ -129,13 +129,13 @@ class AtrousStream(Stream):
         return out
 
     # -- Stream hooks -----------------------------------------------------------------------
-    def _config(self) -> dict:
+    def config(self) -> dict:
         return {"op": "AtrousStream", "wavelet": self.bank.name,
                 "dec_lo": self.bank.dec_lo.tolist(), "levels": self.levels,
                 "alignment": self.alignment, "boundary": self.boundary, "norm": self.norm,
                 "channels": self.channels}
 
-    def _process(self, x: np.ndarray) -> np.ndarray:
+    def step(self, x: np.ndarray) -> np.ndarray:
         """``(B, C, m)`` in, ``(levels + 1, B, C, m_out)`` out (pieces of ``_PIECE``)."""
         batch, channels, m = x.shape
         rows = np.ascontiguousarray(x).reshape(batch * channels, m)
@@ -144,18 +144,20 @@ class AtrousStream(Stream):
         y = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=-1)
         return y.reshape(self.levels + 1, batch, channels, y.shape[-1])
 
-    def _flush(self) -> np.ndarray:
-        batch, dtype = self._layout[1], self._layout[2]
+    def finish(self) -> np.ndarray:
+        assert self.layout is not None
+        batch, dtype = self.layout.batch, self.layout.dtype
         y = self._run(np.zeros((batch * self.channels, 0), dtype), True)
         return y.reshape(self.levels + 1, batch, self.channels, y.shape[-1])
 
-    def _restore(self, y: np.ndarray) -> np.ndarray:
-        ndim = self._layout[0]
+    def restore(self, y: np.ndarray) -> np.ndarray:
+        assert self.layout is not None
+        ndim = self.layout.ndim
         return y if ndim == 3 else y[:, 0, 0] if ndim == 1 else y[:, 0]
 
     def flush(self) -> np.ndarray:
-        if self._layout is None and not self._flushed:
-            self._flushed = True
+        if self.layout is None and not self.flushed and self.batch is None:
+            self.flushed = True
             shape = (self.levels + 1,) + ((0,) if self.channels == 1 else (self.channels, 0))
             return np.zeros(shape)
         return super().flush()
@@ -170,11 +172,11 @@ class AtrousStream(Stream):
             if wait:
                 yield f"out{j + 1}.pending", k["lines"], k["line_base"], k["line_pos"], j, wait
 
-    def _state(self) -> dict[str, np.ndarray]:
+    def export_state(self) -> dict[str, np.ndarray]:
         state = {"count": np.array(self._count, np.int64)}
-        if self._buffers is None:
+        if self._buffers is None or self.layout is None:
             return state
-        batch = self._layout[1]
+        batch = self.layout.batch
         for name, array, base, pos, j, _ in self._lines():
             start, end = pos[j]
             if start >= 0:
@@ -182,7 +184,7 @@ class AtrousStream(Stream):
                 state[name] = kept.reshape(batch, self.channels, end - start).copy()
         return state
 
-    def _load(self, state, batch: int, dtype: np.dtype) -> None:
+    def import_state(self, state, batch: int, dtype: np.dtype) -> None:
         count = np.asarray(state.get("count", -1))
         if count.shape != () or count.dtype.kind not in "iu" or int(count) < 0:
             raise ValueError(f"state 'count' must be an integer >= 0 (the samples fed so far), "
@@ -202,7 +204,8 @@ class AtrousStream(Stream):
             pos[j] = (0, n)
         self._count = int(count)
 
-    def _reset(self) -> None:
+    def reset(self) -> None:
+        super().reset()
         self._buffers = None
         self._count = 0
 
@@ -293,12 +296,12 @@ class InverseAtrousStream(Stream):
         super().reset()
         self._signal_ndim = None
 
-    def _config(self) -> dict:
+    def config(self) -> dict:
         return {"op": "InverseAtrousStream", "wavelet": self.bank.name,
                 "dec_lo": self.bank.dec_lo.tolist(), "levels": self.levels, "norm": self.norm,
                 "channels": self.channels}
 
-    def _process(self, x: np.ndarray) -> np.ndarray:
+    def step(self, x: np.ndarray) -> np.ndarray:
         batch, m = x.shape[0], x.shape[-1]
         parts = x.reshape(batch, self.levels + 1, self.channels, m)
         c = parts[:, self.levels].copy()
@@ -308,15 +311,3 @@ class InverseAtrousStream(Stream):
             if self.norm:
                 c *= root2
         return c
-
-    def _flush(self) -> np.ndarray:
-        return np.zeros((self._layout[1], self.channels, 0), self._layout[2])
-
-    def _state(self) -> dict[str, np.ndarray]:
-        return {}
-
-    def _load(self, state, batch: int, dtype: np.dtype) -> None:
-        pass
-
-    def _reset(self) -> None:
-        pass
