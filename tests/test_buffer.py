@@ -20,7 +20,7 @@ def test_window_is_the_tail_of_the_appended_signal_for_any_chunking(size, sizes,
         # the oracle: numpy slicing of the whole signal
         np.testing.assert_array_equal(window, signal[..., max(0, seen - m - size) : seen])
         np.testing.assert_array_equal(history.recent(), signal[..., max(0, seen - size) : seen])
-        assert history._buf.shape[-1] <= 2 * size + max(sizes) + MIN_ROOM
+        assert history.buffer.shape[-1] <= 2 * size + max(sizes) + MIN_ROOM
 
 
 @given(st.integers(0, 600), st.lists(st.integers(0, 700), min_size=1, max_size=30))

@@ -82,6 +82,12 @@ def clear() -> None:
         _kept.clear()
 
 
+def kept_bytes() -> int:
+    """The bytes of the arrays kept for reuse (in use or free)."""
+    with _lock:
+        return sum(a.nbytes for a in _kept)
+
+
 _SCRATCH = threading.local()  # per thread: im2col blocks, reused by every layer and call
 
 
