@@ -22,8 +22,11 @@ Subclasses implement ``_process``/``_flush`` on ``(B, C, m)`` arrays and ``_stat
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .checks import as_float_array
 
@@ -31,7 +34,8 @@ from .checks import as_float_array
 class Stream:
     """Base class: chunk checks, layout, flush bookkeeping and state round trips."""
 
-    def __init__(self, in_channels: int, out_channels: int, latency: int, batch=None):
+    def __init__(self, in_channels: int, out_channels: int, latency: int,
+                 batch: int | None = None) -> None:
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.latency = int(latency)
@@ -42,7 +46,7 @@ class Stream:
         self._flushed = False
 
     # -- public API -------------------------------------------------------------------
-    def process(self, chunk) -> np.ndarray:
+    def process(self, chunk: npt.ArrayLike) -> np.ndarray:
         """Feed ``chunk`` (``(T,)``, ``(C, T)`` or ``(B, C, T)``); return the ready output."""
         if self._flushed:
             raise ValueError("this stream was flushed; call reset() before processing more")
@@ -77,7 +81,7 @@ class Stream:
             state.update(self._state())
         return state
 
-    def load_state_dict(self, state) -> None:
+    def load_state_dict(self, state: Mapping[str, npt.ArrayLike]) -> None:
         """Continue from ``state``; a state of another configuration raises ValueError."""
         try:
             meta = json.loads(str(np.asarray(state["meta"])))
@@ -160,19 +164,20 @@ class Stream:
         return y
 
 
-def nested_state(parts) -> dict[str, np.ndarray]:
+def nested_state(parts: Iterable[tuple[str, Stream]]) -> dict[str, np.ndarray]:
     """The states of named sub-streams in one flat dict: ``{"name.key": array}``."""
     return {f"{name}.{key}": value
             for name, part in parts for key, value in part._state().items()}
 
 
-def sub_state(state, name: str) -> dict:
+def sub_state(state: Mapping[str, Any], name: str) -> dict:
     """The entries of ``state`` under ``name.``, with that prefix removed."""
     prefix = f"{name}."
     return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
 
 
-def load_nested_state(parts, state, batch: int, dtype) -> None:
+def load_nested_state(parts: Iterable[tuple[str, Stream]], state: Mapping[str, Any], batch: int,
+                      dtype: np.dtype) -> None:
     """Load each named sub-stream from its entries of a ``nested_state`` dict."""
     for name, part in parts:
         part._layout = (3, batch, dtype)
@@ -188,7 +193,8 @@ def _config_difference(mine: dict, theirs) -> str:
     return "; ".join(parts)
 
 
-def run_stream(op, x, chunk_sizes, **stream_kwargs) -> np.ndarray:
+def run_stream(op: Any, x: npt.ArrayLike, chunk_sizes: Iterable[int],
+               **stream_kwargs: Any) -> np.ndarray:
     """Feed ``x`` to ``op.stream()`` in chunks of the given sizes (cycled), then flush.
 
     Returns the concatenated output, equal to ``op(x)`` by the streaming contract.
@@ -196,7 +202,7 @@ def run_stream(op, x, chunk_sizes, **stream_kwargs) -> np.ndarray:
     return feed_stream(op.stream(**stream_kwargs), x, chunk_sizes)
 
 
-def feed_stream(stream, x, chunk_sizes) -> np.ndarray:
+def feed_stream(stream: Any, x: npt.ArrayLike, chunk_sizes: Iterable[int]) -> np.ndarray:
     """Feed ``x`` to ``stream`` in chunks of the given sizes (cycled), flush, concatenate."""
     x = np.asarray(x)
     sizes = [int(c) for c in chunk_sizes]
