@@ -1,11 +1,11 @@
 # Two set-up commands for a fresh machine (see README):
 #   make demo   runs the main job on the audio shipped in data/
-#   make test   runs ruff and the whole test suite
+#   make test   runs ruff, the type checker (mypy) and the whole test suite
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-smoke clean
+.PHONY: demo test typecheck bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,7 +19,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check wavedil tests examples benchmarks scripts
+	$(PY) -m mypy
 	$(PY) -m pytest -q
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
@@ -28,4 +32,4 @@ bench-smoke: $(STAMP)
 	$(PY) benchmarks/run.py --smoke --output out/RESULTS-smoke.md
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis out
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache out

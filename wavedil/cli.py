@@ -15,6 +15,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    _Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    _Subparsers = Any
 
 
 def _int_list(text: str) -> list[int]:
@@ -51,7 +58,7 @@ def _add_schedule_options(p: argparse.ArgumentParser) -> None:
                    help="sample rate, to print seconds")
 
 
-def add_rf_command(subparsers) -> None:
+def add_rf_command(subparsers: _Subparsers) -> None:
     p = subparsers.add_parser(
         "rf", help="print the receptive field and per-layer table of a model or schedule",
         description="Receptive field of a model file or of a dilation schedule.")
@@ -63,7 +70,7 @@ def add_rf_command(subparsers) -> None:
     p.set_defaults(func=run_rf)
 
 
-def add_plan_command(subparsers) -> None:
+def add_plan_command(subparsers: _Subparsers) -> None:
     p = subparsers.add_parser(
         "plan", help="propose gap-free dilation schedules reaching a receptive field",
         description="Gap-free dilation schedules with the fewest layers, best first.")
@@ -87,7 +94,7 @@ def _add_stream_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--progress", action="store_true", help="show a progress bar (tqdm)")
 
 
-def add_filter_command(subparsers) -> None:
+def add_filter_command(subparsers: _Subparsers) -> None:
     p = subparsers.add_parser(
         "filter", help="stream an audio file through a model file, block by block",
         description="Stream an audio file through a wavedil model (.npz, e.g. exported by "
@@ -97,7 +104,7 @@ def add_filter_command(subparsers) -> None:
     p.set_defaults(func=run_filter)
 
 
-def add_denoise_command(subparsers) -> None:
+def add_denoise_command(subparsers: _Subparsers) -> None:
     p = subparsers.add_parser(
         "denoise", help="stream an audio file through the wavelet denoiser",
         description="Real-time à trous wavelet denoising of an audio file, block by block.")
@@ -125,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_rf(args) -> int:
+def run_rf(args: argparse.Namespace) -> int:
     from .receptive.field import receptive_field
 
     if args.model is not None:
@@ -155,7 +162,7 @@ def _load_model(path: str):
     return load(path)
 
 
-def run_plan(args) -> int:
+def run_plan(args: argparse.Namespace) -> int:
     from .receptive.planning import plan_dilations
 
     plan = plan_dilations(seconds=args.seconds, samples=args.samples,
@@ -169,7 +176,7 @@ def run_plan(args) -> int:
     return 0
 
 
-def run_filter(args) -> int:
+def run_filter(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
     if model.in_channels != 1 or model.out_channels != 1:
         raise ValueError(f"filter needs a model with 1 input and 1 output channel, got "
@@ -177,7 +184,7 @@ def run_filter(args) -> int:
     return _stream_file(model, args, f"model {args.model}")
 
 
-def run_denoise(args) -> int:
+def run_denoise(args: argparse.Namespace) -> int:
     from .wavelets.denoise_stream import Denoiser
 
     try:
@@ -244,7 +251,7 @@ def _check_against_offline(op, input_path, output_path) -> None:
               f"{int(np.max(steps, initial=0))} step(s)")
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     parser = build_parser()
     try:

@@ -14,10 +14,15 @@ Shape: any ``(..., T)`` dask array (time on ``axis``, default the last); the ope
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 
-def apply(op, x, halo=None, axis: int = -1):
+def apply(op: Callable[[np.ndarray], Any], x: Any,
+          halo: tuple[int, int] | None = None, axis: int = -1) -> Any:
     """``op`` over the time blocks of the dask array ``x``; equal to ``op(x)`` computed whole.
 
     ``halo = (left, right)`` samples of context; by default ``wavedil.receptive.field.halo(op)``.
@@ -50,6 +55,7 @@ def apply(op, x, halo=None, axis: int = -1):
     return da.moveaxis(da.concatenate(pieces, axis=-1), -1, axis)
 
 
-def _trimmed(op, block: np.ndarray, trim_left: int, trim_right: int) -> np.ndarray:
+def _trimmed(op: Callable[[np.ndarray], npt.ArrayLike], block: np.ndarray, trim_left: int,
+             trim_right: int) -> np.ndarray:
     y = np.asarray(op(np.asarray(block)))
     return y[..., trim_left : y.shape[-1] - trim_right]

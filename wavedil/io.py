@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
 
 import numpy as np
 import soundfile as sf
@@ -30,7 +33,8 @@ class FilterReport:
     blocks: int
 
 
-def read_blocks(path, block_size: int, dtype: str = "float32"):
+def read_blocks(path: str | os.PathLike[str], block_size: int,
+                dtype: str = "float32") -> Iterator[np.ndarray]:
     """Yield ``(channels, n)`` blocks of at most ``block_size`` frames from an audio file."""
     if block_size < 1:
         raise ValueError(f"block_size must be >= 1, got {block_size}")
@@ -41,7 +45,8 @@ def read_blocks(path, block_size: int, dtype: str = "float32"):
 class AtomicWriter:
     """Write an audio file through a temporary file renamed into place on success."""
 
-    def __init__(self, path, sample_rate: int, channels: int, subtype: str | None = None):
+    def __init__(self, path: str | os.PathLike[str], sample_rate: int, channels: int,
+                 subtype: str | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part",
@@ -59,10 +64,11 @@ class AtomicWriter:
         """Append a ``(channels, n)`` block."""
         self._file.write(np.ascontiguousarray(block.T))
 
-    def __enter__(self):
+    def __enter__(self) -> AtomicWriter:
         return self
 
-    def __exit__(self, kind, value, traceback):
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> Literal[False]:
         self._file.close()
         if kind is None:
             os.replace(self._tmp, self.path)
@@ -71,7 +77,8 @@ class AtomicWriter:
         return False
 
 
-def filter_file(stream_factory, in_path, out_path, block_size: int = 4096,
+def filter_file(stream_factory: Callable[[int], Any], in_path: str | os.PathLike[str],
+                out_path: str | os.PathLike[str], block_size: int = 4096,
                 subtype: str | None = None, progress: bool = False) -> FilterReport:
     """Stream ``in_path`` through ``stream_factory(batch)`` block by block into ``out_path``.
 
@@ -105,7 +112,7 @@ def _single(y: np.ndarray) -> np.ndarray:
     return y[:, 0, :]
 
 
-def _progress_bar(total: int, enabled: bool, name: str):
+def _progress_bar(total: int, enabled: bool, name: str) -> Any:
     if not enabled:
         return None
     try:

@@ -19,10 +19,18 @@ axes, time last).
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .receptive.probe import EffectiveReceptiveField
+
+if TYPE_CHECKING:  # annotations only: the import graph stays as it was
+    from .receptive.field import ReceptiveField
+    from .wavelets.transform import AtrousResult
 
 MAX_COLUMNS = 2000  # bins across the time axis for long signals
 
@@ -64,8 +72,8 @@ def _one_signal(array: np.ndarray, leading: int, signal: int, what: str) -> np.n
     return rows[:, signal].astype(np.float64)
 
 
-def plot_scalogram(result, sample_rate=None, ax=None, signal: int = 0, log: bool = True,
-                   cmap: str = "magma"):
+def plot_scalogram(result: AtrousResult, sample_rate: float | None = None, ax: Any = None,
+                   signal: int = 0, log: bool = True, cmap: str = "magma") -> Any:
     """The magnitude ``|w_j|`` of every level (and ``|c_J|``) of ``result`` over time.
 
     Rows from the top: ``w1`` (finest) ... ``wJ``, then ``cJ``. Each pixel is the largest
@@ -104,8 +112,9 @@ def plot_scalogram(result, sample_rate=None, ax=None, signal: int = 0, log: bool
     return ax
 
 
-def plot_mra(components, sample_rate=None, fig=None, signal: int = 0, labels=None,
-             title: str | None = None):
+def plot_mra(components: npt.ArrayLike, sample_rate: float | None = None, fig: Any = None,
+             signal: int = 0, labels: Sequence[str] | None = None,
+             title: str | None = None) -> Any:
     """The MRA components one above another (details finest first, then the smooth).
 
     Args:
@@ -150,8 +159,9 @@ def plot_mra(components, sample_rate=None, fig=None, signal: int = 0, labels=Non
     return fig
 
 
-def plot_effective_receptive_field(erf: EffectiveReceptiveField, path, rf=None,
-                                   mass: float = 0.95, title=None, log=False) -> str:
+def plot_effective_receptive_field(erf: EffectiveReceptiveField, path: str | os.PathLike[str],
+                                   rf: ReceptiveField | None = None, mass: float = 0.95,
+                                   title: str | None = None, log: bool = False) -> str:
     """Write a PNG of the profile to ``path`` (with the analytic extent of ``rf`` shaded;
     ``log=True`` for a logarithmic magnitude axis)."""
     import matplotlib

@@ -22,14 +22,17 @@ array([1., 0., 0., 2., 0., 0., 0., 0.])
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import numpy.typing as npt
 
 from .engine.checks import as_float_array, per_axis
 
 MODES = ("full", "same", "valid")
 
 
-def dilate_kernel(k, dilation) -> np.ndarray:
+def dilate_kernel(k: npt.ArrayLike, dilation: int | Sequence[int]) -> np.ndarray:
     """Insert ``dilation - 1`` zeros between consecutive taps along every axis.
 
     ``dilation`` is an int or one int per axis. Shape: ``(K1, ..., Kn)`` ->
@@ -44,7 +47,8 @@ def dilate_kernel(k, dilation) -> np.ndarray:
     return out
 
 
-def dilated_convolve(x, k, dilation=1, mode: str = "full") -> np.ndarray:
+def dilated_convolve(x: npt.ArrayLike, k: npt.ArrayLike, dilation: int | Sequence[int] = 1,
+                     mode: str = "full") -> np.ndarray:
     """N-D dilated (true) convolution of ``x`` with ``k``; the seed formula.
 
     Equal to ``scipy.signal.convolve(x, dilate_kernel(k, dilation), mode)`` with the same
@@ -56,7 +60,8 @@ def dilated_convolve(x, k, dilation=1, mode: str = "full") -> np.ndarray:
     return _accumulate(x, k, per_axis(dilation, x.ndim, "dilation"), mode, flip=False)
 
 
-def dilated_correlate(x, k, dilation=1, mode: str = "full") -> np.ndarray:
+def dilated_correlate(x: npt.ArrayLike, k: npt.ArrayLike, dilation: int | Sequence[int] = 1,
+                      mode: str = "full") -> np.ndarray:
     """N-D dilated cross-correlation: ``scipy.signal.correlate(x, dilate_kernel(k, d), mode)``.
 
     The PyTorch ``conv`` spelling; equal to ``dilated_convolve`` with ``k`` reversed on every
@@ -66,7 +71,7 @@ def dilated_correlate(x, k, dilation=1, mode: str = "full") -> np.ndarray:
     return _accumulate(x, k, per_axis(dilation, x.ndim, "dilation"), mode, flip=True)
 
 
-def _inputs(x, k) -> tuple[np.ndarray, np.ndarray]:
+def _inputs(x: npt.ArrayLike, k: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     x = as_float_array(x, "x")
     k = as_float_array(k, "k")
     if x.ndim == 0 or x.ndim != k.ndim:
@@ -79,7 +84,8 @@ def _inputs(x, k) -> tuple[np.ndarray, np.ndarray]:
     return x.astype(dtype, copy=False), k.astype(dtype, copy=False)
 
 
-def _accumulate(x, k, d, mode, flip) -> np.ndarray:
+def _accumulate(x: np.ndarray, k: np.ndarray, d: tuple[int, ...], mode: str,
+                flip: bool) -> np.ndarray:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     eff = tuple((n - 1) * di + 1 for n, di in zip(k.shape, d))
@@ -101,7 +107,8 @@ def _accumulate(x, k, d, mode, flip) -> np.ndarray:
     return _crop(full, x.shape, eff, mode)
 
 
-def _crop(full, x_shape, eff, mode) -> np.ndarray:
+def _crop(full: np.ndarray, x_shape: tuple[int, ...], eff: tuple[int, ...],
+          mode: str) -> np.ndarray:
     if mode == "full":
         return full
     if mode == "same":

@@ -7,11 +7,13 @@ float64, anything else is a ``TypeError``; errors quote what was expected and wh
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 
-def as_float_array(x, name: str = "x") -> np.ndarray:
+def as_float_array(x: npt.ArrayLike, name: str = "x") -> np.ndarray:
     """``x`` as a float32 or float64 array (integers become float64)."""
     a = np.asarray(x)
     if a.dtype == np.float32 or a.dtype == np.float64:
@@ -29,7 +31,7 @@ def check_finite(a: np.ndarray, name: str) -> None:
         raise ValueError(f"{name} must be finite, got {bad} non-finite value(s) of {a.size}")
 
 
-def positive_int(value, name: str) -> int:
+def positive_int(value: object, name: str) -> int:
     """``value`` as a Python int >= 1, or a ValueError/TypeError quoting it."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= 1, got {value!r}")
@@ -38,11 +40,11 @@ def positive_int(value, name: str) -> int:
     return int(value)
 
 
-def per_axis(value, ndim: int, name: str) -> tuple[int, ...]:
+def per_axis(value: int | Sequence[int], ndim: int, name: str) -> tuple[int, ...]:
     """An int or a tuple of ints, checked >= 1 and broadcast to ``ndim`` axes."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return (positive_int(value, name),) * ndim
-    values = tuple(value)
+    values = tuple(value)  # type: ignore[arg-type]  # mypy: Integral does not narrow int
     if len(values) != ndim:
         raise ValueError(f"{name} needs one value per axis ({ndim}), got {len(values)}: {value!r}")
     return tuple(positive_int(v, name) for v in values)

@@ -27,10 +27,12 @@ Shape: ``(T,)`` (one channel), ``(C_in, T)`` or ``(B, C_in, T)`` in; the same la
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from .checks import as_float_array, check_finite, positive_int
 from .depthwise import depthwise_correlate
@@ -66,8 +68,9 @@ class DilatedConv1d:
         boundary: ``"zero"`` or ``"edge"`` (what lies before the start and after the end).
     """
 
-    def __init__(self, weight, bias=None, dilation=1, groups=1, alignment="causal",
-                 boundary="zero"):
+    def __init__(self, weight: npt.ArrayLike, bias: npt.ArrayLike | None = None,
+                 dilation: int = 1, groups: int = 1,
+                 alignment: str | tuple[int, int] = "causal", boundary: str = "zero") -> None:
         weight = as_float_array(weight, "weight")
         if weight.ndim != 3 or weight.size == 0:
             raise ValueError(f"weight must be (C_out, C_in // groups, K) and non-empty, "
@@ -91,12 +94,25 @@ class DilatedConv1d:
         self.left, self.right = resolve_alignment(alignment, (k - 1) * self.dilation)
         self._weights = {}  # dtype -> _Weights
 
-    in_channels = property(lambda self: self.weight.shape[1] * self.groups)
-    depthwise = property(lambda self: self.weight.shape[1] == 1 and
-                         self.weight.shape[0] == self.groups)  # one filter per channel
-    out_channels = property(lambda self: self.weight.shape[0])
-    kernel_size = property(lambda self: self.weight.shape[2])
-    latency = property(lambda self: self.right)
+    @property
+    def in_channels(self) -> int:
+        return self.weight.shape[1] * self.groups
+
+    @property
+    def depthwise(self) -> bool:  # one filter per channel
+        return self.weight.shape[1] == 1 and self.weight.shape[0] == self.groups
+
+    @property
+    def out_channels(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def kernel_size(self) -> int:
+        return self.weight.shape[2]
+
+    @property
+    def latency(self) -> int:
+        return self.right
 
     @property
     def span(self) -> int:
@@ -116,7 +132,7 @@ class DilatedConv1d:
         tail = stream.flush()
         return np.concatenate([y, tail], axis=-1) if tail.shape[-1] else y
 
-    def stream(self, batch=None) -> ConvStream:
+    def stream(self, batch: int | None = None) -> ConvStream:
         """A fresh stream of this layer; ``batch`` fixes the batch size (3-D chunks)."""
         return ConvStream(self, batch)
 
@@ -227,7 +243,7 @@ class ConvStream(Stream):
 
     state: ConvState
 
-    def __init__(self, layer: DilatedConv1d, batch: int | None = None):
+    def __init__(self, layer: DilatedConv1d, batch: int | None = None) -> None:
         super().__init__(layer.in_channels, layer.out_channels, layer.right, batch)
         self.layer = layer
         self._long = max(4 * layer.span, LONG_CHUNK)  # chunks from here on are read in place
@@ -349,7 +365,8 @@ class ConvStream(Stream):
 
 
 
-def checked_history(history, name: str, dtype, most: tuple[int, int, int]) -> np.ndarray:
+def checked_history(history: npt.ArrayLike, name: str, dtype: npt.DTypeLike,
+                    most: tuple[int, int, int]) -> np.ndarray:
     """A saved history ``(B, C_in, n)`` of ``dtype`` with ``n <= span`` (``most`` is
     ``(B, C_in, span)``), or a ValueError that quotes both shapes."""
     history = np.asarray(history)
@@ -360,8 +377,10 @@ def checked_history(history, name: str, dtype, most: tuple[int, int, int]) -> np
     return history
 
 
-def conv1d(x, weight, bias=None, dilation=1, groups=1, alignment="causal", boundary="zero",
-           state=None, final=False):
+def conv1d(x: npt.ArrayLike, weight: npt.ArrayLike, bias: npt.ArrayLike | None = None,
+           dilation: int = 1, groups: int = 1, alignment: str | tuple[int, int] = "causal",
+           boundary: str = "zero", state: Mapping[str, Any] | None = None,
+           final: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Functional twin of ``DilatedConv1d(...).stream()``, in the ``lfilter(zi=)`` style.
 
     Returns ``(y, state)``: ``y`` is what the stream returns for ``x`` (plus its flush when

@@ -29,9 +29,11 @@ products ``(4, B, m // 2, C_in)``) and fills the conv's inputs for ``m`` samples
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from .conv import DilatedConv1d, checked_history
 from .history import History
@@ -56,7 +58,7 @@ class FusedConv:
 
     __slots__ = ("layer", "weight", "winograd", "bias", "span", "dilation", "taps", "history")
 
-    def __init__(self, layer: DilatedConv1d, dtype):
+    def __init__(self, layer: DilatedConv1d, dtype: npt.DTypeLike) -> None:
         if layer.groups != 1 or layer.left != layer.span or layer.boundary != "zero":
             raise ValueError(f"the fused chain takes causal, zero-boundary convs with "
                              f"groups 1, got {layer!r}")
@@ -80,7 +82,7 @@ class FusedConv:
         return (self.winograd is not None and m >= WINOGRAD_MIN_SAMPLES
                 and m % (2 * self.dilation) == 0)
 
-    def start(self, batch: int, dtype, past: np.ndarray | None = None) -> None:
+    def start(self, batch: int, dtype: npt.DTypeLike, past: np.ndarray | None = None) -> None:
         """A fresh history: ``past`` (``(B, C_in, n)``, engine layout) or ``span`` zeros."""
         c_in = self.layer.in_channels
         self.history = History((batch,), self.span, dtype, trailing_shape=(c_in,))
@@ -88,7 +90,8 @@ class FusedConv:
             past = np.zeros((batch, c_in, self.span), dtype)
         self.history.load(past.transpose(0, 2, 1))
 
-    def store(self, kernels, product, residual, mode, inputs) -> np.ndarray:
+    def store(self, kernels: ModuleType, product: np.ndarray | WinogradProducts,
+              residual: np.ndarray | None, mode: int, inputs: np.ndarray) -> np.ndarray:
         """``act(product)`` into the history, then this conv's inputs into ``inputs`` (its
         ``inputs_block``); ``kernels`` is ``wavedil.engine._jit.stream``. Returns a view of
         what was stored, ``(B, m, C_in)``."""
@@ -108,7 +111,7 @@ class FusedConv:
             kernels.winograd_gather(buffer, slot, self.dilation, inputs)
         return buffer[:, slot : slot + m]
 
-    def product(self, inputs):
+    def product(self, inputs: np.ndarray) -> np.ndarray | WinogradProducts:
         """The conv's output for the inputs ``store`` gathered: ``(B, m, C_out)``, or its
         ``WinogradProducts``."""
         if inputs.ndim == 3:
@@ -121,7 +124,7 @@ class FusedConv:
         """The kept past in the engine's layout, ``(B, C_in, n)``."""
         return self.history.recent().transpose(0, 2, 1).copy()
 
-    def inputs_block(self, batch: int, m: int, dtype) -> np.ndarray:
+    def inputs_block(self, batch: int, m: int, dtype: npt.DTypeLike) -> np.ndarray:
         """A fresh block for this conv's inputs of ``m`` samples: Winograd's
         ``(4, B, m // 2, C_in)``, or an im2col ``(B, m, K * C_in [+ 1])`` with its bias
         column set to ones."""
@@ -133,14 +136,15 @@ class FusedConv:
         return col
 
 
-def compiled_passes():
+def compiled_passes() -> ModuleType:
     """The module of compiled passes between the products (numba, imported on first use)."""
     from ._jit import stream
 
     return stream
 
 
-def store_product(kernels, product, residual, mode, out, slot: int) -> None:
+def store_product(kernels: ModuleType, product: np.ndarray | WinogradProducts,
+                  residual: np.ndarray | None, mode: int, out: np.ndarray, slot: int) -> None:
     """``out[:, slot : slot + m] = act(product)`` (``mode`` and ``residual`` as in
     ``store_and_gather_tm``), for a plain or a Winograd product."""
     if isinstance(product, WinogradProducts):
@@ -154,7 +158,7 @@ class FusedChain:
     """The fused convs of a model's stream by parameter name: their histories, their
     input blocks, and the stream's state in the engine's layout (``{name}.history``)."""
 
-    def __init__(self, convs: dict[str, FusedConv]):
+    def __init__(self, convs: dict[str, FusedConv]) -> None:
         self.convs = convs
         self._blocks = None  # ((batch, m), {name: block})
 
@@ -162,11 +166,11 @@ class FusedChain:
     def started(self) -> bool:
         return next(iter(self.convs.values())).history is not None
 
-    def start(self, batch: int, dtype) -> None:
+    def start(self, batch: int, dtype: npt.DTypeLike) -> None:
         for conv in self.convs.values():
             conv.start(batch, dtype)
 
-    def inputs_blocks(self, batch: int, m: int, dtype) -> dict[str, np.ndarray]:
+    def inputs_blocks(self, batch: int, m: int, dtype: npt.DTypeLike) -> dict[str, np.ndarray]:
         """Each conv's input block (im2col or Winograd) for chunks of ``m``, kept between
         chunks of one size; convs of one shape and path share theirs (a conv's block is
         read by its product before the next conv's ``store`` fills it again)."""
@@ -183,7 +187,7 @@ class FusedChain:
     def state(self) -> dict[str, np.ndarray]:
         return {f"{name}.history": conv.state() for name, conv in self.convs.items()}
 
-    def load(self, state: dict, batch: int, dtype) -> None:
+    def load(self, state: dict, batch: int, dtype: npt.DTypeLike) -> None:
         """Start every history from ``state`` (zeros where a key is absent)."""
         for name, conv in self.convs.items():
             key = f"{name}.history"
@@ -198,7 +202,8 @@ class FusedChain:
             conv.history = None
 
 
-def time_major_1x1(w: dict, name: str, scale: float = 1.0):
+def time_major_1x1(w: dict, name: str, scale: float = 1.0
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
     """A 1x1 conv's ``(C_in, C_out)`` weight and ``(C_out,)`` bias from the cast weights
     ``w`` (``(C_out, C_in)`` and ``(C_out, 1)``), times ``scale``; None if absent."""
     if name + ".weight" not in w:
@@ -207,7 +212,7 @@ def time_major_1x1(w: dict, name: str, scale: float = 1.0):
             w[name + ".bias"][:, 0] * scale)
 
 
-def pointwise_tm(conv, x: np.ndarray) -> np.ndarray:
+def pointwise_tm(conv: tuple[np.ndarray, np.ndarray], x: np.ndarray) -> np.ndarray:
     """A 1x1 conv (``time_major_1x1``) on a time-major ``(B, m, C_in)`` signal:
     ``(B, m, C_out)``."""
     weight, bias = conv

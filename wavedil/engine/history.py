@@ -18,6 +18,7 @@ Shape: histories are ``(*lead, T)``: time on the last axis.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 MIN_ROOM = 256
 
@@ -30,8 +31,8 @@ class History:
     ``append(chunk)`` returns a view of ``(kept history, chunk)``: valid until the next call.
     """
 
-    def __init__(self, lead_shape: tuple[int, ...], size: int, dtype,
-                 trailing_shape: tuple[int, ...] = ()):
+    def __init__(self, lead_shape: tuple[int, ...], size: int, dtype: npt.DTypeLike,
+                 trailing_shape: tuple[int, ...] = ()) -> None:
         self.size = int(size)
         self.lead_shape = tuple(lead_shape)
         self.trailing_shape = tuple(trailing_shape)
@@ -108,7 +109,7 @@ class DelayLine:
     last ``delay`` samples wait in the history until ``drain()``.
     """
 
-    def __init__(self, delay: int):
+    def __init__(self, delay: int) -> None:
         self.delay = delay
         self.history = None
 
@@ -130,7 +131,8 @@ class DelayLine:
     def state(self) -> np.ndarray | None:
         return None if self.history is None else self.history.recent().copy()
 
-    def load(self, values, batch: int, channels: int, dtype, name: str) -> None:
+    def load(self, values: npt.ArrayLike, batch: int, channels: int, dtype: npt.DTypeLike,
+             name: str) -> None:
         values = np.asarray(values)
         if values.dtype != dtype or values.shape[:2] != (batch, channels) or \
                 values.ndim != 3 or values.shape[2] > self.delay:

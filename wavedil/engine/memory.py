@@ -17,8 +17,10 @@ from __future__ import annotations
 import math
 import sys
 import threading
+from collections.abc import Iterable
 
 import numpy as np
+import numpy.typing as npt
 
 MIN_BYTES = 32 << 20  # below this the allocator recycles freed memory itself
 MAX_BYTES = 256 << 20  # the most kept for reuse
@@ -51,7 +53,7 @@ def _free(i: int) -> bool:
     return sys.getrefcount(_kept[i]) == 2
 
 
-def empty(shape, dtype) -> np.ndarray:
+def empty(shape: Iterable[int], dtype: npt.DTypeLike) -> np.ndarray:
     """``np.empty(shape, dtype)``, reusing a kept array of that shape when one is free."""
     shape, dtype = tuple(int(n) for n in shape), np.dtype(dtype)
     if not ENABLED or math.prod(shape) * dtype.itemsize < MIN_BYTES:
@@ -91,7 +93,7 @@ def kept_bytes() -> int:
 _SCRATCH = threading.local()  # per thread: im2col blocks, reused by every layer and call
 
 
-def kept_block(shape: tuple, dtype, bias_row: bool) -> np.ndarray:
+def kept_block(shape: tuple[int, ...], dtype: npt.DTypeLike, bias_row: bool) -> np.ndarray:
     """A block of ``shape`` kept between calls (a last row of ones when ``bias_row``).
 
     For the short-chunk paths, which keep their block from one chunk to the next: one
@@ -113,7 +115,7 @@ def kept_block(shape: tuple, dtype, bias_row: bool) -> np.ndarray:
     return col
 
 
-def scratch(shape: tuple, dtype) -> np.ndarray:
+def scratch(shape: tuple[int, ...], dtype: npt.DTypeLike) -> np.ndarray:
     """This thread's scratch array of ``shape``, valid until its next call.
 
     One buffer per dtype and thread, grown to the largest request, so every layer and

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from .checks import positive_int
 
@@ -23,7 +24,7 @@ ALIGNMENTS = ("causal", "centered")
 LAYER_KINDS = ("conv", "pool", "transposed")
 
 
-def resolve_alignment(alignment, span: int) -> tuple[int, int]:
+def resolve_alignment(alignment: str | tuple[int, int], span: int) -> tuple[int, int]:
     """``(left, right)`` samples of past and future that an operator of ``span`` needs.
 
     >>> resolve_alignment("causal", 4), resolve_alignment("centered", 5)
@@ -76,7 +77,7 @@ class LayerSpec:
     kind: str = "conv"
     bias: bool = True
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         positive_int(self.kernel_size, "kernel_size")
         positive_int(self.dilation, "dilation")
         positive_int(self.stride, "stride")
@@ -84,7 +85,7 @@ class LayerSpec:
             raise ValueError(f"kind must be one of {LAYER_KINDS}, got {self.kind!r}")
         if self.left is None:
             object.__setattr__(self, "left", self.span - self.right)
-        resolve_alignment((self.left, self.right), self.span)
+        resolve_alignment((self.left, self.right), self.span)  # type: ignore[arg-type]  # set
 
     @property
     def span(self) -> int:
@@ -122,7 +123,7 @@ class Shift:
     offset: int
     name: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if isinstance(self.offset, bool) or not isinstance(self.offset, numbers.Integral):
             raise TypeError(f"Shift offset must be an integer, got {self.offset!r}")
         object.__setattr__(self, "offset", int(self.offset))
@@ -147,6 +148,10 @@ class Branches:
 
 # A spec tree is a LayerSpec, a Shift, a Chain or a Branches of spec trees. Every wavedil operator
 # exposes its tree as ``.spec``; ``wavedil.receptive.field`` reads nothing else.
+
+
+# A spec tree: a layer, a shift, or a Chain / Branches of spec trees.
+SpecTree: TypeAlias = "LayerSpec | Shift | Chain | Branches"
 
 
 def dilation_schedule(layers: int, base: int = 2, stacks: int = 1) -> list[int]:

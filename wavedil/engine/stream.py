@@ -33,6 +33,7 @@ composite never reaches into its parts: ``{name}.{key}`` holds child ``name``'s 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +56,7 @@ class Stream:
     """Base class: chunk checks, layout, flush bookkeeping, the state protocol."""
 
     def __init__(self, in_channels: int, out_channels: int, latency: int,
-                 batch: int | None = None):
+                 batch: int | None = None) -> None:
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.latency = int(latency)
@@ -104,7 +105,7 @@ class Stream:
             state.update(self.arrays())
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, npt.ArrayLike]) -> None:
         """Continue from ``state``; a state of another configuration raises ValueError."""
         try:
             meta = json.loads(str(np.asarray(state["meta"])))
@@ -232,7 +233,7 @@ class Stream:
         return y
 
 
-def sub_state(state: dict[str, Any], name: str) -> dict[str, Any]:
+def sub_state(state: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The entries of ``state`` under ``name.``, with that prefix removed."""
     prefix = f"{name}."
     return {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
@@ -247,7 +248,8 @@ def _config_difference(mine: dict, theirs) -> str:
     return "; ".join(parts)
 
 
-def run_stream(op, x, chunk_sizes, **stream_kwargs) -> np.ndarray:
+def run_stream(op: Any, x: npt.ArrayLike, chunk_sizes: Iterable[int],
+               **stream_kwargs: Any) -> np.ndarray:
     """Feed ``x`` to ``op.stream()`` in chunks of the given sizes (cycled), then flush.
 
     Returns the concatenated output, equal to ``op(x)`` by the streaming contract.
@@ -255,7 +257,7 @@ def run_stream(op, x, chunk_sizes, **stream_kwargs) -> np.ndarray:
     return feed_stream(op.stream(**stream_kwargs), x, chunk_sizes)
 
 
-def feed_stream(stream, x, chunk_sizes) -> np.ndarray:
+def feed_stream(stream: Any, x: npt.ArrayLike, chunk_sizes: Iterable[int]) -> np.ndarray:
     """Feed ``x`` to ``stream`` in chunks of the given sizes (cycled), flush, concatenate."""
     x = np.asarray(x)
     sizes = [int(c) for c in chunk_sizes]

@@ -21,9 +21,13 @@ and cast to the input's dtype (float32 stays float32, float64 stays float64).
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from functools import partial
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..engine.checks import as_float_array
 from ..engine.conv import ConvStream, DilatedConv1d
@@ -40,7 +44,8 @@ class _Model:
 
     architecture = ""
 
-    def __init__(self, config: dict, params, seed):
+    def __init__(self, config: dict, params: Mapping[str, npt.ArrayLike] | None,
+                 seed: int) -> None:
         self.config = config
         shapes = self.param_shapes()
         if params is None:
@@ -60,12 +65,12 @@ class _Model:
         raise NotImplementedError
 
     @property
-    def spec(self):
+    def spec(self) -> Chain:
         """The spec tree (``Chain``/``Branches`` of ``LayerSpec``) of the audio input path."""
         return self.spec_of(self.config)
 
     @classmethod
-    def spec_of(cls, config: dict):
+    def spec_of(cls, config: dict) -> Chain:
         """The spec tree of a model with this (resolved) ``config``; the torch twins use it."""
         raise NotImplementedError
 
@@ -74,7 +79,8 @@ class _Model:
         """Input samples each output sees: ``1 + sum of (K - 1) * dilation`` on the longest path."""
         return 1 + _past_extent(self.spec)
 
-    def __call__(self, x, *, workers=None, **cond) -> np.ndarray:
+    def __call__(self, x: npt.ArrayLike, *, workers: int | None = None,
+                 **cond: Any) -> np.ndarray:
         """Offline: the whole signal, as a fresh stream plus its flush would give it.
 
         Split over ``workers`` threads (default: numpy's BLAS thread count;
@@ -83,10 +89,10 @@ class _Model:
         """
         return run_offline(self, x, cond, workers)
 
-    def stream(self, batch=None):
+    def stream(self, batch: int | None = None) -> _ModelStream:
         raise NotImplementedError
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> str:
         """Write this model to a ``.npz`` model file (see ``wavedil.models.file``)."""
         return save_model(path, self.architecture, self.config, self.params)
 
@@ -165,7 +171,7 @@ def _pointwise(w: np.ndarray, b, x: np.ndarray) -> np.ndarray:
 class _ModelStream(Stream):
     """A model's stream: its conv steps, weights cast for the dtype, blocks of ``BLOCK``."""
 
-    def __init__(self, model: _Model, batch=None):
+    def __init__(self, model: _Model, batch: int | None = None) -> None:
         super().__init__(model.in_channels, model.out_channels, 0, batch)
         self.model = model
         self.steps = {name: ConvStream(conv) for name, conv in model._convs.items()}
@@ -175,7 +181,7 @@ class _ModelStream(Stream):
     def config(self) -> dict:
         return {"op": self.model.architecture, **self.model.config}
 
-    def start(self, batch: int, dtype, ndim: int = 3) -> None:
+    def start(self, batch: int, dtype: npt.DTypeLike, ndim: int = 3) -> None:
         super().start(batch, dtype, ndim)
         for step in self.steps.values():
             step.start(batch, dtype)
@@ -201,7 +207,7 @@ class _ModelStream(Stream):
         """Subclasses look up their per-layer callables here, once per dtype (and may set
         ``self._chain``, whose histories then replace the steps')."""
 
-    def step(self, x: np.ndarray, **cond) -> np.ndarray:
+    def step(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:
         self._prepare(x.dtype)
         n = x.shape[-1]
         if n <= BLOCK:

@@ -49,7 +49,8 @@ CONFIG_KEY = "__config__"
 ARCHITECTURES = ("Stack", "TCN", "WaveNet")  # the classes: wavedil.models.loader
 
 
-def save_model(path, architecture: str, config: dict, params: dict) -> str:
+def save_model(path: str | os.PathLike[str], architecture: str, config: dict,
+               params: dict) -> str:
     """Write a model file (atomically: a temporary file renamed over ``path``)."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"architecture must be one of {sorted(ARCHITECTURES)}, "
@@ -65,7 +66,7 @@ def save_model(path, architecture: str, config: dict, params: dict) -> str:
     handle, temporary = tempfile.mkstemp(suffix=".npz.tmp", dir=folder)
     try:
         with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
+            np.savez(file, **arrays)  # type: ignore[arg-type]  # numpy's stub: **kwds vs allow_pickle
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
@@ -73,7 +74,7 @@ def save_model(path, architecture: str, config: dict, params: dict) -> str:
     return path
 
 
-def read(path) -> tuple[dict, dict[str, np.ndarray]]:
+def read(path: str | os.PathLike[str]) -> tuple[dict, dict[str, np.ndarray]]:
     """The checked header (``format``, versions, ``architecture``, ``config``) and arrays."""
     try:
         with np.load(path, allow_pickle=False) as data:

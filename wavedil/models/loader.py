@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import os
+
 from .file import read
 from .stack import Stack
 from .tcn import TCN
@@ -20,7 +22,7 @@ from .wavenet import WaveNet
 CLASSES = {"TCN": TCN, "WaveNet": WaveNet, "Stack": Stack}
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> TCN | WaveNet | Stack:
     """The numpy model (``wavedil.models.stack.TCN``/``WaveNet``/``Stack``) stored in ``path``."""
     meta, arrays = read(path)
     cls = CLASSES[meta["architecture"]]

@@ -32,8 +32,10 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..engine.checks import positive_int
 
@@ -78,7 +80,8 @@ def batch_groups(batch: int, n: int, workers: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def run_offline(model, x, cond: dict, workers=None) -> np.ndarray:
+def run_offline(model: Any, x: npt.ArrayLike, cond: dict, workers: int | None = None
+                ) -> np.ndarray:
     """``model``'s offline output: a fresh stream over ``x``, split over ``workers``
     threads (default: numpy's BLAS thread count) by batch rows or, for one signal, in
     time."""
@@ -122,19 +125,20 @@ def _split_shape(x: np.ndarray, cond: dict) -> tuple[int, int]:
     return batch, x.shape[-1]
 
 
-def _group(model, x, cond, rows: tuple[int, int]) -> np.ndarray:
+def _group(model: Any, x: np.ndarray, cond: dict, rows: tuple[int, int]) -> np.ndarray:
     first, stop = rows
     return _fresh_run(model, x[first:stop], _rows(cond, first, stop))
 
 
-def _stretch(model, x, cond, past: int, bounds: tuple[int, int]) -> np.ndarray:
+def _stretch(model: Any, x: np.ndarray, cond: dict, past: int,
+             bounds: tuple[int, int]) -> np.ndarray:
     start, stop = bounds
     first = max(0, start - past)  # the warm-up: outputs before start are dropped
     return _fresh_run(model, x[..., first:stop], cut_in_time(cond, first, stop))[
         ..., start - first:]
 
 
-def _fresh_run(model, x, cond) -> np.ndarray:
+def _fresh_run(model: Any, x: np.ndarray, cond: dict) -> np.ndarray:
     stream = model.stream()
     y = stream.process(x, **cond)
     stream.flush()  # causal: nothing held back

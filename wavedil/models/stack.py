@@ -25,6 +25,10 @@ channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
+import numpy.typing as npt
+
 from ..engine.checks import positive_int
 from ..engine.spec import Branches, Chain, LayerSpec
 from .activations import ACTIVATIONS, LEAKY_SLOPE, activate, sigmoid
@@ -50,7 +54,8 @@ __all__ = [
 ]
 
 
-def stack_plan(layers, in_channels=None, activation="relu") -> tuple[int, list[dict]]:
+def stack_plan(layers: Sequence[Mapping], in_channels: int | None = None,
+               activation: str | None = "relu") -> tuple[int, list[dict]]:
     """Normalise a generic stack's layer specs to ``(in_channels, [dict, ...])``.
 
     Each layer is a dict with ``channels`` (output width; required), ``kernel_size`` (1),
@@ -120,7 +125,9 @@ class Stack(_Model):
 
     architecture = "Stack"
 
-    def __init__(self, layers, in_channels=None, activation="relu", *, params=None, seed=0):
+    def __init__(self, layers: Sequence[Mapping], in_channels: int | None = None,
+                 activation: str | None = "relu", *,
+                 params: Mapping[str, npt.ArrayLike] | None = None, seed: int = 0) -> None:
         in_channels, plan = stack_plan(layers, in_channels, activation)
         super().__init__({"in_channels": in_channels, "layers": plan}, params, seed)
         self.in_channels, self.out_channels = in_channels, plan[-1]["channels"]
@@ -130,7 +137,7 @@ class Stack(_Model):
         widths = [c["in_channels"]] + [lay["channels"] for lay in c["layers"]]
         return list(zip(widths[:-1], widths[1:]))
 
-    def param_shapes(self):
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
         shapes = {}
         for i, ((c_in, c_out), lay) in enumerate(zip(self._widths(self.config),
                                                      self.config["layers"])):
@@ -144,7 +151,7 @@ class Stack(_Model):
                 if lay["kernel_size"] > 1 or lay["groups"] > 1}
 
     @classmethod
-    def spec_of(cls, config):
+    def spec_of(cls, config: dict) -> Chain:
         parts = []
         for i, ((c_in, c_out), lay) in enumerate(zip(cls._widths(config), config["layers"])):
             conv = _conv_spec(f"layers.{i}", c_in, c_out, lay["kernel_size"],
@@ -152,7 +159,7 @@ class Stack(_Model):
             parts.append(Branches((Chain(()), conv)) if lay["residual"] else conv)
         return Chain(tuple(parts))
 
-    def stream(self, batch=None) -> StackStream:
+    def stream(self, batch: int | None = None) -> StackStream:
         """A fresh stream (latency 0)."""
         return StackStream(self, batch)
 

@@ -20,7 +20,10 @@ channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
+import numpy.typing as npt
 
 from ..engine.checks import positive_int
 from ..engine.fused import (
@@ -36,7 +39,8 @@ from .activations import relu
 from .base import _conv_spec, _Model, _ModelStream
 
 
-def tcn_plan(channels, dilations=None, stacks=1) -> tuple[list[int], list[int]]:
+def tcn_plan(channels: int | Sequence[int], dilations: Sequence[int] | None = None,
+             stacks: int = 1) -> tuple[list[int], list[int]]:
     """The per-block widths and dilations of a TCN.
 
     ``dilations`` (one stack) is repeated ``stacks`` times; without it, ``channels`` must be
@@ -89,8 +93,10 @@ class TCN(_Model):
 
     architecture = "TCN"
 
-    def __init__(self, in_channels, channels, kernel_size=3, dilations=None, stacks=1,
-                 out_channels=None, *, params=None, seed=0):
+    def __init__(self, in_channels: int, channels: int | Sequence[int], kernel_size: int = 3,
+                 dilations: Sequence[int] | None = None, stacks: int = 1,
+                 out_channels: int | None = None, *,
+                 params: Mapping[str, npt.ArrayLike] | None = None, seed: int = 0) -> None:
         widths, full = tcn_plan(channels, dilations, stacks)
         config = {"in_channels": positive_int(in_channels, "in_channels"), "channels": widths,
                   "kernel_size": positive_int(kernel_size, "kernel_size"), "dilations": full,
@@ -102,7 +108,7 @@ class TCN(_Model):
     def _widths(c):
         return list(zip([c["in_channels"]] + c["channels"][:-1], c["channels"]))
 
-    def param_shapes(self):
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
         k, shapes = self.config["kernel_size"], {}
         for i, (c_in, c_out) in enumerate(self._widths(self.config)):
             shapes.update({f"blocks.{i}.conv1.weight": (c_out, c_in, k),
@@ -133,7 +139,7 @@ class TCN(_Model):
         return self.config["out_channels"] or self.config["channels"][-1]
 
     @classmethod
-    def spec_of(cls, config):
+    def spec_of(cls, config: dict) -> Chain:
         k, parts = config["kernel_size"], []
         for i, ((c_in, c_out), d) in enumerate(zip(cls._widths(config), config["dilations"])):
             body = Chain((_conv_spec(f"blocks.{i}.conv1", c_in, c_out, k, d),
@@ -145,7 +151,7 @@ class TCN(_Model):
             parts.append(_conv_spec("head", config["channels"][-1], config["out_channels"]))
         return Chain(tuple(parts))
 
-    def stream(self, batch=None) -> TCNStream:
+    def stream(self, batch: int | None = None) -> TCNStream:
         """A fresh stream (latency 0); ``batch`` fixes the batch size of 3-D chunks."""
         return TCNStream(self, batch)
 

@@ -24,9 +24,11 @@ the input with ``C_lc`` channels.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import partial
 
 import numpy as np
+import numpy.typing as npt
 
 from ..engine.checks import as_float_array, positive_int
 from ..engine.conv import DilatedConv1d
@@ -44,7 +46,7 @@ from .activations import relu, sigmoid
 from .base import _conv_spec, _Model, _ModelStream, _pointwise
 
 
-def wavenet_plan(dilations=None, stacks=1) -> list[int]:
+def wavenet_plan(dilations: Sequence[int] | None = None, stacks: int = 1) -> list[int]:
     """WaveNet dilations: ``dilations`` (default ``1, 2, ..., 512``) repeated ``stacks`` times."""
     stacks = positive_int(stacks, "stacks")
     if dilations is None:
@@ -78,10 +80,13 @@ class WaveNet(_Model):
 
     architecture = "WaveNet"
 
-    def __init__(self, in_channels=1, residual_channels=64, gate_channels=128, skip_channels=64,
-                 out_channels=None, kernel_size=2, dilations=None, stacks=1,
-                 global_cond_channels=0, local_cond_channels=0, input_kernel_size=None, *,
-                 params=None, seed=0):
+    def __init__(self, in_channels: int = 1, residual_channels: int = 64,
+                 gate_channels: int = 128, skip_channels: int = 64,
+                 out_channels: int | None = None, kernel_size: int = 2,
+                 dilations: Sequence[int] | None = None, stacks: int = 1,
+                 global_cond_channels: int = 0, local_cond_channels: int = 0,
+                 input_kernel_size: int | None = None, *,
+                 params: Mapping[str, npt.ArrayLike] | None = None, seed: int = 0) -> None:
         in_channels = positive_int(in_channels, "in_channels")
         gate = positive_int(gate_channels, "gate_channels")
         if gate % 2:
@@ -106,7 +111,7 @@ class WaveNet(_Model):
         super().__init__(config, params, seed)
         self.in_channels, self.out_channels = in_channels, config["out_channels"]
 
-    def param_shapes(self):
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
         c = self.config
         r, g, s, half = (c["residual_channels"], c["gate_channels"], c["skip_channels"],
                          c["gate_channels"] // 2)
@@ -136,7 +141,7 @@ class WaveNet(_Model):
         return convs
 
     @classmethod
-    def spec_of(cls, c):
+    def spec_of(cls, c: dict) -> Chain:
         r, g, s = c["residual_channels"], c["gate_channels"], c["skip_channels"]
         k = c["kernel_size"]
         prefixes, residual = [], []
@@ -151,24 +156,28 @@ class WaveNet(_Model):
             Branches(tuple(prefixes)),
             _conv_spec("head1", s, s), _conv_spec("head2", s, c["out_channels"])))
 
-    def __call__(self, x, global_cond=None, local_cond=None, *, workers=None) -> np.ndarray:
+    def __call__(
+            self, x: npt.ArrayLike, global_cond: npt.ArrayLike | None = None,
+            local_cond: npt.ArrayLike | None = None, *,
+            workers: int | None = None) -> np.ndarray:
         """Offline: the whole signal, with its conditioning (see the class docstring);
         ``workers`` as in ``_Model.__call__``."""
         return super().__call__(x, workers=workers, global_cond=global_cond,
                                 local_cond=local_cond)
 
-    def stream(self, batch=None) -> WaveNetStream:
+    def stream(self, batch: int | None = None) -> WaveNetStream:
         """A fresh stream (latency 0); ``process(chunk, global_cond=, local_cond=)``."""
         return WaveNetStream(self, batch)
 
 class WaveNetStream(_ModelStream):
     """Stream of a numpy ``WaveNet``; conditioning arrives with each chunk."""
 
-    def __init__(self, model: WaveNet, batch=None):
+    def __init__(self, model: WaveNet, batch: int | None = None) -> None:
         super().__init__(model, batch)
         self._layers = len(model.config["dilations"])
 
-    def process(self, chunk, global_cond=None, local_cond=None) -> np.ndarray:
+    def process(self, chunk: npt.ArrayLike, global_cond: npt.ArrayLike | None = None,
+                local_cond: npt.ArrayLike | None = None) -> np.ndarray:
         """Feed ``chunk`` and its conditioning; return the output for the chunk."""
         x, layout = self.accept(chunk)
         cond = self._check_cond(x, layout, global_cond, local_cond)

@@ -14,12 +14,17 @@ torch computes them in the forward pass.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.weight_norm import WeightNorm
 
+from ..models.stack import Stack
+from ..models.tcn import TCN
+from ..models.wavenet import WaveNet
 from .models import _Model
 
 
@@ -27,11 +32,12 @@ def folded_weight(module: nn.Module) -> torch.Tensor:
     """The weight ``module``'s forward uses, weight norm folded in (detached)."""
     with torch.no_grad():
         if parametrize.is_parametrized(module, "weight"):
-            return module.weight.detach()  # evaluates the parametrizations: g * v / ||v||
+            # evaluates the parametrizations: g * v / ||v||
+            return module.weight.detach()  # type: ignore[operator]  # a Module attribute
         for hook in module._forward_pre_hooks.values():
             if isinstance(hook, WeightNorm) and hook.name == "weight":
                 return hook.compute_weight(module).detach()
-        return module.weight.detach()
+        return module.weight.detach()  # type: ignore[operator]
 
 
 def model_params(model: nn.Module) -> dict[str, np.ndarray]:
@@ -45,15 +51,15 @@ def model_params(model: nn.Module) -> dict[str, np.ndarray]:
     return params
 
 
-def to_numpy(model: nn.Module):
+def to_numpy(model: nn.Module) -> TCN | WaveNet | Stack:
     """The numpy twin (``wavedil.models.stack``) of a wavedil torch model, with the same weights."""
     if not isinstance(model, _Model):
         raise TypeError(f"expected a wavedil.nn TCN, WaveNet or Stack, got "
                         f"{type(model).__name__}; convert pytorch-tcn models with "
                         f"wavedil.nn.from_pytorch_tcn first")
-    return model.numpy_class(**model.config, params=model_params(model))
+    return model.numpy_class(**model.config, params=model_params(model))  # type: ignore[arg-type]
 
 
-def export(model: nn.Module, path) -> str:
+def export(model: nn.Module, path: str | os.PathLike[str]) -> str:
     """Write ``model`` (weights folded, config, versions) to the ``.npz`` file ``path``."""
     return to_numpy(model).save(path)

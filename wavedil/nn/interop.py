@@ -72,9 +72,9 @@ def from_pytorch_tcn(model: nn.Module) -> TCN:
             for name in ("conv1", "conv2"):
                 _copy_conv(getattr(mine, name), getattr(theirs, name))
             if theirs.downsample is not None:
-                mine.downsample.load_state_dict(theirs.downsample.state_dict())
+                mine.downsample.load_state_dict(theirs.downsample.state_dict())  # type: ignore[union-attr]
         if model.projection_out is not None:
-            ours.head.load_state_dict(model.projection_out.state_dict())
+            ours.head.load_state_dict(model.projection_out.state_dict())  # type: ignore[union-attr]
     return ours.train(model.training)
 
 

@@ -24,7 +24,9 @@ Shape: ``(B, C_in, T)`` in, ``(B, C_out, T)`` out; chunks of any length (0 inclu
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -44,7 +46,7 @@ class Streaming:
         return [(name, m) for name, m in self.named_modules() if isinstance(m, CausalConv1d)]
 
     @contextmanager
-    def streaming(self, batch_size: int = 1):
+    def streaming(self, batch_size: int = 1) -> Iterator[Any]:
         """Within this block, forward calls continue one stream of ``batch_size`` sequences."""
         batch_size = positive_int(batch_size, "batch_size")
         convs = [conv for _, conv in self._causal_convs()]
@@ -111,8 +113,9 @@ class CausalConv1d(Streaming, nn.Conv1d):
     [10.0, 20.0, 30.0, 41.0, 52.0]
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, dilation=1, groups=1, bias=True,
-                 device=None, dtype=None):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1,
+                 groups: int = 1, bias: bool = True, device: Any = None,
+                 dtype: torch.dtype | None = None) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride=1, padding=0,
                          dilation=dilation, groups=groups, bias=bias, device=device, dtype=dtype)
         self._stream = None

@@ -12,11 +12,15 @@ Shape: ``(B, C_in, T)`` in, ``(B, C_out, T)`` out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm as _weight_norm
 
+from ..engine.spec import Chain
 from ..models import stack as np_stack
 from ..models import tcn as np_tcn
 from ..models import wavenet as np_wavenet
@@ -46,10 +50,10 @@ def _normed(conv: nn.Module, weight_norm: bool) -> nn.Module:
 
 class _Model(Streaming, nn.Module):
     architecture = ""
-    numpy_class = None
+    numpy_class: Any = None  # the numpy twin's class
 
     @property
-    def spec(self):
+    def spec(self) -> Chain:
         """The spec tree of the audio input path (``wavedil.engine.spec``), as the numpy twin's."""
         return self.numpy_class.spec_of(self.config)
 
@@ -60,14 +64,14 @@ class _Model(Streaming, nn.Module):
 
     def _empty(self, x: torch.Tensor) -> torch.Tensor:
         """The output for a chunk of 0 samples (torch's 1x1 convs refuse empty inputs)."""
-        return x.new_zeros((x.shape[0], self.out_channels, 0))
+        return x.new_zeros((x.shape[0], self.out_channels, 0))  # type: ignore[arg-type]
 
 
 class TemporalBlock(nn.Module):
     """``relu(res(x) + dropout(relu(conv2(dropout(relu(conv1(x)))))))``, as in locuslab/TCN."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, dilation, dropout=0.0,
-                 weight_norm=True):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int,
+                 dropout: float = 0.0, weight_norm: bool = True) -> None:
         super().__init__()
         self.conv1 = _normed(CausalConv1d(in_channels, out_channels, kernel_size, dilation),
                              weight_norm)
@@ -105,8 +109,10 @@ class TCN(_Model):
     architecture = "TCN"
     numpy_class = np_tcn.TCN
 
-    def __init__(self, in_channels, channels, kernel_size=3, dilations=None, stacks=1,
-                 out_channels=None, dropout=0.0, weight_norm=True):
+    def __init__(self, in_channels: int, channels: int | Sequence[int], kernel_size: int = 3,
+                 dilations: Sequence[int] | None = None, stacks: int = 1,
+                 out_channels: int | None = None, dropout: float = 0.0,
+                 weight_norm: bool = True) -> None:
         super().__init__()
         # the numpy twin resolves and checks the hyperparameters (no weights built)
         widths, full = np_tcn.tcn_plan(channels, dilations, stacks)
@@ -121,7 +127,7 @@ class TCN(_Model):
         self.in_channels, self.out_channels = in_channels, out_channels or widths[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.config["in_channels"])
+        _check_input(x, self.config["in_channels"])  # type: ignore[arg-type]
         if x.shape[-1] == 0:
             return self._empty(x)
         for block in self.blocks:
@@ -132,8 +138,9 @@ class TCN(_Model):
 class WaveNetLayer(nn.Module):
     """One gated residual layer: dilated conv (+ conditioning), tanh * sigmoid, skip, res."""
 
-    def __init__(self, residual, gate, skip, kernel_size, dilation, global_cond, local_cond,
-                 last, weight_norm=False):
+    def __init__(self, residual: int, gate: int, skip: int, kernel_size: int, dilation: int,
+                 global_cond: int, local_cond: int, last: bool,
+                 weight_norm: bool = False) -> None:
         super().__init__()
         self.conv = _normed(CausalConv1d(residual, gate, kernel_size, dilation), weight_norm)
         self.global_cond = nn.Conv1d(global_cond, gate, 1, bias=False) if global_cond else None
@@ -141,7 +148,9 @@ class WaveNetLayer(nn.Module):
         self.skip = nn.Conv1d(gate // 2, skip, 1)
         self.res = None if last else nn.Conv1d(gate // 2, residual, 1)
 
-    def forward(self, h, global_cond=None, local_cond=None):
+    def forward(self, h: torch.Tensor, global_cond: torch.Tensor | None = None,
+                local_cond: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor | None, torch.Tensor]:
         a = self.conv(h)
         if self.global_cond is not None:
             a = a + self.global_cond(global_cond)
@@ -169,10 +178,12 @@ class WaveNet(_Model):
     architecture = "WaveNet"
     numpy_class = np_wavenet.WaveNet
 
-    def __init__(self, in_channels=1, residual_channels=64, gate_channels=128, skip_channels=64,
-                 out_channels=None, kernel_size=2, dilations=None, stacks=1,
-                 global_cond_channels=0, local_cond_channels=0, input_kernel_size=None,
-                 weight_norm=False):
+    def __init__(self, in_channels: int = 1, residual_channels: int = 64,
+                 gate_channels: int = 128, skip_channels: int = 64,
+                 out_channels: int | None = None, kernel_size: int = 2,
+                 dilations: Sequence[int] | None = None, stacks: int = 1,
+                 global_cond_channels: int = 0, local_cond_channels: int = 0,
+                 input_kernel_size: int | None = None, weight_norm: bool = False) -> None:
         super().__init__()
         if gate_channels % 2:
             raise ValueError(f"gate_channels must be even (tanh and sigmoid halves), "
@@ -186,19 +197,20 @@ class WaveNet(_Model):
                        "dilations": full, "global_cond_channels": global_cond_channels,
                        "local_cond_channels": local_cond_channels}
         c = self.config
-        self.input_conv = CausalConv1d(in_channels, residual_channels, c["input_kernel_size"])
+        self.input_conv = CausalConv1d(in_channels, residual_channels, c["input_kernel_size"])  # type: ignore[arg-type]
         self.layers = nn.ModuleList(
             WaveNetLayer(residual_channels, gate_channels, skip_channels, kernel_size, d,
                          global_cond_channels, local_cond_channels, i == len(full) - 1,
                          weight_norm)
             for i, d in enumerate(full))
         self.head1 = nn.Conv1d(skip_channels, skip_channels, 1)
-        self.head2 = nn.Conv1d(skip_channels, c["out_channels"], 1)
+        self.head2 = nn.Conv1d(skip_channels, c["out_channels"], 1)  # type: ignore[arg-type]
         self.in_channels, self.out_channels = in_channels, c["out_channels"]
 
-    def forward(self, x, global_cond=None, local_cond=None):
+    def forward(self, x: torch.Tensor, global_cond: torch.Tensor | None = None,
+                local_cond: torch.Tensor | None = None) -> torch.Tensor:
         c = self.config
-        _check_input(x, c["in_channels"])
+        _check_input(x, c["in_channels"])  # type: ignore[arg-type]
         if bool(c["global_cond_channels"]) != (global_cond is not None):
             raise ValueError(f"this WaveNet takes global_cond with {c['global_cond_channels']} "
                              f"channels (0: none), got {_shape(global_cond)}")
@@ -222,7 +234,7 @@ class WaveNet(_Model):
         for layer in self.layers:
             h, skip = layer(h, global_cond, local_cond)
             skips = skips + skip
-        return self.head2(F.relu(self.head1(F.relu(skips))))
+        return self.head2(F.relu(self.head1(F.relu(skips))))  # type: ignore[arg-type]
 
 
 def _shape(value):
@@ -244,7 +256,8 @@ class Stack(_Model):
     architecture = "Stack"
     numpy_class = np_stack.Stack
 
-    def __init__(self, layers, in_channels=None, activation="relu", weight_norm=False):
+    def __init__(self, layers: Sequence[Mapping], in_channels: int | None = None,
+                 activation: str | None = "relu", weight_norm: bool = False) -> None:
         super().__init__()
         in_channels, plan = np_stack.stack_plan(layers, in_channels, activation)
         self.config = {"in_channels": in_channels, "layers": plan}
@@ -256,10 +269,10 @@ class Stack(_Model):
         self.in_channels, self.out_channels = in_channels, plan[-1]["channels"]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.config["in_channels"])
+        _check_input(x, self.config["in_channels"])  # type: ignore[arg-type]
         if x.shape[-1] == 0:
             return self._empty(x)
-        for conv, lay in zip(self.layers, self.config["layers"]):
+        for conv, lay in zip(self.layers, self.config["layers"]):  # type: ignore[call-overload]
             h = ACTIVATIONS[lay["activation"]](conv(x))
             x = x + h if lay["residual"] else h
         return x

@@ -24,13 +24,16 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..engine.checks import positive_int
-from ..engine.spec import Branches, Chain, LayerSpec, Shift, resolve_alignment
+from ..engine.spec import Branches, Chain, LayerSpec, Shift, SpecTree, resolve_alignment
 
 # Above this many samples of extent (or output phases) the exact lag set is not built:
 # the extent comes from interval arithmetic and the gaps are not reported.
@@ -105,8 +108,11 @@ class ReceptiveField:
 # -- spec trees ---------------------------------------------------------------------------
 
 
-def specs_from_schedule(kernel_size, dilations, stacks=1, convs_per_block=1, channels=1,
-                        in_channels=None, alignment="causal", residual=False) -> Chain:
+def specs_from_schedule(kernel_size: int, dilations: Iterable[int], stacks: int = 1,
+                        convs_per_block: int = 1, channels: int = 1,
+                        in_channels: int | None = None,
+                        alignment: str | tuple[int, int] = "causal",
+                        residual: bool = False) -> Chain:
     """The spec tree of a dilated stack: ``stacks`` x blocks of ``convs_per_block`` convs.
 
     Block ``i`` has ``convs_per_block`` convolutions of dilation ``dilations[i]`` (keras-tcn
@@ -142,7 +148,7 @@ def specs_from_schedule(kernel_size, dilations, stacks=1, convs_per_block=1, cha
     return Chain(tuple(blocks))
 
 
-def as_spec(obj, example_input=None):
+def as_spec(obj: object, example_input: Any = None) -> tuple[SpecTree, Sequence[str]]:
     """The spec tree of ``obj`` and notes: ``(tree, notes)``.
 
     ``obj``: a spec tree, a list of ``LayerSpec``, anything with ``.spec`` (wavedil layers,
@@ -162,14 +168,14 @@ def as_spec(obj, example_input=None):
         from .torch_trace import trace_spec
 
         traced = trace_spec(obj, example_input=example_input)
-        return traced.spec, traced.notes
+        return traced.spec, traced.notes  # type: ignore[return-value]
     raise TypeError(
         "expected a spec tree (LayerSpec, Shift, Chain, Branches), a list of LayerSpec, a "
         f"wavedil object with .spec or a torch.nn.Module, got {type(obj).__name__}"
     )
 
 
-def is_torch_module(obj) -> bool:
+def is_torch_module(obj: object) -> bool:
     torch = sys.modules.get("torch")  # never import torch here
     return torch is not None and isinstance(obj, torch.nn.Module)
 
@@ -190,7 +196,7 @@ def _check_tree(tree, path="spec") -> int:
                     f"got {type(tree).__name__}: {tree!r}")
 
 
-def total_stride(tree) -> Fraction:
+def total_stride(tree: SpecTree) -> Fraction:
     """Input samples per output sample (product of strides; transposed convs divide)."""
     if isinstance(tree, LayerSpec):
         return Fraction(1, tree.stride) if tree.kind == "transposed" else Fraction(tree.stride)
@@ -217,7 +223,7 @@ def _phases(tree) -> int:
 # -- exact input support ------------------------------------------------------------------
 
 
-def input_support(tree, positions) -> np.ndarray:
+def input_support(tree: object, positions: npt.ArrayLike) -> np.ndarray:
     """Sorted input positions that the output ``positions`` read (any integers, no edges).
 
     >>> input_support(LayerSpec(2, dilation=4), [10]).tolist()
@@ -232,7 +238,7 @@ def _support(tree, pos: np.ndarray) -> np.ndarray:
     if isinstance(tree, Shift):
         return pos + tree.offset
     if isinstance(tree, LayerSpec):
-        offsets = -tree.left + np.arange(tree.kernel_size, dtype=np.int64) * tree.dilation
+        offsets = -tree.left + np.arange(tree.kernel_size, dtype=np.int64) * tree.dilation  # type: ignore[operator]
         if tree.kind == "transposed":
             q = (pos[:, None] + offsets[None, :]).ravel()
             return np.unique(q[q % tree.stride == 0] // tree.stride)
@@ -281,7 +287,7 @@ def _walk(tree, state, rows, seen):
             state, seen = _walk(part, state, rows, seen)
         return state, seen
     ends = [_walk(part, state, rows, seen) for part in tree.parts]
-    merged = {}
+    merged: dict = {}
     for _, branch_seen in ends:
         for k, v in branch_seen.items():
             merged[k] = max(v, merged.get(k, 0))
@@ -292,9 +298,11 @@ def _walk(tree, state, rows, seen):
 # -- the result -----------------------------------------------------------------------------
 
 
-def receptive_field(obj=None, sample_rate=None, *, example_input=None, kernel_size=None,
-                    dilations=None, stacks=1, convs_per_block=1, channels=1,
-                    alignment="causal") -> ReceptiveField:
+def receptive_field(obj: object = None, sample_rate: float | None = None, *,
+                    example_input: Any = None, kernel_size: int | None = None,
+                    dilations: Iterable[int] | None = None, stacks: int = 1,
+                    convs_per_block: int = 1, channels: int = 1,
+                    alignment: str | tuple[int, int] = "causal") -> ReceptiveField:
     """The receptive field of ``obj`` (see ``as_spec``) or of a dilation schedule.
 
     Either pass ``obj`` or the schedule keywords (``kernel_size``, ``dilations``,
@@ -357,7 +365,7 @@ def _exact_extent(tree, stride: Fraction, hull):
     return left, right, tuple(int(g) for g in gaps)
 
 
-def halo(obj) -> tuple[int, int]:
+def halo(obj: object) -> tuple[int, int]:
     """``(left, right)`` samples of context that a block needs to reproduce the offline result.
 
     Process ``x[a - left : b + right]`` (zeros beyond the signal's ends), keep the outputs
@@ -385,7 +393,7 @@ def _ranges(values) -> str:
     return ", ".join(out)
 
 
-def format_table(header, rows) -> str:
+def format_table(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
     """A plain-text table with right-aligned columns."""
     cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
@@ -413,7 +421,7 @@ def format_receptive_field(rf: ReceptiveField, max_rows: int = 60) -> str:
              r.params, r.macs_per_sample) for r in rf.layers]
     if len(rows) > max_rows:
         half = max_rows // 2
-        rows = rows[:half] + [("...",) + ("",) * 9] + rows[-half:]
+        rows = rows[:half] + [("...",) + ("",) * 9] + rows[-half:]  # type: ignore[assignment]
     lines.append(format_table(header, rows))
     lines.append(f"total: {len(rf.layers)} layers, {rf.params} parameters, "
                  f"{rf.macs_per_sample:.6g} multiply-adds per input sample")

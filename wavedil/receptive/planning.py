@@ -84,9 +84,11 @@ def _short(dilations) -> str:
     return text if len(text) <= 48 else text[:45] + "..."
 
 
-def plan_dilations(seconds=None, samples=None, sample_rate=None, kernel_size=3,
-                   convs_per_block=1, channels=64, alignment="causal", max_layers=128,
-                   max_dilation=None, max_candidates=8) -> Plan:
+def plan_dilations(seconds: float | None = None, samples: int | None = None,
+                   sample_rate: float | None = None, kernel_size: int = 3,
+                   convs_per_block: int = 1, channels: int = 64,
+                   alignment: str | tuple[int, int] = "causal", max_layers: int = 128,
+                   max_dilation: int | None = None, max_candidates: int = 8) -> Plan:
     """Gap-free dilation schedules reaching ``samples`` (or ``seconds * sample_rate``).
 
     Returns a ``Plan`` whose candidates list layers, dilations, receptive field, latency

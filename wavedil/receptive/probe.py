@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -56,8 +57,10 @@ class Probe:
         return tuple(k for k in range(-self.left, self.right + 1) if k not in reached)
 
 
-def probe_receptive_field(obj, length=None, *, shape=None, position=None, stride=1,
-                          trials=3, seed=0, output_axis=-1) -> Probe:
+def probe_receptive_field(obj: Any, length: int | None = None, *,
+                          shape: tuple[int, ...] | None = None, position: int | None = None,
+                          stride: int | Fraction = 1, trials: int = 3, seed: int = 0,
+                          output_axis: int = -1) -> Probe:
     """The measured receptive field of ``obj`` at output ``position`` (default: the middle).
 
     ``length`` (or ``shape``) should leave room for the whole extent on both sides of the
@@ -119,7 +122,7 @@ def _numpy_support(obj, shape, m, trials, rng, output_axis) -> np.ndarray:
             diff = (a != b).reshape(-1, a.shape[-1]).any(axis=0)
             changed = diff if changed is None else changed | diff
     # output n reads input m  <=>  lag m - n is reached; as input positions of output m:
-    lags = m - np.flatnonzero(changed)
+    lags = m - np.flatnonzero(changed)  # type: ignore[arg-type]  # trials >= 1 set it
     return np.sort(m + lags)
 
 
@@ -183,8 +186,11 @@ class EffectiveReceptiveField:
         return int(self.lags[best[0]]), int(self.lags[best[1]])
 
 
-def effective_receptive_field(model, length=None, *, shape=None, position=None, stride=1,
-                              trials=16, seed=0, output_axis=-1) -> EffectiveReceptiveField:
+def effective_receptive_field(model: Any, length: int | None = None, *,
+                              shape: tuple[int, ...] | None = None,
+                              position: int | None = None, stride: int | Fraction = 1,
+                              trials: int = 16, seed: int = 0,
+                              output_axis: int = -1) -> EffectiveReceptiveField:
     """The gradient-magnitude profile (Luo et al. 2016) of a torch model's output sample."""
     if not is_torch_module(model):
         raise TypeError(f"effective_receptive_field needs a torch.nn.Module, got "

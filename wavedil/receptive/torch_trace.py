@@ -35,6 +35,7 @@ from __future__ import annotations
 import inspect
 import operator
 from dataclasses import dataclass
+from typing import Any
 
 from ..engine.spec import Branches, Chain, LayerSpec, Shift
 
@@ -48,7 +49,7 @@ class TracedSpec:
     method: str  # "fx" or "hooks"
 
 
-def trace_spec(model, example_input=None, length=4096) -> TracedSpec:
+def trace_spec(model: Any, example_input: Any = None, length: int = 4096) -> TracedSpec:
     """The spec tree of ``model`` along the time axis of its first input (see module doc)."""
     import torch
 
@@ -133,7 +134,7 @@ def _trace(module, args1, args2, path, notes):
     return _GraphWalk(gm, shapes1, shapes2, path, notes).spec(), "fx"
 
 
-def other_args(module, given: int) -> dict:
+def other_args(module: Any, given: int) -> dict:
     """The forward's parameters after the ``given`` tensors: their defaults, else None."""
     params = list(inspect.signature(module.forward).parameters.values())[given:]
     return {p.name: None if p.default is inspect.Parameter.empty else p.default
@@ -332,7 +333,7 @@ class _GraphWalk:
                 for p in ps[1:]:
                     dom = meet(p, dom)
                 idom[n] = dom
-        memo = {}
+        memo: dict = {}
 
         def rel(n, d):
             key = (n, d)
@@ -425,8 +426,8 @@ def _classify(walk, n, t_in):
                                   "edges read mirrored/wrapped samples")
             return Shift(-m.padding[0], where) if m.padding[0] else None
         if type(m).__name__ in _MIXING_MODULES or (
-                isinstance(m, nn.LayerNorm) and t_in >= ndim - len(m.normalized_shape)) or (
-                isinstance(m, nn.Linear) and t_in == ndim - 1) or (
+                isinstance(m, nn.LayerNorm) and t_in >= ndim - len(m.normalized_shape)) or (  # type: ignore[operator]
+                isinstance(m, nn.Linear) and t_in == ndim - 1) or (  # type: ignore[operator]
                 isinstance(m, nn.BatchNorm1d) and m.training and m.track_running_stats
                 and _training_note(walk, where)) or (
                 isinstance(m, (nn.Softmax, nn.LogSoftmax)) and _axis(m.dim, ndim) == t_in):
@@ -457,7 +458,7 @@ def _classify(walk, n, t_in):
         return _pool_spec(where, k, dil, stride, pad)
     if fname == "pad":
         pads = list(_arg(n, 1, "pad"))
-        j = ndim - 1 - t_in
+        j = ndim - 1 - t_in  # type: ignore[operator]
         if 2 * j + 1 >= len(pads):
             return None
         mode = _arg(n, 2, "mode", "constant")
@@ -480,12 +481,12 @@ def _classify(walk, n, t_in):
         return None
     if fname in ("layer_norm",):
         normalized = _arg(n, 1, "normalized_shape")
-        if t_in >= ndim - len(normalized):
+        if t_in >= ndim - len(normalized):  # type: ignore[operator]
             return _mixes(walk, where)
         return None
     if fname in ("batch_norm",) and _arg(n, 5, "training", False):
         _training_note(walk, where)
-    if fname == "linear" and t_in == ndim - 1:
+    if fname == "linear" and t_in == ndim - 1:  # type: ignore[operator]
         return _mixes(walk, where)
     if fname in _DIM_FUNCTIONS and _axis(_arg(n, 1, "dim"), ndim) == t_in:
         return _mixes(walk, where)
@@ -594,7 +595,7 @@ def _slice_spec(walk, n, t_in, ndim, where):
         if start:
             parts.append(Shift(start, where))
         if step != 1:
-            parts.append(LayerSpec(1, 1, step, name=where, kind="pool", bias=False))
+            parts.append(LayerSpec(1, 1, step, name=where, kind="pool", bias=False))  # type: ignore[arg-type]
         return Chain(tuple(parts)) if parts else None
     return None
 

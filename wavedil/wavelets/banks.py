@@ -28,8 +28,10 @@ import numbers
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
 from ._tables import DEC_LO
 
@@ -164,6 +166,11 @@ class FilterBank:
         )
 
 
+# What the public functions take as ``wavelet`` (see ``filter_bank``): a built-in name, a
+# FilterBank, a (lowpass, highpass) pair, or an object with dec_lo/dec_hi/rec_lo/rec_hi.
+WaveletLike: TypeAlias = "str | FilterBank | tuple[npt.ArrayLike, npt.ArrayLike] | object"
+
+
 def _check_level(level, minimum: int = 1) -> int:
     if isinstance(level, bool) or not isinstance(level, numbers.Integral):
         raise TypeError(f"level must be an integer, got {type(level).__name__} {level!r}")
@@ -259,7 +266,7 @@ def _from_filters(name: str, dec_lo, dec_hi, rec_lo, rec_hi) -> FilterBank:
     return bank
 
 
-def filter_bank(wavelet) -> FilterBank:
+def filter_bank(wavelet: WaveletLike) -> FilterBank:
     """The filter bank named or given by ``wavelet``.
 
     ``wavelet`` is a built-in name (case-insensitive, see ``wavelist()``), a FilterBank, a
@@ -306,7 +313,7 @@ def _convolve_dilated(signal: np.ndarray, taps: np.ndarray, dilation: int) -> np
     return out
 
 
-def equivalent_detail_filter(wavelet, level: int, norm: bool = False) -> np.ndarray:
+def equivalent_detail_filter(wavelet: WaveletLike, level: int, norm: bool = False) -> np.ndarray:
     """Impulse response from x to the level-j detail w_j (full convolution, no alignment).
 
     The lowpass dilated by 1, 2, ..., 2^(j-2) convolved with the highpass dilated by
@@ -325,7 +332,7 @@ def equivalent_detail_filter(wavelet, level: int, norm: bool = False) -> np.ndar
     return response * 2.0 ** (-level / 2) if norm else response
 
 
-def noise_gain(wavelet, level: int, norm: bool = False) -> float:
+def noise_gain(wavelet: WaveletLike, level: int, norm: bool = False) -> float:
     """Std of w_j for unit white noise input: the L2 norm of the level-j detail filter.
 
     1 at every level for an orthogonal bank (2^(-j/2) with ``norm=True``); for the starlet

@@ -28,9 +28,10 @@ import math
 import numbers
 
 import numpy as np
+import numpy.typing as npt
 
 from ..engine.checks import positive_int
-from .banks import filter_bank, noise_gain
+from .banks import WaveletLike, filter_bank, noise_gain
 from .transform import (
     ALIGNMENTS,
     BOUNDARIES,
@@ -62,7 +63,8 @@ def _causal_lowpass_responses(bank, levels: int) -> list[np.ndarray]:
     return responses
 
 
-def detail_gains(wavelet, levels: int, alignment: str = "centered", norm: bool = False):
+def detail_gains(wavelet: WaveletLike, levels: int, alignment: str = "centered",
+                 norm: bool = False) -> np.ndarray:
     """``g_j``, j = 1..levels: the std of w_j when x is unit white noise.
 
     For an SWT bank and for a difference bank in centred or pywt alignment this is
@@ -87,7 +89,7 @@ def detail_gains(wavelet, levels: int, alignment: str = "centered", norm: bool =
     return np.array(gains)
 
 
-def estimate_sigma(finest_detail, gain: float = 1.0) -> np.ndarray:
+def estimate_sigma(finest_detail: npt.ArrayLike, gain: float = 1.0) -> np.ndarray:
     """The white-noise std from the finest details: ``median(|w_1|) / 0.6745 / gain``.
 
     Shape: ``(..., T)`` in (time last), ``(...)`` out.
@@ -98,7 +100,7 @@ def estimate_sigma(finest_detail, gain: float = 1.0) -> np.ndarray:
 
 # -- shrinkage and threshold rules ----------------------------------------------------------
 
-def shrink(w, threshold, mode: str = "soft") -> np.ndarray:
+def shrink(w: npt.ArrayLike, threshold: npt.ArrayLike, mode: str = "soft") -> np.ndarray:
     """Shrink coefficients: ``"soft"`` ``sign(w) max(|w| - t, 0)``, ``"hard"``
     ``w [|w| >= t]``, ``"garrote"`` ``w - t^2 / w`` for ``|w| > t`` else 0 (as
     ``pywt.threshold``).
@@ -121,7 +123,7 @@ def shrink(w, threshold, mode: str = "soft") -> np.ndarray:
         return np.where(magnitude > t, w - t * t / w, 0).astype(w.dtype, copy=False)
 
 
-def bayes_threshold(w, sigma_j) -> np.ndarray:
+def bayes_threshold(w: npt.ArrayLike, sigma_j: npt.ArrayLike) -> np.ndarray:
     """BayesShrink: ``sigma_j^2 / sigma_x``, ``sigma_x^2 = max(mean(w^2) - sigma_j^2, 0)``.
 
     Where ``sigma_x`` is 0 (the level looks like pure noise) the threshold is
@@ -135,12 +137,12 @@ def bayes_threshold(w, sigma_j) -> np.ndarray:
     return np.where(signal_var > 0, t, np.max(np.abs(w), axis=-1, initial=0.0))
 
 
-def universal_threshold(sigma_j, length: int) -> np.ndarray:
+def universal_threshold(sigma_j: npt.ArrayLike, length: int) -> np.ndarray:
     """VisuShrink: ``sigma_j sqrt(2 ln T)``."""
     return np.asarray(sigma_j, dtype=np.float64) * math.sqrt(2 * math.log(max(length, 1)))
 
 
-def sure_threshold(w, sigma_j) -> np.ndarray:
+def sure_threshold(w: npt.ArrayLike, sigma_j: npt.ArrayLike) -> np.ndarray:
     """``min(t_SURE, t_universal)``: the soft threshold minimising Stein's unbiased risk
     estimate, capped by the universal threshold (Matlab's heursure without its sparsity
     test).
@@ -162,7 +164,8 @@ def sure_threshold(w, sigma_j) -> np.ndarray:
     return np.where(sigma_j > 0, t * sigma_j, 0.0)
 
 
-def level_thresholds(details, sigma, gains, threshold="bayes") -> np.ndarray:
+def level_thresholds(details: npt.ArrayLike, sigma: npt.ArrayLike, gains: npt.ArrayLike,
+                     threshold: str | float = "bayes") -> np.ndarray:
     """``lambda_j`` per level and signal row.
 
     Args:
@@ -206,8 +209,10 @@ def _check_denoise_options(threshold, mode, alignment, boundary):
                          f"{threshold!r}")
 
 
-def denoise(x, wavelet="sym8", levels=10, threshold="bayes", mode="soft", sigma=None,
-            alignment="centered", boundary="symmetric", axis=-1) -> np.ndarray:
+def denoise(x: npt.ArrayLike, wavelet: WaveletLike = "sym8", levels: int | None = 10,
+            threshold: str | float = "bayes", mode: str = "soft",
+            sigma: npt.ArrayLike | None = None, alignment: str = "centered",
+            boundary: str = "symmetric", axis: int = -1) -> np.ndarray:
     """Wavelet-shrinkage denoising of ``x`` with the à trous transform (module docstring).
 
     Args:

@@ -7,14 +7,17 @@ running window (``RunningThresholds``), and the inverse, chunk by chunk.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..engine.checks import positive_int
 from ..engine.history import DelayLine, History
 from ..engine.stream import Stream, sub_state
-from .banks import filter_bank
+from .banks import WaveletLike, filter_bank
 from .denoise import MODES, detail_gains, estimate_sigma, level_thresholds, shrink
 from .streams import AtrousStream, check_stream_options
 from .transform import reconstruction_gain, synthesis_layers
@@ -40,7 +43,8 @@ class RunningThresholds:
     so the output does not depend on how the stream is chunked.
     """
 
-    def __init__(self, gains, threshold, mode, sigma, window, hop, channels):
+    def __init__(self, gains: np.ndarray, threshold: str | float, mode: str,
+                 sigma: float | None, window: int, hop: int, channels: int) -> None:
         self.gains, self.threshold, self.mode = gains, threshold, mode
         self.sigma = None if sigma is None else float(sigma)
         self.window, self.hop, self.channels = window, hop, channels
@@ -97,7 +101,7 @@ class RunningThresholds:
             state["history"] = self.history.recent().copy()
         return state
 
-    def load(self, state, batch: int, dtype) -> None:
+    def load(self, state: Mapping[str, Any], batch: int, dtype: npt.DTypeLike) -> None:
         self.count = int(np.asarray(state.get("count", 0)))
         levels = self.gains.size
         if "lambdas" in state:
@@ -141,9 +145,11 @@ class DenoiseStream(Stream):
     Shape: chunks ``(m,)``, ``(C, m)`` or ``(B, C, m)`` in, the same layout out.
     """
 
-    def __init__(self, wavelet="starlet", levels=5, alignment="causal", boundary="zero",
-                 threshold="bayes", mode="soft", sigma=None, window=8192, hop=1024,
-                 channels=1, batch=None):
+    def __init__(self, wavelet: WaveletLike = "starlet", levels: int = 5,
+                 alignment: str = "causal", boundary: str = "zero",
+                 threshold: str | float = "bayes", mode: str = "soft",
+                 sigma: float | None = None, window: int = 8192, hop: int = 1024,
+                 channels: int = 1, batch: int | None = None) -> None:
         self.bank = filter_bank(wavelet)
         self.levels = positive_int(levels, "levels")
         check_stream_options(alignment, boundary)
@@ -269,7 +275,8 @@ class Denoiser:
     Shape: ``(T,)``, ``(C, T)`` or ``(B, C, T)`` in, the same shape out.
     """
 
-    def __init__(self, wavelet="starlet", levels=5, **options):
+    def __init__(self, wavelet: WaveletLike = "starlet", levels: int = 5,
+                 **options: Any) -> None:
         self.wavelet, self.levels, self.options = wavelet, levels, options
         self.latency = self.stream().latency
 
@@ -278,5 +285,5 @@ class Denoiser:
         y = stream.process(x)
         return np.concatenate([y, stream.flush()], axis=-1)
 
-    def stream(self, batch=None) -> DenoiseStream:
+    def stream(self, batch: int | None = None) -> DenoiseStream:
         return DenoiseStream(self.wavelet, self.levels, batch=batch, **self.options)

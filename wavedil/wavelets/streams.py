@@ -24,12 +24,16 @@ start, the last at the end), applied per level as offline.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..engine.checks import as_float_array, positive_int
+from ..engine.spec import Branches
 from ..engine.stream import Stream
-from .banks import filter_bank
+from .banks import WaveletLike, filter_bank
 from .transform import (
     ALIGNMENTS,
     atrous,
@@ -41,7 +45,7 @@ STREAM_BOUNDARIES = ("zero", "edge")
 _PIECE = 4096  # the longest piece of a chunk one kernel call takes (bounds the buffers)
 
 
-def check_stream_options(alignment, boundary):
+def check_stream_options(alignment: str, boundary: str) -> None:
     if alignment not in ALIGNMENTS:
         raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
     if boundary not in STREAM_BOUNDARIES:
@@ -65,8 +69,9 @@ class AtrousStream(Stream):
     out (``w_1 .. w_J, c_J``).
     """
 
-    def __init__(self, wavelet, levels, alignment="causal", boundary="zero", norm=False,
-                 channels=1, batch=None):
+    def __init__(self, wavelet: WaveletLike, levels: int, alignment: str = "causal",
+                 boundary: str = "zero", norm: bool = False, channels: int = 1,
+                 batch: int | None = None) -> None:
         self.bank = filter_bank(wavelet)
         self.levels = positive_int(levels, "levels")
         check_stream_options(alignment, boundary)
@@ -83,7 +88,7 @@ class AtrousStream(Stream):
         super().__init__(self.channels, (self.levels + 1) * self.channels, latency, batch)
 
     @property
-    def spec(self):
+    def spec(self) -> Branches:
         return atrous_spec(self.bank, self.levels, self.alignment)
 
     # -- the kernel's state -----------------------------------------------------------------
@@ -184,7 +189,7 @@ class AtrousStream(Stream):
                 state[name] = kept.reshape(batch, self.channels, end - start).copy()
         return state
 
-    def import_state(self, state, batch: int, dtype: np.dtype) -> None:
+    def import_state(self, state: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         count = np.asarray(state.get("count", -1))
         if count.shape != () or count.dtype.kind not in "iu" or int(count) < 0:
             raise ValueError(f"state 'count' must be an integer >= 0 (the samples fed so far), "
@@ -219,8 +224,8 @@ class AtrousTransform:
     Shape: ``(T,)``, ``(C, T)`` or ``(B, C, T)`` in; ``(levels + 1, *x.shape)`` out.
     """
 
-    def __init__(self, wavelet, levels, alignment="causal", boundary="zero", norm=False,
-                 channels=1):
+    def __init__(self, wavelet: WaveletLike, levels: int, alignment: str = "causal",
+                 boundary: str = "zero", norm: bool = False, channels: int = 1) -> None:
         self.bank = filter_bank(wavelet)
         self.levels = positive_int(levels, "levels")
         check_stream_options(alignment, boundary)
@@ -228,7 +233,7 @@ class AtrousTransform:
         self.channels = positive_int(channels, "channels")
 
     @property
-    def spec(self):
+    def spec(self) -> Branches:
         return atrous_spec(self.bank, self.levels, self.alignment)
 
     @property
@@ -238,7 +243,7 @@ class AtrousTransform:
     def __call__(self, x) -> np.ndarray:
         return atrous(x, self.bank, self.levels, self.alignment, self.boundary, self.norm).stack()
 
-    def stream(self, batch=None) -> AtrousStream:
+    def stream(self, batch: int | None = None) -> AtrousStream:
         return AtrousStream(self.bank, self.levels, self.alignment, self.boundary, self.norm,
                             self.channels, batch)
 
@@ -255,7 +260,8 @@ class InverseAtrousStream(Stream):
     Shape: ``(levels + 1, *chunk_shape)`` in (as ``AtrousStream`` gives), ``chunk_shape`` out.
     """
 
-    def __init__(self, wavelet, levels, norm=False, channels=1, batch=None):
+    def __init__(self, wavelet: WaveletLike, levels: int, norm: bool = False, channels: int = 1,
+                 batch: int | None = None) -> None:
         self.bank = filter_bank(wavelet)
         if not self.bank.difference:
             raise ValueError(
@@ -270,7 +276,7 @@ class InverseAtrousStream(Stream):
         self._signal_ndim = None
         super().__init__((self.levels + 1) * self.channels, self.channels, 0, batch)
 
-    def process(self, coefficients) -> np.ndarray:
+    def process(self, coefficients: npt.ArrayLike) -> np.ndarray:
         """Feed ``(levels + 1, *chunk_shape)`` coefficients; return the signal chunk."""
         c = as_float_array(coefficients, "coefficients")
         if c.ndim not in (2, 3, 4) or c.shape[0] != self.levels + 1:

@@ -43,12 +43,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from ..engine import memory
 from ..engine.checks import as_float_array, positive_int
 from ..engine.conv import DilatedConv1d
 from ..engine.spec import Branches, Chain, LayerSpec, resolve_alignment
-from .banks import FilterBank, filter_bank
+from .banks import FilterBank, WaveletLike, filter_bank
 
 ALIGNMENTS = ("causal", "centered", "pywt")
 BOUNDARIES = ("periodic", "symmetric", "reflect", "zero", "edge")
@@ -90,7 +91,7 @@ class AtrousResult:
 
 # -- levels and extents ---------------------------------------------------------------------
 
-def max_level(length: int, wavelet) -> int:
+def max_level(length: int, wavelet: WaveletLike) -> int:
     """The deepest level J whose support ``(K-1)(2^J - 1) + 1`` fits ``length`` (at least 1).
 
     With K taps, level j's equivalent filter spans ``(K-1)(2^j - 1) + 1`` samples: J is the
@@ -111,7 +112,7 @@ def max_level(length: int, wavelet) -> int:
     return level
 
 
-def level_extent(wavelet, level: int, alignment: str) -> tuple[int, int]:
+def level_extent(wavelet: WaveletLike, level: int, alignment: str) -> tuple[int, int]:
     """``(left, right)``: the past and future samples level ``level`` reads around n.
 
     >>> level_extent("db4", 3, "pywt"), level_extent("starlet", 2, "centered")
@@ -129,8 +130,9 @@ def level_extent(wavelet, level: int, alignment: str) -> tuple[int, int]:
     return resolve_alignment(alignment, span)
 
 
-def level_layers(wavelet, level: int, alignment: str, norm: bool = False, boundary="zero",
-                 channels: int = 1):
+def level_layers(wavelet: WaveletLike, level: int, alignment: str, norm: bool = False,
+                 boundary: str = "zero", channels: int = 1
+                 ) -> tuple[DilatedConv1d, DilatedConv1d | None]:
     """The engine layers of one level: ``(lowpass, highpass)``; highpass is None for a
     difference bank (its detail is ``c_{j-1} - c_j``).
 
@@ -143,7 +145,7 @@ def level_layers(wavelet, level: int, alignment: str, norm: bool = False, bounda
     dilation = 2 ** (level - 1)
     scale = 1 / math.sqrt(2) if norm else 1.0
 
-    def layer(taps):
+    def layer(taps: np.ndarray) -> DilatedConv1d:
         weight = np.tile(taps[::-1] * scale, (channels, 1, 1))
         return DilatedConv1d(weight, dilation=dilation, groups=channels, alignment=extent,
                              boundary=boundary)
@@ -151,7 +153,7 @@ def level_layers(wavelet, level: int, alignment: str, norm: bool = False, bounda
     return layer(bank.dec_lo), None if bank.difference else layer(bank.dec_hi)
 
 
-def atrous_spec(wavelet, levels: int, alignment: str = "causal"):
+def atrous_spec(wavelet: WaveletLike, levels: int, alignment: str = "causal") -> Branches:
     """The spec tree of the transform: ``Branches`` of one path per output (w_1..w_J, c_J).
 
     Detail j reads through the lowpass of levels 1..j-1 and a level-j filter (for a
@@ -166,7 +168,7 @@ def atrous_spec(wavelet, levels: int, alignment: str = "causal"):
                                name=f"atrous level {j}", bias=False))
     paths = []
     for j in range(1, levels + 1):
-        path = Chain(tuple(specs[:j]))
+        path: Chain | Branches = Chain(tuple(specs[:j]))
         if bank.difference:
             path = Branches((Chain(tuple(specs[: j - 1])), path))
         paths.append(path)
@@ -304,8 +306,9 @@ def _analysis(x3: np.ndarray, bank: FilterBank, levels: int, alignment: str, bou
     return details, c.reshape(x3.shape)
 
 
-def atrous(x, wavelet, levels=None, alignment="causal", boundary="periodic", norm=False,
-           axis=-1) -> AtrousResult:
+def atrous(x: npt.ArrayLike, wavelet: WaveletLike, levels: int | None = None,
+           alignment: str = "causal", boundary: str = "periodic", norm: bool = False,
+           axis: int = -1) -> AtrousResult:
     """The à trous wavelet transform of ``x`` along ``axis`` (see the module docstring).
 
     Args:
@@ -341,7 +344,7 @@ def atrous(x, wavelet, levels=None, alignment="causal", boundary="periodic", nor
 
 # -- the inverse ----------------------------------------------------------------------------
 
-def reconstruction_gain(wavelet, norm: bool = False) -> float:
+def reconstruction_gain(wavelet: WaveletLike, norm: bool = False) -> float:
     """The constant c of ``rec_lo * dec_lo + rec_hi * dec_hi = c delta[n - (K-1)]``.
 
     2 for an orthogonal bank (1 with ``norm``); raises ValueError when the bank is not a
@@ -363,7 +366,8 @@ def reconstruction_gain(wavelet, norm: bool = False) -> float:
     return float(gain)
 
 
-def synthesis_layers(wavelet, level: int, alignment: str, norm: bool = False, channels: int = 1):
+def synthesis_layers(wavelet: WaveletLike, level: int, alignment: str, norm: bool = False,
+                     channels: int = 1) -> tuple[DilatedConv1d, DilatedConv1d]:
     """The engine layers that undo one SWT level: ``(lowpass, highpass)`` with the bank's
     reconstruction filters, and the extent that mirrors the analysis extent.
 
@@ -375,7 +379,7 @@ def synthesis_layers(wavelet, level: int, alignment: str, norm: bool = False, ch
     dilation = 2 ** (level - 1)
     scale = 1 / math.sqrt(2) if norm else 1.0
 
-    def layer(taps):
+    def layer(taps: np.ndarray) -> DilatedConv1d:
         weight = np.tile(taps[::-1] * scale, (channels, 1, 1))
         return DilatedConv1d(weight, dilation=dilation, groups=channels, alignment=(right, left))
 
@@ -509,8 +513,9 @@ def _periodic_components(x3, bank, levels, alignment, norm):
     return parts.reshape((levels + 1,) + x3.shape)
 
 
-def mra(x, wavelet, levels=None, alignment="causal", boundary="periodic", norm=False,
-        axis=-1) -> np.ndarray:
+def mra(x: npt.ArrayLike, wavelet: WaveletLike, levels: int | None = None,
+        alignment: str = "causal", boundary: str = "periodic", norm: bool = False,
+        axis: int = -1) -> np.ndarray:
     """Multiresolution analysis: ``levels + 1`` components that add up to ``x``.
 
     Components ``0..levels-1`` are the details (finest first), the last is the
@@ -547,7 +552,7 @@ def mra(x, wavelet, levels=None, alignment="causal", boundary="periodic", norm=F
     return np.moveaxis(parts, -1, axis if axis < 0 else axis + 1)
 
 
-def reach(wavelet, levels: int) -> int:
+def reach(wavelet: WaveletLike, levels: int) -> int:
     """``sum_j (K-1) 2^(j-1)``: how far analysis then synthesis of ``levels`` levels reach
     on either side of a sample, whatever the alignment.
 
