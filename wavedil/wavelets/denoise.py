@@ -218,11 +218,8 @@ def denoise(x, wavelet="sym8", levels=10, threshold="bayes", mode="soft", sigma=
         sigma: the noise std; None estimates it per signal from the finest details.
         alignment, boundary: as ``wavedil.atrous``.
 
-    The defaults (sym8, 10 levels, BayesShrink, soft): on 16 kHz speech in white noise
-    (``data/``) the gain grows with the levels up to about 10 and then stays flat; sym8,
-    coif3-5 and db4-8 are within 0.05 dB of each other, the starlet 0.6 dB behind; the
-    boundary and alignment change it by under 0.01 dB. ``threshold="sure"`` did better
-    still there (about +0.5 dB; ``benchmarks/bench_atrous.py``).
+    The defaults (sym8, 10 levels, BayesShrink, soft) were chosen by measurement on speech
+    in white noise (``benchmarks/RESULTS.md``, "Measurements behind design choices").
 
     Shape: ``x`` ``(..., T)``; the result has ``x``'s shape and dtype.
     """
