@@ -12,6 +12,8 @@ Shape: ``(B, C_in, T)`` in, ``(B, C_out, T)`` out.
 
 from __future__ import annotations
 
+import json
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -40,6 +42,15 @@ def _check_input(x: torch.Tensor, channels: int, name: str = "x") -> None:
         raise ValueError(f"expected {name} of shape (B, {channels}, T), got {tuple(x.shape)}")
 
 
+def _short(value, most: int = 6):
+    """A config value for a repr: long lists cut to their ends and length."""
+    if not isinstance(value, list) or len(value) <= most:
+        return value
+    if any(isinstance(v, dict) for v in value):
+        return f"{len(value)} layers"
+    return f"{value[:3]} ... {value[-2:]} ({len(value)})".replace("] ... [", ", ..., ")
+
+
 def _normed(conv: nn.Module, weight_norm: bool) -> nn.Module:
     return _weight_norm(conv) if weight_norm else conv
 
@@ -58,6 +69,11 @@ class _Model(Streaming, nn.Module):
         """Input samples each output sees: 1 + the past extent of the longest path."""
         return 1 + field_of(self.spec).left
 
+    def __repr__(self) -> str:
+        """The configuration, as the numpy twin's; ``nn.Module.__repr__(m)`` prints the tree."""
+        short = {k: _short(v) for k, v in self.config.items()}
+        return f"{type(self).__name__}({json.dumps(short)})"
+
     def _empty(self, x: torch.Tensor) -> torch.Tensor:
         """The output for a chunk of 0 samples (torch's 1x1 convs refuse empty inputs)."""
         return x.new_zeros((x.shape[0], self.out_channels, 0))
@@ -69,6 +85,8 @@ class TemporalBlock(nn.Module):
     def __init__(self, in_channels, out_channels, kernel_size, dilation, dropout=0.0,
                  weight_norm=True):
         super().__init__()
+        self._args = (f"{in_channels}, {out_channels}, kernel_size={kernel_size}, "
+                      f"dilation={dilation}, dropout={dropout}, weight_norm={weight_norm}")
         self.conv1 = _normed(CausalConv1d(in_channels, out_channels, kernel_size, dilation),
                              weight_norm)
         self.conv2 = _normed(CausalConv1d(out_channels, out_channels, kernel_size, dilation),
@@ -76,6 +94,10 @@ class TemporalBlock(nn.Module):
         self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
         self.downsample = (nn.Conv1d(in_channels, out_channels, 1)
                            if in_channels != out_channels else None)
+
+    def __repr__(self) -> str:
+        """The configuration; ``nn.Module.__repr__(m)`` prints the tree."""
+        return f"TemporalBlock({self._args})"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.dropout1(F.relu(self.conv1(x)))
@@ -135,11 +157,18 @@ class WaveNetLayer(nn.Module):
     def __init__(self, residual, gate, skip, kernel_size, dilation, global_cond, local_cond,
                  last, weight_norm=False):
         super().__init__()
+        self._args = (f"{residual}, {gate}, {skip}, kernel_size={kernel_size}, "
+                      f"dilation={dilation}, global_cond={global_cond}, "
+                      f"local_cond={local_cond}, last={last}, weight_norm={weight_norm}")
         self.conv = _normed(CausalConv1d(residual, gate, kernel_size, dilation), weight_norm)
         self.global_cond = nn.Conv1d(global_cond, gate, 1, bias=False) if global_cond else None
         self.local_cond = nn.Conv1d(local_cond, gate, 1, bias=False) if local_cond else None
         self.skip = nn.Conv1d(gate // 2, skip, 1)
         self.res = None if last else nn.Conv1d(gate // 2, residual, 1)
+
+    def __repr__(self) -> str:
+        """The configuration; ``nn.Module.__repr__(m)`` prints the tree."""
+        return f"WaveNetLayer({self._args})"
 
     def forward(self, h, global_cond=None, local_cond=None):
         a = self.conv(h)

@@ -101,6 +101,16 @@ class ReceptiveField:
     def __str__(self) -> str:
         return format_receptive_field(self)
 
+    def __repr__(self) -> str:
+        text = f"ReceptiveField(left={self.left}, right={self.right}, size={self.size}"
+        if self.sample_rate is not None:
+            text += f", sample_rate={self.sample_rate:g}, seconds={self.seconds:.6g}"
+        if self.stride != 1:
+            text += f", stride={self.stride}"
+        gaps = "not analysed" if self.gaps is None else len(self.gaps)
+        text += f", layers={len(self.layers)}, gaps={gaps}"
+        return text + (f", notes={len(self.notes)})" if self.notes else ")")
+
 
 # -- spec trees ---------------------------------------------------------------------------
 
@@ -383,6 +393,15 @@ def _ranges(values) -> str:
             out.append(f"{a}" if a == b else f"{a}..{b}")
             start = i
     return ", ".join(out)
+
+
+def short_tuple(values, head: int = 4, tail: int = 2) -> str:
+    """``(1, 2, 4, 8, ..., 512, 1024) [11]``: a long tuple cut for a repr."""
+    values = tuple(values)
+    if len(values) <= head + tail + 1:
+        return repr(values)
+    inner = ", ".join(map(str, values[:head])) + ", ..., " + ", ".join(map(str, values[-tail:]))
+    return f"({inner}) [{len(values)}]"
 
 
 def format_table(header, rows) -> str:

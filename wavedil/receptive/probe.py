@@ -46,6 +46,11 @@ class Probe:
     def size(self) -> int:
         return self.left + self.right + 1
 
+    def __repr__(self) -> str:
+        return (f"Probe(left={self.left}, right={self.right}, size={self.size}, "
+                f"position={self.position}, anchor={self.anchor}, method={self.method!r}, "
+                f"support={len(self.support)} samples, gaps={len(self.gaps)})")
+
     @property
     def lags(self) -> tuple[int, ...]:
         return tuple(s - self.anchor for s in self.support)
@@ -164,6 +169,11 @@ class EffectiveReceptiveField:
     profile: np.ndarray
     position: int
     anchor: int
+
+    def __repr__(self) -> str:
+        lags = f"{self.lags[0]}..{self.lags[-1]}" if len(self.lags) else "none"
+        return (f"EffectiveReceptiveField(lags={lags} ({len(self.lags)}), "
+                f"position={self.position}, anchor={self.anchor})")
 
     def mass_interval(self, mass: float = 0.95) -> tuple[int, int]:
         """The narrowest lag interval ``(first, last)`` holding ``mass`` of the profile."""

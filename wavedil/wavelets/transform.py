@@ -80,6 +80,12 @@ class AtrousResult:
     def levels(self) -> int:
         return self.details.shape[0]
 
+    def __repr__(self) -> str:
+        return (f"AtrousResult(levels={self.levels}, shape={self.approx.shape}, "
+                f"dtype={self.approx.dtype}, wavelet={self.wavelet.name!r}, "
+                f"alignment={self.alignment!r}, boundary={self.boundary!r}, norm={self.norm}, "
+                f"axis={self.axis})")
+
     def stack(self) -> np.ndarray:
         """``(levels + 1, *signal_shape)``: the details then the approximation.
 
