@@ -9,7 +9,7 @@ input samples each output sample reads. This module turns it into numbers:
   that layer, parameters and multiply-adds per output sample;
 - the gaps: lags inside ``[-left, right]`` that no path reaches ("gridding", e.g. kernel 2
   with dilations 1, 4, 16), computed exactly from the set of reachable lags;
-- ``halo(obj)``: the context that independent blocks need to reproduce the offline result.
+- ``halo(op)``: the context that independent blocks need to reproduce the offline result.
 
 Strides: extents are counted in INPUT samples; a layer of stride ``s`` multiplies the
 spacing of everything after it by ``s``. A transposed conv divides it; an upsampling model
@@ -152,30 +152,30 @@ def specs_from_schedule(kernel_size, dilations, stacks=1, convs_per_block=1, cha
     return Chain(tuple(blocks))
 
 
-def as_spec(obj, example_input=None):
-    """The spec tree of ``obj`` and notes: ``(tree, notes)``.
+def as_spec(op, example_input=None):
+    """The spec tree of ``op`` and notes: ``(tree, notes)``.
 
-    ``obj``: a spec tree, a list of ``LayerSpec``, anything with ``.spec`` (wavedil layers,
+    ``op``: a spec tree, a list of ``LayerSpec``, anything with ``.spec`` (wavedil layers,
     stacks, transforms, streams and wavedil's torch modules), ``.layer.spec`` or
     ``.model.spec`` (the stream of a layer or a stack), or any other ``torch.nn.Module``
     (traced by ``wavedil.receptive.torch_trace``).
     """
-    if isinstance(obj, (LayerSpec, Shift, Chain, Branches)):
-        return obj, ()
-    if isinstance(obj, (list, tuple)):
-        return Chain(tuple(obj)), ()
-    for owner in (obj, getattr(obj, "layer", None), getattr(obj, "model", None)):
+    if isinstance(op, (LayerSpec, Shift, Chain, Branches)):
+        return op, ()
+    if isinstance(op, (list, tuple)):
+        return Chain(tuple(op)), ()
+    for owner in (op, getattr(op, "layer", None), getattr(op, "model", None)):
         spec = getattr(owner, "spec", None) if owner is not None else None
         if isinstance(spec, (LayerSpec, Shift, Chain, Branches, list, tuple)):
             return as_spec(spec)
-    if is_torch_module(obj):
+    if is_torch_module(op):
         from .torch_trace import trace_spec
 
-        traced = trace_spec(obj, example_input=example_input)
+        traced = trace_spec(op, example_input=example_input)
         return traced.spec, traced.notes
     raise TypeError(
         "expected a spec tree (LayerSpec, Shift, Chain, Branches), a list of LayerSpec, a "
-        f"wavedil object with .spec or a torch.nn.Module, got {type(obj).__name__}"
+        f"wavedil object with .spec or a torch.nn.Module, got {type(op).__name__}"
     )
 
 
@@ -302,12 +302,12 @@ def _walk(tree, state, rows, seen):
 # -- the result -----------------------------------------------------------------------------
 
 
-def receptive_field(obj=None, sample_rate=None, *, example_input=None, kernel_size=None,
+def receptive_field(op=None, sample_rate=None, *, example_input=None, kernel_size=None,
                     dilations=None, stacks=1, convs_per_block=1, channels=1,
                     alignment="causal") -> ReceptiveField:
-    """The receptive field of ``obj`` (see ``as_spec``) or of a dilation schedule.
+    """The receptive field of ``op`` (see ``as_spec``) or of a dilation schedule.
 
-    Either pass ``obj`` or the schedule keywords (``kernel_size``, ``dilations``,
+    Either pass ``op`` or the schedule keywords (``kernel_size``, ``dilations``,
     ``stacks``, ``convs_per_block``, ``channels``, ``alignment``; see
     ``specs_from_schedule``). ``sample_rate`` adds ``seconds``; ``example_input`` is
     forwarded to the torch tracer.
@@ -316,18 +316,18 @@ def receptive_field(obj=None, sample_rate=None, *, example_input=None, kernel_si
     >>> rf.size, rf.left, rf.right
     (1024, 1023, 0)
     """
-    if obj is None:
+    if op is None:
         if kernel_size is None or dilations is None:
             raise ValueError("receptive_field needs an object or kernel_size= and dilations=")
-        obj = specs_from_schedule(kernel_size, dilations, stacks, convs_per_block, channels,
-                                  alignment=alignment)
+        op = specs_from_schedule(kernel_size, dilations, stacks, convs_per_block, channels,
+                                 alignment=alignment)
     elif kernel_size is not None or dilations is not None:
         raise ValueError("pass either an object or a schedule (kernel_size=, dilations=), "
                          "not both")
     if sample_rate is not None and not (isinstance(sample_rate, (int, float))
                                         and sample_rate > 0 and math.isfinite(sample_rate)):
         raise ValueError(f"sample_rate must be a positive number, got {sample_rate!r}")
-    tree, notes = as_spec(obj, example_input=example_input)
+    tree, notes = as_spec(op, example_input=example_input)
     if _check_tree(tree) == 0:
         raise ValueError("empty spec: the spec tree holds no layer (LayerSpec), nothing to "
                          "measure")
@@ -367,13 +367,13 @@ def _exact_extent(tree, stride: Fraction, hull):
     return left, right, tuple(int(g) for g in gaps)
 
 
-def halo(obj) -> tuple[int, int]:
+def halo(op) -> tuple[int, int]:
     """``(left, right)`` samples of context that a block needs to reproduce the offline result.
 
     Process ``x[a - left : b + right]`` (zeros beyond the signal's ends), keep the outputs
     of ``[a, b)``: they equal the offline output there.
     """
-    rf = obj if isinstance(obj, ReceptiveField) else receptive_field(obj)
+    rf = op if isinstance(op, ReceptiveField) else receptive_field(op)
     if rf.stride != 1:
         raise ValueError(f"halo needs an operator with one output per input sample, got a "
                          f"total stride of {rf.stride}")

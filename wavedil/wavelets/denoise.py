@@ -221,6 +221,15 @@ def denoise(x, wavelet="sym8", levels=10, threshold="bayes", mode="soft", sigma=
     The defaults (sym8, 10 levels, BayesShrink, soft) were chosen by measurement on speech
     in white noise (``benchmarks/RESULTS.md``, "Measurements behind design choices").
 
+    ``Denoiser`` (and ``DenoiseStream``) is a different operator, not this one's twin: it
+    runs in real time, so its statistics are running ones (``sigma`` and the ``"bayes"``
+    variances over a ``window`` updated every ``hop`` samples) where this function takes
+    them over the whole signal, and its defaults differ: ``wavelet="starlet"`` (here
+    ``"sym8"``), ``levels=5`` (here 10), ``alignment="causal"`` (here ``"centered"``),
+    ``boundary="zero"`` (here ``"symmetric"``); ``threshold``, ``mode`` and ``sigma``
+    default alike. With a given ``sigma`` and a number k both use the thresholds
+    ``k sigma_j``.
+
     Shape: ``x`` ``(..., T)``; the result has ``x``'s shape and dtype.
     """
     bank = filter_bank(wavelet)

@@ -326,6 +326,12 @@ def atrous(x, wavelet, levels=None, alignment="causal", boundary="periodic", nor
     ``alignment="pywt", boundary="periodic"`` gives ``pywt.swt(x, wavelet, J,
     trim_approx=True, norm=norm)`` (reversed into finest-first order) for every length.
 
+    Its operator twin ``AtrousTransform(wavelet, levels, alignment, boundary, norm)`` differs
+    in its defaults: ``levels`` is required there, and ``boundary`` is ``"zero"`` there
+    (a stream can only extend by ``"zero"`` or ``"edge"``) against ``"periodic"`` here; it
+    returns ``atrous(...).stack()`` and takes ``channels`` instead of ``axis``. So
+    ``AtrousTransform(w, J)(x)`` equals ``atrous(x, w, J, boundary="zero").stack()``.
+
     Shape: ``x`` ``(..., T)``; ``details`` ``(levels, *x.shape)``, ``approx`` ``x.shape``.
 
     >>> r = atrous([3, 7, 1, 3, -2, 6, 4, 6], "haar", 2, alignment="pywt")
