@@ -1,4 +1,4 @@
-"""The à trous transform against PyWavelets, its streams, and the denoiser on speech (issue 3).
+"""The à trous transform against PyWavelets, its streams, and the denoiser on speech.
 
 1. ``atrous`` / ``iatrous`` / ``mra`` vs ``pywt.swt`` / ``pywt.iswt`` / ``pywt.mra`` (pywt
    phase, periodic boundary: the same numbers, checked before timing): N = 2^20, 8 levels,
@@ -45,7 +45,7 @@ STREAM_RATE, STREAM_CHUNK, RTF_TARGET = 48_000, 256, 0.01
 
 def run(smoke: bool) -> str:
     """The Markdown section (``smoke``: small sizes, 1-2 repeats)."""
-    sections = ["## À trous wavelet transform (issue 3)", "",
+    sections = ["## À trous wavelet transform", "",
                 transform_section(smoke), "", deep_section(smoke), "",
                 stream_section(smoke), "", denoise_section(smoke)]
     return "\n".join(sections)

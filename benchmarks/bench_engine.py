@@ -1,4 +1,4 @@
-"""The numpy engine against torch, pytorch-tcn and scipy (issue 2, section 4).
+"""The numpy engine against torch, pytorch-tcn and scipy.
 
 Four measurements, each checked for equal outputs before it is timed:
 
@@ -39,7 +39,7 @@ CHANNELS = 64
 TAPS = 3
 OFFLINE_DILATIONS = (1, 16, 256)
 CHUNKS = (1, 32, 128, 512)
-STREAM_TARGET = 5.0  # issue 2: >= 5x pytorch-tcn at chunks 1, 32 and 128
+STREAM_TARGET = 5.0  # the target: >= 5x pytorch-tcn at chunks 1, 32 and 128
 SEED_DILATION = 64
 
 
@@ -54,7 +54,7 @@ def run(smoke: bool) -> str:
     peak = matmul_peak_gflops(sizes.peak_n)
     with torch.inference_mode():
         parts = [
-            "## Engine: dilated convolution layer and seed kernels (issue 2)", "",
+            "## Engine: dilated convolution layer and seed kernels", "",
             f"One layer {CHANNELS} -> {CHANNELS} channels, K = {TAPS}, causal (latency 0), "
             f"float32, batch 1, {sizes.samples} samples ({sizes.samples / RATE:g} s at "
             f"{RATE // 1000} kHz), {pinned_threads()} threads for numpy and torch, runs "
@@ -78,7 +78,7 @@ def run(smoke: bool) -> str:
 
 
 class Sizes:
-    """Problem sizes: the issue's at full size, tiny ones for the smoke run."""
+    """Problem sizes: the target's at full size, tiny ones for the smoke run."""
 
     def __init__(self, smoke: bool):
         self.samples = 1024 if smoke else RATE

@@ -1,4 +1,4 @@
-"""The numpy stacks against torch and pytorch-tcn (issue 4, benchmarks).
+"""The numpy stacks against torch and pytorch-tcn.
 
 Three measurements, each checked for equal outputs before it is timed:
 
@@ -46,7 +46,7 @@ STREAM_TORCH_THREADS = 1  # torch's intra-op pool for the per-chunk calls (see t
 
 
 class Sizes:
-    """The issue's sizes, or tiny ones for the smoke run."""
+    """The target sizes, or tiny ones for the smoke run."""
 
     def __init__(self, smoke: bool):
         self.smoke = smoke
@@ -81,7 +81,7 @@ def run(smoke: bool) -> str:
     torch.manual_seed(2024)
     with tempfile.TemporaryDirectory() as folder, torch.inference_mode():
         parts = [
-            "## Stacks: TCN and WaveNet in numpy vs torch and pytorch-tcn (issue 4)", "",
+            "## Stacks: TCN and WaveNet in numpy vs torch and pytorch-tcn", "",
             f"float32, batch 1, {RATE // 1000} kHz, causal (latency 0 samples), numpy's BLAS "
             f"on {threads} thread(s), runs interleaved, median of {sizes.repeats} rounds, "
             f"each sample at least {sizes.min_time:g} s long (repeated runs), each timed "

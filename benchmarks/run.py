@@ -6,6 +6,7 @@ Imports each ``benchmarks/bench_*.py`` (sorted by name) and calls its ``run(smok
 returns a Markdown section. The report holds the date, the command, the machine (measured
 matmul peak and memory bandwidth) and every section. A benchmark that raises is reported on
 stderr and in the file, the others still run, and the runner exits with status 1.
+Whatever follows the line ``KEPT`` in the file it replaces is hand-written and kept.
 
 numpy's BLAS and torch are pinned to ``common.THREADS`` (2) threads before numpy is imported;
 ``--smoke`` pins them to ``common.SMOKE_THREADS`` (1), which keeps CI fast on a busy machine.
@@ -31,6 +32,8 @@ import time  # noqa: E402
 import traceback  # noqa: E402
 
 from common import machine_report  # noqa: E402
+
+KEPT = "<!-- hand-written from here on: benchmarks/run.py keeps it -->"
 
 
 def bench_names() -> list[str]:
@@ -85,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
 
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text("\n".join(parts) + "\n")
+    old = output.read_text() if output.exists() else ""
+    kept = old[old.index(KEPT):] if KEPT in old else ""
+    output.write_text("\n".join(parts) + "\n" + ("\n" + kept if kept else ""))
     print(f"wrote {output}", file=sys.stderr)
     if failed:
         print(f"benchmark(s) failed: {', '.join(failed)}", file=sys.stderr)

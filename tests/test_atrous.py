@@ -6,6 +6,7 @@ import pywt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import wavedil
 from wavedil.wavelets.banks import filter_bank, wavelist
 from wavedil.wavelets.transform import (
     AtrousResult,
@@ -334,3 +335,11 @@ def test_every_level_is_bitwise_the_engines_layer(name, alignment, boundary, dty
         np.testing.assert_array_equal(result.details[j - 1], w)
         c = c_next
     np.testing.assert_array_equal(result.approx, c)
+
+
+def test_atrous_transform_is_atrous_with_the_zero_boundary():
+    """The twins' documented difference: ``AtrousTransform`` defaults to ``boundary="zero"``."""
+    x = np.random.default_rng(5).standard_normal((2, 300))
+    op = wavedil.AtrousTransform("db4", 3)
+    assert np.array_equal(op(x), wavedil.atrous(x, "db4", 3, boundary="zero").stack())
+    assert not np.allclose(op(x), wavedil.atrous(x, "db4", 3).stack())

@@ -148,6 +148,23 @@ def test_runner_reports_a_failing_module_and_exits_nonzero(tmp_path, monkeypatch
         run.main(["--only", "no_such_benchmark"])
 
 
+def test_runner_keeps_the_hand_written_tail(tmp_path, monkeypatch):
+    import run
+
+    monkeypatch.setitem(sys.modules, "bench_fake_ok",
+                        types.SimpleNamespace(run=lambda smoke: "## Fake ok"))
+    monkeypatch.setattr(run, "bench_names", lambda: ["bench_fake_ok"])
+    monkeypatch.setattr(run, "machine_report", lambda smoke: "| machine |")
+    output = tmp_path / "R.md"
+    output.write_text(f"# old run\n\n## Old section\n\n{run.KEPT}\n\n## Notes\n\nby hand\n")
+    assert run.main(["--smoke", "--output", str(output)]) == 0
+    text = output.read_text()
+    assert "## Old section" not in text and "## Fake ok" in text
+    assert text.endswith(f"{run.KEPT}\n\n## Notes\n\nby hand\n"), text
+    assert run.main(["--smoke", "--output", str(output)]) == 0
+    assert output.read_text().count(run.KEPT) == 1
+
+
 def test_runner_smoke_writes_every_section(tmp_path):
     output = tmp_path / "R.md"
     done = subprocess.run([sys.executable, "benchmarks/run.py", "--smoke", "--output",

@@ -48,6 +48,7 @@ class AtomicWriter:
     def __init__(self, path: str | os.PathLike[str], sample_rate: int, channels: int,
                  subtype: str | None = None) -> None:
         self.path = Path(path)
+        self.sample_rate, self.channels = sample_rate, channels
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part",
                                          dir=self.path.parent)
@@ -59,6 +60,10 @@ class AtomicWriter:
                              f"known: {', '.join(sorted(sf.available_formats()))}")
         self._file = sf.SoundFile(self._tmp, "w", sample_rate, channels, subtype,
                                   format=self.path.suffix[1:].upper())
+
+    def __repr__(self) -> str:
+        return (f"AtomicWriter({str(self.path)!r}, sample_rate={self.sample_rate}, "
+                f"channels={self.channels})")
 
     def write(self, block: np.ndarray) -> None:
         """Append a ``(channels, n)`` block."""

@@ -8,7 +8,8 @@
 - ``depthwise``: the per-tap path of a layer with one filter per channel.
 - ``fused``: the time-major chain of convs that the model streams run.
 - ``memory``: recycled large outputs and per-thread scratch blocks.
-- ``_jit``: every compiled (numba) loop, imported on first use.
+- ``_jit``: every compiled (numba) loop, imported on first use; ``compiled`` is the public
+  door through which the other rooms reach the loops they call.
 
 Nothing here imports from the wavelets, models, receptive or torch rooms.
 """

@@ -2,12 +2,11 @@
 
 The first write to fresh memory costs page faults and the kernel's zeroing of every page.
 glibc reuses freed blocks of up to 32 MB by itself, so small outputs come back warm, but
-every larger array is a fresh mapping. Measured here: the 8-level à trous forward of 2^20
-float64 samples (64 MB of details) took 17.1 ms into fresh arrays and 8.4 ms into reused
-ones. ``empty`` hands out a kept array that no one references any more (CPython's reference
-count tells), or a new one that it keeps for later; at most ``MAX_BYTES`` are kept, the
-oldest unreferenced ones dropped first. Where reference counts cannot be trusted (not
-CPython, or no GIL) ``ENABLED`` is False and every call is a plain ``np.empty``.
+every larger array is a fresh mapping. ``empty`` hands out a kept array that no one
+references any more (CPython's reference count tells), or a new one that it keeps for
+later; at most ``MAX_BYTES`` are kept, the oldest unreferenced ones dropped first. Where
+reference counts cannot be trusted (not CPython, or no GIL) ``ENABLED`` is False and every
+call is a plain ``np.empty``.
 
 Shape: ``empty(shape, dtype)`` is ``np.empty(shape, dtype)``, contents undefined.
 """
@@ -121,7 +120,7 @@ def scratch(shape: tuple[int, ...], dtype: npt.DTypeLike) -> np.ndarray:
     One buffer per dtype and thread, grown to the largest request, so every layer and
     block reuses the same (cached, already mapped) memory: blocks kept per shape made
     freed megabytes go back to the system and fault in again (a WaveNet's 20 dilations
-    make 20 shapes), 750 ms against 500 ms for the offline WaveNet of the benchmark.
+    make 20 shapes).
     """
     size = int(np.prod(shape))
     buffers = getattr(_SCRATCH, "flat", None)

@@ -135,6 +135,9 @@ class Chain:
 
     parts: tuple = ()
 
+    def __repr__(self) -> str:
+        return _tree_repr(self)
+
 
 @dataclass(frozen=True)
 class Branches:
@@ -144,6 +147,21 @@ class Branches:
     """
 
     parts: tuple = ()
+
+    def __repr__(self) -> str:
+        return _tree_repr(self)
+
+
+def _tree_repr(tree, limit: int = 200) -> str:
+    """``Chain(parts=(...))`` when short, else the number of parts and their kinds."""
+    full = f"{type(tree).__name__}(parts={tree.parts!r})"
+    if len(full) <= limit:
+        return full
+    kinds: dict[str, int] = {}
+    for part in tree.parts:
+        kinds[type(part).__name__] = kinds.get(type(part).__name__, 0) + 1
+    what = ", ".join(f"{n} {k}" for k, n in kinds.items())
+    return f"{type(tree).__name__}({len(tree.parts)} parts: {what})"
 
 
 # A spec tree is a LayerSpec, a Shift, a Chain or a Branches of spec trees. Every wavedil operator

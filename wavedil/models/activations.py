@@ -49,8 +49,7 @@ def relu(x: np.ndarray) -> np.ndarray:
     """``max(x, 0)`` in place.
 
     Taken against a cached array of zeros of x's shape: numpy's SIMD loop for two arrays
-    ran about 3x faster here than its loop for an array and a scalar (1.6 vs 5.3 us on a
-    64 x 128 float32 block).
+    is faster than its loop for an array and a scalar.
     """
     key = (x.shape, x.dtype)
     zeros = _ZEROS.get(key)

@@ -8,16 +8,12 @@ keeps the outputs of its stretch. Either way the outputs are the offline outputs
 operations on the same values, except that the matrix products may sum in another order
 (DESIGN.md tolerances).
 
-Why threads rather than BLAS's threads: in a stream with numpy's BLAS on 2 threads, the
-compiled pass after a product ran 2.5x slower than the same pass repeated on the same data
-(78 against 30 us per 2048 x 64 block), most likely because each product leaves half its
-output in the other core's cache. With one part per core, each thread runs BLAS on one
-thread and keeps its data in its own core's cache. For the TCN of the benchmark (64
-channels, 18 convs), timed interleaved in one process over 7 rounds: 1 s of audio took
-168 ms in 2 stretches against 201 ms as one stream (per-round ratios 1.02-1.33), a batch
-of 4 x 12000 samples 164 ms in 2 groups against 198 ms (1.06-1.31). A stretch costs
-``past`` extra samples, so it must hold at least ``max(MIN_STRETCH, 4 * past)`` samples;
-a group at least ``MIN_STRETCH`` samples in all.
+Why threads rather than BLAS's threads: with numpy's BLAS on several threads, the compiled
+pass after a product runs slower, most likely because each product leaves part of its
+output in another core's cache. With one part per core, each thread runs BLAS on one
+thread and keeps its data in its own core's cache. A stretch costs ``past`` extra samples,
+so it must hold at least ``max(MIN_STRETCH, 4 * past)`` samples; a group at least
+``MIN_STRETCH`` samples in all.
 
 While the threads run, numpy's BLAS is limited to one thread (``threadpoolctl``), a process
 setting; a lock keeps a second split call (say from a Dask worker thread) from changing it
@@ -95,7 +91,7 @@ def run_offline(model: Any, x: npt.ArrayLike, cond: dict, workers: int | None = 
     else:
         split, axis, run = partial(stretches, n, past), -1, partial(_stretch, model, x, cond,
                                                                     past)
-    if workers is None:  # ask the BLAS (~2 ms) only if the input is long enough to split
+    if workers is None:  # ask the BLAS (not free) only if the input is long enough to split
         workers = blas_threads() if len(split(2)) > 1 else 1
     parts = split(workers)
     if len(parts) == 1 or not _SPLIT_LOCK.acquire(blocking=False):

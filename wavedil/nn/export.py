@@ -57,7 +57,7 @@ def to_numpy(model: nn.Module) -> TCN | WaveNet | Stack:
         raise TypeError(f"expected a wavedil.nn TCN, WaveNet or Stack, got "
                         f"{type(model).__name__}; convert pytorch-tcn models with "
                         f"wavedil.nn.from_pytorch_tcn first")
-    return model.numpy_class(**model.config, params=model_params(model))  # type: ignore[arg-type]
+    return model.numpy_class(**model.config, params=model_params(model))
 
 
 def export(model: nn.Module, path: str | os.PathLike[str]) -> str:

@@ -12,6 +12,7 @@ Shape: ``(B, C_in, T)`` in, ``(B, C_out, T)`` out.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,7 +26,7 @@ from ..models import stack as np_stack
 from ..models import tcn as np_tcn
 from ..models import wavenet as np_wavenet
 from ..models.activations import LEAKY_SLOPE
-from ..models.base import _past_extent
+from ..receptive.field import receptive_field as field_of
 from .layers import CausalConv1d, Streaming
 
 ACTIVATIONS = {
@@ -44,6 +45,15 @@ def _check_input(x: torch.Tensor, channels: int, name: str = "x") -> None:
         raise ValueError(f"expected {name} of shape (B, {channels}, T), got {tuple(x.shape)}")
 
 
+def _short(value, most: int = 6):
+    """A config value for a repr: long lists cut to their ends and length."""
+    if not isinstance(value, list) or len(value) <= most:
+        return value
+    if any(isinstance(v, dict) for v in value):
+        return f"{len(value)} layers"
+    return f"{value[:3]} ... {value[-2:]} ({len(value)})".replace("] ... [", ", ..., ")
+
+
 def _normed(conv: nn.Module, weight_norm: bool) -> nn.Module:
     return _weight_norm(conv) if weight_norm else conv
 
@@ -51,6 +61,7 @@ def _normed(conv: nn.Module, weight_norm: bool) -> nn.Module:
 class _Model(Streaming, nn.Module):
     architecture = ""
     numpy_class: Any = None  # the numpy twin's class
+    config: dict[str, Any]
 
     @property
     def spec(self) -> Chain:
@@ -60,7 +71,12 @@ class _Model(Streaming, nn.Module):
     @property
     def receptive_field(self) -> int:
         """Input samples each output sees: 1 + the past extent of the longest path."""
-        return 1 + _past_extent(self.spec)
+        return 1 + field_of(self.spec).left
+
+    def __repr__(self) -> str:
+        """The configuration, as the numpy twin's; ``nn.Module.__repr__(m)`` prints the tree."""
+        short = {k: _short(v) for k, v in self.config.items()}
+        return f"{type(self).__name__}({json.dumps(short)})"
 
     def _empty(self, x: torch.Tensor) -> torch.Tensor:
         """The output for a chunk of 0 samples (torch's 1x1 convs refuse empty inputs)."""
@@ -73,6 +89,8 @@ class TemporalBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int,
                  dropout: float = 0.0, weight_norm: bool = True) -> None:
         super().__init__()
+        self._args = (f"{in_channels}, {out_channels}, kernel_size={kernel_size}, "
+                      f"dilation={dilation}, dropout={dropout}, weight_norm={weight_norm}")
         self.conv1 = _normed(CausalConv1d(in_channels, out_channels, kernel_size, dilation),
                              weight_norm)
         self.conv2 = _normed(CausalConv1d(out_channels, out_channels, kernel_size, dilation),
@@ -80,6 +98,10 @@ class TemporalBlock(nn.Module):
         self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
         self.downsample = (nn.Conv1d(in_channels, out_channels, 1)
                            if in_channels != out_channels else None)
+
+    def __repr__(self) -> str:
+        """The configuration; ``nn.Module.__repr__(m)`` prints the tree."""
+        return f"TemporalBlock({self._args})"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.dropout1(F.relu(self.conv1(x)))
@@ -127,7 +149,7 @@ class TCN(_Model):
         self.in_channels, self.out_channels = in_channels, out_channels or widths[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.config["in_channels"])  # type: ignore[arg-type]
+        _check_input(x, self.config["in_channels"])
         if x.shape[-1] == 0:
             return self._empty(x)
         for block in self.blocks:
@@ -142,11 +164,18 @@ class WaveNetLayer(nn.Module):
                  global_cond: int, local_cond: int, last: bool,
                  weight_norm: bool = False) -> None:
         super().__init__()
+        self._args = (f"{residual}, {gate}, {skip}, kernel_size={kernel_size}, "
+                      f"dilation={dilation}, global_cond={global_cond}, "
+                      f"local_cond={local_cond}, last={last}, weight_norm={weight_norm}")
         self.conv = _normed(CausalConv1d(residual, gate, kernel_size, dilation), weight_norm)
         self.global_cond = nn.Conv1d(global_cond, gate, 1, bias=False) if global_cond else None
         self.local_cond = nn.Conv1d(local_cond, gate, 1, bias=False) if local_cond else None
         self.skip = nn.Conv1d(gate // 2, skip, 1)
         self.res = None if last else nn.Conv1d(gate // 2, residual, 1)
+
+    def __repr__(self) -> str:
+        """The configuration; ``nn.Module.__repr__(m)`` prints the tree."""
+        return f"WaveNetLayer({self._args})"
 
     def forward(self, h: torch.Tensor, global_cond: torch.Tensor | None = None,
                 local_cond: torch.Tensor | None = None
@@ -197,20 +226,20 @@ class WaveNet(_Model):
                        "dilations": full, "global_cond_channels": global_cond_channels,
                        "local_cond_channels": local_cond_channels}
         c = self.config
-        self.input_conv = CausalConv1d(in_channels, residual_channels, c["input_kernel_size"])  # type: ignore[arg-type]
+        self.input_conv = CausalConv1d(in_channels, residual_channels, c["input_kernel_size"])
         self.layers = nn.ModuleList(
             WaveNetLayer(residual_channels, gate_channels, skip_channels, kernel_size, d,
                          global_cond_channels, local_cond_channels, i == len(full) - 1,
                          weight_norm)
             for i, d in enumerate(full))
         self.head1 = nn.Conv1d(skip_channels, skip_channels, 1)
-        self.head2 = nn.Conv1d(skip_channels, c["out_channels"], 1)  # type: ignore[arg-type]
+        self.head2 = nn.Conv1d(skip_channels, c["out_channels"], 1)
         self.in_channels, self.out_channels = in_channels, c["out_channels"]
 
     def forward(self, x: torch.Tensor, global_cond: torch.Tensor | None = None,
                 local_cond: torch.Tensor | None = None) -> torch.Tensor:
         c = self.config
-        _check_input(x, c["in_channels"])  # type: ignore[arg-type]
+        _check_input(x, c["in_channels"])
         if bool(c["global_cond_channels"]) != (global_cond is not None):
             raise ValueError(f"this WaveNet takes global_cond with {c['global_cond_channels']} "
                              f"channels (0: none), got {_shape(global_cond)}")
@@ -269,10 +298,10 @@ class Stack(_Model):
         self.in_channels, self.out_channels = in_channels, plan[-1]["channels"]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.config["in_channels"])  # type: ignore[arg-type]
+        _check_input(x, self.config["in_channels"])
         if x.shape[-1] == 0:
             return self._empty(x)
-        for conv, lay in zip(self.layers, self.config["layers"]):  # type: ignore[call-overload]
+        for conv, lay in zip(self.layers, self.config["layers"]):
             h = ACTIVATIONS[lay["activation"]](conv(x))
             x = x + h if lay["residual"] else h
         return x

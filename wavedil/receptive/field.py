@@ -9,7 +9,7 @@ input samples each output sample reads. This module turns it into numbers:
   that layer, parameters and multiply-adds per output sample;
 - the gaps: lags inside ``[-left, right]`` that no path reaches ("gridding", e.g. kernel 2
   with dilations 1, 4, 16), computed exactly from the set of reachable lags;
-- ``halo(obj)``: the context that independent blocks need to reproduce the offline result.
+- ``halo(op)``: the context that independent blocks need to reproduce the offline result.
 
 Strides: extents are counted in INPUT samples; a layer of stride ``s`` multiplies the
 spacing of everything after it by ``s``. A transposed conv divides it; an upsampling model
@@ -104,6 +104,16 @@ class ReceptiveField:
     def __str__(self) -> str:
         return format_receptive_field(self)
 
+    def __repr__(self) -> str:
+        text = f"ReceptiveField(left={self.left}, right={self.right}, size={self.size}"
+        if self.sample_rate is not None:
+            text += f", sample_rate={self.sample_rate:g}, seconds={self.seconds:.6g}"
+        if self.stride != 1:
+            text += f", stride={self.stride}"
+        gaps = "not analysed" if self.gaps is None else len(self.gaps)
+        text += f", layers={len(self.layers)}, gaps={gaps}"
+        return text + (f", notes={len(self.notes)})" if self.notes else ")")
+
 
 # -- spec trees ---------------------------------------------------------------------------
 
@@ -148,30 +158,30 @@ def specs_from_schedule(kernel_size: int, dilations: Iterable[int], stacks: int 
     return Chain(tuple(blocks))
 
 
-def as_spec(obj: object, example_input: Any = None) -> tuple[SpecTree, Sequence[str]]:
-    """The spec tree of ``obj`` and notes: ``(tree, notes)``.
+def as_spec(op: object, example_input: Any = None) -> tuple[SpecTree, Sequence[str]]:
+    """The spec tree of ``op`` and notes: ``(tree, notes)``.
 
-    ``obj``: a spec tree, a list of ``LayerSpec``, anything with ``.spec`` (wavedil layers,
+    ``op``: a spec tree, a list of ``LayerSpec``, anything with ``.spec`` (wavedil layers,
     stacks, transforms, streams and wavedil's torch modules), ``.layer.spec`` or
     ``.model.spec`` (the stream of a layer or a stack), or any other ``torch.nn.Module``
     (traced by ``wavedil.receptive.torch_trace``).
     """
-    if isinstance(obj, (LayerSpec, Shift, Chain, Branches)):
-        return obj, ()
-    if isinstance(obj, (list, tuple)):
-        return Chain(tuple(obj)), ()
-    for owner in (obj, getattr(obj, "layer", None), getattr(obj, "model", None)):
+    if isinstance(op, (LayerSpec, Shift, Chain, Branches)):
+        return op, ()
+    if isinstance(op, (list, tuple)):
+        return Chain(tuple(op)), ()
+    for owner in (op, getattr(op, "layer", None), getattr(op, "model", None)):
         spec = getattr(owner, "spec", None) if owner is not None else None
         if isinstance(spec, (LayerSpec, Shift, Chain, Branches, list, tuple)):
             return as_spec(spec)
-    if is_torch_module(obj):
+    if is_torch_module(op):
         from .torch_trace import trace_spec
 
-        traced = trace_spec(obj, example_input=example_input)
+        traced = trace_spec(op, example_input=example_input)
         return traced.spec, traced.notes  # type: ignore[return-value]
     raise TypeError(
         "expected a spec tree (LayerSpec, Shift, Chain, Branches), a list of LayerSpec, a "
-        f"wavedil object with .spec or a torch.nn.Module, got {type(obj).__name__}"
+        f"wavedil object with .spec or a torch.nn.Module, got {type(op).__name__}"
     )
 
 
@@ -298,14 +308,14 @@ def _walk(tree, state, rows, seen):
 # -- the result -----------------------------------------------------------------------------
 
 
-def receptive_field(obj: object = None, sample_rate: float | None = None, *,
+def receptive_field(op: object = None, sample_rate: float | None = None, *,
                     example_input: Any = None, kernel_size: int | None = None,
                     dilations: Iterable[int] | None = None, stacks: int = 1,
                     convs_per_block: int = 1, channels: int = 1,
                     alignment: str | tuple[int, int] = "causal") -> ReceptiveField:
-    """The receptive field of ``obj`` (see ``as_spec``) or of a dilation schedule.
+    """The receptive field of ``op`` (see ``as_spec``) or of a dilation schedule.
 
-    Either pass ``obj`` or the schedule keywords (``kernel_size``, ``dilations``,
+    Either pass ``op`` or the schedule keywords (``kernel_size``, ``dilations``,
     ``stacks``, ``convs_per_block``, ``channels``, ``alignment``; see
     ``specs_from_schedule``). ``sample_rate`` adds ``seconds``; ``example_input`` is
     forwarded to the torch tracer.
@@ -314,18 +324,18 @@ def receptive_field(obj: object = None, sample_rate: float | None = None, *,
     >>> rf.size, rf.left, rf.right
     (1024, 1023, 0)
     """
-    if obj is None:
+    if op is None:
         if kernel_size is None or dilations is None:
             raise ValueError("receptive_field needs an object or kernel_size= and dilations=")
-        obj = specs_from_schedule(kernel_size, dilations, stacks, convs_per_block, channels,
-                                  alignment=alignment)
+        op = specs_from_schedule(kernel_size, dilations, stacks, convs_per_block, channels,
+                                 alignment=alignment)
     elif kernel_size is not None or dilations is not None:
         raise ValueError("pass either an object or a schedule (kernel_size=, dilations=), "
                          "not both")
     if sample_rate is not None and not (isinstance(sample_rate, (int, float))
                                         and sample_rate > 0 and math.isfinite(sample_rate)):
         raise ValueError(f"sample_rate must be a positive number, got {sample_rate!r}")
-    tree, notes = as_spec(obj, example_input=example_input)
+    tree, notes = as_spec(op, example_input=example_input)
     if _check_tree(tree) == 0:
         raise ValueError("empty spec: the spec tree holds no layer (LayerSpec), nothing to "
                          "measure")
@@ -365,13 +375,13 @@ def _exact_extent(tree, stride: Fraction, hull):
     return left, right, tuple(int(g) for g in gaps)
 
 
-def halo(obj: object) -> tuple[int, int]:
+def halo(op: object) -> tuple[int, int]:
     """``(left, right)`` samples of context that a block needs to reproduce the offline result.
 
     Process ``x[a - left : b + right]`` (zeros beyond the signal's ends), keep the outputs
     of ``[a, b)``: they equal the offline output there.
     """
-    rf = obj if isinstance(obj, ReceptiveField) else receptive_field(obj)
+    rf = op if isinstance(op, ReceptiveField) else receptive_field(op)
     if rf.stride != 1:
         raise ValueError(f"halo needs an operator with one output per input sample, got a "
                          f"total stride of {rf.stride}")
@@ -391,6 +401,15 @@ def _ranges(values) -> str:
             out.append(f"{a}" if a == b else f"{a}..{b}")
             start = i
     return ", ".join(out)
+
+
+def short_tuple(values: Iterable[object], head: int = 4, tail: int = 2) -> str:
+    """``(1, 2, 4, 8, ..., 512, 1024) [11]``: a long tuple cut for a repr."""
+    values = tuple(values)
+    if len(values) <= head + tail + 1:
+        return repr(values)
+    inner = ", ".join(map(str, values[:head])) + ", ..., " + ", ".join(map(str, values[-tail:]))
+    return f"({inner}) [{len(values)}]"
 
 
 def format_table(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:

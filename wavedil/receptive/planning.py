@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 
 from ..engine.checks import positive_int
-from .field import format_table, receptive_field, specs_from_schedule
+from .field import format_table, receptive_field, short_tuple, specs_from_schedule
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,12 @@ class Candidate:
     params: int
     macs_per_sample: int
 
+    def __repr__(self) -> str:
+        return (f"Candidate(family={self.family!r}, kernel_size={self.kernel_size}, "
+                f"layers={self.layers}, dilations={short_tuple(self.dilations)}, "
+                f"receptive_field={self.receptive_field}, latency={self.latency}, "
+                f"params={self.params})")
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -50,6 +56,11 @@ class Plan:
     @property
     def best(self) -> Candidate:
         return self.candidates[0]
+
+    def __repr__(self) -> str:
+        best = short_tuple(self.best.dilations) if self.candidates else None
+        return (f"Plan(target={self.target}, sample_rate={self.sample_rate}, "
+                f"channels={self.channels}, candidates={len(self.candidates)}, best={best})")
 
     def __iter__(self):
         return iter(self.candidates)

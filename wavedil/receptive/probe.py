@@ -47,6 +47,11 @@ class Probe:
     def size(self) -> int:
         return self.left + self.right + 1
 
+    def __repr__(self) -> str:
+        return (f"Probe(left={self.left}, right={self.right}, size={self.size}, "
+                f"position={self.position}, anchor={self.anchor}, method={self.method!r}, "
+                f"support={len(self.support)} samples, gaps={len(self.gaps)})")
+
     @property
     def lags(self) -> tuple[int, ...]:
         return tuple(s - self.anchor for s in self.support)
@@ -57,25 +62,25 @@ class Probe:
         return tuple(k for k in range(-self.left, self.right + 1) if k not in reached)
 
 
-def probe_receptive_field(obj: Any, length: int | None = None, *,
+def probe_receptive_field(op: Any, length: int | None = None, *,
                           shape: tuple[int, ...] | None = None, position: int | None = None,
                           stride: int | Fraction = 1, trials: int = 3, seed: int = 0,
                           output_axis: int = -1) -> Probe:
-    """The measured receptive field of ``obj`` at output ``position`` (default: the middle).
+    """The measured receptive field of ``op`` at output ``position`` (default: the middle).
 
     ``length`` (or ``shape``) should leave room for the whole extent on both sides of the
     probed sample, or the support is cut at the signal's ends.
     """
-    shape = _shape(obj, length, shape)
+    shape = _shape(op, length, shape)
     trials = positive_int(trials, "trials")
     rng = np.random.default_rng(seed)
-    if is_torch_module(obj):
-        grads, position, _ = _torch_gradients(obj, shape, position, trials, rng, output_axis)
+    if is_torch_module(op):
+        grads, position, _ = _torch_gradients(op, shape, position, trials, rng, output_axis)
         support = np.flatnonzero((grads != 0).any(axis=0))
         method = "gradient"
     else:
         position = shape[-1] // 2 if position is None else int(position)
-        support = _numpy_support(obj, shape, position, trials, rng, output_axis)
+        support = _numpy_support(op, shape, position, trials, rng, output_axis)
         method = "impulse"
     if support.size == 0:
         raise ValueError(f"output {position} reads no input sample: nothing to measure")
@@ -84,7 +89,7 @@ def probe_receptive_field(obj: Any, length: int | None = None, *,
                  tuple(int(s) for s in support), position, anchor, method)
 
 
-def _shape(obj, length, shape):
+def _shape(op, length, shape):
     if shape is not None:
         shape = tuple(int(s) for s in shape)
         if not shape or min(shape) < 1:
@@ -93,24 +98,24 @@ def _shape(obj, length, shape):
     if length is None:
         raise ValueError("give length= (samples) or shape= (the whole input shape)")
     length = positive_int(length, "length")
-    if is_torch_module(obj):
+    if is_torch_module(op):
         import torch
 
-        for m in obj.modules():
+        for m in op.modules():
             if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
                 return (1, m.in_channels, length)
-        raise ValueError(f"{type(obj).__name__} has no Conv1d: give shape= for its input")
-    channels = getattr(obj, "in_channels", None)
+        raise ValueError(f"{type(op).__name__} has no Conv1d: give shape= for its input")
+    channels = getattr(op, "in_channels", None)
     return (length,) if channels is None else (int(channels), length)
 
 
-def _outputs(obj, x, output_axis):
-    out = obj(x)
+def _outputs(op, x, output_axis):
+    out = op(x)
     parts = out if isinstance(out, (list, tuple)) else [out]
     return [np.moveaxis(np.asarray(p), output_axis, -1) for p in parts]
 
 
-def _numpy_support(obj, shape, m, trials, rng, output_axis) -> np.ndarray:
+def _numpy_support(op, shape, m, trials, rng, output_axis) -> np.ndarray:
     if not 0 <= m < shape[-1]:
         raise ValueError(f"position must be in [0, {shape[-1]}), got {m}")
     changed = None
@@ -118,7 +123,7 @@ def _numpy_support(obj, shape, m, trials, rng, output_axis) -> np.ndarray:
         base = rng.standard_normal(shape)
         moved = base.copy()
         moved[..., m] += rng.uniform(0.5, 1.5, shape[:-1]) * rng.choice([-1, 1], shape[:-1])
-        for a, b in zip(_outputs(obj, base, output_axis), _outputs(obj, moved, output_axis)):
+        for a, b in zip(_outputs(op, base, output_axis), _outputs(op, moved, output_axis)):
             diff = (a != b).reshape(-1, a.shape[-1]).any(axis=0)
             changed = diff if changed is None else changed | diff
     # output n reads input m  <=>  lag m - n is reached; as input positions of output m:
@@ -168,6 +173,11 @@ class EffectiveReceptiveField:
     position: int
     anchor: int
 
+    def __repr__(self) -> str:
+        lags = f"{self.lags[0]}..{self.lags[-1]}" if len(self.lags) else "none"
+        return (f"EffectiveReceptiveField(lags={lags} ({len(self.lags)}), "
+                f"position={self.position}, anchor={self.anchor})")
+
     def mass_interval(self, mass: float = 0.95) -> tuple[int, int]:
         """The narrowest lag interval ``(first, last)`` holding ``mass`` of the profile."""
         if not 0 < mass <= 1:
@@ -186,18 +196,18 @@ class EffectiveReceptiveField:
         return int(self.lags[best[0]]), int(self.lags[best[1]])
 
 
-def effective_receptive_field(model: Any, length: int | None = None, *,
+def effective_receptive_field(op: Any, length: int | None = None, *,
                               shape: tuple[int, ...] | None = None,
                               position: int | None = None, stride: int | Fraction = 1,
                               trials: int = 16, seed: int = 0,
                               output_axis: int = -1) -> EffectiveReceptiveField:
     """The gradient-magnitude profile (Luo et al. 2016) of a torch model's output sample."""
-    if not is_torch_module(model):
+    if not is_torch_module(op):
         raise TypeError(f"effective_receptive_field needs a torch.nn.Module, got "
-                        f"{type(model).__name__}")
-    shape = _shape(model, length, shape)
+                        f"{type(op).__name__}")
+    shape = _shape(op, length, shape)
     rng = np.random.default_rng(seed)
-    grads, position, _ = _torch_gradients(model, shape, position, positive_int(trials, "trials"),
+    grads, position, _ = _torch_gradients(op, shape, position, positive_int(trials, "trials"),
                                           rng, output_axis)
     mean = grads.mean(axis=0)
     support = np.flatnonzero(mean)

@@ -48,6 +48,9 @@ class TracedSpec:
     notes: tuple[str, ...]
     method: str  # "fx" or "hooks"
 
+    def __repr__(self) -> str:
+        return f"TracedSpec(method={self.method!r}, notes={len(self.notes)}, spec={self.spec!r})"
+
 
 def trace_spec(model: Any, example_input: Any = None, length: int = 4096) -> TracedSpec:
     """The spec tree of ``model`` along the time axis of its first input (see module doc)."""

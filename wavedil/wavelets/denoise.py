@@ -223,11 +223,17 @@ def denoise(x: npt.ArrayLike, wavelet: WaveletLike = "sym8", levels: int | None 
         sigma: the noise std; None estimates it per signal from the finest details.
         alignment, boundary: as ``wavedil.atrous``.
 
-    The defaults (sym8, 10 levels, BayesShrink, soft): on 16 kHz speech in white noise
-    (``data/``) the gain grows with the levels up to about 10 and then stays flat; sym8,
-    coif3-5 and db4-8 are within 0.05 dB of each other, the starlet 0.6 dB behind; the
-    boundary and alignment change it by under 0.01 dB. ``threshold="sure"`` did better
-    still there (about +0.5 dB; ``benchmarks/bench_atrous.py``).
+    The defaults (sym8, 10 levels, BayesShrink, soft) were chosen by measurement on speech
+    in white noise (``benchmarks/RESULTS.md``, "Measurements behind design choices").
+
+    ``Denoiser`` (and ``DenoiseStream``) is a different operator, not this one's twin: it
+    runs in real time, so its statistics are running ones (``sigma`` and the ``"bayes"``
+    variances over a ``window`` updated every ``hop`` samples) where this function takes
+    them over the whole signal, and its defaults differ: ``wavelet="starlet"`` (here
+    ``"sym8"``), ``levels=5`` (here 10), ``alignment="causal"`` (here ``"centered"``),
+    ``boundary="zero"`` (here ``"symmetric"``); ``threshold``, ``mode`` and ``sigma``
+    default alike. With a given ``sigma`` and a number k both use the thresholds
+    ``k sigma_j``.
 
     Shape: ``x`` ``(..., T)``; the result has ``x``'s shape and dtype.
     """

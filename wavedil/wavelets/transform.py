@@ -24,7 +24,7 @@ streams do): ``pywt.pad``'s ``periodic``, ``symmetric``, ``reflect``, ``zero`` a
 ``edge``. Extensions longer than the signal repeat, so any length works.
 
 The offline functions run those layers' arithmetic through the compiled loops of the
-engine's depthwise path (``wavedil.engine._jit.levels``, numba, imported on first use): a
+engine's depthwise path (``wavedil.engine.compiled``, numba, imported on first use): a
 level's lowpass and highpass come from one pass over ``c_{j-1}`` (the inverse: both
 synthesis filters, their sum and the scale in one pass), reading the interior in place and
 extending only the few samples near the ends; the sums run in tap order, so the results
@@ -80,6 +80,12 @@ class AtrousResult:
     @property
     def levels(self) -> int:
         return self.details.shape[0]
+
+    def __repr__(self) -> str:
+        return (f"AtrousResult(levels={self.levels}, shape={self.approx.shape}, "
+                f"dtype={self.approx.dtype}, wavelet={self.wavelet.name!r}, "
+                f"alignment={self.alignment!r}, boundary={self.boundary!r}, norm={self.norm}, "
+                f"axis={self.axis})")
 
     def stack(self) -> np.ndarray:
         """``(levels + 1, *signal_shape)``: the details then the approximation.
@@ -280,12 +286,12 @@ def _analysis(x3: np.ndarray, bank: FilterBank, levels: int, alignment: str, bou
     """Forward transform of ``(B, 1, T)``: details ``(levels, B, 1, T)`` and approx.
 
     One compiled pass per level reads ``c_{j-1}`` once and writes ``c_j`` and ``w_j``
-    (``wavedil.engine._jit.levels.analysis_rows``); the approximations alternate between
+    (``wavedil.engine.compiled.analysis_rows``); the approximations alternate between
     one scratch buffer and the returned ``approx``, which the last level fills.
     """
-    from ..engine._jit.levels import analysis_rows
+    from ..engine.compiled import analysis_rows
 
-    details = memory.empty((levels,) + x3.shape, x3.dtype)  # often > 32 MB: see recycle
+    details = memory.empty((levels,) + x3.shape, x3.dtype)  # often > 32 MB: see engine.memory
     if x3.shape[-1] == 0:
         return details, x3.copy()
     rows = x3.shape[0] * x3.shape[1]
@@ -322,6 +328,12 @@ def atrous(x: npt.ArrayLike, wavelet: WaveletLike, levels: int | None = None,
 
     ``alignment="pywt", boundary="periodic"`` gives ``pywt.swt(x, wavelet, J,
     trim_approx=True, norm=norm)`` (reversed into finest-first order) for every length.
+
+    Its operator twin ``AtrousTransform(wavelet, levels, alignment, boundary, norm)`` differs
+    in its defaults: ``levels`` is required there, and ``boundary`` is ``"zero"`` there
+    (a stream can only extend by ``"zero"`` or ``"edge"``) against ``"periodic"`` here; it
+    returns ``atrous(...).stack()`` and takes ``channels`` instead of ``axis``. So
+    ``AtrousTransform(w, J)(x)`` equals ``atrous(x, w, J, boundary="zero").stack()``.
 
     Shape: ``x`` ``(..., T)``; ``details`` ``(levels, *x.shape)``, ``approx`` ``x.shape``.
 
@@ -407,7 +419,7 @@ def _lowpass_level(c: np.ndarray, taps: np.ndarray, dilation: int, extent, out: 
                    boundary: str = "periodic") -> np.ndarray:
     """One filter of one level on ``(rows, T)``: ``out[:, n] = sum_t taps[t] c[:, n - left
     + t d]`` with ``c`` extended by ``boundary``; ``extent`` is ``(left, right)``."""
-    from ..engine._jit.levels import correlate_rows
+    from ..engine.compiled import correlate_rows
 
     def run(inputs, x0, y0, n):
         correlate_rows(inputs[0], x0, taps, dilation, out, y0, n)
@@ -456,10 +468,10 @@ def _synthesis(approx: np.ndarray, details: np.ndarray, bank: FilterBank, alignm
                norm: bool) -> np.ndarray:
     """Inverse of a periodic SWT: ``(rows, T)`` approx and ``(levels, ..., T)`` details.
 
-    One compiled pass per level (``wavedil.engine._jit.levels.synthesis_rows``) runs both
+    One compiled pass per level (``wavedil.engine.compiled.synthesis_rows``) runs both
     synthesis filters of ``synthesis_layers``, their sum and the ``1 / gain`` scale.
     """
-    from ..engine._jit.levels import synthesis_rows
+    from ..engine.compiled import synthesis_rows
 
     dtype = approx.dtype
     scale = 1 / math.sqrt(2) if norm else 1.0
