@@ -1,11 +1,13 @@
 # Two set-up commands for a fresh machine (see README):
 #   make demo   runs the main job on the audio shipped in data/
 #   make test   runs ruff and the whole test suite
+#   make quick  runs ruff and the tests not marked slow (subprocess, benchmark runner,
+#               training): under a minute, for the edit-test loop
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-smoke clean
+.PHONY: demo test quick bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,6 +22,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check wavedil tests examples benchmarks scripts
 	$(PY) -m pytest -q
+
+quick: $(STAMP)
+	$(PY) -m ruff check wavedil tests examples benchmarks scripts
+	$(PY) -m pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

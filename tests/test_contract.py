@@ -32,7 +32,13 @@ def _stream_batch(layout):
     return 2 if layout == "batch" else None
 
 
-@pytest.mark.parametrize("name", NAMES)
+# the torch entries take ~10 s each (a few ms per forward call): slow, `make quick` leaves
+# them out (tests/test_nn.py checks torch streaming quickly)
+CONTRACT_CASES = [pytest.param(name, marks=[pytest.mark.slow] if name.startswith("nn.") else [])
+                  for name in NAMES]
+
+
+@pytest.mark.parametrize("name", CONTRACT_CASES)
 def test_streaming_contract(name):
     entry = ENTRIES[name]
     checks = tuple(c for c in CHECKS if c not in entry.gaps)
