@@ -1,11 +1,13 @@
 # Two set-up commands for a fresh machine (see README):
 #   make demo   runs the main job on the audio shipped in data/
 #   make test   runs ruff, the type checker (mypy) and the whole test suite
+#   make quick  runs ruff and the tests not marked slow (subprocess, benchmark runner,
+#               training), with fewer hypothesis examples: the edit-test loop
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test typecheck bench bench-smoke clean
+.PHONY: demo test quick typecheck bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,6 +23,10 @@ test: $(STAMP)
 	$(PY) -m ruff check wavedil tests examples benchmarks scripts
 	$(PY) -m mypy
 	$(PY) -m pytest -q
+
+quick: $(STAMP)
+	$(PY) -m ruff check wavedil tests examples benchmarks scripts
+	WAVEDIL_QUICK=1 $(PY) -m pytest -q -m "not slow"
 
 typecheck: $(STAMP)
 	$(PY) -m mypy

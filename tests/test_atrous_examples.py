@@ -4,8 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 
+pytestmark = pytest.mark.slow  # runs example scripts in subprocesses
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -4,6 +4,7 @@ import io
 
 import numpy as np
 import pytest
+from helpers import assert_close, chunk_sizes, signal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,24 +14,13 @@ from wavedil.wavelets.banks import filter_bank
 from wavedil.wavelets.streams import AtrousStream, AtrousTransform, InverseAtrousStream
 from wavedil.wavelets.transform import atrous, level_extent
 
-TOL = {np.float32: 1e-5, np.float64: 1e-12}
 WAVELETS = ["starlet", "linear", "haar", "db4", "sym8", "coif1"]
-SIZES = st.lists(st.one_of(st.sampled_from([0, 1, 2, 3, 5, 7, 13, 31, 97, 257]),
-                           st.integers(0, 400)), min_size=1, max_size=8)
+SIZES = chunk_sizes(400, most=8)
 
 
 def feed(stream, x, sizes):
     """Chunks of ``x`` of the given sizes (cycled; a zero-size chunk in between), then flush."""
     return feed_stream(stream, x, sizes if any(sizes) else sizes + [1])
-
-
-def assert_close(actual, expected, dtype=np.float64):
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=TOL[dtype] * scale)
-
-
-def signal(seed, shape, dtype):
-    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
 @settings(max_examples=60)
@@ -211,6 +201,7 @@ def test_chunks_longer_than_a_kernel_piece_and_a_latency_longer_than_it():
 
 
 @pytest.mark.parametrize("name,alignment", [("db4", "pywt"), ("starlet", "centered")])
+@pytest.mark.slow
 def test_a_state_saved_in_another_process_continues_bit_for_bit(tmp_path, name, alignment):
     import subprocess
     import sys

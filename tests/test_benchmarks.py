@@ -124,6 +124,7 @@ def test_md_table():
         md_table(["a", "b"], [[1, 2], [3]])
 
 
+@pytest.mark.slow
 def test_runner_reports_a_failing_module_and_exits_nonzero(tmp_path, monkeypatch, capsys):
     import run
 
@@ -165,6 +166,7 @@ def test_runner_keeps_the_hand_written_tail(tmp_path, monkeypatch):
     assert output.read_text().count(run.KEPT) == 1
 
 
+@pytest.mark.slow
 def test_runner_smoke_writes_every_section(tmp_path):
     output = tmp_path / "R.md"
     done = subprocess.run([sys.executable, "benchmarks/run.py", "--smoke", "--output",

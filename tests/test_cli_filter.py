@@ -80,6 +80,7 @@ def test_errors_exit_non_zero_and_leave_no_output(stereo, tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_shipped_model_runs_from_the_console_script(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "wavedil", "filter", str(DATA / "effect_model.npz"),

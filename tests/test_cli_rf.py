@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from wavedil.cli import main
 from wavedil.models.stack import TCN
 
@@ -59,6 +61,7 @@ def test_errors_go_to_stderr(capsys):
     assert main([]) == 2
 
 
+@pytest.mark.slow
 def test_python_dash_m_and_console_script():
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     run = subprocess.run([sys.executable, "-m", "wavedil", "rf", "--kernel", "2",

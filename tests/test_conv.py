@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import assert_close
 from hypothesis import given
 from hypothesis import strategies as st
 
 from wavedil.engine import conv as conv_module
 from wavedil.engine.conv import DilatedConv1d, conv1d
 from wavedil.engine.stream import run_stream
-
-TOL = {np.float32: 1e-5, np.float64: 1e-12}
 
 
 def torch_oracle(x, weight, bias, dilation, groups, left, right, boundary="zero"):
@@ -29,11 +28,6 @@ def torch_oracle(x, weight, bias, dilation, groups, left, right, boundary="zero"
                  None if bias is None else torch.from_numpy(bias.astype(np.float64)),
                  dilation=dilation, groups=groups).numpy()
     return y
-
-
-def assert_close(actual, expected, dtype):
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=TOL[dtype] * scale)
 
 
 layer_params = st.fixed_dictionaries({
@@ -185,6 +179,7 @@ def test_functional_twin_continues_like_the_stream():
     assert_close(np.concatenate(parts, -1), layer(x), np.float64)
 
 
+@pytest.mark.slow
 def test_state_saved_with_savez_continues_exactly_in_a_fresh_process(tmp_path):
     rng = np.random.default_rng(3)
     w, b = rng.standard_normal((3, 2, 3)), rng.standard_normal(3)

@@ -4,6 +4,7 @@ import io
 
 import numpy as np
 import pytest
+from helpers import assert_close, chunk_sizes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,9 +12,7 @@ from wavedil.wavelets.banks import filter_bank
 from wavedil.wavelets.denoise import denoise
 from wavedil.wavelets.denoise_stream import Denoiser, DenoiseStream
 
-TOL = {np.float32: 1e-5, np.float64: 1e-12}
-SIZES = st.lists(st.one_of(st.sampled_from([0, 1, 2, 3, 5, 7, 13, 31, 97, 257]),
-                           st.integers(0, 300)), min_size=1, max_size=6)
+SIZES = chunk_sizes(300, most=6)
 BANKS = st.sampled_from([("starlet", "causal"), ("starlet", "centered"), ("linear", "causal"),
                          ("haar", "causal"), ("db4", "causal"), ("sym4", "causal")])
 
@@ -33,11 +32,6 @@ def noisy_signal(seed, shape, dtype=np.float64):
     rng = np.random.default_rng(seed)
     t = np.arange(shape[-1])
     return (np.sin(t / 9.0) + 0.3 * rng.standard_normal(shape)).astype(dtype)
-
-
-def assert_close(actual, expected, dtype=np.float64):
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=TOL[dtype] * scale)
 
 
 @settings(max_examples=50)

@@ -30,6 +30,7 @@ def test_seed_example_prints_the_worked_example(capsys):
     assert "equal to scipy.signal.convolve2d with the dilated kernel: True" in out
 
 
+@pytest.mark.slow
 def test_demo_streams_equal_to_offline(tmp_path):
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "demo.py"), "--output", str(tmp_path / "d.wav")],

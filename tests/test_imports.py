@@ -14,6 +14,7 @@ LIGHT_MODULES = ", ".join([
 
 
 @pytest.mark.parametrize("heavy", ["torch", "numba", "matplotlib", "dask"])
+@pytest.mark.slow
 def test_importing_wavedil_does_not_import(heavy):
     code = f"import sys, {LIGHT_MODULES}; assert {heavy!r} not in sys.modules, {heavy!r}"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -4,6 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # runs example scripts in subprocesses
 ROOT = Path(__file__).resolve().parent.parent
 
 

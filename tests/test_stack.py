@@ -222,6 +222,7 @@ def test_state_of_another_configuration_is_rejected(rng):
         other.load_state_dict(stream.state_dict())
 
 
+@pytest.mark.slow
 def test_state_continues_bit_for_bit_in_a_fresh_process(tmp_path, rng):
     model = MODELS["wavenet_cond"]
     x = rng.standard_normal((1, 1, 400))
@@ -258,6 +259,7 @@ def stream_head(model, x, cond):
                  local_cond=cond["local_cond"][..., :150])
 
 
+@pytest.mark.slow
 def test_import_wavedil_and_run_a_model_file_without_torch(tmp_path):
     MODELS["tcn"].save(tmp_path / "tcn.npz")
     script = textwrap.dedent("""

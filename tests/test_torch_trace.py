@@ -131,6 +131,7 @@ def block(draw):
 
 @settings(max_examples=15)
 @given(blocks=st.lists(block(), min_size=1, max_size=4), seed=st.integers(0, 1000))
+@pytest.mark.slow  # one of the slowest: left out of `make quick`
 def test_random_stacks_match_gradient_probe(blocks, seed):
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Conv1d(C, C, 1), *blocks).double()
@@ -195,6 +196,7 @@ def test_pytorch_tcn(kwargs):
     assert traced.notes == ()
 
 
+@pytest.mark.slow  # one of the slowest: left out of `make quick`
 def test_wav2letter():
     torch.manual_seed(0)
     mfcc = tam.Wav2Letter(num_classes=4, input_type="mfcc", num_features=5)

@@ -60,6 +60,7 @@ def quick_run(tmp_path_factory):
     return results, out
 
 
+@pytest.mark.slow
 def test_quick_training_exports_a_model_whose_numpy_stream_equals_torch(quick_run, test_audio):
     results, out = quick_run
     x, rate = test_audio

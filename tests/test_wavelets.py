@@ -246,6 +246,7 @@ def test_starlet_gains_exact_values():
     np.testing.assert_allclose(gains, [0.286, 0.178, 0.122, 0.086], atol=2e-3)
 
 
+@pytest.mark.slow  # one of the slowest: left out of `make quick`
 def test_generator_reproduces_the_shipped_table(generator):
     assert generator.shipped_names() == list(_filter_tables.DEC_LO)
     assert generator.SYMLETS_PYWT_ROUNDED == _filter_tables.SYMLETS_PYWT_ROUNDED

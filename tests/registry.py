@@ -1,0 +1,306 @@
+"""One small factory per streamable object the package ships, for the contract check.
+
+Each ``Entry`` builds an operator with the numpy streaming API (``op(x)``,
+``op.stream(batch=)`` and its ``process``/``flush``/``reset``/``state_dict``/
+``load_state_dict``/``latency``). Three kinds need an adapter, written here on their
+public API only:
+
+- ``InverseAtrousOp``: ``InverseAtrousStream`` is a stream without an operator; its
+  offline twin is ``wavedil.iatrous`` of the stacked coefficients ``(levels + 1, ..., T)``.
+- ``CondOp``: a conditioned WaveNet's chunks come with conditioning. The adapter's chunks
+  carry the local conditioning as extra channels after the audio (``(C_in + C_lc, m)``), and
+  a fixed global conditioning vector per batch row; so a chunk of the wrong channel count
+  is a conditioning of the wrong width, which the stream must refuse as well.
+- ``TorchOp``: the torch modules stream inside ``with module.streaming(batch):`` (forward
+  calls, ``reset_stream``, ``stream_state``, ``load_stream_state``); each adapter stream
+  runs on its own deep copy of the module, so streams share no state. They are causal and
+  have no flush (the adapter's flush returns an empty array), take 3-D chunks of the
+  stream's batch only, and are built in float32.
+
+``Entry.gaps`` names the checks a class fails today, with the reason: the contract test
+runs them as ``xfail(strict=True)`` so they turn into failures once fixed.
+"""
+
+from __future__ import annotations
+
+import copy
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+import wavedil
+import wavedil.nn as wnn
+from wavedil.wavelets.transform import AtrousResult
+
+SEED = 20240611
+
+
+def _rng(offset: int):
+    return np.random.default_rng(SEED + offset)
+
+
+# -- adapters ----------------------------------------------------------------------------------
+class InverseAtrousOp:
+    """``iatrous`` of stacked coefficients offline, ``InverseAtrousStream`` as its stream."""
+
+    def __init__(self, wavelet, levels, norm=False, channels=1):
+        self.wavelet, self.levels, self.norm, self.channels = wavelet, levels, norm, channels
+        self.bank = wavedil.filter_bank(wavelet)
+
+    def __call__(self, c):
+        c = np.asarray(c)
+        return wavedil.iatrous(AtrousResult(c[:-1], c[-1], self.bank, "causal", "zero",
+                                            self.norm, -1))
+
+    def stream(self, batch=None):
+        return wavedil.InverseAtrousStream(self.wavelet, self.levels, self.norm,
+                                           channels=self.channels, batch=batch)
+
+    def coefficients(self, shape, dtype, seed):
+        """The forward transform of a random signal of ``shape``: ``(levels + 1, *shape)``."""
+        x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+        return wavedil.AtrousTransform(self.wavelet, self.levels, norm=self.norm,
+                                       channels=self.channels)(x)
+
+
+class CondOp:
+    """A conditioned operator with local conditioning packed as channels after the audio."""
+
+    def __init__(self, op, in_channels, global_channels, local_channels, seed=0):
+        self.op, self.in_channels, self.local_channels = op, in_channels, local_channels
+        self.global_rows = np.random.default_rng(seed).standard_normal((8, global_channels))
+
+    def cond(self, x):
+        audio, local = x[..., : self.in_channels, :], x[..., self.in_channels :, :]
+        g = self.global_rows[: x.shape[0]] if x.ndim >= 3 else self.global_rows[0]
+        return audio, {"global_cond": g.astype(x.dtype), "local_cond": local}
+
+    def __call__(self, x):
+        audio, cond = self.cond(np.asarray(x))
+        return self.op(audio, **cond)
+
+    def stream(self, batch=None):
+        return CondStream(self, self.op.stream(batch=batch))
+
+
+class CondStream:
+    def __init__(self, op: CondOp, stream):
+        self.op, self.inner = op, stream
+
+    latency = property(lambda self: self.inner.latency)
+
+    def process(self, chunk):
+        audio, cond = self.op.cond(np.asarray(chunk))
+        return self.inner.process(audio, **cond)
+
+    def flush(self):
+        return self.inner.flush()
+
+    def reset(self):
+        self.inner.reset()
+
+    def state_dict(self):
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state):
+        self.inner.load_state_dict(state)
+
+
+class TorchOp:
+    """A ``wavedil.nn`` streaming module with the numpy operator API (numpy in and out)."""
+
+    def __init__(self, module):
+        self.module = module.eval()
+
+    def __call__(self, x, **cond):
+        with torch.no_grad():
+            return _numpy(self.module(_tensor(x), **_tensors(cond)))
+
+    def stream(self, batch=None):
+        return TorchStream(copy.deepcopy(self.module), 1 if batch is None else batch)
+
+
+class TorchStream:
+    latency = 0  # every wavedil.nn module is causal
+
+    def __init__(self, module, batch):
+        self.module, self.batch, self._dtype = module, batch, None
+        self._context = ExitStack()
+        self._context.enter_context(module.streaming(batch))
+
+    def process(self, chunk, **cond):
+        x = _tensor(chunk)
+        with torch.no_grad():
+            y = _numpy(self.module(x, **_tensors(cond)))
+        self._dtype = self._dtype or x.dtype
+        return y
+
+    def flush(self):
+        return np.zeros((self.batch, self.module.out_channels, 0), np.float32)
+
+    def reset(self):
+        self.module.reset_stream()
+
+    def state_dict(self):
+        return {key: _numpy(value) for key, value in self.module.stream_state().items()}
+
+    def load_state_dict(self, state):
+        self.module.load_stream_state(state)
+
+
+def _tensor(x):
+    return torch.from_numpy(np.ascontiguousarray(x))
+
+
+def _tensors(cond):
+    return {key: None if value is None else _tensor(value) for key, value in cond.items()}
+
+
+def _numpy(t):
+    return t.detach().cpu().numpy().copy()
+
+
+def _torch(seed, make):
+    torch.manual_seed(seed)
+    return make()
+
+
+# -- the registry --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Entry:
+    """A factory and what the contract check needs to know about its operator.
+
+    ``channels``: the channels of an input chunk (the axis before time); ``layouts``: of
+    ``"1d"`` ``(T,)``, ``"2d"`` ``(C, T)``, ``"3d"`` ``(3, C, T)`` with ``stream()``, and
+    ``"batch"`` ``(2, C, T)`` with ``stream(batch=2)``; ``make_input(shape, dtype, seed)``
+    (default: standard normal noise); ``covers``: the package classes an adapter exercises;
+    ``gaps``: check name -> why it fails today (run as strict xfails); ``longest`` and
+    ``examples``: the longest signal and the number of examples the hypothesis test draws.
+    """
+
+    name: str
+    make: Callable[[], Any]
+    channels: int
+    layouts: tuple = ("1d", "2d", "3d", "batch")
+    dtypes: tuple = (np.float64, np.float32)
+    make_input: Callable | None = None
+    covers: tuple = ()
+    gaps: dict = field(default_factory=dict)
+    longest: int = 300  # the longest signal drawn (the torch modules are slow per chunk)
+    examples: int = 20  # hypothesis examples
+
+
+TORCH_DTYPE_GAP = ("wavedil.nn streaming does not check a chunk's dtype: a float64 chunk into a "
+                   "float32 module is cast silently into CausalConv1d's history (CausalConv1d, "
+                   "Stack) or fails later with torch's RuntimeError (TCN, WaveNet), not "
+                   "ValueError/TypeError before any state changes")
+INVERSE_STATE_GAP = ("InverseAtrousStream's state_dict does not keep the signal's ndim: a 1-D "
+                     "stream loaded from a state flushes an array of shape (1, 0), not (0,)")
+NUMPY_GAPS: dict = {}  # none left; add (check name -> reason) pairs for a known gap
+# 3-D float32 chunks of the stream's batch; short signals, few examples (~10 ms per call)
+TORCH = dict(layouts=("batch",), dtypes=(np.float32,), longest=48, examples=8,
+             gaps={"reject_dtype": TORCH_DTYPE_GAP})
+
+
+def _conv(offset, shape, **options):
+    def make():  # the same weights at every call (and in another process)
+        rng = _rng(offset)
+        return wavedil.DilatedConv1d(rng.standard_normal(shape), rng.standard_normal(shape[0]),
+                                     **options)
+    return make
+
+
+def _inverse(*args, gaps=NUMPY_GAPS, **options):
+    op = InverseAtrousOp(*args, **options)
+    return Entry(f"InverseAtrousStream-{args[0]}-{options.get('channels', 1)}ch",
+                 lambda: InverseAtrousOp(*args, **options), options.get("channels", 1),
+                 make_input=op.coefficients, covers=(wavedil.InverseAtrousStream,), gaps=gaps)
+
+
+def _wavenet_cond(make, channels=1, local=3):
+    return CondOp(make(), channels, 2, local, seed=5)
+
+
+NUMPY_WAVENET = dict(residual_channels=6, gate_channels=8, skip_channels=5, kernel_size=3,
+                     dilations=[1, 4])
+NN_STACK = [{"channels": 4, "kernel_size": 3, "dilation": 2},
+            {"channels": 4, "kernel_size": 2, "dilation": 4, "groups": 2, "residual": True},
+            {"channels": 1, "activation": None}]
+
+ENTRIES = {e.name: e for e in [
+    # the engine: every alignment, boundary and path of DilatedConv1d
+    Entry("DilatedConv1d-causal", _conv(1, (3, 2, 3), dilation=2), 2, gaps=NUMPY_GAPS),
+    Entry("DilatedConv1d-centered", _conv(2, (1, 1, 4), dilation=3, alignment="centered"), 1,
+          gaps=NUMPY_GAPS),
+    Entry("DilatedConv1d-left-right", _conv(3, (2, 1, 3), dilation=5, alignment=(4, 6)), 1,
+          gaps=NUMPY_GAPS),
+    Entry("DilatedConv1d-edge", _conv(4, (2, 2, 3), dilation=2, alignment="centered",
+                                      boundary="edge"), 2, gaps=NUMPY_GAPS),
+    Entry("DilatedConv1d-depthwise", _conv(5, (3, 1, 3), dilation=4, groups=3,
+                                           alignment=(3, 5)), 3, gaps=NUMPY_GAPS),
+    Entry("DilatedConv1d-groups", _conv(6, (4, 2, 2), dilation=3, groups=2, alignment=(1, 2)),
+          4, gaps=NUMPY_GAPS),
+    # the numpy models
+    Entry("TCN", lambda: wavedil.TCN(2, [4, 3], kernel_size=3, dilations=[1, 4],
+                                     out_channels=1, seed=1), 2, gaps=NUMPY_GAPS),
+    Entry("WaveNet", lambda: wavedil.WaveNet(1, 6, 8, 5, kernel_size=2, dilations=[1, 2, 4],
+                                             seed=2), 1, gaps=NUMPY_GAPS),
+    Entry("WaveNet-cond", lambda: _wavenet_cond(lambda: wavedil.WaveNet(
+        1, **NUMPY_WAVENET, global_cond_channels=2, local_cond_channels=3, seed=4)), 1 + 3,
+        covers=(wavedil.WaveNet,), gaps=NUMPY_GAPS),
+    Entry("Stack", lambda: wavedil.Stack(NN_STACK, in_channels=1, seed=3), 1, gaps=NUMPY_GAPS),
+    # wavelets: the forward transform (banks, alignments, boundaries), its inverse, denoisers
+    Entry("AtrousTransform-starlet", lambda: wavedil.AtrousTransform("starlet", 3), 1,
+          gaps=NUMPY_GAPS),
+    Entry("AtrousTransform-db4-centered-edge", lambda: wavedil.AtrousTransform(
+        "db4", 3, "centered", "edge", norm=True, channels=2), 2, gaps=NUMPY_GAPS),
+    Entry("AtrousTransform-sym4-pywt", lambda: wavedil.AtrousTransform("sym4", 2, "pywt"), 1,
+          gaps=NUMPY_GAPS),
+    Entry("AtrousTransform-haar-edge", lambda: wavedil.AtrousTransform(
+        "haar", 4, boundary="edge"), 1, gaps=NUMPY_GAPS),
+    _inverse("starlet", 3, gaps={**NUMPY_GAPS, "state_at_end": INVERSE_STATE_GAP}),
+    _inverse("linear", 2, norm=True, channels=2),
+    Entry("Denoiser-starlet-running", lambda: wavedil.Denoiser(
+        "starlet", 3, window=64, hop=16), 1, gaps=NUMPY_GAPS),
+    Entry("Denoiser-starlet-centered-edge", lambda: wavedil.Denoiser(
+        "starlet", 3, alignment="centered", boundary="edge", threshold="sure", window=48,
+        hop=8, channels=2), 2, gaps=NUMPY_GAPS),
+    Entry("Denoiser-db4-fixed", lambda: wavedil.Denoiser(
+        "db4", 3, sigma=0.5, threshold=3.0), 1, gaps=NUMPY_GAPS),
+    # the torch modules, through their streaming() blocks
+    Entry("nn.CausalConv1d", lambda: TorchOp(_torch(7, lambda: wnn.CausalConv1d(
+        2, 3, 3, dilation=2))), 2, covers=(wnn.CausalConv1d,), **TORCH),
+    Entry("nn.TCN", lambda: TorchOp(_torch(8, lambda: wnn.TCN(
+        2, [4, 3], kernel_size=3, dilations=[1, 4], out_channels=1))), 2, covers=(wnn.TCN,),
+        **TORCH),
+    Entry("nn.WaveNet-cond", lambda: _wavenet_cond(lambda: TorchOp(_torch(9, lambda: wnn.WaveNet(
+        1, **NUMPY_WAVENET, global_cond_channels=2, local_cond_channels=3)))), 1 + 3,
+        covers=(wnn.WaveNet,), **TORCH),
+    Entry("nn.Stack", lambda: TorchOp(_torch(10, lambda: wnn.Stack(NN_STACK, in_channels=1))),
+          1, covers=(wnn.Stack,), **TORCH),
+]}
+
+
+def build(name: str):
+    """A fresh operator of registry entry ``name``."""
+    return ENTRIES[name].make()
+
+
+def shape_of(entry: Entry, layout: str, length: int) -> tuple[int, ...]:
+    c = entry.channels
+    return {"1d": (length,), "2d": (c, length), "3d": (3, c, length),
+            "batch": (2, c, length)}[layout]
+
+
+def make_input(entry: Entry, layout: str, length: int, dtype, seed: int) -> np.ndarray:
+    shape = shape_of(entry, layout, length)
+    if entry.make_input is not None:
+        return entry.make_input(shape, dtype, seed)
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def layouts(entry: Entry) -> tuple[str, ...]:
+    return tuple(lay for lay in entry.layouts if lay != "1d" or entry.channels == 1)
