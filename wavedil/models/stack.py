@@ -28,7 +28,7 @@ from __future__ import annotations
 from ..engine.checks import positive_int
 from ..engine.spec import Branches, Chain, LayerSpec
 from .activations import ACTIVATIONS, LEAKY_SLOPE, activate, sigmoid
-from .base import BLOCK, _conv_spec, _Model, _ModelStream
+from .base import BLOCK, Model, ModelState, ModelStream, _conv_spec
 from .tcn import TCN, TCNStream, tcn_plan
 from .wavenet import WaveNet, WaveNetStream, wavenet_plan
 
@@ -37,6 +37,9 @@ __all__ = [
     "activate",
     "BLOCK",
     "LEAKY_SLOPE",
+    "Model",
+    "ModelState",
+    "ModelStream",
     "sigmoid",
     "Stack",
     "stack_plan",
@@ -107,7 +110,7 @@ def stack_plan(layers, in_channels=None, activation="relu") -> tuple[int, list[d
     return positive_int(int(in_channels), "in_channels"), plan
 
 
-class Stack(_Model):
+class Stack(Model):
     """Causal conv layers from a list of layer specs (see ``stack_plan``).
 
     Layer ``i`` computes ``act(conv(x))`` (or ``x + act(conv(x))`` when residual);
@@ -157,7 +160,7 @@ class Stack(_Model):
         return StackStream(self, batch)
 
 
-class StackStream(_ModelStream):
+class StackStream(ModelStream):
     """Stream of a numpy ``Stack``."""
 
     def _bind(self):

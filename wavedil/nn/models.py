@@ -21,7 +21,7 @@ from ..models import stack as np_stack
 from ..models import tcn as np_tcn
 from ..models import wavenet as np_wavenet
 from ..models.activations import LEAKY_SLOPE
-from ..models.base import _past_extent
+from ..receptive.field import past_extent
 from .layers import CausalConv1d, Streaming
 
 ACTIVATIONS = {
@@ -56,7 +56,7 @@ class _Model(Streaming, nn.Module):
     @property
     def receptive_field(self) -> int:
         """Input samples each output sees: 1 + the past extent of the longest path."""
-        return 1 + _past_extent(self.spec)
+        return 1 + past_extent(self.spec)
 
     def _empty(self, x: torch.Tensor) -> torch.Tensor:
         """The output for a chunk of 0 samples (torch's 1x1 convs refuse empty inputs)."""
