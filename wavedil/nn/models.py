@@ -12,6 +12,9 @@ Shape: ``(B, C_in, T)`` in, ``(B, C_out, T)`` out.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -57,6 +60,13 @@ class _Model(Streaming, nn.Module):
     def receptive_field(self) -> int:
         """Input samples each output sees: 1 + the past extent of the longest path."""
         return 1 + past_extent(self.spec)
+
+    def stream_config(self) -> dict[str, Any]:
+        """``{"op": architecture, **config}``, as the numpy twin's stream: states interchange."""
+        return {"op": self.architecture, **self.config}
+
+    def extra_repr(self) -> str:
+        return json.dumps(self.config)  # the resolved configuration, above the module tree
 
     def _empty(self, x: torch.Tensor) -> torch.Tensor:
         """The output for a chunk of 0 samples (torch's 1x1 convs refuse empty inputs)."""
