@@ -28,6 +28,7 @@ and cast to the input's dtype (float32 stays float32, float64 stays float64).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable
@@ -39,7 +40,7 @@ from ..engine.checks import as_float_array
 from ..engine.conv import ConvStream, DilatedConv1d
 from ..engine.fused import FusedChain
 from ..engine.history import History
-from ..engine.spec import LayerSpec
+from ..engine.spec import Chain, LayerSpec
 from ..engine.stream import Stream
 from ..receptive.field import past_extent
 from .file import save_model
@@ -77,12 +78,12 @@ class Model:
         raise NotImplementedError
 
     @property
-    def spec(self):
+    def spec(self) -> Chain:
         """The spec tree (``Chain``/``Branches`` of ``LayerSpec``) of the audio input path."""
         return self.spec_of(self.config)
 
     @classmethod
-    def spec_of(cls, config: dict[str, Any]):
+    def spec_of(cls, config: dict[str, Any]) -> Chain:
         """The spec tree of a model with this (resolved) ``config``; the torch twins use it."""
         raise NotImplementedError
 
@@ -104,7 +105,7 @@ class Model:
     def stream(self, batch: int | None = None) -> ModelStream:
         raise NotImplementedError
 
-    def save(self, path) -> str:
+    def save(self, path: str | os.PathLike) -> str:
         """Write this model to a ``.npz`` model file (see ``wavedil.models.file``)."""
         return save_model(path, self.architecture, self.config, self.params)
 

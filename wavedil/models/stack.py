@@ -25,6 +25,11 @@ channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``).
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
 from ..engine.checks import positive_int
 from ..engine.spec import Branches, Chain, LayerSpec
 from .activations import ACTIVATIONS, LEAKY_SLOPE, activate, sigmoid
@@ -53,7 +58,8 @@ __all__ = [
 ]
 
 
-def stack_plan(layers, in_channels=None, activation="relu") -> tuple[int, list[dict]]:
+def stack_plan(layers: list[dict[str, Any] | LayerSpec], in_channels: int | None = None,
+               activation: str | None = "relu") -> tuple[int, list[dict[str, Any]]]:
     """Normalise a generic stack's layer specs to ``(in_channels, [dict, ...])``.
 
     Each layer is a dict with ``channels`` (output width; required), ``kernel_size`` (1),
@@ -123,7 +129,9 @@ class Stack(Model):
 
     architecture = "Stack"
 
-    def __init__(self, layers, in_channels=None, activation="relu", *, params=None, seed=0):
+    def __init__(self, layers: list[dict[str, Any] | LayerSpec], in_channels: int | None = None,
+                 activation: str | None = "relu", *,
+                 params: dict[str, npt.ArrayLike] | None = None, seed: int | None = 0):
         in_channels, plan = stack_plan(layers, in_channels, activation)
         super().__init__({"in_channels": in_channels, "layers": plan}, params, seed)
         self.in_channels, self.out_channels = in_channels, plan[-1]["channels"]
@@ -133,7 +141,7 @@ class Stack(Model):
         widths = [c["in_channels"]] + [lay["channels"] for lay in c["layers"]]
         return list(zip(widths[:-1], widths[1:]))
 
-    def param_shapes(self):
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
         shapes = {}
         for i, ((c_in, c_out), lay) in enumerate(zip(self._widths(self.config),
                                                      self.config["layers"])):
@@ -147,7 +155,7 @@ class Stack(Model):
                 if lay["kernel_size"] > 1 or lay["groups"] > 1}
 
     @classmethod
-    def spec_of(cls, config):
+    def spec_of(cls, config: dict[str, Any]) -> Chain:
         parts = []
         for i, ((c_in, c_out), lay) in enumerate(zip(cls._widths(config), config["layers"])):
             conv = _conv_spec(f"layers.{i}", c_in, c_out, lay["kernel_size"],
@@ -155,19 +163,20 @@ class Stack(Model):
             parts.append(Branches((Chain(()), conv)) if lay["residual"] else conv)
         return Chain(tuple(parts))
 
-    def stream(self, batch=None) -> StackStream:
+    def stream(self, batch: int | None = None) -> StackStream:
         """A fresh stream (latency 0)."""
         return StackStream(self, batch)
 
 
 class StackStream(ModelStream):
-    """Stream of a numpy ``Stack``."""
+    """Stream of a numpy ``Stack``: each layer an engine ``ConvStream`` child (any groups,
+    any kernel) or a matrix product, then its activation."""
 
-    def _bind(self):
+    def _bind(self) -> None:
         self._layers = [(self.ops[f"layers.{i}"], lay["activation"], lay["residual"])
                         for i, lay in enumerate(self.model.config["layers"])]
 
-    def _run(self, x):
+    def _run(self, x: np.ndarray) -> np.ndarray:
         for conv, activation, residual in self._layers:
             h = activate(activation, conv(x))
             x = x + h if residual else h

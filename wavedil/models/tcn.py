@@ -131,11 +131,11 @@ class TCN(Model):
                 for j in (1, 2)}
 
     @property
-    def in_channels(self) -> int:
+    def in_channels(self) -> int:  # type: ignore[override]
         return self.config["in_channels"]
 
     @property
-    def out_channels(self) -> int:
+    def out_channels(self) -> int:  # type: ignore[override]
         return self.config["out_channels"] or self.config["channels"][-1]
 
     @classmethod

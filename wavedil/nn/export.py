@@ -14,12 +14,15 @@ torch computes them in the forward pass.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.weight_norm import WeightNorm
 
+from ..models.base import Model
 from .models import _Model
 
 
@@ -45,7 +48,7 @@ def model_params(model: nn.Module) -> dict[str, np.ndarray]:
     return params
 
 
-def to_numpy(model: nn.Module):
+def to_numpy(model: nn.Module) -> Model:
     """The numpy twin (``wavedil.models.stack``) of a wavedil torch model, with the same weights."""
     if not isinstance(model, _Model):
         raise TypeError(f"expected a wavedil.nn TCN, WaveNet or Stack, got "
@@ -54,6 +57,6 @@ def to_numpy(model: nn.Module):
     return model.numpy_class(**model.config, params=model_params(model))
 
 
-def export(model: nn.Module, path) -> str:
+def export(model: nn.Module, path: str | os.PathLike) -> str:
     """Write ``model`` (weights folded, config, versions) to the ``.npz`` file ``path``."""
     return to_numpy(model).save(path)

@@ -255,8 +255,9 @@ class CausalConv1d(Streaming, nn.Conv1d):
     [10.0, 20.0, 30.0, 41.0, 52.0]
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, dilation=1, groups=1, bias=True,
-                 device=None, dtype=None):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1,
+                 groups: int = 1, bias: bool = True, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None):
         super().__init__(in_channels, out_channels, kernel_size, stride=1, padding=0,
                          dilation=dilation, groups=groups, bias=bias, device=device, dtype=dtype)
         self._stream = None
@@ -337,6 +338,9 @@ class _ConvStream:
         self.history = None
         self._index = {}  # chunk length -> gather index of the K taps of each output
         self.reset()
+
+    def __repr__(self) -> str:
+        return f"_ConvStream({self.conv!r}, batch={self.batch})"
 
     def reset(self) -> None:
         conv = self.conv

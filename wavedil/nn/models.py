@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm as _weight_norm
 
+from ..engine.spec import Chain
 from ..models import stack as np_stack
 from ..models import tcn as np_tcn
 from ..models import wavenet as np_wavenet
@@ -52,7 +53,7 @@ class _Model(Streaming, nn.Module):
     numpy_class = None
 
     @property
-    def spec(self):
+    def spec(self) -> Chain:
         """The spec tree of the audio input path (``wavedil.engine.spec``), as the numpy twin's."""
         return self.numpy_class.spec_of(self.config)
 
@@ -76,8 +77,8 @@ class _Model(Streaming, nn.Module):
 class TemporalBlock(nn.Module):
     """``relu(res(x) + dropout(relu(conv2(dropout(relu(conv1(x)))))))``, as in locuslab/TCN."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, dilation, dropout=0.0,
-                 weight_norm=True):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int,
+                 dropout: float = 0.0, weight_norm: bool = True):
         super().__init__()
         self.conv1 = _normed(CausalConv1d(in_channels, out_channels, kernel_size, dilation),
                              weight_norm)
@@ -115,8 +116,10 @@ class TCN(_Model):
     architecture = "TCN"
     numpy_class = np_tcn.TCN
 
-    def __init__(self, in_channels, channels, kernel_size=3, dilations=None, stacks=1,
-                 out_channels=None, dropout=0.0, weight_norm=True):
+    def __init__(self, in_channels: int, channels: int | list[int], kernel_size: int = 3,
+                 dilations: list[int] | None = None, stacks: int = 1,
+                 out_channels: int | None = None, dropout: float = 0.0,
+                 weight_norm: bool = True):
         super().__init__()
         # the numpy twin resolves and checks the hyperparameters (no weights built)
         widths, full = np_tcn.tcn_plan(channels, dilations, stacks)
@@ -142,8 +145,8 @@ class TCN(_Model):
 class WaveNetLayer(nn.Module):
     """One gated residual layer: dilated conv (+ conditioning), tanh * sigmoid, skip, res."""
 
-    def __init__(self, residual, gate, skip, kernel_size, dilation, global_cond, local_cond,
-                 last, weight_norm=False):
+    def __init__(self, residual: int, gate: int, skip: int, kernel_size: int, dilation: int,
+                 global_cond: int, local_cond: int, last: bool, weight_norm: bool = False):
         super().__init__()
         self.conv = _normed(CausalConv1d(residual, gate, kernel_size, dilation), weight_norm)
         self.global_cond = nn.Conv1d(global_cond, gate, 1, bias=False) if global_cond else None
@@ -151,7 +154,8 @@ class WaveNetLayer(nn.Module):
         self.skip = nn.Conv1d(gate // 2, skip, 1)
         self.res = None if last else nn.Conv1d(gate // 2, residual, 1)
 
-    def forward(self, h, global_cond=None, local_cond=None):
+    def forward(self, h: torch.Tensor, global_cond: torch.Tensor | None = None,
+                local_cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         a = self.conv(h)
         if self.global_cond is not None:
             a = a + self.global_cond(global_cond)
@@ -179,10 +183,12 @@ class WaveNet(_Model):
     architecture = "WaveNet"
     numpy_class = np_wavenet.WaveNet
 
-    def __init__(self, in_channels=1, residual_channels=64, gate_channels=128, skip_channels=64,
-                 out_channels=None, kernel_size=2, dilations=None, stacks=1,
-                 global_cond_channels=0, local_cond_channels=0, input_kernel_size=None,
-                 weight_norm=False):
+    def __init__(self, in_channels: int = 1, residual_channels: int = 64,
+                 gate_channels: int = 128, skip_channels: int = 64,
+                 out_channels: int | None = None, kernel_size: int = 2,
+                 dilations: list[int] | None = None, stacks: int = 1,
+                 global_cond_channels: int = 0, local_cond_channels: int = 0,
+                 input_kernel_size: int | None = None, weight_norm: bool = False):
         super().__init__()
         if gate_channels % 2:
             raise ValueError(f"gate_channels must be even (tanh and sigmoid halves), "
@@ -206,7 +212,8 @@ class WaveNet(_Model):
         self.head2 = nn.Conv1d(skip_channels, c["out_channels"], 1)
         self.in_channels, self.out_channels = in_channels, c["out_channels"]
 
-    def forward(self, x, global_cond=None, local_cond=None):
+    def forward(self, x: torch.Tensor, global_cond: torch.Tensor | None = None,
+                local_cond: torch.Tensor | None = None) -> torch.Tensor:
         c = self.config
         _check_input(x, c["in_channels"])
         if bool(c["global_cond_channels"]) != (global_cond is not None):
@@ -254,7 +261,8 @@ class Stack(_Model):
     architecture = "Stack"
     numpy_class = np_stack.Stack
 
-    def __init__(self, layers, in_channels=None, activation="relu", weight_norm=False):
+    def __init__(self, layers: list[dict[str, Any]], in_channels: int | None = None,
+                 activation: str | None = "relu", weight_norm: bool = False):
         super().__init__()
         in_channels, plan = np_stack.stack_plan(layers, in_channels, activation)
         self.config = {"in_channels": in_channels, "layers": plan}
