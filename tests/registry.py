@@ -11,11 +11,8 @@ public API only:
   carry the local conditioning as extra channels after the audio (``(C_in + C_lc, m)``), and
   a fixed global conditioning vector per batch row; so a chunk of the wrong channel count
   is a conditioning of the wrong width, which the stream must refuse as well.
-- ``TorchOp``: the torch modules stream inside ``with module.streaming(batch):`` (forward
-  calls, ``reset_stream``, ``stream_state``, ``load_stream_state``); each adapter stream
-  runs on its own deep copy of the module, so streams share no state. They are causal and
-  have no flush (the adapter's flush returns an empty array), take 3-D chunks of the
-  stream's batch only, and are built in float32.
+- ``TorchOp``: a torch module's offline call and its ``module.stream(batch)`` (the numpy
+  streams' protocol, torch tensors out), with numpy in and out; built in float32.
 
 ``Entry.gaps`` names the checks a class fails today, with the reason: the contract test
 runs them as ``xfail(strict=True)`` so they turn into failures once fixed.
@@ -23,8 +20,6 @@ runs them as ``xfail(strict=True)`` so they turn into failures once fixed.
 
 from __future__ import annotations
 
-import copy
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -120,35 +115,30 @@ class TorchOp:
             return _numpy(self.module(_tensor(x), **_tensors(cond)))
 
     def stream(self, batch=None):
-        return TorchStream(copy.deepcopy(self.module), 1 if batch is None else batch)
+        return TorchStreamAdapter(self.module.stream(batch))
 
 
-class TorchStream:
-    latency = 0  # every wavedil.nn module is causal
+class TorchStreamAdapter:
+    """The package's torch stream (``module.stream(batch)``), numpy in and out."""
 
-    def __init__(self, module, batch):
-        self.module, self.batch, self._dtype = module, batch, None
-        self._context = ExitStack()
-        self._context.enter_context(module.streaming(batch))
+    def __init__(self, stream):
+        self.stream = stream
+        self.latency = stream.latency
 
     def process(self, chunk, **cond):
-        x = _tensor(chunk)
-        with torch.no_grad():
-            y = _numpy(self.module(x, **_tensors(cond)))
-        self._dtype = self._dtype or x.dtype
-        return y
+        return _numpy(self.stream.process(chunk, **cond))
 
     def flush(self):
-        return np.zeros((self.batch, self.module.out_channels, 0), np.float32)
+        return _numpy(self.stream.flush())
 
     def reset(self):
-        self.module.reset_stream()
+        self.stream.reset()
 
     def state_dict(self):
-        return {key: _numpy(value) for key, value in self.module.stream_state().items()}
+        return self.stream.state_dict()
 
     def load_state_dict(self, state):
-        self.module.load_stream_state(state)
+        self.stream.load_state_dict(state)
 
 
 def _tensor(x):
@@ -193,16 +183,12 @@ class Entry:
     examples: int = 20  # hypothesis examples
 
 
-TORCH_DTYPE_GAP = ("wavedil.nn streaming does not check a chunk's dtype: a float64 chunk into a "
-                   "float32 module is cast silently into CausalConv1d's history (CausalConv1d, "
-                   "Stack) or fails later with torch's RuntimeError (TCN, WaveNet), not "
-                   "ValueError/TypeError before any state changes")
 INVERSE_STATE_GAP = ("InverseAtrousStream's state_dict does not keep the signal's ndim: a 1-D "
                      "stream loaded from a state flushes an array of shape (1, 0), not (0,)")
 NUMPY_GAPS: dict = {}  # none left; add (check name -> reason) pairs for a known gap
-# 3-D float32 chunks of the stream's batch; short signals, few examples (~10 ms per call)
-TORCH = dict(layouts=("batch",), dtypes=(np.float32,), longest=48, examples=8,
-             gaps={"reject_dtype": TORCH_DTYPE_GAP})
+# float32 modules, 3-D chunks (their offline forward takes (B, C, T)); short signals, few
+# examples (~10 ms per call)
+TORCH = dict(layouts=("batch",), dtypes=(np.float32,), longest=48, examples=8)
 
 
 def _conv(offset, shape, **options):
@@ -272,7 +258,7 @@ ENTRIES = {e.name: e for e in [
         "db4", 3, sigma=0.5, threshold=3.0), 1, gaps=NUMPY_GAPS),
     # the torch modules, through their streaming() blocks
     Entry("nn.CausalConv1d", lambda: TorchOp(_torch(7, lambda: wnn.CausalConv1d(
-        2, 3, 3, dilation=2))), 2, covers=(wnn.CausalConv1d,), **TORCH),
+        2, 3, 3, dilation=2))), 2, covers=(wnn.CausalConv1d, wnn.layers.TorchStream), **TORCH),
     Entry("nn.TCN", lambda: TorchOp(_torch(8, lambda: wnn.TCN(
         2, [4, 3], kernel_size=3, dilations=[1, 4], out_channels=1))), 2, covers=(wnn.TCN,),
         **TORCH),

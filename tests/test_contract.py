@@ -148,8 +148,8 @@ def test_the_check_catches_a_broken_stream(monkeypatch, method, sabotage, check)
 # Abstract bases and mixins: never instantiated as such, their concrete subclasses are covered.
 EXCLUDED = {
     Stream: "the base of every numpy stream (abstract config/step hooks)",
-    wavedil.models.base._Model: "the base of TCN, WaveNet, Stack (stream() not implemented)",
-    wavedil.models.base._ModelStream: "the base of TCNStream, WaveNetStream, StackStream",
+    wavedil.models.base.Model: "the base of TCN, WaveNet, Stack (stream() not implemented)",
+    wavedil.models.base.ModelStream: "the base of TCNStream, WaveNetStream, StackStream",
     wavedil.nn.layers.Streaming: "the torch streaming mixin of CausalConv1d and nn models",
     wavedil.nn.models._Model: "the base of the torch TCN, WaveNet, Stack",
 }

@@ -8,6 +8,7 @@ against locuslab/TCN's padding-and-chomp code, the WaveNet against a functional 
 """
 
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -325,3 +326,126 @@ def test_history_compaction_keeps_per_chunk_work_bounded():
         for _ in range(2000):
             conv(torch.randn(1, 1, 1))
         assert conv._stream.history.buf.shape[-1] == 300 + 300
+
+
+def as_numpy(cond):
+    return {k: v.numpy() for k, v in cond.items()}
+
+
+def other_side(side, name, dtype):
+    """The stream that continues: torch's for a numpy state and vice versa."""
+    return MODELS[name][dtype].stream(2) if side == "numpy" else TWINS[name][dtype].stream(2)
+
+
+@pytest.mark.parametrize("name", ["tcn", "wavenet_cond", "stack"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("saved_by", ["numpy", "torch"])
+@settings(max_examples=6)  # torch calls per chunk are costly
+@given(split=st.integers(0, 60))
+def test_numpy_and_torch_stream_states_are_interchangeable(name, dtype, saved_by, split):
+    """A state saved by one side's stream continues on the other's with the offline output
+    (the torch model is the oracle); the state format is the same on both sides."""
+    model, twin = MODELS[name][dtype], TWINS[name][dtype]
+    x, cond = inputs(model, 2, 60, dtype, torch.Generator().manual_seed(split))
+    with torch.no_grad():
+        expected = model(x, **cond).numpy()
+    head, tail = piece(cond, 0, split), piece(cond, split, 60)
+    if saved_by == "numpy":
+        first = twin.stream(2)
+        y0 = first.process(x[..., :split].numpy(), **as_numpy(head))
+    else:
+        first = model.stream(batch=2)
+        y0 = first.process(x[..., :split], **head).numpy()
+    state = {k: np.array(v) for k, v in first.state_dict().items()}  # plain arrays only
+    second = other_side(saved_by, name, dtype)
+    second.load_state_dict(state)
+    rest = x[..., split:] if saved_by == "numpy" else x[..., split:].numpy()
+    rest_cond = tail if saved_by == "numpy" else as_numpy(tail)
+    y1 = np.asarray(second.process(rest, **rest_cond))
+    close(np.concatenate([y0, y1, np.asarray(second.flush())], -1), expected, dtype)
+    if split:  # (an unfed numpy conv stream has no history yet)
+        assert set(second.state_dict()) == set(first.state_dict())
+
+
+def test_a_perturbed_history_sample_breaks_the_continuation():
+    """The interchange test can fail: one history sample changed changes the output."""
+    model, twin = MODELS["tcn"][torch.float64], TWINS["tcn"][torch.float64]
+    x = torch.randn(2, 2, 80, dtype=torch.float64)
+    stream = twin.stream(2)
+    stream.process(x[..., :50].numpy())
+    state = stream.state_dict()
+    state["blocks.1.conv1.history"][1, 2, -1] += 1e-3
+    torch_stream = model.stream(2)
+    torch_stream.load_state_dict(state)
+    with torch.no_grad():
+        expected = model(x)[..., 50:].numpy()
+    with pytest.raises(AssertionError):
+        close(torch_stream.process(x[..., 50:]).numpy(), expected, torch.float64)
+
+
+def test_torch_streams_speak_the_numpy_words():
+    """Same meta as the numpy stream, any layout, independent streams, clear refusals."""
+    model, twin = MODELS["wavenet_cond"][torch.float64], TWINS["wavenet_cond"][torch.float64]
+    x, cond = inputs(model, 1, 40, torch.float64, torch.Generator().manual_seed(5))
+    a, b = model.stream(), model.stream()
+    assert "op=WaveNet" in repr(a) and "batch=None" in repr(a)
+    g, c = cond["global_cond"][0], cond["local_cond"][0]
+    ya = a.process(x[0, :, :25], global_cond=g, local_cond=c[:, :25])  # (C, T), as numpy
+    b.process(x[0, :, :3], global_cond=g, local_cond=c[:, :3])  # another stream, its own state
+    ya = torch.cat([ya, a.process(x[0, :, 25:], global_cond=g, local_cond=c[:, 25:])], -1)
+    with torch.no_grad():
+        close(ya.numpy(), model(x, **cond)[0].numpy(), torch.float64)
+    numpy_stream = twin.stream()
+    numpy_stream.process(x[0, :, :25].numpy(), global_cond=g.numpy(),
+                         local_cond=c[:, :25].numpy())
+    torch_meta = json.loads(str(b.state_dict()["meta"]))
+    numpy_meta = json.loads(str(numpy_stream.state_dict()["meta"]))
+    assert torch_meta == numpy_meta
+    with pytest.raises(ValueError, match="another configuration"):
+        MODELS["tcn"][torch.float64].stream().load_state_dict(b.state_dict())
+    with pytest.raises(ValueError, match="float64, this model computes in float32"):
+        MODELS["wavenet_cond"][torch.float32].stream().load_state_dict(b.state_dict())
+    with pytest.raises(TypeError, match="computes in float64"):
+        b.process(x[0, :, :3].float(), global_cond=g, local_cond=c[:, :3])
+    a.reset()
+    assert a.state_dict()["meta"] and len(a.state_dict()) == 1
+
+
+def test_a_causal_conv_stream_state_loads_into_the_numpy_conv_stream():
+    conv = CausalConv1d(2, 3, kernel_size=3, dilation=4).double()
+    layer = to_numpy_conv(conv)
+    x = np.random.default_rng(2).standard_normal((1, 2, 40))
+    stream = conv.stream(1)
+    head = stream.process(x[..., :17]).numpy()
+    engine = layer.stream(1)
+    engine.load_state_dict(stream.state_dict())
+    with torch.no_grad():
+        expected = conv(torch.from_numpy(x)).numpy()
+    close(np.concatenate([head, engine.process(x[..., 17:])], -1), expected, torch.float64)
+
+
+def to_numpy_conv(conv):
+    from wavedil.engine.conv import DilatedConv1d
+
+    return DilatedConv1d(conv.weight.detach().numpy(), conv.bias.detach().numpy(),
+                         dilation=conv.dilation[0])
+
+
+def test_a_grouped_1x1_layer_state_loads_both_ways():
+    """numpy saves an empty history for a grouped 1x1 conv; torch has none to keep."""
+    torch.manual_seed(6)
+    model = Stack([{"channels": 4, "kernel_size": 3, "dilation": 2},
+                   {"channels": 4, "kernel_size": 1, "groups": 2}], in_channels=2).double()
+    twin = to_numpy(model)
+    x = np.random.default_rng(6).standard_normal((1, 2, 30))
+    numpy_stream = twin.stream(1)
+    numpy_stream.process(x[..., :11])
+    assert numpy_stream.state_dict()["layers.1.history"].shape == (1, 4, 0)
+    torch_stream = model.stream(1)
+    torch_stream.load_state_dict(numpy_stream.state_dict())
+    back = twin.stream(1)
+    back.load_state_dict(torch_stream.state_dict())
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x))[..., 11:].numpy()
+    close(torch_stream.process(x[..., 11:]).numpy(), expected, torch.float64)
+    close(back.process(x[..., 11:]), expected, torch.float64)

@@ -205,13 +205,79 @@ def test_tcn_state_keeps_the_engine_layout(rng):
     span = 2 * model.config["dilations"][0]
     state = stream.state_dict()
     np.testing.assert_array_equal(state["blocks.0.conv1.history"], x[..., -span:])
-    engine = model._convs["blocks.0.conv1"].stream(3)
+    engine = model.dilated_convs["blocks.0.conv1"].stream(3)
     engine.process(x)
     np.testing.assert_array_equal(engine.state_dict()["history"], x[..., -span:])
     broken = dict(state, **{"blocks.1.conv2.history": np.zeros((3, 6, 99))})
     again = model.stream(3)
     with pytest.raises(ValueError, match=r"blocks\.1\.conv2\.history.*\(3, 6, 99\)"):
         again.load_state_dict(broken)
+
+
+# The state_dict of these streams as the code before the typed state (commit 2de28c5) wrote
+# it, after one 5-sample chunk of batch 2 in float64: key -> shape. Saved states must load.
+SAVED_BEFORE = {
+    "tcn": ({"blocks.0.conv1.history": (2, 2, 2), "blocks.0.conv2.history": (2, 3, 2),
+             "blocks.1.conv1.history": (2, 3, 4), "blocks.1.conv2.history": (2, 4, 4)},
+            {"op": "TCN", "in_channels": 2, "channels": [3, 4], "kernel_size": 3,
+             "dilations": [1, 2], "out_channels": 1}),
+    "wavenet": ({"input_conv.history": (2, 1, 2), "layers.0.conv.history": (2, 4, 1),
+                 "layers.1.conv.history": (2, 4, 2)},
+                {"op": "WaveNet", "in_channels": 1, "residual_channels": 4,
+                 "gate_channels": 6, "skip_channels": 3, "out_channels": 1, "kernel_size": 2,
+                 "input_kernel_size": 3, "dilations": [1, 2], "global_cond_channels": 2,
+                 "local_cond_channels": 1}),
+    "stack": ({"layers.0.history": (2, 2, 4), "layers.2.history": (2, 2, 1)}, None),
+}
+SMALL = {
+    "tcn": lambda: TCN(2, [3, 4], kernel_size=3, out_channels=1, seed=1),
+    "wavenet": lambda: WaveNet(1, 4, 6, 3, kernel_size=2, dilations=[1, 2],
+                               global_cond_channels=2, local_cond_channels=1,
+                               input_kernel_size=3, seed=2),
+    "stack": lambda: Stack([{"channels": 4, "kernel_size": 3, "dilation": 2},
+                            {"channels": 2, "kernel_size": 1},
+                            {"channels": 2, "kernel_size": 2, "groups": 2}], in_channels=2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAVED_BEFORE))
+def test_states_keep_the_keys_and_shapes_saved_before(name, rng):
+    """Same keys, shapes, meta; and a state written in that format (built here from plain
+    arrays, as an old file holds them) continues like the stream that wrote it."""
+    model, (shapes, config) = SMALL[name](), SAVED_BEFORE[name]
+    cond = conditioning(model, 2, 12, np.float64, rng)
+    x = signal(model, 2, 12, np.float64, rng)
+    head = {k: (v[..., :5] if k == "local_cond" else v) for k, v in cond.items()}
+    tail = {k: (v[..., 5:] if k == "local_cond" else v) for k, v in cond.items()}
+    stream = model.stream(2)
+    stream.process(x[..., :5], **head)
+    state = stream.state_dict()
+    meta = json.loads(str(state["meta"]))
+    assert {k: v.shape for k, v in state.items() if k != "meta"} == shapes
+    assert meta["layout"] == [3, 2, "<f8"] and meta["flushed"] is False
+    if config is not None:
+        assert meta["config"] == config
+    old = {k: np.array(v, copy=True) for k, v in state.items() if k != "meta"}
+    old["meta"] = np.array(json.dumps(meta))
+    again = model.stream(2)
+    again.load_state_dict(old)
+    np.testing.assert_array_equal(again.process(x[..., 5:], **tail),
+                                  stream.process(x[..., 5:], **tail))
+
+
+def test_reset_and_load_replace_the_state_object(rng):
+    """The stream's memory is one typed object, replaced (never patched) by reset/load."""
+    model = MODELS["tcn"]
+    stream = model.stream(1)
+    stream.process(rng.standard_normal((1, 2, 30)))
+    first = stream.state
+    assert sorted(first.histories) == sorted(model.dilated_convs)
+    saved = stream.state_dict()
+    stream.load_state_dict(saved)
+    assert stream.state is not first
+    stream.reset()
+    assert stream.state is None and stream.children() == {}
+    assert set(MODELS["stack"].stream().children()) == set(MODELS["stack"].dilated_convs)
 
 
 def test_state_of_another_configuration_is_rejected(rng):
@@ -367,3 +433,11 @@ def test_config_is_json_and_rebuilds_the_model():
         config = json.loads(json.dumps(model.config))
         twin = type(model)(**config, params=model.params)
         assert twin.config == model.config and twin.spec == model.spec
+
+
+def test_reprs_show_the_configuration():
+    stream = MODELS["tcn"].stream(2)
+    assert repr(stream) == "TCNStream(op=TCN, latency=0, batch=2)"
+    assert repr(MODELS["stack"]).startswith('Stack({"in_channels": 2')
+    stream.process(np.zeros((2, 2, 3)))
+    assert "History(lead=(2,), size=2" in repr(stream.state)

@@ -5,23 +5,23 @@ Inside the chain every signal is time-major, ``(B, T, C)``. A conv computes its 
 
 - **im2col**: the matrix product ``col @ weight`` of its im2col block ``col``
   ``(B, m, K * C_in + 1)`` (a last column of ones for the bias) with its weight
-  ``(K * C_in + 1, C_out)``. numpy's BLAS ran this product 12-20 % faster than the
-  channel-major ``weight @ col`` at 128-2048 samples (25.0 vs 22.0 us at 128, 347 vs 279 us
-  at 2048, for 64 -> 64 channels and K = 3).
+  ``(K * C_in + 1, C_out)``: time-major because numpy's BLAS ran it faster than the
+  channel-major ``weight @ col`` (benchmarks/RESULTS.md, "Measurements behind design
+  choices").
 - **Winograd F(2, 3)** (3 taps, chunks of at least ``WINOGRAD_MIN_SAMPLES`` samples in
   whole tiles of ``2 * dilation``): four products ``u[k] @ g[k]`` on half the rows each,
-  two thirds of the multiplies (formulas in ``wavedil.engine._jit.stream``). The products of
-  a 2048-sample chunk, 64 -> 64 channels, took 192-225 us against 268-283 us for im2col.
+  two thirds of the multiplies (formulas in ``wavedil.engine._jit.stream``).
 
 Between two products compiled passes (``wavedil.engine._jit.stream``) apply the activation
 and the residual sum, write the result into the next conv's history and gather that conv's
 inputs (its im2col rows or its four Winograd inputs); a plain product followed by an
 im2col conv takes one pass (``store_and_gather_tm``).
 
-Histories are time-major ``History`` buffers (``(B, T, C_in)``); a stream's state keeps the
-engine's channel-major layout ``(B, C_in, n)``, so states do not depend on the path.
-``FusedChain`` holds a model's convs by parameter name, with their histories, input blocks
-and state; ``time_major_1x1`` and ``pointwise_tm`` are the 1x1 convs between them.
+Histories are time-major ``History`` buffers (``(B, T, C_in)``) that live in the model
+stream's state: ``FusedConv`` and ``FusedChain`` hold weights and scratch only, and take the
+histories as arguments (a fresh set from ``FusedChain.new_state``). Exported states keep the
+engine's channel-major layout ``(B, C_in, n)``, so states do not depend on the runtime.
+``time_major_1x1`` and ``pointwise_tm`` are the 1x1 convs between the dilated ones.
 
 Shape: ``FusedConv.store`` takes a product of ``m`` samples (``(B, m, C_in)``, or Winograd
 products ``(4, B, m // 2, C_in)``) and fills the conv's inputs for ``m`` samples.
@@ -30,7 +30,7 @@ products ``(4, B, m // 2, C_in)``) and fills the conv's inputs for ``m`` samples
 from __future__ import annotations
 
 from types import ModuleType
-from typing import NamedTuple
+from typing import NamedTuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -38,9 +38,8 @@ import numpy.typing as npt
 from .conv import DilatedConv1d, checked_history
 from .history import History
 
-# Shorter chunks keep the one-pass im2col path. The TCN of the benchmark (64 channels,
-# dilations 1..256) streamed chunks of 128 in 559-578 us per call with Winograd against
-# 655-685 us without, chunks of 32 in 205-207 against 212-214 us.
+# Shorter chunks keep the one-pass im2col path: below this Winograd's extra passes cost more
+# than its saved multiplies (benchmarks/RESULTS.md, "Measurements behind design choices").
 WINOGRAD_MIN_SAMPLES = 32
 
 
@@ -53,12 +52,16 @@ class WinogradProducts(NamedTuple):
     dilation: int
 
 
+Product = Union[np.ndarray, WinogradProducts]  # what a conv's ``product`` returns
+
+
 class FusedConv:
-    """One causal dilated conv of the chain: its time-major weights and history."""
+    """One causal dilated conv of the chain: its time-major weights (its history is the
+    stream's, passed in), so one conv serves any number of streams."""
 
-    __slots__ = ("layer", "weight", "winograd", "bias", "span", "dilation", "taps", "history")
+    __slots__ = ("layer", "weight", "winograd", "bias", "span", "dilation", "taps")
 
-    def __init__(self, layer: DilatedConv1d, dtype: npt.DTypeLike) -> None:
+    def __init__(self, layer: DilatedConv1d, dtype: npt.DTypeLike):
         if layer.groups != 1 or layer.left != layer.span or layer.boundary != "zero":
             raise ValueError(f"the fused chain takes causal, zero-boundary convs with "
                              f"groups 1, got {layer!r}")
@@ -75,28 +78,32 @@ class FusedConv:
             self.winograd = np.ascontiguousarray(
                 np.stack([g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2]), dtype)
         self.span, self.dilation, self.taps = layer.span, layer.dilation, k
-        self.history = None
+
+    def __repr__(self) -> str:
+        return f"FusedConv({self.layer!r}, dtype={self.weight.dtype})"
 
     def uses_winograd(self, m: int) -> bool:
         """Whether chunks of ``m`` samples run Winograd F(2, 3) (else im2col)."""
         return (self.winograd is not None and m >= WINOGRAD_MIN_SAMPLES
                 and m % (2 * self.dilation) == 0)
 
-    def start(self, batch: int, dtype: npt.DTypeLike, past: np.ndarray | None = None) -> None:
-        """A fresh history: ``past`` (``(B, C_in, n)``, engine layout) or ``span`` zeros."""
+    def new_history(self, batch: int, dtype: npt.DTypeLike,
+                    past: np.ndarray | None = None) -> History:
+        """A time-major history holding ``past`` (``(B, C_in, n)``, engine layout) or
+        ``span`` zeros."""
         c_in = self.layer.in_channels
-        self.history = History((batch,), self.span, dtype, trailing_shape=(c_in,))
+        history = History((batch,), self.span, dtype, trailing_shape=(c_in,))
         if past is None:
             past = np.zeros((batch, c_in, self.span), dtype)
-        self.history.load(past.transpose(0, 2, 1))
+        history.load(past.transpose(0, 2, 1))
+        return history
 
-    def store(self, kernels: ModuleType, product: np.ndarray | WinogradProducts,
+    def store(self, kernels: ModuleType, history: History, product: Product,
               residual: np.ndarray | None, mode: int, inputs: np.ndarray) -> np.ndarray:
-        """``act(product)`` into the history, then this conv's inputs into ``inputs`` (its
+        """``act(product)`` into ``history``, then this conv's inputs into ``inputs`` (its
         ``inputs_block``); ``kernels`` is ``wavedil.engine._jit.stream``. Returns a view of
         what was stored, ``(B, m, C_in)``."""
         m = inputs.shape[1] if inputs.ndim == 3 else 2 * inputs.shape[2]
-        history = self.history
         slot = history.reserve(m)
         buffer = history.buffer
         residual = buffer if residual is None else residual  # read in the residual mode only
@@ -111,7 +118,7 @@ class FusedConv:
             kernels.winograd_gather(buffer, slot, self.dilation, inputs)
         return buffer[:, slot : slot + m]
 
-    def product(self, inputs: np.ndarray) -> np.ndarray | WinogradProducts:
+    def product(self, inputs: np.ndarray) -> Product:
         """The conv's output for the inputs ``store`` gathered: ``(B, m, C_out)``, or its
         ``WinogradProducts``."""
         if inputs.ndim == 3:
@@ -120,9 +127,10 @@ class FusedConv:
         prods = np.matmul(inputs.reshape(four, batch * half, c_in), self.winograd)
         return WinogradProducts(prods.reshape(four, batch, half, -1), self.bias, self.dilation)
 
-    def state(self) -> np.ndarray:
-        """The kept past in the engine's layout, ``(B, C_in, n)``."""
-        return self.history.recent().transpose(0, 2, 1).copy()
+    @staticmethod
+    def export(history: History) -> np.ndarray:
+        """The kept past of ``history`` in the engine's layout, ``(B, C_in, n)`` (a copy)."""
+        return history.recent().transpose(0, 2, 1).copy()
 
     def inputs_block(self, batch: int, m: int, dtype: npt.DTypeLike) -> np.ndarray:
         """A fresh block for this conv's inputs of ``m`` samples: Winograd's
@@ -136,6 +144,7 @@ class FusedConv:
         return col
 
 
+
 def compiled_passes() -> ModuleType:
     """The module of compiled passes between the products (numba, imported on first use)."""
     from ._jit import stream
@@ -143,8 +152,8 @@ def compiled_passes() -> ModuleType:
     return stream
 
 
-def store_product(kernels: ModuleType, product: np.ndarray | WinogradProducts,
-                  residual: np.ndarray | None, mode: int, out: np.ndarray, slot: int) -> None:
+def store_product(kernels: ModuleType, product: Product, residual: np.ndarray | None,
+                  mode: int, out: np.ndarray, slot: int) -> None:
     """``out[:, slot : slot + m] = act(product)`` (``mode`` and ``residual`` as in
     ``store_and_gather_tm``), for a plain or a Winograd product."""
     if isinstance(product, WinogradProducts):
@@ -155,27 +164,46 @@ def store_product(kernels: ModuleType, product: np.ndarray | WinogradProducts,
 
 
 class FusedChain:
-    """The fused convs of a model's stream by parameter name: their histories, their
-    input blocks, and the stream's state in the engine's layout (``{name}.history``)."""
+    """A model's fused convs by parameter name and their shared input blocks; the
+    histories are the stream's state (``new_state``, ``load``, ``export``), so a stream
+    that is reset or loaded just gets a new set."""
 
     def __init__(self, convs: dict[str, FusedConv]) -> None:
         self.convs = convs
-        self._blocks = None  # ((batch, m), {name: block})
+        self._blocks: tuple[tuple[int, int], dict[str, np.ndarray]] | None = None
 
-    @property
-    def started(self) -> bool:
-        return next(iter(self.convs.values())).history is not None
+    def __repr__(self) -> str:
+        return f"FusedChain({list(self.convs)})"
 
-    def start(self, batch: int, dtype: npt.DTypeLike) -> None:
-        for conv in self.convs.values():
-            conv.start(batch, dtype)
+    def new_state(self, batch: int, dtype: npt.DTypeLike) -> dict[str, History]:
+        """A fresh history (``span`` zeros) per conv, by name."""
+        return {name: conv.new_history(batch, dtype) for name, conv in self.convs.items()}
+
+    def load(self, arrays: dict[str, npt.ArrayLike], batch: int,
+             dtype: npt.DTypeLike) -> dict[str, History]:
+        """The histories saved as ``{name}.history`` in ``arrays`` (engine layout, checked;
+        zeros where a key is absent)."""
+        histories = {}
+        for name, conv in self.convs.items():
+            key = f"{name}.history"
+            past = arrays.get(key)
+            if past is not None:
+                past = checked_history(past, key, dtype,
+                                       (batch, conv.layer.in_channels, conv.span))
+            histories[name] = conv.new_history(batch, dtype, past)
+        return histories
+
+    def export(self, histories: dict[str, History]) -> dict[str, np.ndarray]:
+        """``{name}.history``: each history in the engine's layout ``(B, C_in, n)``."""
+        return {f"{name}.history": FusedConv.export(histories[name]) for name in self.convs}
 
     def inputs_blocks(self, batch: int, m: int, dtype: npt.DTypeLike) -> dict[str, np.ndarray]:
         """Each conv's input block (im2col or Winograd) for chunks of ``m``, kept between
         chunks of one size; convs of one shape and path share theirs (a conv's block is
         read by its product before the next conv's ``store`` fills it again)."""
         if self._blocks is None or self._blocks[0] != (batch, m):
-            shared, blocks = {}, {}
+            shared: dict[tuple, np.ndarray] = {}
+            blocks = {}
             for name, conv in self.convs.items():
                 key = conv.weight.shape + (conv.uses_winograd(m),)
                 if key not in shared:
@@ -184,26 +212,9 @@ class FusedChain:
             self._blocks = ((batch, m), blocks)
         return self._blocks[1]
 
-    def state(self) -> dict[str, np.ndarray]:
-        return {f"{name}.history": conv.state() for name, conv in self.convs.items()}
 
-    def load(self, state: dict, batch: int, dtype: npt.DTypeLike) -> None:
-        """Start every history from ``state`` (zeros where a key is absent)."""
-        for name, conv in self.convs.items():
-            key = f"{name}.history"
-            past = state.get(key)
-            if past is not None:
-                past = checked_history(past, key, dtype,
-                                       (batch, conv.layer.in_channels, conv.span))
-            conv.start(batch, dtype, past)
-
-    def reset(self) -> None:
-        for conv in self.convs.values():
-            conv.history = None
-
-
-def time_major_1x1(w: dict, name: str, scale: float = 1.0
-                   ) -> tuple[np.ndarray, np.ndarray] | None:
+def time_major_1x1(w: dict[str, np.ndarray], name: str,
+                   scale: float = 1.0) -> tuple[np.ndarray, np.ndarray] | None:
     """A 1x1 conv's ``(C_in, C_out)`` weight and ``(C_out,)`` bias from the cast weights
     ``w`` (``(C_out, C_in)`` and ``(C_out, 1)``), times ``scale``; None if absent."""
     if name + ".weight" not in w:

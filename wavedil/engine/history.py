@@ -32,7 +32,7 @@ class History:
     """
 
     def __init__(self, lead_shape: tuple[int, ...], size: int, dtype: npt.DTypeLike,
-                 trailing_shape: tuple[int, ...] = ()) -> None:
+                 trailing_shape: tuple[int, ...] = ()):
         self.size = int(size)
         self.lead_shape = tuple(lead_shape)
         self.trailing_shape = tuple(trailing_shape)
@@ -41,6 +41,10 @@ class History:
         self._buf = self._zeros(self.size + max(self.size, MIN_ROOM))
         self._start = 0
         self._end = 0
+
+    def __repr__(self) -> str:
+        return (f"History(lead={self.lead_shape}, size={self.size}, "
+                f"trailing={self.trailing_shape}, dtype={self.dtype}, kept={len(self)})")
 
     def __len__(self) -> int:
         return self._end - self._start
@@ -77,9 +81,10 @@ class History:
         return self._buf[self._time(self._start, self._end)]
 
     def clear(self) -> None:
+        """Forget the kept samples (the buffer stays)."""
         self._start = self._end = 0
 
-    def load(self, values: np.ndarray) -> None:
+    def load(self, values: npt.ArrayLike) -> None:
         """Replace the history by ``values`` (``(*lead, n, *trailing)``, ``n <= size``)."""
         self.clear()
         self.append(np.asarray(values, self.dtype))

@@ -3,9 +3,16 @@
 The numpy twins of the torch modules in ``wavedil.nn`` (same architectures, same parameter
 names, weight norm folded), built on ``DilatedConv1d`` / ``ConvStream``: train in torch,
 ``wavedil.nn.export`` the model, ``wavedil.models.loader.load`` it here, run it without torch.
-This module holds what they share: ``_Model`` (parameters, checks, dtype casts, the offline
-call) and ``_ModelStream`` (every dilated conv an engine ``ConvStream``, every 1x1 conv a
-matrix product).
+This module holds what they share: ``Model`` (parameters, checks, dtype casts, the offline
+call) and ``ModelStream`` (the state protocol of a model's stream and its blocks).
+
+Two runtimes serve one semantics, kept equal by the tests against the torch twins: a TCN
+or WaveNet with dilated gate convs runs the fused, time-major chain
+(``wavedil.engine.fused``), whose histories live in the stream's ``ModelState``; any other
+model (kernel size 1, ``Stack``) runs each dilated conv as an engine ``ConvStream``, a named
+child of the stream, and each 1x1 conv as a matrix product. Either way a state exports
+``{conv name}.history`` arrays ``(B, C_in, n)`` in the engine's channel-major layout, so a
+saved state does not depend on the runtime.
 
 Every model is causal (latency 0): ``model(x)`` offline and ``model.stream(batch)``
 chunk by chunk agree for any split (the streaming contract, DESIGN.md); the offline call
@@ -22,37 +29,43 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import as_float_array
 from ..engine.conv import ConvStream, DilatedConv1d
+from ..engine.fused import FusedChain
+from ..engine.history import History
 from ..engine.spec import Chain, LayerSpec
 from ..engine.stream import Stream
+from ..receptive.field import past_extent
 from .file import save_model
 from .parallel import cut_in_time, run_offline
 
 BLOCK = 2048  # samples per internal block of a stream (offline calls run in these blocks)
 
 
-class _Model:
-    """Parameters, checks, dtype casts and the offline call shared by the numpy models."""
+class Model:
+    """Parameters, checks, dtype casts and the offline call shared by the numpy models
+    (one place, so the three architectures cannot drift apart)."""
 
     architecture = ""
+    in_channels: int
+    out_channels: int
 
-    def __init__(self, config: dict, params: Mapping[str, npt.ArrayLike] | None,
-                 seed: int) -> None:
+    def __init__(self, config: dict[str, Any], params: dict[str, npt.ArrayLike] | None,
+                 seed: int | None):
         self.config = config
         shapes = self.param_shapes()
         if params is None:
             params = _init_params(shapes, np.random.default_rng(seed))
         self.params = _check_params(params, shapes)
         self._casts: dict = {}
-        self._convs = {name: DilatedConv1d(self.params[name + ".weight"],
+        self.dilated_convs = {name: DilatedConv1d(self.params[name + ".weight"],
                                            self.params.get(name + ".bias"), dilation, groups)
                        for name, (dilation, groups) in self._dilated().items()}
 
@@ -61,7 +74,7 @@ class _Model:
         raise NotImplementedError
 
     def _dilated(self) -> dict[str, tuple[int, int]]:
-        """The convs run as streams (kernel > 1 or groups): name -> (dilation, groups)."""
+        """The convs with taps or groups (``dilated_convs``): name -> (dilation, groups)."""
         raise NotImplementedError
 
     @property
@@ -70,17 +83,17 @@ class _Model:
         return self.spec_of(self.config)
 
     @classmethod
-    def spec_of(cls, config: dict) -> Chain:
+    def spec_of(cls, config: dict[str, Any]) -> Chain:
         """The spec tree of a model with this (resolved) ``config``; the torch twins use it."""
         raise NotImplementedError
 
     @property
     def receptive_field(self) -> int:
         """Input samples each output sees: ``1 + sum of (K - 1) * dilation`` on the longest path."""
-        return 1 + _past_extent(self.spec)
+        return 1 + past_extent(self.spec)
 
     def __call__(self, x: npt.ArrayLike, *, workers: int | None = None,
-                 **cond: Any) -> np.ndarray:
+                 **cond: npt.ArrayLike | None) -> np.ndarray:
         """Offline: the whole signal, as a fresh stream plus its flush would give it.
 
         Split over ``workers`` threads (default: numpy's BLAS thread count;
@@ -89,17 +102,17 @@ class _Model:
         """
         return run_offline(self, x, cond, workers)
 
-    def stream(self, batch: int | None = None) -> _ModelStream:
+    def stream(self, batch: int | None = None) -> ModelStream:
         raise NotImplementedError
 
-    def save(self, path: str | os.PathLike[str]) -> str:
+    def save(self, path: str | os.PathLike) -> str:
         """Write this model to a ``.npz`` model file (see ``wavedil.models.file``)."""
         return save_model(path, self.architecture, self.config, self.params)
 
     def __repr__(self) -> str:
         return f"{self.architecture}({json.dumps(self.config)})"
 
-    def _cast(self, dtype) -> dict:
+    def _cast(self, dtype: npt.DTypeLike) -> dict[str, np.ndarray]:
         """The 1x1 convs' weights in ``dtype``: ``(C_out, C_in)`` matrices, bias columns.
 
         The dilated convs are ``DilatedConv1d`` layers, which cast their own weights.
@@ -108,7 +121,7 @@ class _Model:
         if dtype not in self._casts:
             cast = {}
             for name, value in self.params.items():
-                if name.rsplit(".", 1)[0] in self._convs:
+                if name.rsplit(".", 1)[0] in self.dilated_convs:
                     continue
                 value = value.astype(dtype)
                 value = value[:, None] if name.endswith(".bias") else value.reshape(len(value), -1)
@@ -153,14 +166,6 @@ def _conv_spec(name: str, in_channels: int, out_channels: int, kernel_size=1, di
                      out_channels=out_channels, groups=groups, name=name)
 
 
-def _past_extent(tree) -> int:
-    if isinstance(tree, LayerSpec):
-        return tree.left
-    if isinstance(tree, Chain):
-        return sum(_past_extent(p) for p in tree.parts)
-    return max((_past_extent(p) for p in tree.parts), default=0)
-
-
 def _pointwise(w: np.ndarray, b, x: np.ndarray) -> np.ndarray:
     y = np.matmul(w, x)
     if b is not None:
@@ -168,44 +173,69 @@ def _pointwise(w: np.ndarray, b, x: np.ndarray) -> np.ndarray:
     return y
 
 
-class _ModelStream(Stream):
-    """A model's stream: its conv steps, weights cast for the dtype, blocks of ``BLOCK``."""
+@dataclass
+class ModelState:
+    """What a model stream remembers: each fused conv's time-major history by parameter
+    name (the unfused convs are the stream's children, each with its ``ConvState``)."""
 
-    def __init__(self, model: _Model, batch: int | None = None) -> None:
+    histories: dict[str, History] = field(default_factory=dict)
+
+
+class ModelStream(Stream):
+    """A model's stream: its runtime chosen once, weights cast per dtype, blocks of
+    ``BLOCK`` samples; a subclass binds its layers in ``_bind`` and runs them in ``_run``."""
+
+    state: ModelState
+
+    def __init__(self, model: Model, batch: int | None = None):
         super().__init__(model.in_channels, model.out_channels, 0, batch)
         self.model = model
-        self.steps = {name: ConvStream(conv) for name, conv in model._convs.items()}
-        self.w = None
-        self._chain = None  # a subclass's FusedChain (wavedil.engine.fused), if it runs one
+        self.w: dict[str, np.ndarray] | None = None
+        self._dtype: np.dtype | None = None
+        self._chain: FusedChain | None = None  # set by a fused subclass's _bind, per dtype
+        # the unfused convs run as engine streams: built only when that runtime runs
+        self._convs = {} if self.fused() else {
+            name: ConvStream(conv) for name, conv in model.dilated_convs.items()}
 
-    def config(self) -> dict:
+    def fused(self) -> bool:
+        """Whether this stream runs the fused chain (then it has no child streams)."""
+        return False
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(op={self.model.architecture}, latency={self.latency}, "
+                f"batch={self.batch})")
+
+    def config(self) -> dict[str, Any]:
         return {"op": self.model.architecture, **self.model.config}
 
-    def start(self, batch: int, dtype: npt.DTypeLike, ndim: int = 3) -> None:
-        super().start(batch, dtype, ndim)
-        for step in self.steps.values():
-            step.start(batch, dtype)
+    def children(self) -> dict[str, Stream]:
+        return self._convs
 
-    def _prepare(self, dtype) -> None:
+    def new_state(self, batch: int, dtype: np.dtype) -> ModelState:
+        self._prepare(dtype)
+        chain = self._chain
+        return ModelState({} if chain is None else chain.new_state(batch, dtype))
+
+    def _prepare(self, dtype: np.dtype) -> None:
         """Bind every conv to one callable on ``(B, C, m)`` blocks of this dtype."""
         if self.w is None or self._dtype != dtype:
             self.w, self._dtype = self.model._cast(dtype), dtype
-            self.ops = {}
+            self.ops: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
             for name in self.model.params:
                 if not name.endswith(".weight"):
                     continue
                 name = name[: -len(".weight")]
-                step = self.steps.get(name)
-                if step is not None:  # the engine's stream (im2col products, its own cast)
-                    self.ops[name] = step.step
-                else:  # 1x1: a matmul, nothing to remember
+                child = self._convs.get(name)
+                if child is not None:  # the engine's stream (im2col products, its own cast)
+                    self.ops[name] = child.step
+                elif name not in self.model.dilated_convs:  # 1x1: a matmul, no memory
                     self.ops[name] = partial(_pointwise, self.w[name + ".weight"],
                                              self.w.get(name + ".bias"))
             self._bind()
 
     def _bind(self) -> None:
-        """Subclasses look up their per-layer callables here, once per dtype (and may set
-        ``self._chain``, whose histories then replace the steps')."""
+        """Subclasses look up their per-layer callables here, once per dtype (a fused one
+        sets ``self._chain``, whose histories the state then holds)."""
 
     def step(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:
         self._prepare(x.dtype)
@@ -217,26 +247,15 @@ class _ModelStream(Stream):
             parts.append(self._run(x[..., i : i + BLOCK], **cut_in_time(cond, i, i + BLOCK)))
         return np.concatenate(parts, axis=-1)
 
-    def _run(self, x: np.ndarray, **cond) -> np.ndarray:
+    def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def export_state(self) -> dict[str, np.ndarray]:
-        if self._chain is not None and self._chain.started:
-            return self._chain.state()
-        return {f"{name}.{key}": value for name, step in self.steps.items()
-                for key, value in step.export_state().items()}
+        if self._chain is None or self.state is None:
+            return {}
+        return self._chain.export(self.state.histories)
 
-    def import_state(self, arrays: dict, batch: int, dtype: np.dtype) -> None:
+    def import_state(self, arrays: dict[str, Any], batch: int, dtype: np.dtype) -> None:
         self._prepare(dtype)
         if self._chain is not None:
-            return self._chain.load(arrays, batch, dtype)
-        for name, step in self.steps.items():
-            key = f"{name}.history"
-            step.import_state({"history": arrays[key]} if key in arrays else {}, batch, dtype)
-
-    def reset(self) -> None:
-        super().reset()
-        for step in self.steps.values():
-            step.reset()
-        if self._chain is not None:
-            self._chain.reset()
+            self.state = ModelState(self._chain.load(arrays, batch, dtype))

@@ -8,12 +8,12 @@ keeps the outputs of its stretch. Either way the outputs are the offline outputs
 operations on the same values, except that the matrix products may sum in another order
 (DESIGN.md tolerances).
 
-Why threads rather than BLAS's threads: with numpy's BLAS on several threads, the compiled
-pass after a product runs slower, most likely because each product leaves part of its
-output in another core's cache. With one part per core, each thread runs BLAS on one
-thread and keeps its data in its own core's cache. A stretch costs ``past`` extra samples,
-so it must hold at least ``max(MIN_STRETCH, 4 * past)`` samples; a group at least
-``MIN_STRETCH`` samples in all.
+Why threads rather than BLAS's threads: with BLAS on several threads, the compiled pass
+after each product ran much slower (the product leaves part of its output in another core's
+cache); one part per core, each with a one-thread BLAS, keeps the data in one cache
+(benchmarks/RESULTS.md, "Measurements behind design choices"). A stretch costs
+``past`` extra samples, so it must hold at least ``max(MIN_STRETCH, 4 * past)`` samples;
+a group at least ``MIN_STRETCH`` samples in all.
 
 While the threads run, numpy's BLAS is limited to one thread (``threadpoolctl``), a process
 setting; a lock keeps a second split call (say from a Dask worker thread) from changing it
@@ -28,12 +28,15 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import positive_int
+
+if TYPE_CHECKING:  # base imports this module
+    from .base import Model
 
 MIN_STRETCH = 8192  # samples: less work is not worth a thread
 _SPLIT_LOCK = threading.Lock()
@@ -76,8 +79,8 @@ def batch_groups(batch: int, n: int, workers: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def run_offline(model: Any, x: npt.ArrayLike, cond: dict, workers: int | None = None
-                ) -> np.ndarray:
+def run_offline(model: Model, x: npt.ArrayLike, cond: dict[str, npt.ArrayLike | None],
+                workers: int | None = None) -> np.ndarray:
     """``model``'s offline output: a fresh stream over ``x``, split over ``workers``
     threads (default: numpy's BLAS thread count) by batch rows or, for one signal, in
     time."""
@@ -91,7 +94,7 @@ def run_offline(model: Any, x: npt.ArrayLike, cond: dict, workers: int | None = 
     else:
         split, axis, run = partial(stretches, n, past), -1, partial(_stretch, model, x, cond,
                                                                     past)
-    if workers is None:  # ask the BLAS (not free) only if the input is long enough to split
+    if workers is None:  # asking the BLAS is slow: only if the input is long enough to split
         workers = blas_threads() if len(split(2)) > 1 else 1
     parts = split(workers)
     if len(parts) == 1 or not _SPLIT_LOCK.acquire(blocking=False):
@@ -141,7 +144,7 @@ def _fresh_run(model: Any, x: np.ndarray, cond: dict) -> np.ndarray:
     return y
 
 
-def cut_in_time(cond: dict, start: int, stop: int) -> dict:
+def cut_in_time(cond: dict[str, Any], start: int, stop: int) -> dict[str, Any]:
     """The conditioning of samples ``start : stop``: ``local_cond`` is cut, the rest kept."""
     return {k: (np.asarray(v)[..., start:stop] if k == "local_cond" and v is not None else v)
             for k, v in cond.items()}

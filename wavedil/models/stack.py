@@ -26,13 +26,15 @@ channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import positive_int
 from ..engine.spec import Branches, Chain, LayerSpec
 from .activations import ACTIVATIONS, LEAKY_SLOPE, activate, sigmoid
-from .base import BLOCK, _conv_spec, _Model, _ModelStream
+from .base import BLOCK, Model, ModelState, ModelStream, _conv_spec
 from .tcn import TCN, TCNStream, tcn_plan
 from .wavenet import WaveNet, WaveNetStream, wavenet_plan
 
@@ -41,6 +43,9 @@ __all__ = [
     "activate",
     "BLOCK",
     "LEAKY_SLOPE",
+    "Model",
+    "ModelState",
+    "ModelStream",
     "sigmoid",
     "Stack",
     "stack_plan",
@@ -54,8 +59,8 @@ __all__ = [
 ]
 
 
-def stack_plan(layers: Sequence[Mapping], in_channels: int | None = None,
-               activation: str | None = "relu") -> tuple[int, list[dict]]:
+def stack_plan(layers: Sequence[Mapping[str, Any] | LayerSpec], in_channels: int | None = None,
+               activation: str | None = "relu") -> tuple[int, list[dict[str, Any]]]:
     """Normalise a generic stack's layer specs to ``(in_channels, [dict, ...])``.
 
     Each layer is a dict with ``channels`` (output width; required), ``kernel_size`` (1),
@@ -112,7 +117,7 @@ def stack_plan(layers: Sequence[Mapping], in_channels: int | None = None,
     return positive_int(int(in_channels), "in_channels"), plan
 
 
-class Stack(_Model):
+class Stack(Model):
     """Causal conv layers from a list of layer specs (see ``stack_plan``).
 
     Layer ``i`` computes ``act(conv(x))`` (or ``x + act(conv(x))`` when residual);
@@ -125,9 +130,9 @@ class Stack(_Model):
 
     architecture = "Stack"
 
-    def __init__(self, layers: Sequence[Mapping], in_channels: int | None = None,
+    def __init__(self, layers: list[dict[str, Any] | LayerSpec], in_channels: int | None = None,
                  activation: str | None = "relu", *,
-                 params: Mapping[str, npt.ArrayLike] | None = None, seed: int = 0) -> None:
+                 params: dict[str, npt.ArrayLike] | None = None, seed: int | None = 0):
         in_channels, plan = stack_plan(layers, in_channels, activation)
         super().__init__({"in_channels": in_channels, "layers": plan}, params, seed)
         self.in_channels, self.out_channels = in_channels, plan[-1]["channels"]
@@ -151,7 +156,7 @@ class Stack(_Model):
                 if lay["kernel_size"] > 1 or lay["groups"] > 1}
 
     @classmethod
-    def spec_of(cls, config: dict) -> Chain:
+    def spec_of(cls, config: dict[str, Any]) -> Chain:
         parts = []
         for i, ((c_in, c_out), lay) in enumerate(zip(cls._widths(config), config["layers"])):
             conv = _conv_spec(f"layers.{i}", c_in, c_out, lay["kernel_size"],
@@ -164,14 +169,15 @@ class Stack(_Model):
         return StackStream(self, batch)
 
 
-class StackStream(_ModelStream):
-    """Stream of a numpy ``Stack``."""
+class StackStream(ModelStream):
+    """Stream of a numpy ``Stack``: each layer an engine ``ConvStream`` child (any groups,
+    any kernel) or a matrix product, then its activation."""
 
-    def _bind(self):
+    def _bind(self) -> None:
         self._layers = [(self.ops[f"layers.{i}"], lay["activation"], lay["residual"])
                         for i, lay in enumerate(self.model.config["layers"])]
 
-    def _run(self, x):
+    def _run(self, x: np.ndarray) -> np.ndarray:
         for conv, activation, residual in self._layers:
             h = activate(activation, conv(x))
             x = x + h if residual else h

@@ -20,7 +20,8 @@ channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -36,7 +37,7 @@ from ..engine.fused import (
 )
 from ..engine.spec import Branches, Chain, dilation_schedule
 from .activations import relu
-from .base import _conv_spec, _Model, _ModelStream
+from .base import Model, ModelStream, _conv_spec
 
 
 def tcn_plan(channels: int | Sequence[int], dilations: Sequence[int] | None = None,
@@ -75,7 +76,7 @@ def tcn_plan(channels: int | Sequence[int], dilations: Sequence[int] | None = No
                          f" dilations x {stacks} stacks), got {len(widths)}: {list(channels)}")
     return widths, full
 
-class TCN(_Model):
+class TCN(Model):
     """Temporal convolutional network (Bai, Kolter & Koltun 2018), inference in numpy.
 
     Args:
@@ -93,10 +94,10 @@ class TCN(_Model):
 
     architecture = "TCN"
 
-    def __init__(self, in_channels: int, channels: int | Sequence[int], kernel_size: int = 3,
-                 dilations: Sequence[int] | None = None, stacks: int = 1,
+    def __init__(self, in_channels: int, channels: int | list[int], kernel_size: int = 3,
+                 dilations: list[int] | None = None, stacks: int = 1,
                  out_channels: int | None = None, *,
-                 params: Mapping[str, npt.ArrayLike] | None = None, seed: int = 0) -> None:
+                 params: dict[str, npt.ArrayLike] | None = None, seed: int | None = 0):
         widths, full = tcn_plan(channels, dilations, stacks)
         config = {"in_channels": positive_int(in_channels, "in_channels"), "channels": widths,
                   "kernel_size": positive_int(kernel_size, "kernel_size"), "dilations": full,
@@ -139,7 +140,7 @@ class TCN(_Model):
         return self.config["out_channels"] or self.config["channels"][-1]
 
     @classmethod
-    def spec_of(cls, config: dict) -> Chain:
+    def spec_of(cls, config: dict[str, Any]) -> Chain:
         k, parts = config["kernel_size"], []
         for i, ((c_in, c_out), d) in enumerate(zip(cls._widths(config), config["dilations"])):
             body = Chain((_conv_spec(f"blocks.{i}.conv1", c_in, c_out, k, d),
@@ -155,7 +156,7 @@ class TCN(_Model):
         """A fresh stream (latency 0); ``batch`` fixes the batch size of 3-D chunks."""
         return TCNStream(self, batch)
 
-class TCNStream(_ModelStream):
+class TCNStream(ModelStream):
     """Stream of a numpy ``TCN``.
 
     With dilated convs (``kernel_size > 1``) a chunk runs as a fused, time-major chain
@@ -165,22 +166,27 @@ class TCNStream(_ModelStream):
     that conv's inputs. States keep the engine's layout.
     """
 
-    def _bind(self):
-        ops, blocks = self.ops, len(self.model.config["dilations"])
-        self._blocks = [(ops[f"blocks.{i}.conv1"], ops[f"blocks.{i}.conv2"],
-                         ops.get(f"blocks.{i}.downsample")) for i in range(blocks)]
-        self._head = ops.get("head")
-        if self.steps:  # dilated convs (kernel_size > 1): the fused chain
+    def fused(self) -> bool:
+        return self.model.config["kernel_size"] > 1
 
-            self._kernels = compiled_passes()
-            convs, w = self.model._convs, self.w
-            self._fused = [(f"blocks.{i}.conv1", f"blocks.{i}.conv2",
-                            time_major_1x1(w, f"blocks.{i}.downsample")) for i in range(blocks)]
-            self._chain = FusedChain({name: FusedConv(convs[name], self._dtype)
-                                      for pair in self._fused for name in pair[:2]})
-            self._head_tm = time_major_1x1(w, "head")
+    def _bind(self) -> None:
+        blocks = len(self.model.config["dilations"])
+        if not self.fused():  # kernel size 1: every conv a matrix product
+            ops = self.ops
+            self._blocks = [(ops[f"blocks.{i}.conv1"], ops[f"blocks.{i}.conv2"],
+                             ops.get(f"blocks.{i}.downsample")) for i in range(blocks)]
+            self._head = ops.get("head")
+            return
+        self._kernels = compiled_passes()
+        convs, w = self.model.dilated_convs, self.w
+        self._fused = [(f"blocks.{i}.conv1", f"blocks.{i}.conv2",
+                        time_major_1x1(w, f"blocks.{i}.downsample")) for i in range(blocks)]
+        self._chain = FusedChain({name: FusedConv(convs[name], self._dtype)
+                                  for pair in self._fused for name in pair[:2]})
+        self._head_tm = time_major_1x1(w, "head")
+        self._bound: tuple[Any, ...] = (None, None, None)  # (state, chunk shape, plan)
 
-    def _run(self, x):
+    def _run(self, x: np.ndarray) -> np.ndarray:
         if self._chain is not None:
             return self._run_fused(x)
         for conv1, conv2, downsample in self._blocks:
@@ -192,19 +198,30 @@ class TCNStream(_ModelStream):
             x = relu(h)
         return x if self._head is None else self._head(x)
 
-    def _run_fused(self, x):
-        kernels, chain = self._kernels, self._chain
+    def _plan(self, batch: int, m: int, dtype: np.dtype) -> list[tuple]:
+        """Per block: its convs with their histories (from the state) and input blocks,
+        bound once per state and chunk shape (the per-chunk overhead matters at chunk 1)."""
+        state = self.state
+        bound_state, shape, plan = self._bound
+        if bound_state is not state or shape != (batch, m):
+            convs, histories = self._chain.convs, state.histories
+            inputs = self._chain.inputs_blocks(batch, m, dtype)
+            plan = [(convs[n1], histories[n1], inputs[n1], convs[n2], histories[n2],
+                     inputs[n2], downsample) for n1, n2, downsample in self._fused]
+            self._bound = (state, (batch, m), plan)
+        return plan
+
+    def _run_fused(self, x: np.ndarray) -> np.ndarray:
+        kernels = self._kernels
         batch, _, m = x.shape
-        if not chain.started:
-            chain.start(batch, x.dtype)
-        convs, inputs = chain.convs, chain.inputs_blocks(batch, m, x.dtype)
+        plan = self._plan(batch, m, x.dtype)
         product = residual = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C)
         mode = kernels.COPY  # the chunk enters the first history as it is
-        for name1, name2, downsample in self._fused:
-            conv1, conv2, in1, in2 = convs[name1], convs[name2], inputs[name1], inputs[name2]
-            block_in = conv1.store(kernels, product, residual, mode, in1)
-            conv2.store(kernels, conv1.product(in1), None, kernels.RELU, in2)
-            product, mode = conv2.product(in2), kernels.RELU_RESIDUAL_RELU  # relu(relu(h) + x)
+        relu_res, relu_ = kernels.RELU_RESIDUAL_RELU, kernels.RELU
+        for conv1, hist1, in1, conv2, hist2, in2, downsample in plan:
+            block_in = conv1.store(kernels, hist1, product, residual, mode, in1)
+            conv2.store(kernels, hist2, conv1.product(in1), None, relu_, in2)
+            product, mode = conv2.product(in2), relu_res  # relu(relu(h) + x)
             residual = block_in if downsample is None else pointwise_tm(downsample, block_in)
         out = np.empty((batch, m, conv2.layer.out_channels), x.dtype)
         store_product(kernels, product, residual, mode, out, 0)  # activated, no history

@@ -24,8 +24,9 @@ the input with ``C_lc`` channels.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -43,7 +44,7 @@ from ..engine.fused import (
 )
 from ..engine.spec import Branches, Chain, dilation_schedule
 from .activations import relu, sigmoid
-from .base import _conv_spec, _Model, _ModelStream, _pointwise
+from .base import Model, ModelStream, _conv_spec, _pointwise
 
 
 def wavenet_plan(dilations: Sequence[int] | None = None, stacks: int = 1) -> list[int]:
@@ -56,7 +57,7 @@ def wavenet_plan(dilations: Sequence[int] | None = None, stacks: int = 1) -> lis
         raise ValueError("dilations must list at least one dilation, got an empty list")
     return full
 
-class WaveNet(_Model):
+class WaveNet(Model):
     """WaveNet (van den Oord et al. 2016) with optional global and local conditioning.
 
     Args:
@@ -83,10 +84,10 @@ class WaveNet(_Model):
     def __init__(self, in_channels: int = 1, residual_channels: int = 64,
                  gate_channels: int = 128, skip_channels: int = 64,
                  out_channels: int | None = None, kernel_size: int = 2,
-                 dilations: Sequence[int] | None = None, stacks: int = 1,
+                 dilations: list[int] | None = None, stacks: int = 1,
                  global_cond_channels: int = 0, local_cond_channels: int = 0,
                  input_kernel_size: int | None = None, *,
-                 params: Mapping[str, npt.ArrayLike] | None = None, seed: int = 0) -> None:
+                 params: dict[str, npt.ArrayLike] | None = None, seed: int | None = 0):
         in_channels = positive_int(in_channels, "in_channels")
         gate = positive_int(gate_channels, "gate_channels")
         if gate % 2:
@@ -141,7 +142,7 @@ class WaveNet(_Model):
         return convs
 
     @classmethod
-    def spec_of(cls, c: dict) -> Chain:
+    def spec_of(cls, c: dict[str, Any]) -> Chain:
         r, g, s = c["residual_channels"], c["gate_channels"], c["skip_channels"]
         k = c["kernel_size"]
         prefixes, residual = [], []
@@ -156,12 +157,11 @@ class WaveNet(_Model):
             Branches(tuple(prefixes)),
             _conv_spec("head1", s, s), _conv_spec("head2", s, c["out_channels"])))
 
-    def __call__(
-            self, x: npt.ArrayLike, global_cond: npt.ArrayLike | None = None,
-            local_cond: npt.ArrayLike | None = None, *,
-            workers: int | None = None) -> np.ndarray:
+    def __call__(self, x: npt.ArrayLike, global_cond: npt.ArrayLike | None = None,
+                 local_cond: npt.ArrayLike | None = None, *,
+                 workers: int | None = None) -> np.ndarray:
         """Offline: the whole signal, with its conditioning (see the class docstring);
-        ``workers`` as in ``_Model.__call__``."""
+        ``workers`` as in ``Model.__call__``."""
         return super().__call__(x, workers=workers, global_cond=global_cond,
                                 local_cond=local_cond)
 
@@ -169,12 +169,15 @@ class WaveNet(_Model):
         """A fresh stream (latency 0); ``process(chunk, global_cond=, local_cond=)``."""
         return WaveNetStream(self, batch)
 
-class WaveNetStream(_ModelStream):
+class WaveNetStream(ModelStream):
     """Stream of a numpy ``WaveNet``; conditioning arrives with each chunk."""
 
-    def __init__(self, model: WaveNet, batch: int | None = None) -> None:
+    def __init__(self, model: WaveNet, batch: int | None = None):
         super().__init__(model, batch)
         self._layers = len(model.config["dilations"])
+
+    def fused(self) -> bool:
+        return self.model.config["kernel_size"] > 1
 
     def process(self, chunk: npt.ArrayLike, global_cond: npt.ArrayLike | None = None,
                 local_cond: npt.ArrayLike | None = None) -> np.ndarray:
@@ -214,7 +217,7 @@ class WaveNetStream(_ModelStream):
         for kind in ("global_cond", "local_cond"):  # every layer's projection in one matrix
             ws = [w.get(f"layers.{i}.{kind}.weight") for i in range(layers)]
             setattr(self, "_" + kind, None if ws[0] is None else np.concatenate(ws))
-        if self.model.config["kernel_size"] > 1:
+        if self.fused():
             return self._bind_fused()
         self._gated = []  # per layer: the gate conv, and skip + res 1x1 convs as one matmul
         for i in range(layers):
@@ -244,7 +247,7 @@ class WaveNetStream(_ModelStream):
         halve[gate_width // 2:] = 0.5  # the sigmoid half, per gate channel
         convs = {}
         if c["input_kernel_size"] > 1:
-            convs["input_conv"] = FusedConv(self.model._convs["input_conv"], dtype)
+            convs["input_conv"] = FusedConv(self.model.dilated_convs["input_conv"], dtype)
         else:
             self._input_tm = time_major_1x1(w, "input_conv")
         for i in range(layers):
@@ -265,8 +268,27 @@ class WaveNetStream(_ModelStream):
             self._layers_tm.append((f"layers.{i}.conv",
                                     np.ascontiguousarray(weight.T * dtype.type(0.5)), bias[:, 0]))
         self._heads_tm = time_major_1x1(w, "head1"), time_major_1x1(w, "head2")
+        self._bound: tuple[Any, ...] = (None, None, None)  # (state, chunk shape, plan)
 
-    def _run(self, x, global_cond=None, local_cond=None):
+    def _plan(self, batch: int, m: int, dtype: np.dtype) -> tuple:
+        """The input conv and every layer with its history (from the state) and input
+        block, bound once per state and chunk shape."""
+        state = self.state
+        bound_state, shape, plan = self._bound
+        if bound_state is not state or shape != (batch, m):
+            convs, histories = self._chain.convs, state.histories
+            inputs = self._chain.inputs_blocks(batch, m, dtype)
+            first = None
+            if "input_conv" in convs:
+                first = convs["input_conv"], histories["input_conv"], inputs["input_conv"]
+            layers = [(convs[name], histories[name], inputs[name], weight, bias)
+                      for name, weight, bias in self._layers_tm]
+            plan = first, layers
+            self._bound = (state, (batch, m), plan)
+        return plan
+
+    def _run(self, x: np.ndarray, global_cond: np.ndarray | None = None,
+             local_cond: np.ndarray | None = None) -> np.ndarray:
         if self._chain is not None:
             return self._run_fused(x, global_cond, local_cond)
         c, ops = self.model.config, self.ops
@@ -298,17 +320,16 @@ class WaveNetStream(_ModelStream):
         relu(y)
         return ops["head2"](y)
 
-    def _run_fused(self, x, global_cond=None, local_cond=None):
-        kernels, chain = self._kernels, self._chain
+    def _run_fused(self, x: np.ndarray, global_cond: np.ndarray | None = None,
+                   local_cond: np.ndarray | None = None) -> np.ndarray:
+        kernels = self._kernels
         batch, _, m = x.shape
-        if not chain.started:
-            chain.start(batch, x.dtype)
-        inputs = chain.inputs_blocks(batch, m, x.dtype)
+        first, layers = self._plan(batch, m, x.dtype)
         xt = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C_in), time-major
-        if "input_conv" in chain.convs:
-            conv = chain.convs["input_conv"]
-            conv.store(kernels, xt, None, kernels.COPY, inputs["input_conv"])
-            product = _plain(kernels, conv.product(inputs["input_conv"]), batch, m, x.dtype)
+        if first is not None:
+            conv, history, col = first
+            conv.store(kernels, history, xt, None, kernels.COPY, col)
+            product = _plain(kernels, conv.product(col), batch, m, x.dtype)
         else:
             product = pointwise_tm(self._input_tm, xt)
         cond = None  # every layer's conditioning, (B, m or 1, layers * gate)
@@ -321,9 +342,8 @@ class WaveNetStream(_ModelStream):
         gate_width, skip_width = c["gate_channels"], c["skip_channels"]
         half = gate_width // 2
         residual, mode, skips = None, kernels.COPY, None
-        for i, (name, weight, bias) in enumerate(self._layers_tm):
-            conv, col = chain.convs[name], inputs[name]
-            h = conv.store(kernels, product, residual, mode, col)  # the layer's input
+        for i, (conv, history, col, weight, bias) in enumerate(layers):
+            h = conv.store(kernels, history, product, residual, mode, col)  # layer's input
             a = _plain(kernels, conv.product(col), batch, m, x.dtype)  # sigmoid half halved
             if cond is not None:
                 a += cond[..., i * gate_width : (i + 1) * gate_width]

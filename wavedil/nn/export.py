@@ -22,9 +22,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.weight_norm import WeightNorm
 
-from ..models.stack import Stack
-from ..models.tcn import TCN
-from ..models.wavenet import WaveNet
+from ..models.base import Model
 from .models import _Model
 
 
@@ -51,7 +49,7 @@ def model_params(model: nn.Module) -> dict[str, np.ndarray]:
     return params
 
 
-def to_numpy(model: nn.Module) -> TCN | WaveNet | Stack:
+def to_numpy(model: nn.Module) -> Model:
     """The numpy twin (``wavedil.models.stack``) of a wavedil torch model, with the same weights."""
     if not isinstance(model, _Model):
         raise TypeError(f"expected a wavedil.nn TCN, WaveNet or Stack, got "
@@ -60,6 +58,6 @@ def to_numpy(model: nn.Module) -> TCN | WaveNet | Stack:
     return model.numpy_class(**model.config, params=model_params(model))
 
 
-def export(model: nn.Module, path: str | os.PathLike[str]) -> str:
+def export(model: nn.Module, path: str | os.PathLike) -> str:
     """Write ``model`` (weights folded, config, versions) to the ``.npz`` file ``path``."""
     return to_numpy(model).save(path)

@@ -4,100 +4,242 @@
 output ``n`` sees inputs ``n - (K - 1) * dilation .. n`` (tap ``K - 1`` on the newest
 sample, as ``wavedil.engine.conv.DilatedConv1d`` in causal alignment).
 
-``Streaming`` (a mixin of every wavedil torch model, and of ``CausalConv1d`` itself) turns
-a model into a stream for a while::
+``Streaming`` (a mixin of every wavedil torch model, and of ``CausalConv1d`` itself) gives
+the numpy streams' words::
 
-    with model.streaming(batch_size=2):
-        parts = [model(chunk) for chunk in chunks]      # torch.cat(parts, -1) == model(x)
+    s = model.stream(batch=2)                           # a TorchStream
+    parts = [s.process(chunk) for chunk in chunks] + [s.flush()]   # == model(x)
+    state = s.state_dict()     # plain numpy arrays + meta, as a numpy stream's
 
-Inside the block each ``CausalConv1d`` keeps the last ``(K - 1) * dilation`` samples of
-its input in a preallocated tensor with room to append (compacted every ``room`` samples),
-and a chunk gathers only the ``K`` taps it needs: per-chunk work follows the chunk and
-the taps, never the dilation. ``reset_stream()`` forgets the past,
-``stream_state()`` / ``load_stream_state()`` save and restore it (a dict of tensors named
-``"<conv name>.history"``, the names the numpy streams use). Streaming is for inference:
-the weights are read (weight norm folded) once when the block starts, and the kept
-history is detached from autograd.
+Each ``CausalConv1d`` keeps the last ``(K - 1) * dilation`` samples of its input in a
+preallocated tensor with room to append (compacted every ``room`` samples), and a chunk
+gathers only the ``K`` taps it needs: per-chunk work follows the chunk and the taps, never
+the dilation. A state holds ``"<conv name>.history"`` arrays ``(B, C_in, span)`` and the
+numpy stream's ``meta`` (config with ``op``, layout), so a torch model's stream state and
+its numpy twin's (``wavedil.nn.to_numpy``) load into each other. Streaming is for
+inference: the weights are read (weight norm folded) once when a stream starts, and the
+kept history is detached from autograd. The older block form ``with
+model.streaming(batch_size):`` (forward calls continue one stream; ``stream_state``,
+``load_stream_state``, ``reset_stream``) runs on the same stream object.
 
-Shape: ``(B, C_in, T)`` in, ``(B, C_out, T)`` out; chunks of any length (0 included).
+Shape: ``(B, C_in, T)`` in, ``(B, C_out, T)`` out (a stream also takes ``(C_in, T)`` and
+``(T,)``, as the numpy ones); chunks of any length (0 included).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..engine.checks import positive_int
 from ..engine.spec import LayerSpec
+from ..engine.stream import Layout, Stream
 
 ROOM = 256  # minimum spare samples behind a history before it is compacted
 GATHER_MAX = 24  # chunks up to this length gather their taps with one index_select
 
 
 class Streaming:
-    """Mixin: ``streaming(batch)``, ``reset_stream``, ``stream_state``, ``load_stream_state``."""
+    """Mixin: ``stream(batch)`` (the numpy streams' words), and the older block form
+    ``streaming(batch_size)`` with ``reset_stream``, ``stream_state``, ``load_stream_state``."""
+
+    def stream(self, batch: int | None = None) -> TorchStream:
+        """A fresh stream of this module (latency 0); ``batch`` fixes the batch size."""
+        return TorchStream(self, batch)
+
+    def stream_config(self) -> dict[str, Any]:
+        """The configuration a saved stream state must come from (as the numpy twin's)."""
+        raise NotImplementedError
 
     def _causal_convs(self) -> list[tuple[str, CausalConv1d]]:
         return [(name, m) for name, m in self.named_modules() if isinstance(m, CausalConv1d)]
 
     @contextmanager
-    def streaming(self, batch_size: int = 1) -> Iterator[Any]:
+    def streaming(self, batch_size: int = 1) -> Iterator[Streaming]:
         """Within this block, forward calls continue one stream of ``batch_size`` sequences."""
         batch_size = positive_int(batch_size, "batch_size")
-        convs = [conv for _, conv in self._causal_convs()]
-        if any(conv._stream is not None for conv in convs):
-            raise RuntimeError("this module is already streaming; leave that block first")
-        for conv in convs:
-            conv._stream = _ConvStream(conv, batch_size)
-        try:
-            yield self
-        finally:
-            for conv in convs:
-                conv._stream = None
+        stream = TorchStream(self, batch_size)
+        stream.start(batch_size, _numpy_dtype(_weights_dtype(self)))
+        with stream.installed():
+            self._active = stream
+            try:
+                yield self
+            finally:
+                self._active = None
 
     def reset_stream(self) -> None:
         """Forget the past: the stream continues as if it had just started."""
-        for _, conv in self._streaming_convs():
-            conv._stream.reset()
+        stream = self._active_stream()
+        for conv in stream.state.convs.values():
+            conv.reset()
 
     def stream_state(self) -> dict[str, torch.Tensor]:
         """The kept histories, ``{"<conv name>.history": (B, C_in, (K-1)*dilation)}`` copies."""
-        state = {}
-        for name, conv in self._streaming_convs():
-            if conv._stream.history is not None:
-                state[_key(name)] = conv._stream.history.recent().clone()
-        return state
+        return {key: torch.from_numpy(value)
+                for key, value in self._active_stream().export_state().items()}
 
     def load_stream_state(self, state: dict) -> None:
         """Continue from ``stream_state()`` (tensors or numpy arrays); all checked first."""
-        convs = self._streaming_convs()
-        expected = {_key(name): conv for name, conv in convs if conv._stream.history is not None}
-        missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+        stream = self._active_stream()
+        expected = set(stream.export_state())
+        missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
         if missing or extra:
             raise ValueError(f"stream state does not fit this model: missing {missing}, "
                              f"unexpected {extra}")
-        for key, conv in expected.items():
-            want = conv._stream.history.recent().shape
-            if tuple(state[key].shape) != tuple(want):
-                raise ValueError(f"stream state '{key}' must have shape {tuple(want)}, "
-                                 f"got {tuple(state[key].shape)}")
-        for key, conv in expected.items():
-            conv._stream.history.load(state[key])
+        arrays = {k: torch.as_tensor(v).detach().cpu().numpy() for k, v in state.items()}
+        arrays = {k: v.astype(stream.layout.dtype, copy=False) for k, v in arrays.items()}
+        stream.import_state(arrays, stream.layout.batch, stream.layout.dtype)
 
-    def _streaming_convs(self):
-        convs = self._causal_convs()
-        if not convs or any(conv._stream is None for _, conv in convs):
+    def _active_stream(self) -> TorchStream:
+        stream = getattr(self, "_active", None)
+        if stream is None:
             raise RuntimeError("not streaming: call this inside `with model.streaming(batch):`")
-        return convs
+        return stream
 
 
 def _key(name: str) -> str:
     return f"{name}.history" if name else "history"
+
+
+def _weights_dtype(module: nn.Module) -> torch.dtype:
+    return next(module.parameters()).dtype
+
+
+def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
+    return torch.empty(0, dtype=dtype).numpy().dtype
+
+
+@dataclass
+class TorchStreamState:
+    """What a torch stream remembers: each ``CausalConv1d``'s stepper (its weights read
+    once and its history) by module name."""
+
+    convs: dict[str, _ConvStream]
+
+
+class TorchStream(Stream):
+    """A stream of a wavedil torch module, with the numpy streams' protocol and state format
+    (``process``, ``flush``, ``reset``, ``state_dict``, ``load_state_dict``).
+
+    Its convs' steppers are installed in the module for the length of each ``process``
+    call only, so several streams of one module keep separate states.
+    """
+
+    state: TorchStreamState
+
+    def __init__(self, module: Streaming, batch: int | None = None):
+        in_channels, out_channels = module.in_channels, module.out_channels
+        super().__init__(in_channels, out_channels, 0, batch)
+        self.module = module
+
+    def __repr__(self) -> str:
+        return (f"TorchStream(op={self.config()['op']}, latency={self.latency}, "
+                f"batch={self.batch})")
+
+    def config(self) -> dict[str, Any]:
+        return json.loads(json.dumps(self.module.stream_config()))
+
+    def process(self, chunk: torch.Tensor | npt.ArrayLike,
+                **cond: torch.Tensor | npt.ArrayLike | None) -> torch.Tensor:
+        """Feed ``chunk`` (and a WaveNet's conditioning); return the ready output."""
+        if isinstance(chunk, torch.Tensor):
+            chunk = chunk.detach().cpu().numpy()
+        dtype = _numpy_dtype(_weights_dtype(self.module))
+        if np.asarray(chunk).dtype != dtype:
+            raise TypeError(f"this model computes in {dtype}, got a chunk of "
+                            f"{np.asarray(chunk).dtype}")
+        x, layout = self.accept(chunk)
+        self.begin(layout)
+        return torch.from_numpy(self.restore(self.step(x, **self._cond(cond, layout))))
+
+    def flush(self) -> torch.Tensor:
+        """End the stream: causal, so an empty ``(B, C_out, 0)`` output."""
+        if self.layout is None and not self.flushed:
+            self.start(self.batch or 1, _numpy_dtype(_weights_dtype(self.module)),
+                       3 if self.batch is not None else 2)
+        return torch.from_numpy(np.ascontiguousarray(super().flush()))
+
+    def new_state(self, batch: int, dtype: np.dtype) -> TorchStreamState:
+        return TorchStreamState({name: _ConvStream(conv, batch)
+                                 for name, conv in self.module._causal_convs()})
+
+    def step(self, x: np.ndarray, **cond: torch.Tensor) -> np.ndarray:
+        device = self.module_device()
+        with torch.no_grad(), self.installed():
+            y = self.module(torch.from_numpy(x).to(device), **cond)
+        return y.detach().cpu().numpy()
+
+    def module_device(self) -> torch.device:
+        return next(self.module.parameters()).device
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        """The state's steppers in the module's convs, for one call or block."""
+        convs = self.module._causal_convs()
+        if any(conv._stream is not None for _, conv in convs):
+            raise RuntimeError("this module is already streaming; leave that block first")
+        steppers = self.state.convs
+        for name, conv in convs:
+            conv._stream = steppers[name]
+        try:
+            yield
+        finally:
+            for _, conv in convs:
+                conv._stream = None
+
+    def export_state(self) -> dict[str, np.ndarray]:
+        if self.state is None:
+            return {}
+        return {_key(name): conv.history.recent().detach().cpu().numpy().copy()
+                for name, conv in self.state.convs.items() if conv.history is not None}
+
+    def import_state(self, arrays: dict[str, Any], batch: int, dtype: np.dtype) -> None:
+        """Load ``{name}.history`` arrays (absent: zeros; an empty one for a conv without
+        taps, as a numpy grouped 1x1 conv saves it); all checked before any is loaded."""
+        model_dtype = _numpy_dtype(_weights_dtype(self.module))
+        if dtype != model_dtype:
+            raise ValueError(f"state is {dtype}, this model computes in {model_dtype}")
+        convs = {_key(name): conv for name, conv in self.state.convs.items()}
+        known = {k for k in arrays if k.endswith("history")}
+        extra = sorted(k for k in known - set(convs))
+        if extra:
+            raise ValueError(f"stream state does not fit this model: unexpected {extra}")
+        loads = []
+        for key, conv in convs.items():
+            if key not in arrays:
+                continue
+            value = np.asarray(arrays[key])
+            span = 0 if conv.history is None else conv.history.span
+            want = (batch, conv.conv.in_channels, span)
+            if value.dtype != dtype or value.shape != want:
+                raise ValueError(f"stream state '{key}' must have shape {want} and dtype "
+                                 f"{dtype}, got {value.shape} {value.dtype}")
+            if span:
+                loads.append((conv, value))
+        for conv, value in loads:
+            conv.history.load(value)
+
+    def _cond(self, cond: dict, layout: Layout) -> dict[str, torch.Tensor | None]:
+        """The conditioning as tensors of the batched layout (``(C,)`` -> ``(1, C)``,
+        ``(C, T)`` -> ``(1, C, T)`` for unbatched chunks)."""
+        out = {}
+        for name, value in cond.items():
+            if value is not None:
+                value = torch.as_tensor(np.asarray(value) if not isinstance(
+                    value, torch.Tensor) else value).to(self.module_device())
+                if layout.ndim < 3:
+                    value = value.unsqueeze(0)
+            out[name] = value
+        return out
 
 
 class CausalConv1d(Streaming, nn.Conv1d):
@@ -114,8 +256,8 @@ class CausalConv1d(Streaming, nn.Conv1d):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1,
-                 groups: int = 1, bias: bool = True, device: Any = None,
-                 dtype: torch.dtype | None = None) -> None:
+                 groups: int = 1, bias: bool = True, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None):
         super().__init__(in_channels, out_channels, kernel_size, stride=1, padding=0,
                          dilation=dilation, groups=groups, bias=bias, device=device, dtype=dtype)
         self._stream = None
@@ -125,8 +267,15 @@ class CausalConv1d(Streaming, nn.Conv1d):
         """``(K - 1) * dilation``: the past samples each output sees (the left padding)."""
         return (self.kernel_size[0] - 1) * self.dilation[0]
 
+    def stream_config(self) -> dict[str, Any]:
+        """As a numpy ``DilatedConv1d`` stream's: a state saved by one loads into the other."""
+        return {"op": "DilatedConv1d", "in_channels": self.in_channels,
+                "kernel_size": self.kernel_size[0], "dilation": self.dilation[0],
+                "extent": [self.span, 0], "boundary": "zero"}
+
     @property
     def spec(self) -> LayerSpec:
+        """This conv's ``LayerSpec`` (causal), for receptive-field tooling."""
         return LayerSpec(kernel_size=self.kernel_size[0], dilation=self.dilation[0],
                          in_channels=self.in_channels, out_channels=self.out_channels,
                          groups=self.groups, name="CausalConv1d")
@@ -189,6 +338,9 @@ class _ConvStream:
         self.history = None
         self._index = {}  # chunk length -> gather index of the K taps of each output
         self.reset()
+
+    def __repr__(self) -> str:
+        return f"_ConvStream({self.conv!r}, batch={self.batch})"
 
     def reset(self) -> None:
         conv = self.conv

@@ -26,7 +26,7 @@ from ..models import stack as np_stack
 from ..models import tcn as np_tcn
 from ..models import wavenet as np_wavenet
 from ..models.activations import LEAKY_SLOPE
-from ..receptive.field import receptive_field as field_of
+from ..receptive.field import past_extent
 from .layers import CausalConv1d, Streaming
 
 ACTIVATIONS = {
@@ -71,7 +71,11 @@ class _Model(Streaming, nn.Module):
     @property
     def receptive_field(self) -> int:
         """Input samples each output sees: 1 + the past extent of the longest path."""
-        return 1 + field_of(self.spec).left
+        return 1 + past_extent(self.spec)
+
+    def stream_config(self) -> dict[str, Any]:
+        """``{"op": architecture, **config}``, as the numpy twin's stream: states interchange."""
+        return {"op": self.architecture, **self.config}
 
     def __repr__(self) -> str:
         """The configuration, as the numpy twin's; ``nn.Module.__repr__(m)`` prints the tree."""
@@ -178,8 +182,7 @@ class WaveNetLayer(nn.Module):
         return f"WaveNetLayer({self._args})"
 
     def forward(self, h: torch.Tensor, global_cond: torch.Tensor | None = None,
-                local_cond: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor | None, torch.Tensor]:
+                local_cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         a = self.conv(h)
         if self.global_cond is not None:
             a = a + self.global_cond(global_cond)

@@ -375,6 +375,29 @@ def _exact_extent(tree, stride: Fraction, hull):
     return left, right, tuple(int(g) for g in gaps)
 
 
+def past_extent(tree) -> int:
+    """The past samples the longest path of a stride-1 tree of ``LayerSpec``, ``Chain`` and
+    ``Branches`` reads: extents add along a chain, the widest branch wins.
+
+    Plain integer arithmetic (no lag sets), cheap enough for every offline call; equal to
+    ``receptive_field(tree).left`` on such trees.
+
+    >>> past_extent(Chain((LayerSpec(3, 2), LayerSpec(2, 5))))
+    9
+    """
+    if isinstance(tree, LayerSpec):
+        if tree.stride != 1:
+            raise ValueError(f"past_extent takes stride-1 layers, got {tree!r}; use "
+                             f"receptive_field")
+        return int(tree.left or 0)
+    if isinstance(tree, Chain):
+        return sum(past_extent(p) for p in tree.parts)
+    if isinstance(tree, Branches):
+        return max((past_extent(p) for p in tree.parts), default=0)
+    raise TypeError(f"past_extent takes LayerSpec, Chain or Branches nodes, got "
+                    f"{type(tree).__name__}; use receptive_field")
+
+
 def halo(op: object) -> tuple[int, int]:
     """``(left, right)`` samples of context that a block needs to reproduce the offline result.
 
