@@ -276,3 +276,22 @@ def test_a_rejected_state_leaves_the_stream_as_it_was():
         stream.load_state_dict(state)
     np.testing.assert_array_equal(stream.process(x[400:]), twin.process(x[400:]))
     np.testing.assert_array_equal(stream.flush(), twin.flush())
+
+
+def state_layout(stream, x):
+    """Keys, shapes and dtypes of ``stream``'s state after two chunks of ``x``."""
+    stream.process(x[..., :333])
+    stream.process(x[..., 333:500])
+    return {key: (value.shape, value.dtype.str) for key, value in stream.state_dict().items()
+            if key != "meta"}
+
+
+def test_the_state_keys_and_shapes_stay_those_of_saved_states():
+    """Written down from the version before the typed state: saved states must still load."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 700)).astype(np.float32)
+    f4 = "<f4"
+    assert state_layout(AtrousStream("db2", 3, "centered", channels=3), x) == {
+        "count": ((), "<i8"), "level1.history": ((2, 3, 3), f4),
+        "level2.history": ((2, 3, 6), f4), "level3.history": ((2, 3, 12), f4),
+        "out1.pending": ((2, 3, 9), f4), "out2.pending": ((2, 3, 6), f4)}
+
