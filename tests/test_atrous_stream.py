@@ -326,3 +326,14 @@ def test_the_compiled_levels_keep_what_a_history_and_a_delay_line_would(name, al
             details = atrous(x, name, j, alignment, boundary).details[j - 1]
             line.push(details[..., : 400 - delays[j]])
             np.testing.assert_array_equal(state[f"out{j}.pending"], line.recent())
+
+
+def test_reprs_show_the_configuration_and_the_latency():
+    assert repr(AtrousStream("db2", 3, "centered")) == (
+        "AtrousStream('db2', levels=3, alignment='centered', boundary='zero', norm=False, "
+        "channels=1, latency=10)")
+    assert repr(AtrousTransform("starlet", 4)) == (
+        "AtrousTransform('starlet', levels=4, alignment='causal', boundary='zero', norm=False, "
+        "channels=1, latency=0)")
+    assert repr(InverseAtrousStream("starlet", 3, channels=2)) == (
+        "InverseAtrousStream('starlet', levels=3, norm=False, channels=2, latency=0)")

@@ -165,3 +165,16 @@ def test_the_state_keys_and_shapes_stay_those_of_saved_states():
         "lag1.pending": ((2, 3, 18), f4), "lag2.pending": ((2, 3, 12), f4)} | {
         f"synthesis_{part}{j}.history": ((2, 3, 3 * 2 ** (j - 1)), f4)
         for part in ("lo", "hi") for j in (1, 2, 3)}
+
+
+def test_reprs_show_the_configuration_and_the_latency():
+    assert repr(Denoiser("db4", 4, threshold="sure")) == (
+        "Denoiser('db4', levels=4, threshold='sure', latency=105)")
+    stream = DenoiseStream("sym4", 3, hop=64)
+    assert repr(stream) == ("DenoiseStream('sym4', levels=3, alignment='causal', "
+                            "boundary='zero', threshold='bayes', mode='soft', sigma=None, "
+                            "latency=49)")
+    stream.process(np.ones(10))
+    assert repr(stream.state.thresholds) == (
+        "RunningThresholds(threshold='bayes', mode='soft', sigma=None, window=8192, hop=64, "
+        "levels=3, channels=1)")

@@ -208,14 +208,13 @@ class AtrousStream(Stream):
                 yield f"out{j + 1}.pending", self.state.lines[j], wait
 
     def export_state(self) -> dict[str, np.ndarray]:
-        state = {"count": np.array(self.state.count, np.int64)}
         assert self.layout is not None
-        batch = self.layout.batch
+        state = {"count": np.array(self.state.count, np.int64)}
         for name, history, _ in self._named():
-            # a level's history is empty until its first sample (a delay line is exported
-            # even when empty: the saved states of every version so far have it)
+            # a level's history is saved from its first sample on, a delay line always
             if len(history) or name.startswith("out"):
-                state[name] = history.recent().reshape(batch, self.channels, -1).copy()
+                values = history.recent().reshape(self.layout.batch, self.channels, -1)
+                state[name] = values.copy()
         return state
 
     def import_state(self, state: dict[str, Any], batch: int, dtype: np.dtype) -> None:
