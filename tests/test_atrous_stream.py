@@ -8,6 +8,7 @@ from helpers import assert_close, chunk_sizes, signal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wavedil.engine.history import DelayLine, History
 from wavedil.engine.stream import feed_stream
 from wavedil.receptive.field import receptive_field
 from wavedil.wavelets.banks import filter_bank
@@ -267,3 +268,63 @@ def test_a_rejected_state_leaves_the_stream_as_it_was():
         stream.load_state_dict(state)
     np.testing.assert_array_equal(stream.process(x[400:]), twin.process(x[400:]))
     np.testing.assert_array_equal(stream.flush(), twin.flush())
+
+
+def state_layout(stream, x):
+    """Keys, shapes and dtypes of ``stream``'s state after two chunks of ``x``."""
+    stream.process(x[..., :333])
+    stream.process(x[..., 333:500])
+    return {key: (value.shape, value.dtype.str) for key, value in stream.state_dict().items()
+            if key != "meta"}
+
+
+def test_the_state_keys_and_shapes_stay_those_of_saved_states():
+    """Written down from the version before the typed state: saved states must still load."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 700)).astype(np.float32)
+    f4 = "<f4"
+    assert state_layout(AtrousStream("db2", 3, "centered", channels=3), x) == {
+        "count": ((), "<i8"), "level1.history": ((2, 3, 3), f4),
+        "level2.history": ((2, 3, 6), f4), "level3.history": ((2, 3, 12), f4),
+        "out1.pending": ((2, 3, 9), f4), "out2.pending": ((2, 3, 6), f4)}
+
+
+@pytest.mark.parametrize("name,alignment,boundary", [("starlet", "causal", "zero"),
+                                                      ("db2", "centered", "edge"),
+                                                      ("haar", "pywt", "zero")])
+def test_the_compiled_levels_keep_what_a_history_and_a_delay_line_would(name, alignment,
+                                                                        boundary):
+    """After any chunks, level j's saved history is what a ``History`` fed level j's input
+    (its left boundary, then c_{j-1} as far as it is known) holds, and its pending outputs
+    what a ``DelayLine`` fed w_j holds: the compiled kernel keeps their layout."""
+    levels, x = 4, np.random.default_rng(9).standard_normal((2, 1, 400))
+    stream = AtrousStream(name, levels, alignment, boundary)
+    for chunk in np.split(x, [1, 2, 37, 38, 250], axis=-1):
+        stream.process(chunk)
+    state = stream.state_dict()
+    extents = [level_extent(name, j, alignment) for j in range(1, levels + 1)]
+    delays = np.cumsum([0] + [right for _, right in extents])  # R_0 = 0, R_1, ..., R_J
+    for j, (left, right) in enumerate(extents, start=1):
+        level_input = x if j == 1 else atrous(x, name, j - 1, alignment, boundary).approx
+        known = 400 - delays[j - 1]  # c_{j-1} up to here has come out of level j-1
+        first = level_input[..., :1] if boundary == "edge" else np.zeros((2, 1, 1))
+        fill = np.repeat(first, left, -1)
+        history = History((2, 1), left + right, np.float64)
+        history.append(np.concatenate([fill, level_input[..., :known]], -1))
+        np.testing.assert_array_equal(state[f"level{j}.history"], history.recent())
+        wait = delays[levels] - delays[j]
+        if wait:
+            line = DelayLine((2, 1), wait, np.float64)
+            details = atrous(x, name, j, alignment, boundary).details[j - 1]
+            line.push(details[..., : 400 - delays[j]])
+            np.testing.assert_array_equal(state[f"out{j}.pending"], line.recent())
+
+
+def test_reprs_show_the_configuration_and_the_latency():
+    assert repr(AtrousStream("db2", 3, "centered")) == (
+        "AtrousStream('db2', levels=3, alignment='centered', boundary='zero', norm=False, "
+        "channels=1, latency=10)")
+    assert repr(AtrousTransform("starlet", 4)) == (
+        "AtrousTransform('starlet', levels=4, alignment='causal', boundary='zero', norm=False, "
+        "channels=1, latency=0)")
+    assert repr(InverseAtrousStream("starlet", 3, channels=2)) == (
+        "InverseAtrousStream('starlet', levels=3, norm=False, channels=2, latency=0)")

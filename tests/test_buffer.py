@@ -1,10 +1,11 @@
 """History: the window it returns is the tail of everything appended, and it stays bounded."""
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wavedil.engine.history import MIN_ROOM, History
+from wavedil.engine.history import MIN_ROOM, DelayLine, History, HistoryArena
 
 
 @given(st.integers(0, 600), st.lists(st.integers(0, 700), min_size=1, max_size=30),
@@ -56,3 +57,53 @@ def test_time_major_history_keeps_the_tail_for_any_chunking(size, sizes):
                                       signal[:, seen - m - kept : seen])
         np.testing.assert_array_equal(history.recent(), signal[:, max(0, seen - size) : seen])
         assert history.buffer.shape[1] <= 2 * size + max(sizes) + MIN_ROOM
+
+
+@given(st.integers(0, 300), st.lists(st.integers(0, 256), min_size=1, max_size=30))
+def test_the_compiled_reserve_is_history_reserve(size, sizes):
+    """A ``HistoryArena``'s history, appended to by the compiled kernel's ``reserve``, is
+    bit for bit the ``History`` that ``reserve`` got the same appends: buffer and window."""
+    from wavedil.engine._jit.levels import reserve
+
+    rng = np.random.default_rng(size)
+    signal = rng.standard_normal((2, sum(sizes)))
+    history = History((2,), size, np.float64)
+    capacity = history.buffer.shape[-1]  # appends <= 256 never make it grow
+    arena = HistoryArena(2, [3, size], [5, capacity], np.float64)  # history 1 after another
+    buffer, base, positions = arena.arrays
+    seen = 0
+    for m in sizes:
+        slot = history.reserve(m)
+        history.buffer[:, slot : slot + m] = signal[:, seen : seen + m]
+        column = reserve(buffer, base, positions, 1, size, m)
+        buffer[:, column : column + m] = signal[:, seen : seen + m]
+        seen += m
+        assert column == base[1] + slot
+        np.testing.assert_array_equal(buffer[:, base[1] :], history.buffer)
+        np.testing.assert_array_equal(arena[1].recent(), history.recent())
+        np.testing.assert_array_equal(history.recent(), signal[:, max(0, seen - size) : seen])
+    assert len(arena[0]) == 0
+
+
+def test_an_arena_history_loads_and_never_grows():
+    arena = HistoryArena(1, [4], [10], np.float32)
+    arena[0].load(np.arange(3, dtype=np.float32)[None])
+    np.testing.assert_array_equal(arena[0].recent(), [[0, 1, 2]])
+    assert arena.positions.tolist() == [[0, 3]]
+    arena[0].append(np.ones((1, 6), np.float32))  # 3 kept + 6: fits
+    np.testing.assert_array_equal(arena[0].recent(), [[1, 1, 1, 1]])
+    with pytest.raises(ValueError, match="cannot take 7 more in its region of 10 samples"):
+        arena[0].append(np.ones((1, 7), np.float32))
+
+
+@given(st.integers(0, 50), st.lists(st.integers(0, 80), min_size=1, max_size=20))
+def test_a_delay_line_delays_by_its_delay_for_any_chunking(delay, sizes):
+    signal = np.random.default_rng(delay).standard_normal((2, 3, sum(sizes)))
+    line, parts, seen = DelayLine((2, 3), delay, np.float64), [], 0
+    for m in sizes:
+        parts.append(line.push(signal[..., seen : seen + m]))
+        seen += m
+        assert sum(p.shape[-1] for p in parts) == max(0, seen - delay)
+    parts.append(line.drain())
+    np.testing.assert_array_equal(np.concatenate(parts, -1), signal)
+    assert len(line) == 0

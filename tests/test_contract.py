@@ -163,8 +163,8 @@ def streamable_classes() -> set[type]:
             continue
         module = importlib.import_module(info.name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if not cls.__module__.startswith("wavedil"):
-                continue
+            if not cls.__module__.startswith("wavedil") or getattr(cls, "_is_protocol", False):
+                continue  # another package's class, or a typing Protocol (no instances)
             if issubclass(cls, Stream) or callable(getattr(cls, "stream", None)) \
                     or callable(getattr(cls, "streaming", None)):
                 found.add(cls)

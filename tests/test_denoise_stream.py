@@ -130,3 +130,45 @@ def test_bad_options():
         DenoiseStream("starlet", 3, sigma=-1.0)
     with pytest.raises(ValueError, match="another configuration"):
         DenoiseStream("starlet", 3).load_state_dict(DenoiseStream("starlet", 4).state_dict())
+
+
+def state_layout(stream, x):
+    """Keys, shapes and dtypes of ``stream``'s state after two chunks of ``x``."""
+    stream.process(x[..., :333])
+    stream.process(x[..., 333:500])
+    return {key: (value.shape, value.dtype.str) for key, value in stream.state_dict().items()
+            if key != "meta"}
+
+
+def test_the_state_keys_and_shapes_stay_those_of_saved_states():
+    """Written down from the version before the typed state: saved states must still load."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 700)).astype(np.float32)
+    f4, i8 = "<f4", "<i8"
+    common = {"last": ((2, 3, 1), f4), "thresholds.count": ((), i8),
+              "thresholds.history": ((2, 9, 128), f4),
+              "thresholds.lambdas": ((2, 3, 3), "<f8")}
+    starlet = DenoiseStream("starlet", 3, "centered", hop=64, window=128, channels=3)
+    assert state_layout(starlet, x) == common | {
+        "forward.count": ((), i8), "forward.level1.history": ((2, 3, 4), f4),
+        "forward.level2.history": ((2, 3, 8), f4), "forward.level3.history": ((2, 3, 16), f4),
+        "forward.out1.pending": ((2, 3, 12), f4), "forward.out2.pending": ((2, 3, 8), f4)}
+    db2 = DenoiseStream("db2", 3, hop=64, window=128, channels=3)
+    assert state_layout(db2, x) == common | {
+        "forward.count": ((), i8), "forward.level1.history": ((2, 3, 3), f4),
+        "forward.level2.history": ((2, 3, 6), f4), "forward.level3.history": ((2, 3, 12), f4),
+        "lag1.pending": ((2, 3, 18), f4), "lag2.pending": ((2, 3, 12), f4)} | {
+        f"synthesis_{part}{j}.history": ((2, 3, 3 * 2 ** (j - 1)), f4)
+        for part in ("lo", "hi") for j in (1, 2, 3)}
+
+
+def test_reprs_show_the_configuration_and_the_latency():
+    assert repr(Denoiser("db4", 4, threshold="sure")) == (
+        "Denoiser('db4', levels=4, threshold='sure', latency=105)")
+    stream = DenoiseStream("sym4", 3, hop=64)
+    assert repr(stream) == ("DenoiseStream('sym4', levels=3, alignment='causal', "
+                            "boundary='zero', threshold='bayes', mode='soft', sigma=None, "
+                            "latency=49)")
+    stream.process(np.ones(10))
+    assert repr(stream.state.thresholds) == (
+        "RunningThresholds(threshold='bayes', mode='soft', sigma=None, window=8192, hop=64, "
+        "levels=3, channels=1)")

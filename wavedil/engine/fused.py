@@ -61,7 +61,7 @@ class FusedConv:
 
     __slots__ = ("layer", "weight", "winograd", "bias", "span", "dilation", "taps")
 
-    def __init__(self, layer: DilatedConv1d, dtype: npt.DTypeLike):
+    def __init__(self, layer: DilatedConv1d, dtype: npt.DTypeLike) -> None:
         if layer.groups != 1 or layer.left != layer.span or layer.boundary != "zero":
             raise ValueError(f"the fused chain takes causal, zero-boundary convs with "
                              f"groups 1, got {layer!r}")

@@ -12,10 +12,17 @@ would move less often but costs fresh memory (page faults) when a stream starts.
 (A ring buffer would need the window gathered around its wrap point on every call; this
 layout keeps every window a plain strided view that BLAS reads in place.)
 
+A delay line is a ``History`` of ``delay`` samples (``DelayLine``). Compiled kernels keep
+theirs in the same layout: a ``HistoryArena`` puts several histories in one buffer with their
+positions in one array, and ``wavedil.engine._jit.levels.reserve`` is ``History.reserve``
+compiled for it (the tests feed both the same appends and compare them).
+
 Shape: histories are ``(*lead, T)``: time on the last axis.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +39,7 @@ class History:
     """
 
     def __init__(self, lead_shape: tuple[int, ...], size: int, dtype: npt.DTypeLike,
-                 trailing_shape: tuple[int, ...] = ()):
+                 trailing_shape: tuple[int, ...] = ()) -> None:
         self.size = int(size)
         self.lead_shape = tuple(lead_shape)
         self.trailing_shape = tuple(trailing_shape)
@@ -107,41 +114,96 @@ class History:
         self._start, self._end = 0, kept
 
 
-class DelayLine:
-    """A delay line of ``delay`` samples on a ``(B, C, m)`` stream, built on ``History``.
+class DelayLine(History):
+    """A delay of ``delay`` samples on a ``(*lead, m)`` stream: a ``History`` of ``delay``
+    samples used as a delay line.
 
     ``push(chunk)`` returns the samples that are now ``delay`` old (none at first); the
-    last ``delay`` samples wait in the history until ``drain()``.
+    last ``delay`` samples wait in the history (``recent()``) until ``drain()``.
     """
 
-    def __init__(self, delay: int) -> None:
-        self.delay = delay
-        self.history = None
+    def __init__(self, lead_shape: tuple[int, ...], delay: int, dtype: npt.DTypeLike) -> None:
+        super().__init__(lead_shape, delay, dtype)
+        self.delay = self.size
+
+    def __repr__(self) -> str:
+        return f"DelayLine({self.lead_shape}, delay={self.delay}, dtype={self.dtype})"
 
     def push(self, chunk: np.ndarray) -> np.ndarray:
+        """Append ``chunk`` (``(*lead, m)``); return the samples now ``delay`` old."""
         if self.delay == 0:
             return chunk
-        if self.history is None:
-            self.history = History(chunk.shape[:2], self.delay, chunk.dtype)
-        window = self.history.append(chunk)
+        window = self.append(chunk)
         return window[..., : max(0, window.shape[-1] - self.delay)].copy()
 
-    def drain(self, like: np.ndarray) -> np.ndarray:
-        if self.history is None:
-            return like[..., :0]
-        pending = self.history.recent().copy()
-        self.history.clear()
+    def drain(self) -> np.ndarray:
+        """The samples still waiting (``(*lead, <= delay)``); the line is empty after."""
+        pending = self.recent().copy()
+        self.clear()
         return pending
 
-    def state(self) -> np.ndarray | None:
-        return None if self.history is None else self.history.recent().copy()
 
-    def load(self, values: npt.ArrayLike, batch: int, channels: int, dtype: npt.DTypeLike,
-             name: str) -> None:
-        values = np.asarray(values)
-        if values.dtype != dtype or values.shape[:2] != (batch, channels) or \
-                values.ndim != 3 or values.shape[2] > self.delay:
-            raise ValueError(f"state {name!r} must be {dtype} of shape ({batch}, {channels}, "
-                             f"<= {self.delay}), got {values.dtype} {values.shape}")
-        self.history = History((batch, channels), self.delay, dtype)
-        self.history.load(values)
+class HistoryArena:
+    """Histories side by side in one ``(rows, capacity)`` buffer, for compiled kernels.
+
+    History k keeps ``History``'s layout in columns ``base[k] : base[k + 1]`` of
+    ``buffer``, its positions ``(start, end)`` (relative to its region) in row k of
+    ``positions``, so a kernel takes the three arrays (``arrays``) and reads and writes every
+    history in place: ``wavedil.engine._jit.levels.reserve`` is ``History.reserve`` for
+    it. ``arena[k]`` is history k as a ``History`` (``recent``, ``load``, ...) on the same
+    buffer and positions. The owner sizes each region for its largest append: a region never
+    grows (a new buffer would leave the kernel's behind), running out of it is an error.
+    """
+
+    def __init__(self, rows: int, sizes: Sequence[int], capacities: Sequence[int],
+                 dtype: npt.DTypeLike) -> None:
+        self.base = np.concatenate([[0], np.cumsum(capacities, dtype=np.int64)]).astype(np.int64)
+        self.buffer = np.zeros((rows, int(self.base[-1])), dtype)
+        self.positions = np.zeros((len(sizes), 2), np.int64)
+        self.arrays = (self.buffer, self.base, self.positions)  # what a kernel takes
+        self._histories = [_ArenaHistory(self, k, size) for k, size in enumerate(sizes)]
+
+    def __getitem__(self, k: int) -> History:
+        return self._histories[k]
+
+    def __len__(self) -> int:
+        return len(self._histories)
+
+    def __repr__(self) -> str:
+        sizes = [h.size for h in self._histories]
+        return f"HistoryArena(rows={self.buffer.shape[0]}, sizes={sizes}, dtype={self.dtype})"
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.buffer.dtype
+
+
+class _ArenaHistory(History):
+    """History k of a ``HistoryArena``: its region of the buffer, its row of positions."""
+
+    def __init__(self, arena: HistoryArena, k: int, size: int) -> None:
+        self._positions = arena.positions[k]
+        super().__init__((arena.buffer.shape[0],), size, arena.buffer.dtype)
+        self._buf = arena.buffer[:, arena.base[k] : arena.base[k + 1]]
+
+    @property
+    def _start(self) -> int:
+        return int(self._positions[0])
+
+    @_start.setter
+    def _start(self, value: int) -> None:
+        self._positions[0] = value
+
+    @property
+    def _end(self) -> int:
+        return int(self._positions[1])
+
+    @_end.setter
+    def _end(self, value: int) -> None:
+        self._positions[1] = value
+
+    def _make_room(self, m: int) -> None:
+        if len(self) + m > self._buf.shape[-1]:
+            raise ValueError(f"a history of {len(self)} samples cannot take {m} more in its "
+                             f"region of {self._buf.shape[-1]} samples")
+        super()._make_room(m)

@@ -58,7 +58,7 @@ class Model:
     out_channels: int
 
     def __init__(self, config: dict[str, Any], params: dict[str, npt.ArrayLike] | None,
-                 seed: int | None):
+                 seed: int | None) -> None:
         self.config = config
         shapes = self.param_shapes()
         if params is None:
@@ -187,7 +187,7 @@ class ModelStream(Stream):
 
     state: ModelState
 
-    def __init__(self, model: Model, batch: int | None = None):
+    def __init__(self, model: Model, batch: int | None = None) -> None:
         super().__init__(model.in_channels, model.out_channels, 0, batch)
         self.model = model
         self.w: dict[str, np.ndarray] | None = None

@@ -28,15 +28,21 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import positive_int
 
-if TYPE_CHECKING:  # base imports this module
-    from .base import Model
+
+class _Splittable(Protocol):
+    """What a split call needs of a model (``wavedil.models.base.Model`` has it)."""
+
+    @property
+    def receptive_field(self) -> int: ...
+
+    def stream(self, batch: int | None = None) -> Any: ...
 
 MIN_STRETCH = 8192  # samples: less work is not worth a thread
 _SPLIT_LOCK = threading.Lock()
@@ -79,7 +85,7 @@ def batch_groups(batch: int, n: int, workers: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def run_offline(model: Model, x: npt.ArrayLike, cond: dict[str, npt.ArrayLike | None],
+def run_offline(model: _Splittable, x: npt.ArrayLike, cond: dict[str, npt.ArrayLike | None],
                 workers: int | None = None) -> np.ndarray:
     """``model``'s offline output: a fresh stream over ``x``, split over ``workers``
     threads (default: numpy's BLAS thread count) by batch rows or, for one signal, in

@@ -132,7 +132,7 @@ class Stack(Model):
 
     def __init__(self, layers: list[dict[str, Any] | LayerSpec], in_channels: int | None = None,
                  activation: str | None = "relu", *,
-                 params: dict[str, npt.ArrayLike] | None = None, seed: int | None = 0):
+                 params: dict[str, npt.ArrayLike] | None = None, seed: int | None = 0) -> None:
         in_channels, plan = stack_plan(layers, in_channels, activation)
         super().__init__({"in_channels": in_channels, "layers": plan}, params, seed)
         self.in_channels, self.out_channels = in_channels, plan[-1]["channels"]

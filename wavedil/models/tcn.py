@@ -97,7 +97,7 @@ class TCN(Model):
     def __init__(self, in_channels: int, channels: int | list[int], kernel_size: int = 3,
                  dilations: list[int] | None = None, stacks: int = 1,
                  out_channels: int | None = None, *,
-                 params: dict[str, npt.ArrayLike] | None = None, seed: int | None = 0):
+                 params: dict[str, npt.ArrayLike] | None = None, seed: int | None = 0) -> None:
         widths, full = tcn_plan(channels, dilations, stacks)
         config = {"in_channels": positive_int(in_channels, "in_channels"), "channels": widths,
                   "kernel_size": positive_int(kernel_size, "kernel_size"), "dilations": full,

@@ -87,7 +87,7 @@ class WaveNet(Model):
                  dilations: list[int] | None = None, stacks: int = 1,
                  global_cond_channels: int = 0, local_cond_channels: int = 0,
                  input_kernel_size: int | None = None, *,
-                 params: dict[str, npt.ArrayLike] | None = None, seed: int | None = 0):
+                 params: dict[str, npt.ArrayLike] | None = None, seed: int | None = 0) -> None:
         in_channels = positive_int(in_channels, "in_channels")
         gate = positive_int(gate_channels, "gate_channels")
         if gate % 2:
@@ -172,7 +172,7 @@ class WaveNet(Model):
 class WaveNetStream(ModelStream):
     """Stream of a numpy ``WaveNet``; conditioning arrives with each chunk."""
 
-    def __init__(self, model: WaveNet, batch: int | None = None):
+    def __init__(self, model: WaveNet, batch: int | None = None) -> None:
         super().__init__(model, batch)
         self._layers = len(model.config["dilations"])
 

@@ -136,7 +136,7 @@ class TorchStream(Stream):
 
     state: TorchStreamState
 
-    def __init__(self, module: Streaming, batch: int | None = None):
+    def __init__(self, module: Streaming, batch: int | None = None) -> None:
         in_channels, out_channels = module.in_channels, module.out_channels
         super().__init__(in_channels, out_channels, 0, batch)
         self.module = module
@@ -257,7 +257,7 @@ class CausalConv1d(Streaming, nn.Conv1d):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1,
                  groups: int = 1, bias: bool = True, device: torch.device | str | None = None,
-                 dtype: torch.dtype | None = None):
+                 dtype: torch.dtype | None = None) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride=1, padding=0,
                          dilation=dilation, groups=groups, bias=bias, device=device, dtype=dtype)
         self._stream = None
@@ -291,7 +291,7 @@ class CausalConv1d(Streaming, nn.Conv1d):
 class _History:
     """The last ``span`` samples of ``(B, C, T)``, in a tensor with room to append."""
 
-    def __init__(self, batch: int, channels: int, span: int, like: torch.Tensor):
+    def __init__(self, batch: int, channels: int, span: int, like: torch.Tensor) -> None:
         self.span = span
         self.buf = like.new_zeros((batch, channels, span + max(span, ROOM)))
         self.end = span  # zeros before the start
@@ -328,7 +328,7 @@ class _ConvStream:
     dilation (grouped convs convolve the ``span + m`` window instead).
     """
 
-    def __init__(self, conv: CausalConv1d, batch: int):
+    def __init__(self, conv: CausalConv1d, batch: int) -> None:
         self.conv, self.batch = conv, batch
         with torch.no_grad():
             self.weight = conv.weight.detach().clone()

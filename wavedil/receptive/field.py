@@ -375,7 +375,7 @@ def _exact_extent(tree, stride: Fraction, hull):
     return left, right, tuple(int(g) for g in gaps)
 
 
-def past_extent(tree) -> int:
+def past_extent(tree: SpecTree) -> int:
     """The past samples the longest path of a stride-1 tree of ``LayerSpec``, ``Chain`` and
     ``Branches`` reads: extents add along a chain, the widest branch wins.
 

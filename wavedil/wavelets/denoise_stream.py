@@ -7,7 +7,6 @@ running window (``RunningThresholds``), and the inverse, chunk by chunk.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import positive_int
+from ..engine.conv import checked_history
 from ..engine.history import DelayLine, History
 from ..engine.stream import Stream, sub_state
 from .banks import WaveletLike, filter_bank
@@ -43,14 +43,24 @@ class RunningThresholds:
     so the output does not depend on how the stream is chunked.
     """
 
-    def __init__(self, gains: np.ndarray, threshold: str | float, mode: str,
+    def __init__(self, gains: npt.ArrayLike, threshold: str | float, mode: str,
                  sigma: float | None, window: int, hop: int, channels: int) -> None:
-        self.gains, self.threshold, self.mode = gains, threshold, mode
+        self.gains = np.asarray(gains, np.float64)  # (J,): per-level noise gains
+        self.threshold, self.mode = threshold, mode
         self.sigma = None if sigma is None else float(sigma)
         self.window, self.hop, self.channels = window, hop, channels
         numeric = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
         self.fixed = self.sigma is not None and (numeric or threshold == "universal")
-        self.history, self.lambdas, self.count = None, None, 0
+        # the state: the last `window` coefficients (B, J C, <= window), the thresholds in
+        # force (B, J, C) and the coefficient index of every level
+        self.history: History | None = None
+        self.lambdas: np.ndarray | None = None
+        self.count = 0
+
+    def __repr__(self) -> str:
+        return (f"RunningThresholds(threshold={self.threshold!r}, mode={self.mode!r}, "
+                f"sigma={self.sigma!r}, window={self.window}, hop={self.hop}, "
+                f"levels={self.gains.size}, channels={self.channels})")
 
     def _estimate(self, w: np.ndarray) -> np.ndarray:
         """Thresholds ``(B, J, C)`` from coefficients ``(B, J, C, n)``."""
@@ -94,6 +104,7 @@ class RunningThresholds:
         return out
 
     def state(self) -> dict[str, np.ndarray]:
+        """The state as plain arrays: ``count``, ``lambdas``, ``history`` (when known)."""
         state = {"count": np.array(self.count)}
         if self.lambdas is not None:
             state["lambdas"] = self.lambdas.copy()
@@ -101,7 +112,8 @@ class RunningThresholds:
             state["history"] = self.history.recent().copy()
         return state
 
-    def load(self, state: Mapping[str, Any], batch: int, dtype: npt.DTypeLike) -> None:
+    def load(self, state: dict[str, Any], batch: int, dtype: np.dtype) -> None:
+        """Continue from ``state()`` of thresholds of this configuration (checked)."""
         self.count = int(np.asarray(state.get("count", 0)))
         levels = self.gains.size
         if "lambdas" in state:
@@ -120,6 +132,7 @@ class RunningThresholds:
             self.history.load(values)
 
     def reset(self) -> None:
+        """Forget every coefficient seen."""
         self.history, self.lambdas, self.count = None, None, 0
 
 
@@ -191,7 +204,7 @@ class DenoiseStream(Stream):
                 f"threshold={self.threshold!r}, mode={self.mode!r}, sigma={self.sigma!r}, "
                 f"latency={self.latency})")
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"op": "DenoiseStream", "wavelet": self.bank.name,
                 "dec_lo": self.bank.dec_lo.tolist(), "levels": self.levels,
                 "alignment": self.alignment, "boundary": self.boundary,
@@ -209,7 +222,7 @@ class DenoiseStream(Stream):
         return DenoiseState(
             RunningThresholds(self._gains, self.threshold, self.mode, self.sigma, self.window,
                               self.hop, self.channels),
-            [DelayLine(lag) for lag in self._lags])
+            [DelayLine((batch, self.channels), lag, dtype) for lag in self._lags])
 
     def _denoise(self, coefficients: np.ndarray) -> np.ndarray:
         """``(J+1, B, C, m)`` aligned coefficients -> ``(B, C, m)`` (difference banks)
@@ -246,19 +259,20 @@ class DenoiseStream(Stream):
     def export_state(self) -> dict[str, np.ndarray]:
         state = {}
         for j, lag in enumerate(self.state.lags):
-            if lag.state() is not None:
-                state[f"lag{j + 1}.pending"] = lag.state()
+            if lag.delay:
+                state[f"lag{j + 1}.pending"] = lag.recent().copy()
         for key, value in self.state.thresholds.state().items():
             state[f"thresholds.{key}"] = value
         if self.state.last is not None:
             state["last"] = self.state.last.copy()
         return state
 
-    def import_state(self, arrays: dict, batch: int, dtype: np.dtype) -> None:
+    def import_state(self, arrays: dict[str, Any], batch: int, dtype: np.dtype) -> None:
         for j, lag in enumerate(self.state.lags):
-            if f"lag{j + 1}.pending" in arrays:
-                lag.load(arrays[f"lag{j + 1}.pending"], batch, self.channels, dtype,
-                         f"lag{j + 1}.pending")
+            name = f"lag{j + 1}.pending"
+            if name in arrays:
+                lag.load(checked_history(arrays[name], name, dtype,
+                                         (batch, self.channels, lag.delay)))
         self.state.thresholds.load(sub_state(arrays, "thresholds"), batch, dtype)
         if "last" in arrays:
             last = np.asarray(arrays["last"])
@@ -275,12 +289,16 @@ class Denoiser:
     Shape: ``(T,)``, ``(C, T)`` or ``(B, C, T)`` in, the same shape out.
     """
 
-    def __init__(self, wavelet: WaveletLike = "starlet", levels: int = 5,
-                 **options: Any) -> None:
+    def __init__(self, wavelet: WaveletLike = "starlet", levels: int = 5, **options: Any) -> None:
         self.wavelet, self.levels, self.options = wavelet, levels, options
         self.latency = self.stream().latency
 
-    def __call__(self, x) -> np.ndarray:
+    def __repr__(self) -> str:
+        name = getattr(self.wavelet, "name", self.wavelet)
+        options = "".join(f", {key}={value!r}" for key, value in self.options.items())
+        return f"Denoiser({name!r}, levels={self.levels}{options}, latency={self.latency})"
+
+    def __call__(self, x: npt.ArrayLike) -> np.ndarray:
         stream = self.stream()
         y = stream.process(x)
         return np.concatenate([y, stream.flush()], axis=-1)

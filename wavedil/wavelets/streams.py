@@ -1,17 +1,18 @@
-"""Real-time à trous transforms: the forward, its inverse and the denoiser, as streams.
+"""Real-time à trous transforms: the forward and its inverse, as streams.
 
 ``AtrousStream`` runs a chunk through every level in one compiled call
-(``wavedil.engine._jit.levels.stream_levels``): level j keeps the last ``(K-1) 2^(j-1)``
-samples of its input c_{j-1} in a linear buffer (moved to the front only when its room runs
-out, as ``wavedil.engine.history.History``), filters them with the engine's dilated
-cross-correlation (the layers of ``wavedil.wavelets.transform.level_layers``, the lowpass
-and highpass from one read), and hands c_j to level j+1; so the work per chunk grows with
-the chunk and the taps, never with the dilation, and no Python runs per level. Level j's
-coefficients come out ``R_j = right_1 + ... + right_j`` samples late (0 for the causal
-alignment); the outputs of the shallower levels wait in delay lines so that all coefficients
-of one sample come out together, ``latency = R_J`` samples after their input (the streaming
-contract of ``wavedil.engine.stream``: process, then flush, concatenated, equals
-``wavedil.atrous`` with the same options).
+(``wavedil.engine.compiled.stream_levels``): level j keeps the last ``(K-1) 2^(j-1)``
+samples of its input c_{j-1} in a ``History`` (one of a ``HistoryArena``, whose arrays the
+kernel reads and writes in place; ``AtrousState`` holds them), filters them with the
+engine's dilated cross-correlation (the layers of ``wavedil.wavelets.transform.level_layers``,
+the lowpass and highpass from one read), and hands c_j to level j+1; so the work per chunk
+grows with the chunk and the taps, never with the dilation, and no Python runs per level.
+Level j's coefficients come out ``R_j = right_1 + ... + right_j`` samples late (0 for the
+causal alignment); the outputs of the shallower levels wait in delay lines (histories of
+the same arena kind) so that all coefficients of one sample come out together,
+``latency = R_J`` samples after their input (the streaming contract of
+``wavedil.engine.stream``: process, then flush, concatenated, equals ``wavedil.atrous``
+with the same options).
 
 Output layout: a chunk of ``(levels + 1, *chunk_layout)``: ``w_1 .. w_J`` then ``c_J``,
 as ``AtrousResult.stack()``; ``chunk_layout`` is the layout of the input chunks (``(m,)``,
@@ -24,13 +25,15 @@ start, the last at the end), applied per level as offline.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import as_float_array, positive_int
+from ..engine.history import History, HistoryArena
 from ..engine.spec import Branches
 from ..engine.stream import Stream
 from .banks import WaveletLike, filter_bank
@@ -46,11 +49,43 @@ _PIECE = 4096  # the longest piece of a chunk one kernel call takes (bounds the 
 
 
 def check_stream_options(alignment: str, boundary: str) -> None:
+    """Refuse an alignment or a boundary that a stream cannot run (ValueError)."""
     if alignment not in ALIGNMENTS:
         raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
     if boundary not in STREAM_BOUNDARIES:
         raise ValueError(f"a stream's boundary must be one of {STREAM_BOUNDARIES} (periodic, "
                          f"symmetric and reflect need the whole signal), got {boundary!r}")
+
+
+@dataclass
+class AtrousState:
+    """What an ``AtrousStream`` remembers, in the arrays its compiled kernel reads and writes
+    (``wavedil.engine.compiled.stream_levels``); made for one batch size and dtype."""
+
+    histories: HistoryArena  # level j: the last span_j samples of its input c_{j-1}
+    lines: HistoryArena  # level j: w_j waiting R_J - R_j samples for the deepest level
+    lowpass: np.ndarray  # the taps in the stream's dtype, reversed (a correlation)
+    highpass: np.ndarray  # empty for a difference bank (w_j = scale c_{j-1} - c_j)
+    scale: np.generic  # 1, or 1/sqrt(2) per level for MODWT
+    c_scratch: np.ndarray  # (rows, room): c_j on its way to level j+1
+    w_scratch: np.ndarray  # (rows, room): w_j on its way to its delay line
+    count: int = 0  # samples fed so far
+    kernel_arrays: tuple = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # stream_levels's parameters from lo_taps to w_tmp, in its order: one tuple, made
+        # once (numba takes flat arrays faster than tuples or keywords)
+        self.kernel_arrays = (self.lowpass, self.highpass, self.scale, *self.histories.arrays,
+                              *self.lines.arrays, self.c_scratch, self.w_scratch)
+
+
+@dataclass
+class InverseState:
+    """An ``InverseAtrousStream`` remembers nothing of the signal, only its chunks' layout:
+    ``(levels + 1, m)`` coefficients give ``(m,)`` chunks, ``(levels + 1, C, m)`` give
+    ``(C, m)`` (the base layout sees ``((levels + 1) C, m)`` for both)."""
+
+    signal_ndim: int | None = None
 
 
 class AtrousStream(Stream):
@@ -83,17 +118,21 @@ class AtrousStream(Stream):
         # per level: (left, right, dilation, wait of w_j in its delay line = R_J - R_j)
         self._geometry = np.array([(left, right, 2 ** j, latency - delay) for j, ((left, right),
                                    delay) in enumerate(zip(extents, delays))], np.int64)
-        self._buffers = None  # the kernel's arrays, made for the first chunk's layout
-        self._count = 0  # samples fed so far
         super().__init__(self.channels, (self.levels + 1) * self.channels, latency, batch)
 
     @property
     def spec(self) -> Branches:
         return atrous_spec(self.bank, self.levels, self.alignment)
 
+    def __repr__(self) -> str:
+        return (f"AtrousStream({self.bank.name!r}, levels={self.levels}, "
+                f"alignment={self.alignment!r}, boundary={self.boundary!r}, norm={self.norm}, "
+                f"channels={self.channels}, latency={self.latency})")
+
     # -- the kernel's state -----------------------------------------------------------------
-    def _make_buffers(self, rows: int, dtype) -> dict:
-        """Zeroed arrays for ``stream_levels``: histories, delay lines, scratch, taps."""
+    def new_state(self, batch: int, dtype: np.dtype) -> AtrousState:
+        """Empty histories and delay lines for ``batch * channels`` rows, scratch, filters."""
+        rows = batch * self.channels
         left, right, _, wait = self._geometry.T
         span, room = left + right, max(_PIECE, self.latency)
         # level j takes at most a piece, or R_j = latency - wait_j samples when flushed:
@@ -101,40 +140,31 @@ class AtrousStream(Stream):
         history_sizes = 2 * span + left + np.maximum(_PIECE, self.latency - wait)
         line_sizes = np.where(wait > 0, 2 * wait + room, 0)
         scale = 1 / math.sqrt(2) if self.norm else 1.0
-        dtype = np.dtype(dtype)
-        return {
-            "hist": np.zeros((rows, int(history_sizes.sum())), dtype),
-            "hist_base": np.concatenate([[0], np.cumsum(history_sizes)]).astype(np.int64),
-            "hist_pos": np.full((self.levels, 2), -1, np.int64),
-            "lines": np.zeros((rows, int(line_sizes.sum())), dtype),
-            "line_base": np.concatenate([[0], np.cumsum(line_sizes)]).astype(np.int64),
-            "line_pos": np.zeros((self.levels, 2), np.int64),
-            "c_tmp": np.zeros((rows, room), dtype), "w_tmp": np.zeros((rows, room), dtype),
-            "lo": np.ascontiguousarray(self.bank.dec_lo[::-1] * scale, dtype),
-            "hi": np.zeros(0, dtype) if self.bank.difference else
-            np.ascontiguousarray(self.bank.dec_hi[::-1] * scale, dtype),
-            "scale": dtype.type(scale),
-        }
+        lo = np.ascontiguousarray(self.bank.dec_lo[::-1] * scale, dtype)
+        hi = np.zeros(0, dtype) if self.bank.difference else \
+            np.ascontiguousarray(self.bank.dec_hi[::-1] * scale, dtype)
+        return AtrousState(
+            histories=HistoryArena(rows, span, history_sizes, dtype),
+            lines=HistoryArena(rows, wait, line_sizes, dtype),
+            lowpass=lo, highpass=hi, scale=dtype.type(scale),
+            c_scratch=np.zeros((rows, room), dtype), w_scratch=np.zeros((rows, room), dtype))
 
     def _run(self, x: np.ndarray, final: bool) -> np.ndarray:
         """``x`` ``(rows, m)`` through every level: ``(levels + 1, rows, m_out)``."""
-        from ..engine._jit.levels import stream_levels
+        from ..engine.compiled import stream_levels  # numba, on first use
 
-        rows, m = x.shape
-        if self._buffers is None:
-            self._buffers = self._make_buffers(rows, x.dtype)
-        done, count = max(0, self._count - self.latency), self._count + m
+        state = self.state
+        m = x.shape[1]
+        done, count = max(0, state.count - self.latency), state.count + m
         m_out = count - done if final else max(0, count - self.latency) - done
-        out = np.empty((self.levels + 1, rows, m_out), x.dtype)
-        k = self._buffers
-        stream_levels(x, final, k["lo"], k["hi"], k["scale"], self.boundary == "edge",
-                      self._geometry, k["hist"], k["hist_base"], k["hist_pos"], k["lines"],
-                      k["line_base"], k["line_pos"], k["c_tmp"], k["w_tmp"], out)
-        self._count = count
+        out = np.empty((self.levels + 1, x.shape[0], m_out), x.dtype)
+        stream_levels(x, final, self.boundary == "edge", self._geometry,
+                      *state.kernel_arrays, out)
+        state.count = count
         return out
 
     # -- Stream hooks -----------------------------------------------------------------------
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"op": "AtrousStream", "wavelet": self.bank.name,
                 "dec_lo": self.bank.dec_lo.tolist(), "levels": self.levels,
                 "alignment": self.alignment, "boundary": self.boundary, "norm": self.norm,
@@ -167,52 +197,40 @@ class AtrousStream(Stream):
             return np.zeros(shape)
         return super().flush()
 
-    def _lines(self):
-        """``(name, array, positions, k, most)`` of every history and delay line."""
-        k = self._buffers
+    def _named(self) -> Iterator[tuple[str, History, int]]:
+        """``(state key, history, most samples)`` of every level's history and delay line."""
         for j in range(self.levels):
-            span = int(self._geometry[j, 0] + self._geometry[j, 1])
-            yield f"level{j + 1}.history", k["hist"], k["hist_base"], k["hist_pos"], j, span
-            wait = int(self._geometry[j, 3])
+            span, wait = int(self._geometry[j, 0] + self._geometry[j, 1]), \
+                int(self._geometry[j, 3])
+            yield f"level{j + 1}.history", self.state.histories[j], span
             if wait:
-                yield f"out{j + 1}.pending", k["lines"], k["line_base"], k["line_pos"], j, wait
+                yield f"out{j + 1}.pending", self.state.lines[j], wait
 
     def export_state(self) -> dict[str, np.ndarray]:
-        state = {"count": np.array(self._count, np.int64)}
-        if self._buffers is None or self.layout is None:
-            return state
-        batch = self.layout.batch
-        for name, array, base, pos, j, _ in self._lines():
-            start, end = pos[j]
-            if start >= 0:
-                kept = array[:, base[j] + start : base[j] + end]
-                state[name] = kept.reshape(batch, self.channels, end - start).copy()
+        assert self.layout is not None
+        state = {"count": np.array(self.state.count, np.int64)}
+        for name, history, _ in self._named():
+            # a level's history is saved from its first sample on, a delay line always
+            if len(history) or name.startswith("out"):
+                values = history.recent().reshape(self.layout.batch, self.channels, -1)
+                state[name] = values.copy()
         return state
 
-    def import_state(self, state: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
+    def import_state(self, state: dict[str, Any], batch: int, dtype: np.dtype) -> None:
         count = np.asarray(state.get("count", -1))
         if count.shape != () or count.dtype.kind not in "iu" or int(count) < 0:
             raise ValueError(f"state 'count' must be an integer >= 0 (the samples fed so far), "
                              f"got {state.get('count')!r}")
-        self._buffers = self._make_buffers(batch * self.channels, dtype)
-        for name, array, base, pos, j, most in self._lines():
-            if name not in state:
-                continue
-            values = np.asarray(state[name])
-            if values.dtype != dtype or values.shape[:2] != (batch, self.channels) or \
-                    values.ndim != 3 or values.shape[2] > most:
-                raise ValueError(f"state {name!r} must be {dtype} of shape ({batch}, "
-                                 f"{self.channels}, <= {most}), got {values.dtype} "
-                                 f"{values.shape}")
-            n = values.shape[2]
-            array[:, base[j] : base[j] + n] = values.reshape(batch * self.channels, n)
-            pos[j] = (0, n)
-        self._count = int(count)
-
-    def reset(self) -> None:
-        super().reset()
-        self._buffers = None
-        self._count = 0
+        for name, history, most in self._named():
+            if name in state:
+                values = np.asarray(state[name])
+                if values.dtype != dtype or values.shape[:2] != (batch, self.channels) or \
+                        values.ndim != 3 or values.shape[2] > most:
+                    raise ValueError(f"state {name!r} must be {dtype} of shape ({batch}, "
+                                     f"{self.channels}, <= {most}), got {values.dtype} "
+                                     f"{values.shape}")
+                history.load(values.reshape(batch * self.channels, values.shape[2]))
+        self.state.count = int(count)
 
 
 class AtrousTransform:
@@ -240,7 +258,12 @@ class AtrousTransform:
     def latency(self) -> int:
         return self.stream().latency
 
-    def __call__(self, x) -> np.ndarray:
+    def __repr__(self) -> str:
+        return (f"AtrousTransform({self.bank.name!r}, levels={self.levels}, "
+                f"alignment={self.alignment!r}, boundary={self.boundary!r}, norm={self.norm}, "
+                f"channels={self.channels}, latency={self.latency})")
+
+    def __call__(self, x: npt.ArrayLike) -> np.ndarray:
         return atrous(x, self.bank, self.levels, self.alignment, self.boundary, self.norm).stack()
 
     def stream(self, batch: int | None = None) -> AtrousStream:
@@ -273,8 +296,14 @@ class InverseAtrousStream(Stream):
         self.levels = positive_int(levels, "levels")
         self.norm = bool(norm)
         self.channels = positive_int(channels, "channels")
-        self._signal_ndim = None
         super().__init__((self.levels + 1) * self.channels, self.channels, 0, batch)
+
+    def __repr__(self) -> str:
+        return (f"InverseAtrousStream({self.bank.name!r}, levels={self.levels}, "
+                f"norm={self.norm}, channels={self.channels}, latency={self.latency})")
+
+    def new_state(self, batch: int, dtype: np.dtype) -> InverseState:
+        return InverseState()
 
     def process(self, coefficients: npt.ArrayLike) -> np.ndarray:
         """Feed ``(levels + 1, *chunk_shape)`` coefficients; return the signal chunk."""
@@ -282,8 +311,9 @@ class InverseAtrousStream(Stream):
         if c.ndim not in (2, 3, 4) or c.shape[0] != self.levels + 1:
             raise ValueError(f"expected coefficients of shape ({self.levels + 1}, [B,] [C,] m), "
                              f"got shape {c.shape}")
-        if self._signal_ndim not in (None, c.ndim - 1):
-            raise ValueError(f"this stream carries {self._signal_ndim}-D signal chunks, got "
+        carried = None if self.state is None else self.state.signal_ndim
+        if carried not in (None, c.ndim - 1):
+            raise ValueError(f"this stream carries {carried}-D signal chunks, got "
                              f"coefficients of shape {c.shape}")
         if c.ndim == 4:  # (J+1, B, C, m) -> (B, (J+1) C, m)
             chunk = np.ascontiguousarray(c.swapaxes(0, 1))
@@ -291,18 +321,14 @@ class InverseAtrousStream(Stream):
         else:  # (J+1, m) or (J+1, C, m) -> ((J+1) C, m)
             chunk = c.reshape(math.prod(c.shape[:-1]), c.shape[-1])
         y = super().process(chunk)
-        self._signal_ndim = c.ndim - 1
-        return y[0] if self._signal_ndim == 1 else y
+        self.state.signal_ndim = c.ndim - 1
+        return y[0] if self.state.signal_ndim == 1 else y
 
     def flush(self) -> np.ndarray:
         y = super().flush()
-        return y[0] if self._signal_ndim == 1 else y
+        return y[0] if self.state.signal_ndim == 1 else y
 
-    def reset(self) -> None:
-        super().reset()
-        self._signal_ndim = None
-
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         return {"op": "InverseAtrousStream", "wavelet": self.bank.name,
                 "dec_lo": self.bank.dec_lo.tolist(), "levels": self.levels, "norm": self.norm,
                 "channels": self.channels}

@@ -164,49 +164,61 @@ def _copy_rows(dst, d0, src, s0, n):
 
 
 @njit(cache=True, nogil=True)
-def _compact(buf, base, pos, k, room):
-    """Make ``room`` free samples after line ``k``'s kept samples, which move to the front
-    of its region ``base[k] .. base[k + 1]`` when the region's end is reached (amortised:
-    the caller makes each region at least twice the kept size plus the largest append)."""
-    start, end = pos[k, 0], pos[k, 1]
-    if end + room <= base[k + 1] - base[k]:
-        return
-    kept = end - start
-    for r in range(buf.shape[0]):
-        row = buf[r]
-        for i in range(kept):
-            row[base[k] + i] = row[base[k] + start + i]
-    pos[k, 0], pos[k, 1] = 0, kept
+def reserve(buf, base, pos, k, size, m):
+    """``History.reserve(m)`` of history ``k`` of a ``HistoryArena`` (``buf``, ``base``,
+    ``pos``) that keeps ``size`` samples: returns the column of ``buf`` where the caller
+    writes the ``m`` samples, after the history's kept ``pos[k, 1] - pos[k, 0]`` samples.
+
+    The same policy: when the region's end is reached, the kept samples move to its front.
+    """
+    start, end, b, capacity = pos[k, 0], pos[k, 1], base[k], base[k + 1] - base[k]
+    if end + m > capacity:
+        kept = end - start
+        if kept + m > capacity:
+            raise ValueError("reserve: the history's region is too small for the append")
+        for r in range(buf.shape[0]):
+            row = buf[r]
+            for i in range(kept):
+                row[b + i] = row[b + start + i]
+        start, end = 0, kept
+    slot = end
+    end += m
+    pos[k, 0], pos[k, 1] = max(start, end - size), end
+    return b + slot
 
 
 @njit(cache=True, nogil=True)
-def _delay_line(lines, base, pos, k, delay, src, n, out, final):
-    """Push ``src[:, :n]`` into delay line ``k`` and write what is now ``delay`` samples old
-    (all of it when ``final``) to ``out[:, :count]``; returns the count."""
-    _compact(lines, base, pos, k, n)
-    start, end, b = pos[k, 0], pos[k, 1], base[k]
-    _copy_rows(lines, b + end, src, 0, n)
-    end += n
-    ready = end - start if final else max(0, end - start - delay)
+def _delay_line(buf, base, pos, k, delay, src, n, out, final):
+    """``DelayLine.push`` of line ``k`` of an arena (``buf``, ``base``, ``pos``): push
+    ``src[:, :n]``, write what is now ``delay`` samples old (all of it, then ``drain``, when
+    ``final``) to ``out[:, :count]``; returns the count."""
+    kept = pos[k, 1] - pos[k, 0]
+    slot = reserve(buf, base, pos, k, delay, n)
+    _copy_rows(buf, slot, src, 0, n)
+    ready = kept + n if final else max(0, kept + n - delay)
     if ready != out.shape[1]:
         raise ValueError("stream_levels: delayed output count differs from the caller's")
-    _copy_rows(out, 0, lines, b + start, ready)
-    pos[k, 0], pos[k, 1] = start + ready, end
+    _copy_rows(out, 0, buf, slot - kept, ready)
+    if final:
+        pos[k, 0], pos[k, 1] = 0, 0
     return ready
 
 
 @njit(cache=True, nogil=True)
-def stream_levels(x, final, lo_taps, hi_taps, scale, edge, geometry, hist, hist_base, hist_pos,
+def stream_levels(x, final, edge, geometry, lo_taps, hi_taps, scale, hist, hist_base, hist_pos,
                   lines, line_base, line_pos, c_tmp, w_tmp, out):
     """Run a chunk through every level of a causal-or-not à trous stream (``AtrousStream``).
 
-    Level j keeps the last ``span_j`` samples of its input c_{j-1} in its region of
-    ``hist`` (``hist_pos[j] = (start, end)``, start -1 until its first sample arrives,
-    when ``left_j`` boundary samples are put before it: zeros, or that first sample when
-    ``edge``); ``final`` pads ``right_j`` samples after the last one (zeros or that last
-    sample). Each output n reads the window ``n - left_j .. n + right_j``; level j's
-    c_j feeds level j+1 (through ``c_tmp``) and its w_j goes to ``out[j]``, through delay
-    line j when ``geometry[j, 3] > 0`` (w_J and c_J never wait).
+    Level j keeps the last ``span_j = left_j + right_j`` samples of its input c_{j-1} in
+    history j of the arena ``hist``, ``hist_base``, ``hist_pos`` (``buffer``, ``base``,
+    ``positions`` of a ``wavedil.engine.history.HistoryArena``); an empty history is a
+    level not started yet: its first samples come after ``left_j`` boundary samples (zeros,
+    or that first sample when ``edge``); ``final`` pads ``right_j`` samples after the last
+    one (zeros or that last sample). Each output n reads the window ``n - left_j .. n +
+    right_j``; level j's c_j feeds level j+1 (through ``c_tmp``) and its w_j goes to
+    ``out[j]``, through delay line j of the arena ``lines``, ``line_base``, ``line_pos``
+    (through ``w_tmp``) when ``geometry[j, 3] > 0`` (w_J and c_J never wait). ``hi_taps``
+    is empty for a difference bank (w_j = scale c_{j-1} - c_j).
 
     Shape: ``x`` ``(rows, m)``; ``geometry`` ``(J, 4)`` rows of (left, right, dilation,
     delay); ``out`` ``(J + 1, rows, m_out)`` with ``m_out`` what comes out of the last
@@ -218,38 +230,33 @@ def stream_levels(x, final, lo_taps, hi_taps, scale, edge, geometry, hist, hist_
     for j in range(levels):
         left, right, dilation, delay = geometry[j, 0], geometry[j, 1], geometry[j, 2], \
             geometry[j, 3]
-        b = hist_base[j]
+        kept = hist_pos[j, 1] - hist_pos[j, 0]
         fill = 0
-        if hist_pos[j, 0] < 0:
+        if kept == 0:  # not started
             if n_src == 0:
                 return
-            hist_pos[j, 0], hist_pos[j, 1] = 0, 0
             fill = left
         pad = right if final else 0
-        _compact(hist, hist_base, hist_pos, j, fill + n_src + pad)
-        start, end = hist_pos[j, 0], hist_pos[j, 1]
+        slot = reserve(hist, hist_base, hist_pos, j, left + right, fill + n_src + pad)
         for r in range(hist.shape[0]):
             row = hist[r]
             first = src[r, 0] if edge else 0.0
             for i in range(fill):
-                row[b + end + i] = first
+                row[slot + i] = first
             for i in range(n_src):
-                row[b + end + fill + i] = src[r, i]
-            last = row[b + end + fill + n_src - 1] if edge else 0.0
+                row[slot + fill + i] = src[r, i]
+            last = row[slot + fill + n_src - 1] if edge else 0.0
             for i in range(pad):
-                row[b + end + fill + n_src + i] = last
-        end += fill + n_src + pad
-        n_out = max(0, end - start - left - right)
+                row[slot + fill + n_src + i] = last
+        n_out = max(0, kept + fill + n_src + pad - left - right)
         w_dst = w_tmp if delay > 0 else out[j]
         c_dst = out[levels] if j == levels - 1 else c_tmp
         if n_out > c_tmp.shape[1] or (n_out != out.shape[2] and (delay == 0 or
                                                                 j == levels - 1)):
             raise ValueError("stream_levels: output count differs from the caller's")
         if n_out > 0:
-            analysis_rows(hist, b + start, lo_taps, hi_taps, dilation, left, scale, c_dst, 0,
+            analysis_rows(hist, slot - kept, lo_taps, hi_taps, dilation, left, scale, c_dst, 0,
                           w_dst, 0, n_out)
         if delay > 0:
             _delay_line(lines, line_base, line_pos, j, delay, w_tmp, n_out, out[j], final)
-        hist_pos[j, 0], hist_pos[j, 1] = max(start, end - left - right), end
         src, n_src = c_tmp, n_out
-
