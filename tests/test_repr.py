@@ -94,7 +94,7 @@ FACTORIES = {
     "WaveNet": (lambda p: _wavenet(), None),
     "Stack": (lambda p: _stack(), None),
     "WaveNet (30 layers)": (lambda p: wavedil.WaveNet(1, 2, 4, 2, dilations=[2 ** i for i in
-                                                                        range(10)] * 3), STREAMS),
+                                                                        range(10)] * 3), None),
     "TCNStream": (lambda p: _tcn().stream(), None),
     "WaveNetStream": (lambda p: _wavenet().stream(), None),
     "StackStream": (lambda p: _stack().stream(), None),

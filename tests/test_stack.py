@@ -438,6 +438,6 @@ def test_config_is_json_and_rebuilds_the_model():
 def test_reprs_show_the_configuration():
     stream = MODELS["tcn"].stream(2)
     assert repr(stream) == "TCNStream(op=TCN, latency=0, batch=2)"
-    assert repr(MODELS["stack"]).startswith('Stack({"in_channels": 2')
+    assert repr(MODELS["stack"]).startswith("Stack(in_channels=2")
     stream.process(np.zeros((2, 2, 3)))
     assert "History(lead=(2,), size=2" in repr(stream.state)

@@ -27,7 +27,6 @@ and cast to the input's dtype (float32 stays float32, float64 stays float64).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from functools import partial
@@ -42,7 +41,7 @@ from ..engine.fused import FusedChain
 from ..engine.history import History
 from ..engine.spec import Chain, LayerSpec
 from ..engine.stream import Stream
-from ..receptive.field import past_extent
+from ..receptive.field import past_extent, short_tuple
 from .file import save_model
 from .parallel import cut_in_time, run_offline
 
@@ -110,7 +109,12 @@ class Model:
         return save_model(path, self.architecture, self.config, self.params)
 
     def __repr__(self) -> str:
-        return f"{self.architecture}({json.dumps(self.config)})"
+        def short(value: Any) -> str:
+            if isinstance(value, list) and len(value) > 7:
+                return short_tuple(value)
+            return repr(value)
+        options = ", ".join(f"{k}={short(v)}" for k, v in self.config.items())
+        return f"{self.architecture}({options})"
 
     def _cast(self, dtype: npt.DTypeLike) -> dict[str, np.ndarray]:
         """The 1x1 convs' weights in ``dtype``: ``(C_out, C_in)`` matrices, bias columns.

@@ -25,7 +25,7 @@ start, the last at the end), applied per level as offline.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -327,6 +327,19 @@ class InverseAtrousStream(Stream):
     def flush(self) -> np.ndarray:
         y = super().flush()
         return y[0] if self.state.signal_ndim == 1 else y
+
+    def export_state(self) -> dict[str, np.ndarray]:
+        ndim = None if self.state is None else self.state.signal_ndim
+        return {} if ndim is None else {"signal_ndim": np.array(ndim, np.int64)}
+
+    def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
+        if "signal_ndim" not in arrays:
+            return
+        ndim = np.asarray(arrays["signal_ndim"])
+        if ndim.shape != () or ndim.dtype.kind not in "iu" or int(ndim) not in (1, 2, 3):
+            raise ValueError(f"state 'signal_ndim' must be 1, 2 or 3 (the signal chunks' "
+                             f"dimensions), got {arrays['signal_ndim']!r}")
+        self.state.signal_ndim = int(ndim)
 
     def config(self) -> dict[str, Any]:
         return {"op": "InverseAtrousStream", "wavelet": self.bank.name,
