@@ -46,7 +46,7 @@ COIFLET_ORDERS = range(1, 6)
 
 # Orders whose PyWavelets (Matlab) symlet table deviates from the exact filter by more than
 # 1e-12 (measured: sym3 3.6e-12, sym5 1.6e-12, sym6 1.5e-12, sym7 1.7e-12, sym18 3.5e-12,
-# sym19 1.3e-12, sym20 1.5e-11); tests/test_wavelets.py re-measures it.
+# sym19 1.3e-12, sym20 1.5e-11); tests/test_banks.py re-measures it.
 SYMLETS_PYWT_ROUNDED = (3, 5, 6, 7, 18, 19, 20)
 
 # Orders whose Matlab/PyWavelets reconstruction lowpass has its energy centroid after the
