@@ -1,4 +1,4 @@
-"""Every public function and method of wavedil carries type annotations (issue 11).
+"""Every public function and method of wavedil carries type annotations.
 
 Public: a name without a leading underscore in a module without one, and every method
 (plus ``__init__``) of a public class, inherited ones defined in wavedil included.

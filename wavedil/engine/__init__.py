@@ -1,5 +1,10 @@
 """The engine: one dilated convolution, offline and streaming, that everything else runs on.
 
+"One engine" means one semantics (alignment, boundary, latency, the streaming contract and
+its state protocol, one history layout); several runtimes serve it where speed needs it
+(numpy products with compiled gathers, the fused time-major chain, compiled per-tap and
+per-level loops), each held to the same oracles by the tests.
+
 - ``spec``: ``LayerSpec`` and alignments, the vocabulary every layer describes itself in.
 - ``checks``: input checks shared by every module (dtypes, shapes, positive integers).
 - ``history``: ``History``, a stream's past without re-copying, and the ``DelayLine``.
