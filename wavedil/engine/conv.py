@@ -92,7 +92,7 @@ class DilatedConv1d:
         self.bias = bias
         self.boundary = boundary
         self.left, self.right = resolve_alignment(alignment, (k - 1) * self.dilation)
-        self._weights = {}  # dtype -> _Weights
+        self._weights: dict[np.dtype, _Weights] = {}
 
     @property
     def in_channels(self) -> int:
@@ -170,7 +170,9 @@ class DilatedConv1d:
             return out
         if out is None:
             out = np.empty((batch, c_out, n_out), x.dtype)
-        self._im2col_matmul(x.reshape(batch, g, c_in_group, n), w.im2col, out)
+        im2col = w.im2col
+        assert im2col is not None  # not depthwise
+        self._im2col_matmul(x.reshape(batch, g, c_in_group, n), im2col, out)
         return out
 
     def _single_output(self, x: np.ndarray, w: _Weights) -> np.ndarray:
@@ -181,12 +183,14 @@ class DilatedConv1d:
         """
         batch, channels, _ = x.shape
         taps = x[..., :: self.dilation]
+        stacked = w.stacked
+        assert stacked is not None  # not depthwise
         if batch == 1 and self.groups == 1:  # 2-D: the fewest numpy calls
-            y = np.dot(w.stacked[0], taps[0].reshape(-1))
+            y = np.dot(stacked[0], taps[0].reshape(-1))
             if w.bias is not None:
                 y += w.bias[:, 0]
             return y.reshape(1, -1, 1)
-        y = np.matmul(w.stacked, taps.reshape(batch, self.groups, -1, 1))
+        y = np.matmul(stacked, taps.reshape(batch, self.groups, -1, 1))
         if w.bias is not None:
             y += w.bias.reshape(self.groups, -1, 1)
         return y.reshape(batch, self.out_channels, 1)
@@ -213,7 +217,7 @@ class DilatedConv1d:
                 shifted[..., t, :m] = x[..., start + t * d : start + t * d + m]
             np.matmul(im2col, col[..., :m], out=out[..., start : start + m])
 
-    def _cast(self, dtype) -> _Weights:
+    def _cast(self, dtype: np.dtype) -> _Weights:
         """The weight in ``dtype``, laid out for each path (cast once per dtype)."""
         if dtype not in self._weights:
             g, (c_out, c_in_group, k) = self.groups, self.weight.shape
@@ -238,10 +242,23 @@ class ConvState:
     history: History | None = None
 
 
+class _DenseWeights(NamedTuple):
+    """``_Weights`` of a layer that is not depthwise (what the compiled path reads)."""
+
+    stacked: np.ndarray
+    im2col: np.ndarray
+    bias: np.ndarray | None
+
+
 class ConvStream(Stream):
     """Stream of a ``DilatedConv1d``: a history of ``span`` samples, latency ``right``."""
 
     state: ConvState
+    # the compiled path (set by _start): (kernel, copy, weights, span, dilation, taps)
+    _compiled: tuple[Any, Any, _DenseWeights, int, int, int]
+    _vector: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # chunk size 1: vector, taps, w
+    _col_key: tuple[int, int, int] | None  # the im2col block's (batch, m, thread)
+    _col: np.ndarray
 
     def __init__(self, layer: DilatedConv1d, batch: int | None = None) -> None:
         super().__init__(layer.in_channels, layer.out_channels, layer.right, batch)
@@ -271,7 +288,8 @@ class ConvStream(Stream):
         m = x.shape[-1]
         if m < self._long:
             if m and self._fused and len(history) == self.layer.span:
-                return self._process_one(x) if m == 1 else self._process_fused(x)
+                return self._process_one(x, history) if m == 1 else \
+                    self._process_fused(x, history)
             return self.layer.correlate_valid(history.append(x))
         span = self.layer.span
         # A long chunk is read in place: only the outputs that reach into the history see a
@@ -285,7 +303,7 @@ class ConvStream(Stream):
         history.load(x[..., m - span :])
         return out
 
-    def _process_one(self, x: np.ndarray) -> np.ndarray:
+    def _process_one(self, x: np.ndarray, history: History) -> np.ndarray:
         """Chunk size 1, once the history is full: the K taps of every channel (a strided
         slice, whatever the dilation) go into a vector ending in a 1 for the bias, then
         one matrix-vector product."""
@@ -296,7 +314,6 @@ class ConvStream(Stream):
             taps = vector[:, : w.stacked.shape[-1]].reshape(batch, self.in_channels, -1)
             self._vector = vector, taps, w.im2col[0]
         vector, taps, weight = self._vector
-        history = self.state.history
         slot = history.reserve(1)
         buffer = history.buffer
         buffer[..., slot : slot + 1] = x
@@ -305,7 +322,7 @@ class ConvStream(Stream):
             return np.dot(weight, vector[0]).reshape(1, -1, 1)
         return np.matmul(vector, weight.T)[..., None]
 
-    def _process_fused(self, x: np.ndarray) -> np.ndarray:
+    def _process_fused(self, x: np.ndarray, history: History) -> np.ndarray:
         """A short chunk, once the history is full: one compiled pass writes the chunk into
         the history and fills the im2col block (``store_and_gather``), then one product."""
         kernel, copy, w, span, dilation, taps = self._compiled
@@ -317,7 +334,6 @@ class ConvStream(Stream):
             self._col = kept_block((batch, 1, w.im2col.shape[-1], m), x.dtype,
                                       w.bias is not None)
         col = self._col
-        history = self.state.history
         slot = history.reserve(m)
         kernel(x, x, copy, history.buffer, slot, span, dilation, taps, col[:, 0])
         return np.matmul(w.im2col, col).reshape(batch, self.out_channels, m)
@@ -330,8 +346,10 @@ class ConvStream(Stream):
             from ._jit.stream import COPY, store_and_gather  # numba, on first use
 
             layer = self.layer
-            self._compiled = (store_and_gather, COPY, layer._cast(x.dtype), layer.span,
-                              layer.dilation, layer.kernel_size)
+            w = layer._cast(x.dtype)
+            assert w.stacked is not None and w.im2col is not None  # one group, not depthwise
+            self._compiled = (store_and_gather, COPY, _DenseWeights(w.stacked, w.im2col, w.bias),
+                              layer.span, layer.dilation, layer.kernel_size)
         if history is None:  # the left boundary
             left = self.layer.left
             fill = np.repeat(x[..., :1], left, -1) if self.layer.boundary == "edge" else \
@@ -356,7 +374,7 @@ class ConvStream(Stream):
             return {}
         return {"history": self.state.history.recent().copy()}
 
-    def import_state(self, arrays: dict, batch: int, dtype: np.dtype) -> None:
+    def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         if "history" not in arrays:
             return
         history = checked_history(arrays["history"], "history", dtype,

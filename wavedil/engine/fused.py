@@ -29,6 +29,7 @@ products ``(4, B, m // 2, C_in)``) and fills the conv's inputs for ``m`` samples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import ModuleType
 from typing import NamedTuple, Union
 
@@ -72,7 +73,7 @@ class FusedConv:
         if layer.bias is not None:  # the bias as a last row, against the column of ones
             weight = np.concatenate([weight, self.bias[None]])
         self.layer, self.weight = layer, np.ascontiguousarray(weight)  # row t * C_in + c
-        self.winograd = None
+        self.winograd: np.ndarray | None = None
         if k == 3:  # g_0, (g_0 + g_1 + g_2) / 2, (g_0 - g_1 + g_2) / 2, g_2, summed in the
             g0, g1, g2 = layer.weight.transpose(2, 1, 0)  # weights' own precision
             self.winograd = np.ascontiguousarray(
@@ -124,7 +125,9 @@ class FusedConv:
         if inputs.ndim == 3:
             return np.matmul(inputs, self.weight)
         four, batch, half, c_in = inputs.shape
-        prods = np.matmul(inputs.reshape(four, batch * half, c_in), self.winograd)
+        winograd = self.winograd
+        assert winograd is not None  # a Winograd block: uses_winograd chose it
+        prods = np.matmul(inputs.reshape(four, batch * half, c_in), winograd)
         return WinogradProducts(prods.reshape(four, batch, half, -1), self.bias, self.dilation)
 
     @staticmethod
@@ -179,7 +182,7 @@ class FusedChain:
         """A fresh history (``span`` zeros) per conv, by name."""
         return {name: conv.new_history(batch, dtype) for name, conv in self.convs.items()}
 
-    def load(self, arrays: dict[str, npt.ArrayLike], batch: int,
+    def load(self, arrays: Mapping[str, npt.ArrayLike], batch: int,
              dtype: npt.DTypeLike) -> dict[str, History]:
         """The histories saved as ``{name}.history`` in ``arrays`` (engine layout, checked;
         zeros where a key is absent)."""

@@ -155,7 +155,7 @@ class HistoryArena:
     grows (a new buffer would leave the kernel's behind), running out of it is an error.
     """
 
-    def __init__(self, rows: int, sizes: Sequence[int], capacities: Sequence[int],
+    def __init__(self, rows: int, sizes: Sequence[int] | np.ndarray, capacities: npt.ArrayLike,
                  dtype: npt.DTypeLike) -> None:
         self.base = np.concatenate([[0], np.cumsum(capacities, dtype=np.int64)]).astype(np.int64)
         self.buffer = np.zeros((rows, int(self.base[-1])), dtype)

@@ -124,7 +124,7 @@ class Stream:
             raise
 
     # -- the composite protocol -------------------------------------------------------------
-    def children(self) -> dict[str, Stream]:
+    def children(self) -> Mapping[str, Stream]:
         """The named sub-streams whose state is part of this stream's."""
         return {}
 
@@ -150,7 +150,7 @@ class Stream:
             out.update({f"{name}.{key}": value for key, value in child.arrays().items()})
         return out
 
-    def load_arrays(self, arrays: dict[str, Any], batch: int, dtype: np.dtype) -> None:
+    def load_arrays(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         """Load ``arrays()`` of a stream of this configuration (after ``start``)."""
         self.import_state(arrays, batch, dtype)
         for name, child in self.children().items():
@@ -178,11 +178,11 @@ class Stream:
         """This stream's own state (children excluded) as plain arrays."""
         return {}
 
-    def import_state(self, arrays: dict[str, Any], batch: int, dtype: np.dtype) -> None:
+    def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         """Replace the fresh state by ``arrays`` (as ``export_state`` gave), checked."""
 
     # -- layout ---------------------------------------------------------------------------
-    def _apply(self, state: dict[str, Any], meta: dict[str, Any]) -> None:
+    def _apply(self, state: Mapping[str, Any], meta: dict[str, Any]) -> None:
         self.reset()
         if meta["layout"] is not None:
             ndim, batch, dtype = meta["layout"]

@@ -28,6 +28,7 @@ and cast to the input's dtype (float32 stays float32, float64 stays float64).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable
@@ -53,10 +54,8 @@ class Model:
     (one place, so the three architectures cannot drift apart)."""
 
     architecture = ""
-    in_channels: int
-    out_channels: int
 
-    def __init__(self, config: dict[str, Any], params: dict[str, npt.ArrayLike] | None,
+    def __init__(self, config: dict[str, Any], params: Mapping[str, npt.ArrayLike] | None,
                  seed: int | None) -> None:
         self.config = config
         shapes = self.param_shapes()
@@ -67,6 +66,14 @@ class Model:
         self.dilated_convs = {name: DilatedConv1d(self.params[name + ".weight"],
                                            self.params.get(name + ".bias"), dilation, groups)
                        for name, (dilation, groups) in self._dilated().items()}
+
+    @property
+    def in_channels(self) -> int:
+        return self.config["in_channels"]
+
+    @property
+    def out_channels(self) -> int:
+        raise NotImplementedError
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """Every parameter's name and shape (PyTorch layout), as in the torch twin."""
@@ -91,15 +98,14 @@ class Model:
         """Input samples each output sees: ``1 + sum of (K - 1) * dilation`` on the longest path."""
         return 1 + past_extent(self.spec)
 
-    def __call__(self, x: npt.ArrayLike, *, workers: int | None = None,
-                 **cond: npt.ArrayLike | None) -> np.ndarray:
+    def __call__(self, x: npt.ArrayLike, *, workers: int | None = None) -> np.ndarray:
         """Offline: the whole signal, as a fresh stream plus its flush would give it.
 
         Split over ``workers`` threads (default: numpy's BLAS thread count;
         ``wavedil.models.parallel``): a batch by rows, a long signal in time (each stretch a fresh
         stream warmed up on the ``receptive_field - 1`` samples before it).
         """
-        return run_offline(self, x, cond, workers)
+        return run_offline(self, x, {}, workers)
 
     def stream(self, batch: int | None = None) -> ModelStream:
         raise NotImplementedError
@@ -194,11 +200,12 @@ class ModelStream(Stream):
     def __init__(self, model: Model, batch: int | None = None) -> None:
         super().__init__(model.in_channels, model.out_channels, 0, batch)
         self.model = model
-        self.w: dict[str, np.ndarray] | None = None
-        self._dtype: np.dtype | None = None
+        self.w: dict[str, np.ndarray] = {}  # the 1x1 convs' weights in _dtype (_prepare)
+        self.ops: dict[str, Callable[[np.ndarray], np.ndarray]] = {}  # per conv (_prepare)
+        self._dtype: np.dtype | None = None  # None: not prepared yet
         self._chain: FusedChain | None = None  # set by a fused subclass's _bind, per dtype
         # the unfused convs run as engine streams: built only when that runtime runs
-        self._convs = {} if self.fused() else {
+        self._convs: dict[str, ConvStream] = {} if self.fused() else {
             name: ConvStream(conv) for name, conv in model.dilated_convs.items()}
 
     def fused(self) -> bool:
@@ -212,7 +219,7 @@ class ModelStream(Stream):
     def config(self) -> dict[str, Any]:
         return {"op": self.model.architecture, **self.model.config}
 
-    def children(self) -> dict[str, Stream]:
+    def children(self) -> Mapping[str, Stream]:
         return self._convs
 
     def new_state(self, batch: int, dtype: np.dtype) -> ModelState:
@@ -222,9 +229,9 @@ class ModelStream(Stream):
 
     def _prepare(self, dtype: np.dtype) -> None:
         """Bind every conv to one callable on ``(B, C, m)`` blocks of this dtype."""
-        if self.w is None or self._dtype != dtype:
+        if self._dtype is None or self._dtype != dtype:  # (np.dtype("f8") == None is True)
             self.w, self._dtype = self.model._cast(dtype), dtype
-            self.ops: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+            self.ops = {}
             for name in self.model.params:
                 if not name.endswith(".weight"):
                     continue
@@ -235,11 +242,11 @@ class ModelStream(Stream):
                 elif name not in self.model.dilated_convs:  # 1x1: a matmul, no memory
                     self.ops[name] = partial(_pointwise, self.w[name + ".weight"],
                                              self.w.get(name + ".bias"))
-            self._bind()
+            self._bind(dtype)
 
-    def _bind(self) -> None:
-        """Subclasses look up their per-layer callables here, once per dtype (a fused one
-        sets ``self._chain``, whose histories the state then holds)."""
+    def _bind(self, dtype: np.dtype) -> None:
+        """Subclasses look up their per-layer callables here, once per ``dtype`` (a fused
+        one sets ``self._chain``, whose histories the state then holds)."""
 
     def step(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:
         self._prepare(x.dtype)
@@ -259,7 +266,7 @@ class ModelStream(Stream):
             return {}
         return self._chain.export(self.state.histories)
 
-    def import_state(self, arrays: dict[str, Any], batch: int, dtype: np.dtype) -> None:
+    def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         self._prepare(dtype)
         if self._chain is not None:
             self.state = ModelState(self._chain.load(arrays, batch, dtype))

@@ -71,7 +71,7 @@ def stack_plan(layers: Sequence[Mapping[str, Any] | LayerSpec], in_channels: int
     """
     if isinstance(layers, (dict, LayerSpec)) or len(layers) == 0:
         raise ValueError(f"layers must be a non-empty list of layer specs, got {layers!r}")
-    plan = []
+    plan: list[dict[str, Any]] = []
     for i, layer in enumerate(layers):
         if isinstance(layer, LayerSpec):
             if layer.right != 0 or layer.stride != 1:
@@ -91,11 +91,12 @@ def stack_plan(layers: Sequence[Mapping[str, Any] | LayerSpec], in_channels: int
         act = "identity" if act is None else act
         if act not in ACTIVATIONS:
             raise ValueError(f"layer {i}: activation must be one of {ACTIVATIONS}, got {act!r}")
-        entry = {"channels": positive_int(layer["channels"], "channels"),
-                 "kernel_size": positive_int(layer.get("kernel_size", 1), "kernel_size"),
-                 "dilation": positive_int(layer.get("dilation", 1), "dilation"),
-                 "groups": positive_int(layer.get("groups", 1), "groups"),
-                 "activation": act, "residual": bool(layer.get("residual", False))}
+        entry: dict[str, Any] = {
+            "channels": positive_int(layer["channels"], "channels"),
+            "kernel_size": positive_int(layer.get("kernel_size", 1), "kernel_size"),
+            "dilation": positive_int(layer.get("dilation", 1), "dilation"),
+            "groups": positive_int(layer.get("groups", 1), "groups"),
+            "activation": act, "residual": bool(layer.get("residual", False))}
         previous = plan[-1]["channels"] if plan else in_channels
         given = layer.get("in_channels")
         if previous is None:
@@ -114,6 +115,7 @@ def stack_plan(layers: Sequence[Mapping[str, Any] | LayerSpec], in_channels: int
         if in_channels is None and not plan:
             in_channels = previous
         plan.append(entry)
+    assert in_channels is not None  # given, or the first layer's
     return positive_int(int(in_channels), "in_channels"), plan
 
 
@@ -135,7 +137,10 @@ class Stack(Model):
                  params: dict[str, npt.ArrayLike] | None = None, seed: int | None = 0) -> None:
         in_channels, plan = stack_plan(layers, in_channels, activation)
         super().__init__({"in_channels": in_channels, "layers": plan}, params, seed)
-        self.in_channels, self.out_channels = in_channels, plan[-1]["channels"]
+
+    @property
+    def out_channels(self) -> int:
+        return self.config["layers"][-1]["channels"]
 
     @staticmethod
     def _widths(c):
@@ -143,7 +148,7 @@ class Stack(Model):
         return list(zip(widths[:-1], widths[1:]))
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        shapes = {}
+        shapes: dict[str, tuple[int, ...]] = {}
         for i, ((c_in, c_out), lay) in enumerate(zip(self._widths(self.config),
                                                      self.config["layers"])):
             shapes[f"layers.{i}.weight"] = (c_out, c_in // lay["groups"], lay["kernel_size"])
@@ -173,11 +178,11 @@ class StackStream(ModelStream):
     """Stream of a numpy ``Stack``: each layer an engine ``ConvStream`` child (any groups,
     any kernel) or a matrix product, then its activation."""
 
-    def _bind(self) -> None:
+    def _bind(self, dtype: np.dtype) -> None:
         self._layers = [(self.ops[f"layers.{i}"], lay["activation"], lay["residual"])
                         for i, lay in enumerate(self.model.config["layers"])]
 
-    def _run(self, x: np.ndarray) -> np.ndarray:
+    def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:  # (no conditioning)
         for conv, activation, residual in self._layers:
             h = activate(activation, conv(x))
             x = x + h if residual else h

@@ -35,7 +35,7 @@ from ..engine.fused import (
     store_product,
     time_major_1x1,
 )
-from ..engine.spec import Branches, Chain, dilation_schedule
+from ..engine.spec import Branches, Chain, LayerSpec, dilation_schedule
 from .activations import relu
 from .base import Model, ModelStream, _conv_spec
 
@@ -70,10 +70,11 @@ def tcn_plan(channels: int | Sequence[int], dilations: Sequence[int] | None = No
         widths = [positive_int(int(channels), "channels")] * len(full)
     else:
         widths = [positive_int(int(c), "channels") for c in channels]
-    if len(widths) != len(full):
-        raise ValueError(f"expected {len(full)} channel widths (one per block: "
-                         f"{len(full) // stacks}"
-                         f" dilations x {stacks} stacks), got {len(widths)}: {list(channels)}")
+        if len(widths) != len(full):  # (one width for all always fits)
+            raise ValueError(f"expected {len(full)} channel widths (one per block: "
+                             f"{len(full) // stacks}"
+                             f" dilations x {stacks} stacks), got {len(widths)}: "
+                             f"{list(channels)}")
     return widths, full
 
 class TCN(Model):
@@ -132,16 +133,13 @@ class TCN(Model):
                 for j in (1, 2)}
 
     @property
-    def in_channels(self) -> int:
-        return self.config["in_channels"]
-
-    @property
     def out_channels(self) -> int:
         return self.config["out_channels"] or self.config["channels"][-1]
 
     @classmethod
     def spec_of(cls, config: dict[str, Any]) -> Chain:
-        k, parts = config["kernel_size"], []
+        k = config["kernel_size"]
+        parts: list[Branches | LayerSpec] = []
         for i, ((c_in, c_out), d) in enumerate(zip(cls._widths(config), config["dilations"])):
             body = Chain((_conv_spec(f"blocks.{i}.conv1", c_in, c_out, k, d),
                           _conv_spec(f"blocks.{i}.conv2", c_out, c_out, k, d)))
@@ -169,7 +167,7 @@ class TCNStream(ModelStream):
     def fused(self) -> bool:
         return self.model.config["kernel_size"] > 1
 
-    def _bind(self) -> None:
+    def _bind(self, dtype: np.dtype) -> None:
         blocks = len(self.model.config["dilations"])
         if not self.fused():  # kernel size 1: every conv a matrix product
             ops = self.ops
@@ -181,12 +179,12 @@ class TCNStream(ModelStream):
         convs, w = self.model.dilated_convs, self.w
         self._fused = [(f"blocks.{i}.conv1", f"blocks.{i}.conv2",
                         time_major_1x1(w, f"blocks.{i}.downsample")) for i in range(blocks)]
-        self._chain = FusedChain({name: FusedConv(convs[name], self._dtype)
+        self._chain = FusedChain({name: FusedConv(convs[name], dtype)
                                   for pair in self._fused for name in pair[:2]})
         self._head_tm = time_major_1x1(w, "head")
         self._bound: tuple[Any, ...] = (None, None, None)  # (state, chunk shape, plan)
 
-    def _run(self, x: np.ndarray) -> np.ndarray:
+    def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:  # (no conditioning)
         if self._chain is not None:
             return self._run_fused(x)
         for conv1, conv2, downsample in self._blocks:
@@ -204,8 +202,10 @@ class TCNStream(ModelStream):
         state = self.state
         bound_state, shape, plan = self._bound
         if bound_state is not state or shape != (batch, m):
-            convs, histories = self._chain.convs, state.histories
-            inputs = self._chain.inputs_blocks(batch, m, dtype)
+            chain = self._chain
+            assert chain is not None  # the fused runtime
+            convs, histories = chain.convs, state.histories
+            inputs = chain.inputs_blocks(batch, m, dtype)
             plan = [(convs[n1], histories[n1], inputs[n1], convs[n2], histories[n2],
                      inputs[n2], downsample) for n1, n2, downsample in self._fused]
             self._bound = (state, (batch, m), plan)

@@ -45,6 +45,7 @@ from ..engine.fused import (
 from ..engine.spec import Branches, Chain, dilation_schedule
 from .activations import relu, sigmoid
 from .base import Model, ModelStream, _conv_spec, _pointwise
+from .parallel import run_offline
 
 
 def wavenet_plan(dilations: Sequence[int] | None = None, stacks: int = 1) -> list[int]:
@@ -110,7 +111,10 @@ class WaveNet(Model):
                   "global_cond_channels": int(global_cond_channels),
                   "local_cond_channels": int(local_cond_channels)}
         super().__init__(config, params, seed)
-        self.in_channels, self.out_channels = in_channels, config["out_channels"]
+
+    @property
+    def out_channels(self) -> int:
+        return self.config["out_channels"]
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         c = self.config
@@ -145,7 +149,8 @@ class WaveNet(Model):
     def spec_of(cls, c: dict[str, Any]) -> Chain:
         r, g, s = c["residual_channels"], c["gate_channels"], c["skip_channels"]
         k = c["kernel_size"]
-        prefixes, residual = [], []
+        prefixes: list[Chain] = []
+        residual: list[Branches] = []
         for i, d in enumerate(c["dilations"]):
             gate = _conv_spec(f"layers.{i}.conv", r, g, k, d)
             prefixes.append(Chain(tuple(residual) + (
@@ -162,8 +167,8 @@ class WaveNet(Model):
                  workers: int | None = None) -> np.ndarray:
         """Offline: the whole signal, with its conditioning (see the class docstring);
         ``workers`` as in ``Model.__call__``."""
-        return super().__call__(x, workers=workers, global_cond=global_cond,
-                                local_cond=local_cond)
+        return run_offline(self, x, {"global_cond": global_cond, "local_cond": local_cond},
+                           workers)
 
     def stream(self, batch: int | None = None) -> WaveNetStream:
         """A fresh stream (latency 0); ``process(chunk, global_cond=, local_cond=)``."""
@@ -171,6 +176,13 @@ class WaveNet(Model):
 
 class WaveNetStream(ModelStream):
     """Stream of a numpy ``WaveNet``; conditioning arrives with each chunk."""
+
+    # bound per dtype (_bind): every layer's conditioning projections in one matrix (None:
+    # no such conditioning) and the fused runtime's time-major 1x1 convs
+    _global_cond: np.ndarray | None
+    _local_cond: np.ndarray | None
+    _input_tm: tuple[np.ndarray, np.ndarray]
+    _heads_tm: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
     def __init__(self, model: WaveNet, batch: int | None = None) -> None:
         super().__init__(model, batch)
@@ -199,6 +211,7 @@ class WaveNetStream(ModelStream):
             if value is None:
                 raise ValueError(f"this WaveNet needs {name} with {width} channels, got None")
             v = np.asarray(as_float_array(value, name), x.dtype)
+            want: tuple[int, ...]
             if name == "global_cond":
                 want = (batch, width) if ndim == 3 else (width,)
                 if v.shape != want:
@@ -212,18 +225,23 @@ class WaveNetStream(ModelStream):
                 cond[name] = v.reshape(batch, width, x.shape[-1])
         return cond
 
-    def _bind(self):
-        w, ops, layers = self.w, self.ops, self._layers
-        for kind in ("global_cond", "local_cond"):  # every layer's projection in one matrix
-            ws = [w.get(f"layers.{i}.{kind}.weight") for i in range(layers)]
-            setattr(self, "_" + kind, None if ws[0] is None else np.concatenate(ws))
+    def _bind(self, dtype: np.dtype) -> None:
+        ops, layers = self.ops, self._layers
+        self._global_cond = self._projections("global_cond")
+        self._local_cond = self._projections("local_cond")
         if self.fused():
-            return self._bind_fused()
+            return self._bind_fused(dtype)
         self._gated = []  # per layer: the gate conv, and skip + res 1x1 convs as one matmul
         for i in range(layers):
             self._gated.append((ops[f"layers.{i}.conv"], partial(_pointwise, *self._outputs(i))))
 
-    def _outputs(self, i: int):
+    def _projections(self, kind: str) -> np.ndarray | None:
+        """Every layer's ``kind`` conditioning projection in one matrix (None: none)."""
+        if f"layers.0.{kind}.weight" not in self.w:
+            return None
+        return np.concatenate([self.w[f"layers.{i}.{kind}.weight"] for i in range(self._layers)])
+
+    def _outputs(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Layer ``i``'s skip and residual 1x1 convs as one: ``(S [+ R], gate / 2)`` weight,
         ``(S [+ R], 1)`` bias (the last layer has no residual output)."""
         w, last = self.w, i == self._layers - 1
@@ -231,7 +249,7 @@ class WaveNetStream(ModelStream):
         return (np.concatenate([w[n + ".weight"] for n in names]),
                 np.concatenate([w[n + ".bias"] for n in names]))
 
-    def _bind_fused(self):
+    def _bind_fused(self, dtype: np.dtype) -> None:
         """The time-major chain (``wavedil.engine.fused``), with the gate's sigmoid as a tanh.
 
         ``sigmoid(b) = (1 + tanh(b / 2)) / 2``: the sigmoid half of every gate conv (and of
@@ -242,14 +260,14 @@ class WaveNetStream(ModelStream):
         """
 
         c, w, p = self.model.config, self.w, self.model.params
-        dtype, layers, gate_width = self._dtype, self._layers, c["gate_channels"]
+        layers, gate_width = self._layers, c["gate_channels"]
         halve = np.ones(gate_width)
         halve[gate_width // 2:] = 0.5  # the sigmoid half, per gate channel
         convs = {}
         if c["input_kernel_size"] > 1:
             convs["input_conv"] = FusedConv(self.model.dilated_convs["input_conv"], dtype)
         else:
-            self._input_tm = time_major_1x1(w, "input_conv")
+            self._input_tm = _required_1x1(w, "input_conv")
         for i in range(layers):
             gate = DilatedConv1d(p[f"layers.{i}.conv.weight"] * halve[:, None, None],
                                  p[f"layers.{i}.conv.bias"] * halve, c["dilations"][i])
@@ -257,8 +275,8 @@ class WaveNetStream(ModelStream):
         self._chain = FusedChain(convs)
         self._kernels = compiled_passes()
         self._cond_tm = {}
-        for kind in ("global_cond", "local_cond"):
-            stacked = getattr(self, "_" + kind)
+        for kind, stacked in (("global_cond", self._global_cond),
+                              ("local_cond", self._local_cond)):
             if stacked is not None:  # (layers * gate, C) -> (C, layers * gate), halved
                 self._cond_tm[kind] = np.ascontiguousarray(
                     (stacked * np.tile(halve, layers)[:, None].astype(dtype)).T)
@@ -267,7 +285,7 @@ class WaveNetStream(ModelStream):
             weight, bias = self._outputs(i)
             self._layers_tm.append((f"layers.{i}.conv",
                                     np.ascontiguousarray(weight.T * dtype.type(0.5)), bias[:, 0]))
-        self._heads_tm = time_major_1x1(w, "head1"), time_major_1x1(w, "head2")
+        self._heads_tm = _required_1x1(w, "head1"), _required_1x1(w, "head2")
         self._bound: tuple[Any, ...] = (None, None, None)  # (state, chunk shape, plan)
 
     def _plan(self, batch: int, m: int, dtype: np.dtype) -> tuple:
@@ -276,8 +294,10 @@ class WaveNetStream(ModelStream):
         state = self.state
         bound_state, shape, plan = self._bound
         if bound_state is not state or shape != (batch, m):
-            convs, histories = self._chain.convs, state.histories
-            inputs = self._chain.inputs_blocks(batch, m, dtype)
+            chain = self._chain
+            assert chain is not None  # the fused runtime
+            convs, histories = chain.convs, state.histories
+            inputs = chain.inputs_blocks(batch, m, dtype)
             first = None
             if "input_conv" in convs:
                 first = convs["input_conv"], histories["input_conv"], inputs["input_conv"]
@@ -287,25 +307,27 @@ class WaveNetStream(ModelStream):
             self._bound = (state, (batch, m), plan)
         return plan
 
-    def _run(self, x: np.ndarray, global_cond: np.ndarray | None = None,
-             local_cond: np.ndarray | None = None) -> np.ndarray:
+    def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:
+        global_cond, local_cond = cond.get("global_cond"), cond.get("local_cond")
         if self._chain is not None:
             return self._run_fused(x, global_cond, local_cond)
         c, ops = self.model.config, self.ops
         gate_width, skip_width = c["gate_channels"], c["skip_channels"]
         half = gate_width // 2
         h = ops["input_conv"](x)
-        cond = None  # every layer's conditioning, (B, layers * gate, m) or (B, ..., 1)
+        projected = None  # every layer's conditioning, (B, layers * gate, m) or (B, ..., 1)
         if global_cond is not None:
-            cond = np.matmul(self._global_cond, global_cond)
+            assert self._global_cond is not None  # _check_cond: this WaveNet has one
+            projected = np.matmul(self._global_cond, global_cond)
         if local_cond is not None:
+            assert self._local_cond is not None  # _check_cond: this WaveNet has one
             lc = np.matmul(self._local_cond, local_cond)
-            cond = lc if cond is None else lc + cond
+            projected = lc if projected is None else lc + projected
         skips = None
         for i, (gate, outputs) in enumerate(self._gated):
             a = gate(h)
-            if cond is not None:
-                a += cond[:, i * gate_width : (i + 1) * gate_width]
+            if projected is not None:
+                a += projected[:, i * gate_width : (i + 1) * gate_width]
             z = np.tanh(a[:, :half])
             z *= sigmoid(a[:, half:], out=a[:, half:])
             out = outputs(z)  # (B, skip (+ residual), m)
@@ -315,6 +337,7 @@ class WaveNetStream(ModelStream):
                 skips += out[:, :skip_width]
             if i < self._layers - 1:
                 h += out[:, skip_width:]
+        assert skips is not None  # a WaveNet has layers
         relu(skips)
         y = ops["head1"](skips)
         relu(y)
@@ -356,10 +379,18 @@ class WaveNetStream(ModelStream):
             else:
                 skips += out[..., :skip_width]
             product, residual, mode = out[..., skip_width:], h, kernels.ADD  # h + res
+        assert skips is not None  # a WaveNet has layers
         relu(skips)
         y = pointwise_tm(self._heads_tm[0], skips)
         relu(y)
         return np.ascontiguousarray(pointwise_tm(self._heads_tm[1], y).transpose(0, 2, 1))
+
+def _required_1x1(w: dict[str, np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``time_major_1x1`` of a conv every WaveNet has."""
+    conv = time_major_1x1(w, name)
+    assert conv is not None, name
+    return conv
+
 
 def _plain(kernels, product, batch: int, m: int, dtype) -> np.ndarray:
     """A conv's output as a ``(B, m, C)`` array (Winograd products transformed)."""

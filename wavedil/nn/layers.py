@@ -29,10 +29,10 @@ Shape: ``(B, C_in, T)`` in, ``(B, C_out, T)`` out (a stream also takes ``(C_in, 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -48,9 +48,19 @@ ROOM = 256  # minimum spare samples behind a history before it is compacted
 GATHER_MAX = 24  # chunks up to this length gather their taps with one index_select
 
 
-class Streaming:
+if TYPE_CHECKING:  # what the mixin is mixed into (at run time it adds no base class)
+    _Module = nn.Module
+else:
+    _Module = object
+
+
+class Streaming(_Module):
     """Mixin: ``stream(batch)`` (the numpy streams' words), and the older block form
     ``streaming(batch_size)`` with ``reset_stream``, ``stream_state``, ``load_stream_state``."""
+
+    in_channels: int
+    out_channels: int
+    _active: TorchStream | None  # the stream of a ``streaming`` block
 
     def stream(self, batch: int | None = None) -> TorchStream:
         """A fresh stream of this module (latency 0); ``batch`` fixes the batch size."""
@@ -95,9 +105,11 @@ class Streaming:
         if missing or extra:
             raise ValueError(f"stream state does not fit this model: missing {missing}, "
                              f"unexpected {extra}")
+        layout = stream.layout
+        assert layout is not None  # started by ``streaming``
         arrays = {k: torch.as_tensor(v).detach().cpu().numpy() for k, v in state.items()}
-        arrays = {k: v.astype(stream.layout.dtype, copy=False) for k, v in arrays.items()}
-        stream.import_state(arrays, stream.layout.batch, stream.layout.dtype)
+        arrays = {k: v.astype(layout.dtype, copy=False) for k, v in arrays.items()}
+        stream.import_state(arrays, layout.batch, layout.dtype)
 
     def _active_stream(self) -> TorchStream:
         stream = getattr(self, "_active", None)
@@ -148,8 +160,9 @@ class TorchStream(Stream):
     def config(self) -> dict[str, Any]:
         return json.loads(json.dumps(self.module.stream_config()))
 
-    def process(self, chunk: torch.Tensor | npt.ArrayLike,
-                **cond: torch.Tensor | npt.ArrayLike | None) -> torch.Tensor:
+    def process(  # type: ignore[override]  # the numpy protocol in torch types: tensors out
+            self, chunk: torch.Tensor | npt.ArrayLike,
+            **cond: torch.Tensor | npt.ArrayLike | None) -> torch.Tensor:
         """Feed ``chunk`` (and a WaveNet's conditioning); return the ready output."""
         if isinstance(chunk, torch.Tensor):
             chunk = chunk.detach().cpu().numpy()
@@ -161,7 +174,7 @@ class TorchStream(Stream):
         self.begin(layout)
         return torch.from_numpy(self.restore(self.step(x, **self._cond(cond, layout))))
 
-    def flush(self) -> torch.Tensor:
+    def flush(self) -> torch.Tensor:  # type: ignore[override]  # as process: a tensor
         """End the stream: causal, so an empty ``(B, C_out, 0)`` output."""
         if self.layout is None and not self.flushed:
             self.start(self.batch or 1, _numpy_dtype(_weights_dtype(self.module)),
@@ -172,7 +185,7 @@ class TorchStream(Stream):
         return TorchStreamState({name: _ConvStream(conv, batch)
                                  for name, conv in self.module._causal_convs()})
 
-    def step(self, x: np.ndarray, **cond: torch.Tensor) -> np.ndarray:
+    def step(self, x: np.ndarray, **cond: torch.Tensor | None) -> np.ndarray:
         device = self.module_device()
         with torch.no_grad(), self.installed():
             y = self.module(torch.from_numpy(x).to(device), **cond)
@@ -202,7 +215,7 @@ class TorchStream(Stream):
         return {_key(name): conv.history.recent().detach().cpu().numpy().copy()
                 for name, conv in self.state.convs.items() if conv.history is not None}
 
-    def import_state(self, arrays: dict[str, Any], batch: int, dtype: np.dtype) -> None:
+    def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         """Load ``{name}.history`` arrays (absent: zeros; an empty one for a conv without
         taps, as a numpy grouped 1x1 conv saves it); all checked before any is loaded."""
         model_dtype = _numpy_dtype(_weights_dtype(self.module))
@@ -223,10 +236,10 @@ class TorchStream(Stream):
             if value.dtype != dtype or value.shape != want:
                 raise ValueError(f"stream state '{key}' must have shape {want} and dtype "
                                  f"{dtype}, got {value.shape} {value.dtype}")
-            if span:
-                loads.append((conv, value))
-        for conv, value in loads:
-            conv.history.load(value)
+            if conv.history is not None and span:
+                loads.append((conv.history, value))
+        for history, value in loads:
+            history.load(value)
 
     def _cond(self, cond: dict, layout: Layout) -> dict[str, torch.Tensor | None]:
         """The conditioning as tensors of the batched layout (``(C,)`` -> ``(1, C)``,
@@ -260,7 +273,7 @@ class CausalConv1d(Streaming, nn.Conv1d):
                  dtype: torch.dtype | None = None) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride=1, padding=0,
                          dilation=dilation, groups=groups, bias=bias, device=device, dtype=dtype)
-        self._stream = None
+        self._stream: _ConvStream | None = None
 
     @property
     def span(self) -> int:
@@ -335,8 +348,9 @@ class _ConvStream:
             self.matrix = self.weight.reshape(conv.out_channels, -1)
             self.bias = None if conv.bias is None else conv.bias.detach().clone()
             self.bias_column = None if self.bias is None else self.bias[:, None]
-        self.history = None
-        self._index = {}  # chunk length -> gather index of the K taps of each output
+        self.history: _History | None = None
+        # chunk length -> gather index of the K taps of each output
+        self._index: dict[int, torch.Tensor] = {}
         self.reset()
 
     def __repr__(self) -> str:

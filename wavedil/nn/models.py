@@ -84,7 +84,7 @@ class _Model(Streaming, nn.Module):
 
     def _empty(self, x: torch.Tensor) -> torch.Tensor:
         """The output for a chunk of 0 samples (torch's 1x1 convs refuse empty inputs)."""
-        return x.new_zeros((x.shape[0], self.out_channels, 0))  # type: ignore[arg-type]
+        return x.new_zeros((x.shape[0], self.out_channels, 0))
 
 
 class TemporalBlock(nn.Module):

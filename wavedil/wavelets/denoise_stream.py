@@ -7,6 +7,7 @@ running window (``RunningThresholds``), and the inverse, chunk by chunk.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,7 +113,7 @@ class RunningThresholds:
             state["history"] = self.history.recent().copy()
         return state
 
-    def load(self, state: dict[str, Any], batch: int, dtype: np.dtype) -> None:
+    def load(self, state: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         """Continue from ``state()`` of thresholds of this configuration (checked)."""
         self.count = int(np.asarray(state.get("count", 0)))
         levels = self.gains.size
@@ -267,7 +268,7 @@ class DenoiseStream(Stream):
             state["last"] = self.state.last.copy()
         return state
 
-    def import_state(self, arrays: dict[str, Any], batch: int, dtype: np.dtype) -> None:
+    def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         for j, lag in enumerate(self.state.lags):
             name = f"lag{j + 1}.pending"
             if name in arrays:

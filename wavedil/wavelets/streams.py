@@ -70,7 +70,11 @@ class AtrousState:
     c_scratch: np.ndarray  # (rows, room): c_j on its way to level j+1
     w_scratch: np.ndarray  # (rows, room): w_j on its way to its delay line
     count: int = 0  # samples fed so far
-    kernel_arrays: tuple = field(init=False, repr=False)
+    # stream_levels's parameters from lo_taps to w_tmp: lowpass, highpass, scale, the
+    # histories' (buffer, base, positions), the lines', c_scratch, w_scratch
+    kernel_arrays: tuple[np.ndarray, np.ndarray, np.generic, np.ndarray, np.ndarray, np.ndarray,
+                         np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] = \
+        field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # stream_levels's parameters from lo_taps to w_tmp, in its order: one tuple, made
@@ -103,6 +107,8 @@ class AtrousStream(Stream):
     Shape: chunks ``(m,)``, ``(C, m)`` or ``(B, C, m)`` in; ``(levels + 1, *chunk_shape)``
     out (``w_1 .. w_J, c_J``).
     """
+
+    state: AtrousState  # set by start (the base class's protocol), before any step
 
     def __init__(self, wavelet: WaveletLike, levels: int, alignment: str = "causal",
                  boundary: str = "zero", norm: bool = False, channels: int = 1,
@@ -216,7 +222,7 @@ class AtrousStream(Stream):
                 state[name] = values.copy()
         return state
 
-    def import_state(self, state: dict[str, Any], batch: int, dtype: np.dtype) -> None:
+    def import_state(self, state: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         count = np.asarray(state.get("count", -1))
         if count.shape != () or count.dtype.kind not in "iu" or int(count) < 0:
             raise ValueError(f"state 'count' must be an integer >= 0 (the samples fed so far), "
