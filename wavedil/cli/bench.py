@@ -66,6 +66,7 @@ def run_bench(args: argparse.Namespace) -> int:
         from .options import UsageError
 
         raise UsageError(f"rates and blocks must be >= 1, got {args.rates} and {args.blocks}")
+    latency = int(op.stream(batch=1).latency)
     cells = []
     with blas_threads(1):
         compiled = sum(warm_up(op, 1, b) for b in args.blocks)
@@ -73,15 +74,15 @@ def run_bench(args: argparse.Namespace) -> int:
             for block in args.blocks:
                 rtf = time_cell(op, rate, block, args.seconds)
                 cells.append({"rate": rate, "block": block, "rtf": rtf,
-                              "latency_samples": int(op.latency),
-                              "latency_ms": 1000 * (op.latency + block) / rate})
+                              "latency_samples": latency,
+                              "latency_ms": 1000 * (latency + block) / rate})
     if args.json:
         json.dump({"operator": name, "seconds_per_cell": args.seconds,
                    "compile_seconds": compiled, "cells": cells}, sys.stdout, indent=1)
         print()
         return 0
     print(f"{name}: real-time factor (< 1 keeps up), {args.seconds} s of noise per cell, "
-          f"float32, 1 channel, 1 BLAS thread; latency {op.latency} samples + the block")
+          f"float32, 1 channel, 1 BLAS thread; latency {latency} samples + the block")
     print(f"{'block':>8}" + "".join(f"{r / 1000:>10g} kHz" for r in args.rates))
     for block in args.blocks:
         row = [c for c in cells if c["block"] == block]

@@ -1,9 +1,10 @@
 """Output formats and sample encodings: which format and subtype to write, and the raw
 PCM encodings (``s16le`` ...) that pipes carry.
 
-Integer samples follow libsndfile's scaling, so raw, piped WAV and written files agree:
-a float ``x`` becomes ``rint(x * 2**(bits-1))`` clipped to the integer range, and an
-integer ``n`` reads back as ``n / 2**(bits-1)``.
+Integer samples follow libsndfile 1.2's conversion, so raw, piped WAV and written files
+agree bit for bit: a float ``x`` becomes ``floor(x * 2**(bits-1))`` clipped to the integer
+range (measured: libsndfile floors, it does not round), and an integer ``n`` reads back
+as ``n / 2**(bits-1)``, so integers survive a round trip through floats exactly.
 """
 
 from __future__ import annotations
@@ -99,11 +100,12 @@ def is_float(subtype: str) -> bool:
 
 def encode(block: np.ndarray, encoding: Encoding) -> bytes:
     """Interleaved bytes of a ``(channels, n)`` float block (already clipped to +-1)."""
-    frames = block.T
+    frames = np.ascontiguousarray(block.T)
     if not encoding.scale:
         return np.ascontiguousarray(frames, dtype=encoding.dtype).tobytes()
     top = encoding.scale - 1
-    ints = np.clip(np.rint(frames * encoding.scale), -encoding.scale, top).astype("<i4")
+    scaled = np.floor(frames.astype(np.float64) * encoding.scale)
+    ints = np.clip(scaled, -encoding.scale, top).astype("<i4")
     if encoding.width == 3:
         return ints.view(np.uint8).reshape(*ints.shape, 4)[..., :3].tobytes()
     return (ints + encoding.offset).astype(encoding.dtype).tobytes()

@@ -69,7 +69,7 @@ def filter_file(stream_factory: Callable[[int], Any], in_path: str | os.PathLike
     """
     source = in_path if isinstance(in_path, AudioSource) else AudioSource(str(in_path))
     stream = stream_factory(source.channels)
-    bar = _progress_bar(source.frames, progress, source.name)
+    bar = _progress_bar(source.frames, progress, os.path.basename(source.name))
     blocks = done = 0
     seconds = 0.0
     keep = None if source.subtype in ("VORBIS", "OPUS") or source.format == "MPEG" \
