@@ -81,13 +81,16 @@ def run_bench(args: argparse.Namespace) -> int:
                    "compile_seconds": compiled, "cells": cells}, sys.stdout, indent=1)
         print()
         return 0
-    print(f"{name}: real-time factor (< 1 keeps up), {args.seconds} s of noise per cell, "
-          f"float32, 1 channel, 1 BLAS thread; latency {latency} samples + the block")
-    print(f"{'block':>8}" + "".join(f"{r / 1000:>10g} kHz" for r in args.rates))
+    print(f"{name}: {args.seconds} s of noise per cell, float32, 1 channel, 1 BLAS thread"
+          + (f"; compiled the kernels first in {compiled:.1f} s" if compiled else ""))
+    head = f"{'block':>8}" + "".join(f"{r / 1000:>10g} kHz" for r in args.rates)
+    print(f"real-time factor (< 1 keeps up; * does not):\n{head}")
     for block in args.blocks:
         row = [c for c in cells if c["block"] == block]
-        print(f"{block:>8}" + "".join(f"{c['rtf']:>14.4f}" for c in row))
-    print("latency (ms, operator + one block): " + ", ".join(
-        f"{c['rate'] / 1000:g} kHz/{c['block']}: {c['latency_ms']:.2f}" for c in cells
-        if c["block"] in (args.blocks[0], args.blocks[-1])))
+        print(f"{block:>8}" + "".join(
+            f"{c['rtf']:>13.4f}{'*' if c['rtf'] >= 1 else ' '}" for c in row))
+    print(f"latency in ms ({latency} samples of the operator + one block):\n{head}")
+    for block in args.blocks:
+        row = [c for c in cells if c["block"] == block]
+        print(f"{block:>8}" + "".join(f"{c['latency_ms']:>14.2f}" for c in row))
     return 0
