@@ -19,11 +19,18 @@ def env(**extra):
     return out
 
 
-def wavedil(*args, stdin=None, cwd=None, preexec_fn=None, timeout=300):
-    """Run the command; stdout stays bytes (it may be audio), stderr is text."""
-    result = subprocess.run([sys.executable, "-m", "wavedil", *map(str, args)], input=stdin,
-                            capture_output=True, env=env(), cwd=cwd, preexec_fn=preexec_fn,
-                            timeout=timeout)
+def wavedil(*args, stdin=None, cwd=None, preexec_fn=None, timeout=300, tty=None):
+    """Run the command; stdout stays bytes (it may be audio), stderr is text. ``tty``: a
+    terminal's file descriptor for stdin and stdout (stdout is then not captured)."""
+    if tty is not None:
+        result = subprocess.run([sys.executable, "-m", "wavedil", *map(str, args)], stdin=tty,
+                                stdout=tty, stderr=subprocess.PIPE, env=env(), cwd=cwd,
+                                timeout=timeout)
+        result.stdout = b""
+    else:
+        result = subprocess.run([sys.executable, "-m", "wavedil", *map(str, args)],
+                                input=stdin, capture_output=True, env=env(), cwd=cwd,
+                                preexec_fn=preexec_fn, timeout=timeout)
     result.err = result.stderr.decode()
     result.out = result.stdout.decode(errors="replace")
     return result

@@ -149,6 +149,17 @@ def test_pipe_refusals(work):
     one_line_error(wavedil(*IDENTITY, work / "in16.wav", "-", "--format", "FLAC"), 1,
                    "stdout", "cannot be written to a pipe")
     one_line_error(wavedil(*IDENTITY, "-", "o.wav", "--check", stdin=b""), 2, "--check")
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    for args, needle in (([work / "in16.wav", "-"], "audio to a terminal"),
+                         (["-", work / "o.wav"], "audio from a terminal")):
+        r = wavedil(*IDENTITY, *args, stdin=None, tty=slave)
+        one_line_error(r, 2, needle)
+    os.close(master)
+    os.close(slave)
+    assert "o.wav" not in names(work)
 
 
 def test_multichannel_equals_mono_runs(work):
@@ -183,6 +194,8 @@ def test_analyze_table_json_and_plot(work):
     assert r.returncode == 0 and "w3" in r.out and "share" in r.out
     assert (work / "a.png").read_bytes()[:4] == b"\x89PNG"
     one_line_error(wavedil("analyze", work / "missing.wav"), 1, "missing.wav")
+    write_wav(work / "one.wav", np.zeros((1, 1)))
+    one_line_error(wavedil("analyze", work / "one.wav"), 1, "one.wav: 1 sample(s) is too short")
 
 
 def test_bench_json_covers_the_grid(work):

@@ -61,6 +61,8 @@ def run_analyze(args: argparse.Namespace) -> int:
     if not np.isfinite(audio).all():
         raise ValueError(f"{args.input}: {np.count_nonzero(~np.isfinite(audio))} sample(s) "
                          f"are NaN or infinite")
+    if audio.shape[-1] < 2:
+        raise ValueError(f"{args.input}: {audio.shape[-1]} sample(s) is too short to analyse")
     report = analyze(audio.astype(np.float64), rate, args.wavelet, args.levels)
     if args.json:
         json.dump(report, sys.stdout, indent=1)

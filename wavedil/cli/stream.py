@@ -123,6 +123,8 @@ def _check_usage(args: argparse.Namespace) -> None:
     if args.reference and "-" in (args.input, args.output):
         raise UsageError("--reference reads the input and the output again: give files, "
                          "not -")
+    if args.input == "-" and sys.stdin.isatty():
+        raise UsageError("refusing to read audio from a terminal: pipe it in or give a file")
     if args.output == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write audio to a terminal: redirect stdout or give a file")
     raw = (args.rate, args.channels, args.encoding)
