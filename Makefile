@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	mkdir -p out
 	$(PY) -m wavedil filter data/effect_model.npz data/guitar_test.wav out/guitar_fx.wav --block 256 --check
 	$(PY) -m wavedil denoise data/speech_noisy.wav out/speech_denoised.wav --block 256 --check
 
