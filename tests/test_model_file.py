@@ -2,6 +2,7 @@
 
 import json
 import os
+import stat
 import warnings
 
 import numpy as np
@@ -184,3 +185,17 @@ def test_other_files_are_not_model_files(tmp_path):
 def test_export_refuses_foreign_modules(tmp_path):
     with pytest.raises(TypeError, match="expected a wavedil.nn TCN, WaveNet or Stack, got Conv1d"):
         export(torch.nn.Conv1d(1, 1, 3), tmp_path / "x.npz")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_a_model_file_gets_the_mode_of_a_normal_write(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        path = tmp_path / "m.npz"
+        NumpyTCN(1, [2], out_channels=1).save(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+        os.chmod(path, 0o640)  # a file it replaces keeps its mode
+        NumpyTCN(1, [2], out_channels=1).save(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 import zipfile
 
@@ -67,11 +68,22 @@ def save_model(path: str | os.PathLike[str], architecture: str, config: dict,
     try:
         with os.fdopen(handle, "wb") as file:
             np.savez(file, **arrays)  # type: ignore[arg-type]  # numpy's stub: **kwds vs allow_pickle
+        os.chmod(temporary, _mode_of_a_normal_write(path))  # mkstemp made it 0600
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
     return path
+
+
+def _mode_of_a_normal_write(path: str) -> int:
+    """The mode ``open(path, "w")`` would give: the replaced file's, else 0666 & ~umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def read(path: str | os.PathLike[str]) -> tuple[dict, dict[str, np.ndarray]]:
