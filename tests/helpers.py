@@ -32,3 +32,11 @@ def assert_close(actual, expected, dtype=np.float64):
 def signal(seed, shape, dtype=np.float64) -> np.ndarray:
     """Standard normal noise of ``shape`` in ``dtype`` (reproducible from ``seed``)."""
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def state_layout(stream, x):
+    """Keys, shapes and dtypes of ``stream``'s state after two chunks of ``x``."""
+    stream.process(x[..., :333])
+    stream.process(x[..., 333:500])
+    return {key: (value.shape, value.dtype.str) for key, value in stream.state_dict().items()
+            if key != "meta"}

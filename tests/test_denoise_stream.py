@@ -4,7 +4,7 @@ import io
 
 import numpy as np
 import pytest
-from helpers import assert_close, chunk_sizes
+from helpers import assert_close, chunk_sizes, state_layout
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -130,14 +130,6 @@ def test_bad_options():
         DenoiseStream("starlet", 3, sigma=-1.0)
     with pytest.raises(ValueError, match="another configuration"):
         DenoiseStream("starlet", 3).load_state_dict(DenoiseStream("starlet", 4).state_dict())
-
-
-def state_layout(stream, x):
-    """Keys, shapes and dtypes of ``stream``'s state after two chunks of ``x``."""
-    stream.process(x[..., :333])
-    stream.process(x[..., 333:500])
-    return {key: (value.shape, value.dtype.str) for key, value in stream.state_dict().items()
-            if key != "meta"}
 
 
 def test_the_state_keys_and_shapes_stay_those_of_saved_states():

@@ -4,7 +4,7 @@ import io
 
 import numpy as np
 import pytest
-from helpers import assert_close, chunk_sizes, signal
+from helpers import assert_close, chunk_sizes, signal, state_layout
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -268,14 +268,6 @@ def test_a_rejected_state_leaves_the_stream_as_it_was():
         stream.load_state_dict(state)
     np.testing.assert_array_equal(stream.process(x[400:]), twin.process(x[400:]))
     np.testing.assert_array_equal(stream.flush(), twin.flush())
-
-
-def state_layout(stream, x):
-    """Keys, shapes and dtypes of ``stream``'s state after two chunks of ``x``."""
-    stream.process(x[..., :333])
-    stream.process(x[..., 333:500])
-    return {key: (value.shape, value.dtype.str) for key, value in stream.state_dict().items()
-            if key != "meta"}
 
 
 def test_the_state_keys_and_shapes_stay_those_of_saved_states():
