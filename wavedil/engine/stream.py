@@ -209,16 +209,15 @@ class Stream:
         if self.batch is not None and (x.ndim != 3 or batch != self.batch):
             raise ValueError(f"expected chunks of shape ({self.batch}, {self.in_channels}, T) "
                              f"for this stream (batch={self.batch}), got shape {x.shape}")
-        layout = Layout(x.ndim, batch, x.dtype)
-        if self.layout is not None:
-            if x.dtype != self.layout.dtype:
-                raise TypeError(f"this stream carries {self.layout.dtype}, got a chunk of "
-                                f"{x.dtype}")
-            if (x.ndim, batch) != (self.layout.ndim, self.layout.batch):
-                raise ValueError(
-                    f"this stream carries {self.layout.ndim}-D chunks with batch "
-                    f"{self.layout.batch}, got shape {x.shape}"
-                )
+        layout = self.layout
+        if layout is None:  # the first chunk fixes it
+            layout = Layout(x.ndim, batch, x.dtype)
+        else:  # later chunks are checked against it (no new object per chunk)
+            if x.dtype != layout.dtype:
+                raise TypeError(f"this stream carries {layout.dtype}, got a chunk of {x.dtype}")
+            if (x.ndim, batch) != (layout.ndim, layout.batch):
+                raise ValueError(f"this stream carries {layout.ndim}-D chunks with batch "
+                                 f"{layout.batch}, got shape {x.shape}")
         return x.reshape(batch, channels, x.shape[-1]), layout
 
     def restore(self, y: np.ndarray) -> np.ndarray:

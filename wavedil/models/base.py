@@ -204,6 +204,7 @@ class ModelStream(Stream):
         self.ops: dict[str, Callable[[np.ndarray], np.ndarray]] = {}  # per conv (_prepare)
         self._dtype: np.dtype | None = None  # None: not prepared yet
         self._chain: FusedChain | None = None  # set by a fused subclass's _bind, per dtype
+        self._bound: tuple[Any, ...] = (None, None, None)  # (state, chunk shape, plan)
         # the unfused convs run as engine streams: built only when that runtime runs
         self._convs: dict[str, ConvStream] = {} if self.fused() else {
             name: ConvStream(conv) for name, conv in model.dilated_convs.items()}
@@ -211,6 +212,24 @@ class ModelStream(Stream):
     def fused(self) -> bool:
         """Whether this stream runs the fused chain (then it has no child streams)."""
         return False
+
+    def _plan(self, batch: int, m: int, dtype: np.dtype) -> Any:
+        """The fused chain's convs bound to this state's histories and to input blocks of
+        ``m`` samples (``_make_plan``), kept while the state and chunk shape stay (the
+        per-chunk overhead matters at chunk 1)."""
+        state = self.state
+        bound_state, shape, plan = self._bound
+        if bound_state is not state or shape != (batch, m):
+            chain = self._chain
+            assert chain is not None  # the fused runtime
+            plan = self._make_plan(chain.convs, state.histories,
+                                   chain.inputs_blocks(batch, m, dtype))
+            self._bound = (state, (batch, m), plan)
+        return plan
+
+    def _make_plan(self, convs: dict, histories: dict, inputs: dict) -> Any:
+        """A fused subclass's per-chunk plan from its convs, histories and input blocks."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(op={self.model.architecture}, latency={self.latency}, "

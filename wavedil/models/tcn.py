@@ -182,7 +182,7 @@ class TCNStream(ModelStream):
         self._chain = FusedChain({name: FusedConv(convs[name], dtype)
                                   for pair in self._fused for name in pair[:2]})
         self._head_tm = time_major_1x1(w, "head")
-        self._bound: tuple[Any, ...] = (None, None, None)  # (state, chunk shape, plan)
+        self._bound = (None, None, None)  # a new dtype's chain: bind again
 
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:  # (no conditioning)
         if self._chain is not None:
@@ -196,20 +196,11 @@ class TCNStream(ModelStream):
             x = relu(h)
         return x if self._head is None else self._head(x)
 
-    def _plan(self, batch: int, m: int, dtype: np.dtype) -> list[tuple]:
-        """Per block: its convs with their histories (from the state) and input blocks,
-        bound once per state and chunk shape (the per-chunk overhead matters at chunk 1)."""
-        state = self.state
-        bound_state, shape, plan = self._bound
-        if bound_state is not state or shape != (batch, m):
-            chain = self._chain
-            assert chain is not None  # the fused runtime
-            convs, histories = chain.convs, state.histories
-            inputs = chain.inputs_blocks(batch, m, dtype)
-            plan = [(convs[n1], histories[n1], inputs[n1], convs[n2], histories[n2],
-                     inputs[n2], downsample) for n1, n2, downsample in self._fused]
-            self._bound = (state, (batch, m), plan)
-        return plan
+    def _make_plan(self, convs: dict, histories: dict, inputs: dict) -> list[tuple]:
+        """Per block: its two convs with their histories and input blocks, and its
+        downsample."""
+        return [(convs[n1], histories[n1], inputs[n1], convs[n2], histories[n2], inputs[n2],
+                 downsample) for n1, n2, downsample in self._fused]
 
     def _run_fused(self, x: np.ndarray) -> np.ndarray:
         kernels = self._kernels

@@ -286,26 +286,17 @@ class WaveNetStream(ModelStream):
             self._layers_tm.append((f"layers.{i}.conv",
                                     np.ascontiguousarray(weight.T * dtype.type(0.5)), bias[:, 0]))
         self._heads_tm = _required_1x1(w, "head1"), _required_1x1(w, "head2")
-        self._bound: tuple[Any, ...] = (None, None, None)  # (state, chunk shape, plan)
+        self._bound = (None, None, None)  # a new dtype's chain: bind again
 
-    def _plan(self, batch: int, m: int, dtype: np.dtype) -> tuple:
-        """The input conv and every layer with its history (from the state) and input
-        block, bound once per state and chunk shape."""
-        state = self.state
-        bound_state, shape, plan = self._bound
-        if bound_state is not state or shape != (batch, m):
-            chain = self._chain
-            assert chain is not None  # the fused runtime
-            convs, histories = chain.convs, state.histories
-            inputs = chain.inputs_blocks(batch, m, dtype)
-            first = None
-            if "input_conv" in convs:
-                first = convs["input_conv"], histories["input_conv"], inputs["input_conv"]
-            layers = [(convs[name], histories[name], inputs[name], weight, bias)
-                      for name, weight, bias in self._layers_tm]
-            plan = first, layers
-            self._bound = (state, (batch, m), plan)
-        return plan
+    def _make_plan(self, convs: dict, histories: dict, inputs: dict) -> tuple:
+        """The input conv (if dilated) and every layer, each with its history and input
+        block."""
+        first = None
+        if "input_conv" in convs:
+            first = convs["input_conv"], histories["input_conv"], inputs["input_conv"]
+        layers = [(convs[name], histories[name], inputs[name], weight, bias)
+                  for name, weight, bias in self._layers_tm]
+        return first, layers
 
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:
         global_cond, local_cond = cond.get("global_cond"), cond.get("local_cond")
