@@ -21,12 +21,33 @@ the nearest float64, printed with 17 significant digits (so it reads back bit fo
   interpolating filter of the same order (exact rationals), which satisfies every linear
   condition but not orthogonality; the iteration converges quadratically to the coiflet.
 
+- Biorthogonal biorNr.Nd (Cohen-Daubechies-Feauveau): the reconstruction scaling filter
+  Rf and the decomposition one Df (each sum 1) split the Daubechies product filter
+  ((1+z)/2)^(2L) P_L(y), y = (2 - z - 1/z)/4, P_L(y) = sum_{k<L} C(L-1+k, k) y^k. The
+  spline family (Nr <= 3): Rf = ((1+z)/2)^Nr (a B-spline), Df = ((1+z)/2)^Nd P_L(y) with
+  L = (Nr + Nd)/2, exact rationals. bior4.4 (the 9/7 filters), bior5.5 and bior6.8: each
+  filter takes some factors (1+z)/2 and some root groups of P_L (a real root or a conjugate
+  pair, 1 - y/y_k each); which factors go where is the CDF choice, recorded in ``CDF_SPLITS``
+  (a convention: it makes the two lengths similar; nothing in the equations fixes it).
+  Both filters are then laid out as Matlab's ``biorfilt`` does (PyWavelets copies its
+  tables): zero-padded to a common even length lmax, floor((lmax - n)/2) zeros before,
+  rec_lo = sqrt(2) Rf, dec_lo = sqrt(2) Df reversed. rbioNr.Nd is biorNr.Nd with analysis
+  and synthesis swapped (wavedil.wavelets.banks derives it).
+- dmey: PyWavelets' 62-tap FIR approximation of the Meyer wavelet (from Matlab's dmey.mat)
+  is not derived here. The Meyer lowpass is h_n = phi(n/2) / sqrt(2) (phi the Meyer scaling
+  function, band-limited, auxiliary function nu(x) = x^4 (35 - 84x + 70x^2 - 20x^3)); the
+  table is that up to a factor of about 1.0011 that varies in its 5th digit from tap to tap
+  (largest difference 8.4e-4), i.e. phi was evaluated numerically on a grid, and the table
+  meets orthogonality only to 2.2e-3. So it ships as published data: read from an installed
+  PyWavelets (MIT licence) when this script runs, never by wavedil at run time.
+
 PyWavelets' rounding: for the orders in ``SYMLETS_PYWT_ROUNDED`` the Matlab/PyWavelets
 symlet tables differ from the exact filters by 1.3e-12 to 1.5e-11 (those tables meet the
 orthogonality and moment conditions only to 1e-13..1e-11). wavedil ships the exact filters
 for every order; pass ``pywt.Wavelet("symN")`` to use PyWavelets' values bit for bit.
 
-Run ``python scripts/make_filters.py`` to rewrite the table, ``--check`` to verify it.
+Run ``python scripts/make_filters.py`` to rewrite the table, ``--check`` to verify it (both
+need mpmath, and PyWavelets for the dmey data).
 """
 
 from __future__ import annotations
@@ -43,6 +64,15 @@ DIGITS = 50
 DAUBECHIES_ORDERS = range(1, 21)
 SYMLET_ORDERS = range(2, 21)
 COIFLET_ORDERS = range(1, 6)
+# (Nr, Nd) of the spline biorthogonal wavelets biorNr.Nd (Matlab's and PyWavelets' set).
+BIOR_SPLINES = ((1, 1), (1, 3), (1, 5), (2, 2), (2, 4), (2, 6), (2, 8), (3, 1), (3, 3),
+                (3, 5), (3, 7), (3, 9))
+# The CDF factorisations of ((1+z)/2)^(2L) P_L(y): name -> (factors (1+z)/2 of Rf, of Df,
+# indices of the root groups of P_L that Rf takes, groups sorted by real part). The rest
+# goes to Df. Measured against Matlab's / PyWavelets' tables: bior4.4 gives Rf the real root
+# of P_4 (the 7-tap filter), bior5.5 the pair of P_5 with the smaller real part, bior6.8 the
+# middle one of P_7's three pairs.
+CDF_SPLITS = {"bior4.4": (4, 4, (0,)), "bior5.5": (6, 4, (0,)), "bior6.8": (6, 8, (1,))}
 
 # Orders whose PyWavelets (Matlab) symlet table deviates from the exact filter by more than
 # 1e-12 (measured: sym3 3.6e-12, sym5 1.6e-12, sym6 1.5e-12, sym7 1.7e-12, sym18 3.5e-12,
@@ -260,6 +290,90 @@ def compute_dec_lo(name: str, digits: int = DIGITS) -> tuple[float, ...]:
         return tuple(float(c) for c in reversed(rec_lo))
 
 
+def _spline(zeros: int) -> list:
+    """((1 + z)/2)^zeros, coefficients of z^0 .. z^zeros."""
+    poly = [mpmath.mpf(1)]
+    for _ in range(zeros):
+        poly = _polymul(poly, [mpmath.mpf(1) / 2, mpmath.mpf(1) / 2])
+    return poly
+
+
+def _y_factor(root) -> list:
+    """1 - y/root with y = (2 - z - 1/z)/4, as coefficients of z^-1, z^0, z^1."""
+    edge = 1 / (4 * root)
+    return [edge, 1 - 2 * edge, edge]
+
+
+def _daubechies_polynomial(order: int) -> list:
+    """P_L(y) = sum_{k<L} C(L-1+k, k) y^k in powers of y = (2 - z - 1/z)/4."""
+    quarter = mpmath.mpf(1) / 4
+    y = [-quarter, 2 * quarter, -quarter]
+    total = [mpmath.mpf(0)] * (2 * order - 1)
+    power = [mpmath.mpf(1)]
+    for k in range(order):
+        offset = order - 1 - k
+        for i, c in enumerate(power):
+            total[offset + i] += mpmath.binomial(order - 1 + k, k) * c
+        power = _polymul(power, y)
+    return total
+
+
+def _y_root_groups(order: int) -> list[list]:
+    """Roots of P_L in y, one group per real root or conjugate pair, by real part."""
+    coeffs = [mpmath.binomial(order - 1 + k, k) for k in range(order)]
+    roots = mpmath.polyroots(coeffs[::-1], maxsteps=400, extraprec=4 * mpmath.mp.prec)
+    tiny = mpmath.mpf(10) ** (-mpmath.mp.dps // 2)
+    groups = [[mpmath.re(r)] for r in roots if abs(mpmath.im(r)) < tiny]
+    groups += [[r, mpmath.conj(r)] for r in roots if mpmath.im(r) >= tiny]
+    return sorted(groups, key=lambda g: mpmath.re(g[0]))
+
+
+def bior_scaling_filters(name: str) -> tuple[list, list]:
+    """(Rf, Df): the reconstruction and decomposition scaling filters of biorNr.Nd, sum 1."""
+    nr, nd = (int(n) for n in name[len("bior") :].split("."))
+    if (nr, nd) in BIOR_SPLINES:
+        return _spline(nr), _polymul(_spline(nd), _daubechies_polynomial((nr + nd) // 2))
+    rec_zeros, dec_zeros, rec_groups = CDF_SPLITS[name]
+    groups = _y_root_groups((rec_zeros + dec_zeros) // 2)
+    rf, df = _spline(rec_zeros), _spline(dec_zeros)
+    for index, group in enumerate(groups):
+        for root in group:
+            if index in rec_groups:
+                rf = _polymul(rf, _y_factor(root))
+            else:
+                df = _polymul(df, _y_factor(root))
+    return [mpmath.re(c) for c in rf], [mpmath.re(c) for c in df]
+
+
+def _pad(values: list, length: int) -> list:
+    before = (length - len(values)) // 2
+    return [0] * before + values + [0] * (length - len(values) - before)
+
+
+def compute_bior(name: str, digits: int = DIGITS) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(dec_lo, rec_lo) of biorNr.Nd in Matlab's biorfilt layout, as float64 values."""
+    with mpmath.workdps(digits):
+        rf, df = bior_scaling_filters(name)
+        length = max(len(rf), len(df))
+        length += length % 2
+        root2 = mpmath.sqrt(2)
+        rec_lo = [root2 * c for c in _pad(rf, length)]
+        dec_lo = [root2 * c for c in _pad(df, length)][::-1]
+        return tuple(float(c) for c in dec_lo), tuple(float(c) for c in rec_lo)
+
+
+def bior_names() -> list[str]:
+    splines = [f"bior{nr}.{nd}" for nr, nd in BIOR_SPLINES]
+    return sorted(splines + list(CDF_SPLITS), key=lambda n: tuple(map(int, n[4:].split("."))))
+
+
+def published_dmey() -> tuple[float, ...]:
+    """PyWavelets' dmey decomposition lowpass (62 taps), read from an installed pywt."""
+    import pywt
+
+    return tuple(float(c) for c in pywt.Wavelet("dmey").dec_lo)
+
+
 def shipped_names() -> list[str]:
     return (
         [f"db{n}" for n in DAUBECHIES_ORDERS]
@@ -268,11 +382,19 @@ def shipped_names() -> list[str]:
     )
 
 
-def render_table(tables: dict[str, tuple[float, ...]]) -> str:
+def _render_values(lines: list[str], values: tuple[float, ...], indent: str) -> None:
+    lines.extend(f"{indent}{v:.17g}," for v in values)
+
+
+def render_table(
+    tables: dict[str, tuple[float, ...]],
+    bior: dict[str, tuple[tuple[float, ...], tuple[float, ...]]],
+    dmey: tuple[float, ...],
+) -> str:
     lines = [
         "# Generated by scripts/make_filters.py -- do not edit by hand.",
         f"# Computed from the defining equations with mpmath at {DIGITS} digits, then rounded",
-        "# to the nearest float64 (printed with 17 significant digits).",
+        "# to the nearest float64 (printed with 17 significant digits); DMEY_DEC_LO is data.",
         '"""Decomposition lowpass filters (PyWavelets dec_lo order) of the built-in wavelets."""',
         "",
         f"SYMLETS_PYWT_ROUNDED = {SYMLETS_PYWT_ROUNDED!r}",
@@ -281,9 +403,30 @@ def render_table(tables: dict[str, tuple[float, ...]]) -> str:
     ]
     for name, values in tables.items():
         lines.append(f'    "{name}": (')
-        lines.extend(f"        {v:.17g}," for v in values)
+        _render_values(lines, values, " " * 8)
         lines.append("    ),")
-    lines.append("}")
+    lines += [
+        "}",
+        "",
+        "# biorNr.Nd: (dec_lo, rec_lo), zero-padded as Matlab's biorfilt lays them out.",
+        "BIOR = {",
+    ]
+    for name, (dec_lo, rec_lo) in bior.items():
+        lines.append(f'    "{name}": (')
+        for values in (dec_lo, rec_lo):
+            lines.append("        (")
+            _render_values(lines, values, " " * 12)
+            lines.append("        ),")
+        lines.append("    ),")
+    lines += [
+        "}",
+        "",
+        "# The discrete Meyer lowpass as PyWavelets publishes it (from Matlab's dmey.mat),",
+        "# Copyright (c) PyWavelets Developers, MIT licence. Not derived: see make_filters.py.",
+        "DMEY_DEC_LO = (",
+    ]
+    _render_values(lines, dmey, " " * 4)
+    lines.append(")")
     return "\n".join(lines) + "\n"
 
 
@@ -294,14 +437,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     tables = {name: compute_dec_lo(name) for name in shipped_names()}
-    text = render_table(tables)
+    bior = {name: compute_bior(name) for name in bior_names()}
+    text = render_table(tables, bior, published_dmey())
     elapsed = time.perf_counter() - start
     if args.check:
         same = args.output.exists() and args.output.read_text() == text
         print(f"{args.output.name}: {'up to date' if same else 'DIFFERS'} ({elapsed:.1f} s)")
         return 0 if same else 1
     args.output.write_text(text)
-    print(f"wrote {len(tables)} filters to {args.output.name} in {elapsed:.1f} s")
+    count = len(tables) + len(bior) + 1
+    print(f"wrote {count} filters to {args.output.name} in {elapsed:.1f} s")
     return 0
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy.signal import convolve
 
 from wavedil.wavelets import _tables as _filter_tables
@@ -18,10 +20,14 @@ from wavedil.wavelets.banks import (
     noise_gain,
     wavelist,
 )
+from wavedil.wavelets.transform import atrous, iatrous, mra
 
 pywt = pytest.importorskip("pywt")
 
-ORTHOGONAL = [name for name in wavelist() if name not in ("starlet", "linear")]
+ORTHOGONAL = ["haar", *_filter_tables.DEC_LO]
+BIORTHOGONAL = [name for name in wavelist() if name[:4] in ("bior", "rbio")]
+# CDF factorisations: PyWavelets' (Matlab's) tables are rounded to ~7e-13; the rest exact.
+CDF = ("bior4.4", "bior5.5", "bior6.8", "rbio4.4", "rbio5.5", "rbio6.8")
 GENERATOR = Path(__file__).resolve().parents[1] / "scripts" / "make_filters.py"
 
 
@@ -39,6 +45,11 @@ def test_wavelist_covers_the_families():
     assert [f"db{n}" for n in range(1, 21)] == [n for n in names if n.startswith("db")]
     assert [f"coif{n}" for n in range(1, 6)] == [n for n in names if n.startswith("coif")]
     assert [f"sym{n}" for n in range(2, 21)] == [n for n in names if n.startswith("sym")]
+    discrete = pywt.wavelist(kind="discrete")
+    for family in ("bior", "rbio"):
+        ours = [n for n in names if n.startswith(family)]
+        assert ours == [n for n in discrete if n.startswith(family)] and len(ours) == 15
+    assert names[-1] == "dmey" and set(names) - {"starlet", "linear"} <= set(discrete)
 
 
 @pytest.mark.parametrize("name", ORTHOGONAL)
@@ -155,9 +166,73 @@ def test_bad_wavelets_are_rejected_with_what_was_given(wavelet, error, quoted):
     assert quoted in str(info.value)
 
 
-def test_unknown_name_lists_the_builtins_compactly():
-    with pytest.raises(ValueError, match="db1-db20, sym2-sym20, coif1-coif5"):
+def test_unknown_name_lists_the_builtins_compactly_and_the_other_ways():
+    with pytest.raises(ValueError) as info:
         filter_bank("morlet")
+    message = str(info.value)
+    assert "db1-db20, sym2-sym20, coif1-coif5, dmey" in message
+    assert "bior/rbio 1.1, 1.3, 1.5, 2.2, 2.4, 2.6, 2.8, 3.1, 3.3" in message
+    assert "pywt.Wavelet object" in message and "(lowpass, highpass) pair" in message
+
+
+@pytest.mark.parametrize("name", BIORTHOGONAL + ["dmey"])
+def test_biorthogonal_and_dmey_banks_match_pywt(name):
+    """The spline families and dmey bit for bit; the CDF factorisations to 1e-12."""
+    bank, reference = filter_bank(name), pywt.Wavelet(name)
+    assert not bank.difference and bank.orthogonal == name.endswith("1.1")
+    for role in ("dec_lo", "dec_hi", "rec_lo", "rec_hi"):
+        ours, theirs = getattr(bank, role), np.asarray(getattr(reference, role))
+        assert ours.shape == theirs.shape, (name, role)
+        if name in CDF:
+            np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12, err_msg=role)
+        else:
+            np.testing.assert_array_equal(ours, theirs, err_msg=f"{name}.{role}")
+
+
+def _pr_defect(wavelet):
+    """rec_lo * dec_lo + rec_hi * dec_hi - 2 delta[n - (K-1)]: its largest coefficient."""
+    product = np.convolve(wavelet.rec_lo, wavelet.dec_lo) + np.convolve(wavelet.rec_hi,
+                                                                       wavelet.dec_hi)
+    product[len(wavelet.dec_lo) - 1] -= 2
+    return float(np.max(np.abs(product)))
+
+
+@pytest.mark.parametrize("name", BIORTHOGONAL)
+def test_biorthogonal_closed_form_properties(name):
+    """Perfect reconstruction (to rounding, PyWavelets' CDF tables only to ~1e-12), both
+    lowpass sums sqrt(2), and the vanishing moments of each highpass: as many as the
+    factors (1 + z) of the other side's lowpass (Nr for dec_hi, Nd for rec_hi)."""
+    bank = filter_bank(name)
+    assert _pr_defect(bank) < 2e-15
+    assert abs(bank.dec_lo.sum() - np.sqrt(2)) < 1e-14
+    assert abs(bank.rec_lo.sum() - np.sqrt(2)) < 1e-14
+    nr, nd = (int(n) for n in name[4:].split("."))
+    zeros = {"bior4.4": (4, 4), "bior5.5": (6, 4), "bior6.8": (6, 8)}
+    rec_zeros, dec_zeros = zeros.get("bior" + name[4:], (nr, nd))
+    if name.startswith("rbio"):
+        rec_zeros, dec_zeros = dec_zeros, rec_zeros
+    k = np.arange(bank.length) - (bank.length - 1) / 2
+
+    def moment(highpass, l):  # relative to the sum of the magnitudes
+        return abs(np.sum(k**l * highpass)) / np.sum(np.abs(k**l * highpass))
+
+    for highpass, moments in ((bank.dec_hi, rec_zeros), (bank.rec_hi, dec_zeros)):
+        assert all(moment(highpass, l) < 1e-13 for l in range(moments)), name
+        assert moment(highpass, moments) > 1e-3, (name, moments)
+
+
+def test_cdf_tables_are_closer_to_perfect_reconstruction_than_pywts():
+    for name in CDF:
+        assert _pr_defect(filter_bank(name)) < 2e-15 < _pr_defect(pywt.Wavelet(name))
+
+
+def test_dmey_is_pywts_table_which_is_not_orthogonal():
+    bank = filter_bank("dmey")
+    h = bank.dec_lo
+    assert bank.length == 62 and not bank.orthogonal
+    np.testing.assert_array_equal(h, h[::-1][np.r_[61, 0:61]])  # symmetric about tap 31
+    orthogonality = max(abs(np.dot(h[2 * m :], h[: 62 - 2 * m]) - (m == 0)) for m in range(31))
+    assert 1e-3 < orthogonality < 3e-3
 
 
 def test_filterbank_rejects_bad_filters():
@@ -252,8 +327,27 @@ def test_generator_reproduces_the_shipped_table(generator):
     assert generator.SYMLETS_PYWT_ROUNDED == _filter_tables.SYMLETS_PYWT_ROUNDED
     for name, shipped in _filter_tables.DEC_LO.items():
         assert generator.compute_dec_lo(name, digits=30) == shipped, name
-    text = generator.render_table(_filter_tables.DEC_LO)
+    text = generator.render_table(_filter_tables.DEC_LO, _filter_tables.BIOR,
+                                  _filter_tables.DMEY_DEC_LO)
     assert text == Path(_filter_tables.__file__).read_text()
+
+
+def test_generator_reproduces_the_biorthogonal_table_and_dmey(generator):
+    assert generator.bior_names() == list(_filter_tables.BIOR)
+    for name, shipped in _filter_tables.BIOR.items():
+        assert generator.compute_bior(name, digits=30) == shipped, name
+    assert generator.published_dmey() == _filter_tables.DMEY_DEC_LO
+
+
+def test_spline_scaling_filters_are_the_textbook_ones(generator):
+    """biorNr.Nd's Rf is the B-spline ((1+z)/2)^Nr; Df for bior2.2 and bior1.3 as in
+    Daubechies' Ten Lectures (table 8.2): [-1, 2, 6, 2, -1]/8 and [-1, 1, 8, 8, 1, -1]/16."""
+    rf, df = generator.bior_scaling_filters("bior2.2")
+    assert [float(c) for c in rf] == [0.25, 0.5, 0.25]
+    assert [float(c * 8) for c in df] == [-1, 2, 6, 2, -1]
+    rf, df = generator.bior_scaling_filters("bior1.3")
+    assert [float(c) for c in rf] == [0.5, 0.5]
+    assert [float(c * 16) for c in df] == [-1, 1, 8, 8, 1, -1]
 
 
 @pytest.mark.parametrize("order", [3, 5, 6, 7, 18, 19, 20])
@@ -264,3 +358,31 @@ def test_pywt_rounded_symlets_differ_only_by_its_rounding(generator, order):
         assert abs(np.dot(exact[2 * m :], exact[: taps - 2 * m]) - (m == 0)) < 1e-14
     error = np.abs(exact - pywt.Wavelet(f"sym{order}").dec_lo).max()
     assert 1e-12 < error < 2e-11, error
+
+
+@given(name=st.sampled_from(BIORTHOGONAL), levels=st.integers(1, 5), length=st.integers(1, 90),
+       alignment=st.sampled_from(["causal", "centered", "pywt"]), norm=st.booleans(),
+       seed=st.integers(0, 2**31 - 1))
+def test_biorthogonal_banks_reconstruct_perfectly(name, levels, length, alignment, norm, seed):
+    x = np.random.default_rng(seed).standard_normal((2, length))
+    result = atrous(x, name, levels, alignment=alignment, boundary="periodic", norm=norm)
+    np.testing.assert_allclose(iatrous(result), x, rtol=0, atol=1e-12)
+    parts = mra(x, name, levels, boundary="symmetric")
+    np.testing.assert_allclose(parts.sum(0), x, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", BIORTHOGONAL + ["dmey"])
+@pytest.mark.parametrize("levels", [1, 3])
+def test_by_name_equals_pywt_swt_and_iswt(name, levels):
+    x = np.random.default_rng(levels).standard_normal(3 * 2**levels)
+    ours = atrous(x, name, levels, alignment="pywt", boundary="periodic")
+    theirs = pywt.swt(x, name, levels, trim_approx=True)  # [cA_J, cD_J, ..., cD_1]
+    tol = 1e-11 if name in CDF else 1e-13
+    np.testing.assert_allclose(ours.details, np.array(theirs[:0:-1]), rtol=0, atol=tol)
+    np.testing.assert_allclose(ours.approx, theirs[0], rtol=0, atol=tol)
+    if name == "dmey":  # pywt's inverse runs, but only to its table's 2.2e-3 orthogonality
+        assert np.max(np.abs(pywt.iswt(theirs, name) - x)) > 1e-4
+        with pytest.raises(ValueError, match="'dmey' is not a perfect-reconstruction bank"):
+            iatrous(ours)
+    else:
+        np.testing.assert_allclose(iatrous(ours), pywt.iswt(theirs, name), rtol=0, atol=tol)

@@ -19,7 +19,8 @@ from wavedil.wavelets.transform import (
 )
 
 BUILTIN = wavelist()
-ORTHOGONAL = [name for name in BUILTIN if filter_bank(name).orthogonal]
+ORTHOGONAL = [name for name in BUILTIN if filter_bank(name).orthogonal  # not bior1.1 (pywt
+              and pywt.Wavelet(name).orthogonal]                        # warns on norm=True)
 DIFFERENCE = [name for name in BUILTIN if filter_bank(name).difference]
 PYWT_MODES = {"periodic": "periodic", "symmetric": "symmetric", "reflect": "reflect",
               "zero": "zero", "edge": "constant"}
@@ -165,7 +166,8 @@ def test_level_extent_of_the_three_alignments():
 # -- perfect reconstruction --------------------------------------------------------------------
 
 def invertible(name, boundary):
-    return filter_bank(name).difference or boundary == "periodic"
+    """dmey's table is orthogonal only to 2.2e-3: never invertible (tests/test_banks.py)."""
+    return name != "dmey" and (filter_bank(name).difference or boundary == "periodic")
 
 
 @settings(max_examples=80)
@@ -180,7 +182,7 @@ def test_perfect_reconstruction_or_a_clear_error(name, levels, length, alignment
     if invertible(name, boundary):
         assert_close(iatrous(r), x)
     else:
-        with pytest.raises(ValueError, match="not exactly invertible.*periodic"):
+        with pytest.raises(ValueError, match="not exactly invertible.*periodic|'dmey' is not"):
             iatrous(r)
 
 
