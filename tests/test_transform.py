@@ -293,6 +293,21 @@ def test_mra_matches_pywt_mra(name, levels, blocks, seed):
     assert_close(ours, np.array(theirs[1:][::-1] + [theirs[0]]), tol)
 
 
+@pytest.mark.filterwarnings("ignore:norm=True, but the wavelet is not orthogonal")
+@pytest.mark.parametrize("name", ["haar", "db4", "sym8", "coif2", "bior2.2", "rbio3.5"])
+@pytest.mark.parametrize("levels", [1, 2, 4])
+def test_mra_in_pywt_order_is_pywt_mra(name, levels):
+    """pywt.mra(transform="swt") returns [A_J, D_J, ..., D_1]; order="pywt" gives that."""
+    x = np.random.default_rng(levels).standard_normal(3 * 2**levels)
+    theirs = np.array(pywt.mra(x, name, levels, transform="swt"))
+    ours = mra(x, name, levels, alignment="pywt", order="pywt")
+    assert_close(ours, theirs, 1e-12 + 10 * pr_defect(pywt.Wavelet(name)))
+    assert_close(ours.mean(axis=1), [x.mean()] + [0] * levels)  # the smooth comes first
+    assert_close(mra(x, name, levels, alignment="pywt"), ours[::-1])
+    with pytest.raises(ValueError, match="order must be one of.*'matlab'"):
+        mra(x, name, levels, order="matlab")
+
+
 def test_difference_bank_mra_is_the_coefficients():
     x = np.random.default_rng(4).standard_normal(100)
     r = atrous(x, "starlet", 4, alignment="causal", boundary="edge")

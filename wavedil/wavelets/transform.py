@@ -53,6 +53,7 @@ from .banks import FilterBank, WaveletLike, filter_bank
 
 ALIGNMENTS = ("causal", "centered", "pywt")
 BOUNDARIES = ("periodic", "symmetric", "reflect", "zero", "edge")
+MRA_ORDERS = ("fine-to-coarse", "pywt")
 _PAD_MODES = {"periodic": "wrap", "symmetric": "symmetric", "reflect": "reflect",
               "zero": "constant", "edge": "edge"}
 _PR_TOLERANCE = 1e-8  # how far a bank may be from perfect reconstruction (relative)
@@ -527,13 +528,14 @@ def _periodic_components(x3, bank, levels, alignment, norm):
 
 def mra(x: npt.ArrayLike, wavelet: WaveletLike, levels: int | None = None,
         alignment: str = "causal", boundary: str = "periodic", norm: bool = False,
-        axis: int = -1) -> np.ndarray:
+        axis: int = -1, order: str = "fine-to-coarse") -> np.ndarray:
     """Multiresolution analysis: ``levels + 1`` components that add up to ``x``.
 
     Components ``0..levels-1`` are the details (finest first), the last is the
-    approximation. For a difference bank they are w_1..w_J and c_J themselves. For an SWT
-    bank component j is the inverse transform of w_j alone (``pywt.mra(x, w, J,
-    transform='swt')`` in reverse order, where pywt accepts the length); with a boundary
+    approximation (``order="fine-to-coarse"``); ``order="pywt"`` reverses them into
+    ``pywt.mra``'s ``[A_J, D_J, ..., D_1]``. For a difference bank they are w_1..w_J and
+    c_J themselves. For an SWT bank component j is the inverse transform of w_j alone
+    (``pywt.mra(x, w, J, transform='swt')``, where pywt accepts the length); with a boundary
     other than periodic the signal is first extended by that boundary far enough that the
     periodic wrap-around cannot reach the original samples, then cropped, so the components
     still sum exactly to ``x``. ``alignment`` and ``norm`` change the coefficients, not the
@@ -543,6 +545,10 @@ def mra(x: npt.ArrayLike, wavelet: WaveletLike, levels: int | None = None,
     """
     bank = filter_bank(wavelet)
     _check_options(alignment, boundary)
+    if order not in MRA_ORDERS:
+        raise ValueError(f"order must be one of {MRA_ORDERS}, got {order!r}")
+    if order == "pywt":
+        return mra(x, bank, levels, alignment, boundary, norm, axis)[::-1]
     x3, shape = _as_batch(x, axis)
     length = shape[-1]
     levels = max_level(length, bank) if levels is None else positive_int(levels, "levels")
