@@ -12,6 +12,7 @@ API = {
         "conv1d", "denoise", "dilate_kernel", "dilated_convolve", "dilated_correlate",
         "dilation_schedule", "effective_receptive_field", "filter_bank", "halo", "iatrous",
         "level_energies", "load", "max_level", "mra", "noise_gain", "plan_dilations",
+        "modwt", "imodwt", "modwtmra",
         "probe_receptive_field", "receptive_field", "run_stream", "specs_from_schedule",
         "wavelist",
     ],

@@ -2,6 +2,7 @@
 
 - ``banks``: filter banks (starlet, linear spline, Haar, db, sym, coif, user filters).
 - ``transform``: ``atrous`` / ``iatrous`` / ``mra`` offline, any length, several boundaries.
+- ``modwt``: ``modwt`` / ``imodwt`` / ``modwtmra``, Percival-Walden's MODWT as MATLAB's.
 - ``streams``: ``AtrousStream``, ``InverseAtrousStream`` and the operator ``AtrousTransform``.
 - ``denoise``: noise estimates, thresholds (Bayes, SURE, universal) and offline ``denoise``.
 - ``denoise_stream``: ``DenoiseStream`` and its operator form ``Denoiser``.
@@ -10,9 +11,11 @@
 from .banks import FilterBank, filter_bank, noise_gain, wavelist
 from .denoise import denoise
 from .denoise_stream import Denoiser, DenoiseStream
+from .modwt import imodwt, modwt, modwtmra
 from .streams import AtrousStream, AtrousTransform, InverseAtrousStream
 from .transform import AtrousResult, atrous, iatrous, level_energies, max_level, mra
 
 __all__ = ["AtrousResult", "AtrousStream", "AtrousTransform", "DenoiseStream", "Denoiser",
            "FilterBank", "InverseAtrousStream", "atrous", "denoise", "filter_bank", "iatrous",
-           "level_energies", "max_level", "mra", "noise_gain", "wavelist"]
+           "level_energies", "max_level", "mra", "noise_gain", "wavelist", "modwt", "imodwt",
+           "modwtmra"]
