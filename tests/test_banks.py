@@ -377,7 +377,7 @@ def test_by_name_equals_pywt_swt_and_iswt(name, levels):
     x = np.random.default_rng(levels).standard_normal(3 * 2**levels)
     ours = atrous(x, name, levels, alignment="pywt", boundary="periodic")
     theirs = pywt.swt(x, name, levels, trim_approx=True)  # [cA_J, cD_J, ..., cD_1]
-    tol = 1e-11 if name in CDF else 1e-13
+    tol = 5e-11 if name in CDF else 1e-13  # pywt's CDF tables: 7e-13 off, 9.8e-12 at J = 3
     np.testing.assert_allclose(ours.details, np.array(theirs[:0:-1]), rtol=0, atol=tol)
     np.testing.assert_allclose(ours.approx, theirs[0], rtol=0, atol=tol)
     if name == "dmey":  # pywt's inverse runs, but only to its table's 2.2e-3 orthogonality
