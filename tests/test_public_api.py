@@ -13,7 +13,7 @@ API = {
         "dilation_schedule", "effective_receptive_field", "filter_bank", "halo", "iatrous",
         "level_energies", "load", "max_level", "mra", "noise_gain", "plan_dilations",
         "probe_receptive_field", "receptive_field", "run_stream", "specs_from_schedule",
-        "wavelist",
+        "wavelist", "Resynthesis", "ResynthesisStream",
     ],
     "wavedil.nn": [
         "CausalConv1d", "Stack", "Streaming", "TCN", "TemporalBlock", "WaveNet", "WaveNetLayer",
