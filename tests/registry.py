@@ -6,7 +6,9 @@ Each ``Entry`` builds an operator with the numpy streaming API (``op(x)``,
 public API only:
 
 - ``InverseAtrousOp``: ``InverseAtrousStream`` is a stream without an operator; its
-  offline twin is ``wavedil.iatrous`` of the stacked coefficients ``(levels + 1, ..., T)``.
+  offline twin is ``wavedil.iatrous`` of the stacked coefficients ``(levels + 1, ..., T)``
+  followed by ``latency`` zeros (periodic: the synthesis reads only ahead, so nothing
+  wraps into the first T samples), cropped to T.
 - ``CondOp``: a conditioned WaveNet's chunks come with conditioning. The adapter's chunks
   carry the local conditioning as extra channels after the audio (``(C_in + C_lc, m)``), and
   a fixed global conditioning vector per batch row; so a chunk of the wrong channel count
@@ -47,8 +49,10 @@ class InverseAtrousOp:
 
     def __call__(self, c):
         c = np.asarray(c)
-        return wavedil.iatrous(AtrousResult(c[:-1], c[-1], self.bank, "causal", "zero",
-                                            self.norm, -1))
+        length, latency = c.shape[-1], self.stream().latency
+        c = np.concatenate([c, np.zeros(c.shape[:-1] + (latency,), c.dtype)], axis=-1)
+        return wavedil.iatrous(AtrousResult(c[:-1], c[-1], self.bank, "causal", "periodic",
+                                            self.norm, -1))[..., :length]
 
     def stream(self, batch=None):
         return wavedil.InverseAtrousStream(self.wavelet, self.levels, self.norm,
@@ -204,6 +208,42 @@ def _inverse(*args, gaps=NUMPY_GAPS, **options):
                  make_input=op.coefficients, covers=(wavedil.InverseAtrousStream,), gaps=gaps)
 
 
+def band_gains(c):
+    """A memoryless band processor: a soft threshold, then a gain per band."""
+    gains = np.linspace(1.5, 0.5, c.shape[0]).reshape((-1,) + (1,) * (c.ndim - 1))
+    return np.sign(c) * np.maximum(np.abs(c) - 0.3, 0) * gains
+
+
+class RunningPeak:
+    """A stateful band processor: every coefficient divided by 1 + the running peak of its
+    band and channel (``process``, ``reset``, ``state_dict``, ``load_state_dict``)."""
+
+    def __init__(self):
+        self.peak = None
+
+    def process(self, c):
+        a = np.abs(c)
+        if self.peak is not None:
+            a = np.concatenate([self.peak[..., None], a], axis=-1)
+        peaks = np.maximum.accumulate(a, axis=-1)[..., -c.shape[-1]:]
+        self.peak = peaks[..., -1].copy()
+        return c / (1 + peaks)
+
+    def reset(self):
+        self.peak = None
+
+    def state_dict(self):
+        return {} if self.peak is None else {"peak": self.peak.copy()}
+
+    def load_state_dict(self, state):
+        self.peak = np.array(state["peak"]) if "peak" in state else None
+
+
+def _resynthesis(name, *args, channels=1, **options):
+    return Entry(f"Resynthesis-{name}", lambda: wavedil.Resynthesis(
+        *args, channels=channels, **options), channels, gaps=NUMPY_GAPS)
+
+
 def _wavenet_cond(make, channels=1, local=3):
     return CondOp(make(), channels, 2, local, seed=5)
 
@@ -247,6 +287,14 @@ ENTRIES = {e.name: e for e in [
         "haar", 4, boundary="edge"), 1, gaps=NUMPY_GAPS),
     _inverse("starlet", 3),
     _inverse("linear", 2, norm=True, channels=2),
+    _inverse("db2", 3),
+    _inverse("sym4", 2, norm=True, channels=2),
+    # live resynthesis: analysis, a band function (memoryless or a stream), synthesis
+    _resynthesis("db4-gains", "db4", 3, band_gains),
+    _resynthesis("haar-running-peak-edge", "haar", 4, RunningPeak(), boundary="edge",
+                 channels=2),
+    _resynthesis("starlet-centered", "starlet", 3, np.tanh, alignment="centered"),
+    _resynthesis("coif1-norm", "coif1", 2, norm=True),
     Entry("Denoiser-starlet-running", lambda: wavedil.Denoiser(
         "starlet", 3, window=64, hop=16), 1, gaps=NUMPY_GAPS),
     Entry("Denoiser-starlet-centered-edge", lambda: wavedil.Denoiser(

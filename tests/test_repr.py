@@ -90,6 +90,8 @@ FACTORIES = {
     "InverseAtrousStream": (lambda p: wavedil.InverseAtrousStream("starlet", 3), None),
     "Denoiser": (lambda p: wavedil.Denoiser("db4", 3), None),
     "DenoiseStream": (lambda p: wavedil.DenoiseStream("db4", 3), None),
+    "Resynthesis": (lambda p: wavedil.Resynthesis("db4", 3, np.tanh), None),
+    "ResynthesisStream": (lambda p: wavedil.ResynthesisStream("db4", 3, np.tanh), None),
     "TCN": (lambda p: _tcn(), None),
     "WaveNet": (lambda p: _wavenet(), None),
     "Stack": (lambda p: _stack(), None),

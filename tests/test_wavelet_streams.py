@@ -171,9 +171,11 @@ def test_inverse_stream_reconstructs_the_forward_stream(name, levels, norm, alig
     assert_close(y, x, dtype)
 
 
-def test_inverse_stream_refuses_swt_banks_and_bad_shapes():
-    with pytest.raises(ValueError, match="needs a difference bank.*'db4'"):
-        InverseAtrousStream("db4", 3)
+def test_inverse_stream_refuses_banks_without_reconstruction_and_bad_shapes():
+    """(SWT banks invert with the synthesis's latency: tests/test_resynthesis.py.)"""
+    with pytest.raises(ValueError, match="not a perfect-reconstruction bank"):
+        InverseAtrousStream(([1.0, 1.0], [1.0, 2.0]), 3)
+    assert InverseAtrousStream("db4", 3).latency == 7 * 7
     inverse = InverseAtrousStream("starlet", 3)
     with pytest.raises(ValueError, match=r"expected coefficients of shape \(4, "):
         inverse.process(np.ones((3, 10)))

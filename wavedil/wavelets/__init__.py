@@ -6,16 +6,19 @@
 - ``streams``: ``AtrousStream``, ``InverseAtrousStream`` and the operator ``AtrousTransform``.
 - ``denoise``: noise estimates, thresholds (Bayes, SURE, universal) and offline ``denoise``.
 - ``denoise_stream``: ``DenoiseStream`` and its operator form ``Denoiser``.
+- ``resynthesis``: ``ResynthesisStream`` (analysis, your function, synthesis, live) and
+  its operator form ``Resynthesis``.
 """
 
 from .banks import FilterBank, filter_bank, noise_gain, wavelist
 from .denoise import denoise
 from .denoise_stream import Denoiser, DenoiseStream
 from .modwt import imodwt, modwt, modwtmra
+from .resynthesis import Resynthesis, ResynthesisStream
 from .streams import AtrousStream, AtrousTransform, InverseAtrousStream
 from .transform import AtrousResult, atrous, iatrous, level_energies, max_level, mra
 
 __all__ = ["AtrousResult", "AtrousStream", "AtrousTransform", "DenoiseStream", "Denoiser",
-           "FilterBank", "InverseAtrousStream", "atrous", "denoise", "filter_bank", "iatrous",
-           "level_energies", "max_level", "mra", "noise_gain", "wavelist", "modwt", "imodwt",
-           "modwtmra"]
+           "FilterBank", "InverseAtrousStream", "Resynthesis", "ResynthesisStream", "atrous",
+           "denoise", "filter_bank", "iatrous", "imodwt", "level_energies", "max_level",
+           "modwt", "modwtmra", "mra", "noise_gain", "wavelist"]

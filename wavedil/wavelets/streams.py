@@ -33,7 +33,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import as_float_array, positive_int
-from ..engine.history import History, HistoryArena
+from ..engine.conv import checked_history
+from ..engine.history import DelayLine, History, HistoryArena
 from ..engine.spec import Branches
 from ..engine.stream import Stream
 from .banks import WaveletLike, filter_bank
@@ -42,6 +43,8 @@ from .transform import (
     atrous,
     atrous_spec,
     level_extent,
+    reconstruction_gain,
+    synthesis_layers,
 )
 
 STREAM_BOUNDARIES = ("zero", "edge")
@@ -85,11 +88,14 @@ class AtrousState:
 
 @dataclass
 class InverseState:
-    """An ``InverseAtrousStream`` remembers nothing of the signal, only its chunks' layout:
-    ``(levels + 1, m)`` coefficients give ``(m,)`` chunks, ``(levels + 1, C, m)`` give
-    ``(C, m)`` (the base layout sees ``((levels + 1) C, m)`` for both)."""
+    """What an ``InverseAtrousStream`` remembers besides its synthesis filters' histories:
+    its chunks' layout (``(levels + 1, m)`` coefficients give ``(m,)`` chunks,
+    ``(levels + 1, C, m)`` give ``(C, m)``; the base layout sees ``((levels + 1) C, m)`` for
+    both) and, for an SWT bank, per level the details w_j waiting for the coarser levels'
+    synthesis to reach them (none for a difference bank)."""
 
     signal_ndim: int | None = None
+    lags: list[DelayLine] = field(default_factory=list)
 
 
 class AtrousStream(Stream):
@@ -278,38 +284,68 @@ class AtrousTransform:
 
 
 class InverseAtrousStream(Stream):
-    """The inverse of a difference bank's transform, chunk by chunk: ``c_J + sum_j w_j``.
+    """The inverse transform, chunk by chunk, for every perfect-reconstruction bank.
 
-    Zero latency, exact for every alignment and boundary (the sum is per sample). An SWT
-    bank (db, sym, coif, haar, user pairs) cannot be inverted in a stream: its synthesis
-    at sample n reads coefficients up to ``(K-1)(2^J-1)`` samples away, which near the end
-    of a stream do not exist; ``wavedil.DenoiseStream`` runs the whole chain
-    (analysis, thresholds, synthesis) instead, with that latency.
+    A difference bank (``"starlet"``, ``"linear"``) sums ``c_J + sum_j w_j`` sample by
+    sample: latency 0, exact for every alignment and boundary of the forward transform.
+
+    An SWT bank (haar, db, sym, coif, user pairs, biorthogonal pairs) takes the coefficients
+    of the causal forward transform, ``AtrousStream(wavelet, levels, alignment="causal",
+    norm=norm)`` (coefficient index n holds every level at sample n), and runs the synthesis
+    of ``wavedil.wavelets.transform.synthesis_layers`` from level J down to 1::
+
+        c_{j-1}[n] = (sum_s rec_lo[s] c_j[n + S_j - d s] + rec_hi[s] w_j[n + S_j - d s]) / gain
+
+    with ``d = 2^(j-1)``, ``S_j = (K-1) d`` and ``gain = reconstruction_gain(wavelet,
+    norm)``; level j reads S_j coefficients ahead, so the latency is
+    ``sum_j S_j = (K-1)(2^J - 1)`` (details wait in delay lines for the coarser levels).
+    After the last chunk the coefficients are zero (the zero boundary of every stream):
+    ``flush`` returns the synthesis of the last ``latency`` samples from them. So the
+    output is ``c_0[0 .. T)`` for coefficients ``(w_1 .. w_J, c_J)[0 .. T)`` followed by
+    zeros, and a forward → inverse pair returns every sample that has ``latency``
+    coefficients after it exactly: to end one exactly, feed the forward ``latency`` zero
+    samples before flushing (``wavedil.Resynthesis`` does). Recovering the last samples
+    from the causal coefficients alone is ill-conditioned (the newest samples barely reach
+    them: condition numbers about 4e3 for db4, 5e7 for sym8, and any processing of the
+    coefficients would be amplified as much), hence the zero boundary.
 
     Shape: ``(levels + 1, *chunk_shape)`` in (as ``AtrousStream`` gives), ``chunk_shape`` out.
     """
 
+    state: InverseState  # set by start (the base class's protocol), before any step
+
     def __init__(self, wavelet: WaveletLike, levels: int, norm: bool = False, channels: int = 1,
                  batch: int | None = None) -> None:
         self.bank = filter_bank(wavelet)
-        if not self.bank.difference:
-            raise ValueError(
-                f"InverseAtrousStream needs a difference bank ('starlet', 'linear'), got "
-                f"{self.bank.name!r}: an SWT synthesis at sample n reads coefficients up to "
-                f"(K-1)(2^J-1) samples later, which do not exist at the end of a stream; use "
-                f"DenoiseStream for analysis-threshold-synthesis chains, or "
-                f"wavedil.wavelets.transform.iatrous offline (periodic boundary)")
         self.levels = positive_int(levels, "levels")
         self.norm = bool(norm)
         self.channels = positive_int(channels, "channels")
-        super().__init__((self.levels + 1) * self.channels, self.channels, 0, batch)
+        self._synthesis: list[tuple[Stream, Stream]] = []  # per level: (lowpass, highpass)
+        self._lags: list[int] = []  # per level: the delay that aligns w_j with c_j
+        latency = 0
+        if not self.bank.difference:
+            self._inverse_gain = 1 / reconstruction_gain(self.bank, self.norm)  # or ValueError
+            for j in range(self.levels, 0, -1):
+                lo, hi = synthesis_layers(self.bank, j, "causal", self.norm, self.channels)
+                self._synthesis.insert(0, (lo.stream(), hi.stream()))
+                self._lags.insert(0, latency)
+                latency += lo.right
+        super().__init__((self.levels + 1) * self.channels, self.channels, latency, batch)
 
     def __repr__(self) -> str:
         return (f"InverseAtrousStream({self.bank.name!r}, levels={self.levels}, "
                 f"norm={self.norm}, channels={self.channels}, latency={self.latency})")
 
+    def children(self) -> dict[str, Stream]:
+        parts: dict[str, Stream] = {}
+        for j, (lo, hi) in enumerate(self._synthesis):
+            parts[f"synthesis_lo{j + 1}"] = lo
+            parts[f"synthesis_hi{j + 1}"] = hi
+        return parts
+
     def new_state(self, batch: int, dtype: np.dtype) -> InverseState:
-        return InverseState()
+        return InverseState(lags=[DelayLine((batch, self.channels), lag, dtype)
+                                  for lag in self._lags])
 
     def process(self, coefficients: npt.ArrayLike) -> np.ndarray:
         """Feed ``(levels + 1, *chunk_shape)`` coefficients; return the signal chunk."""
@@ -335,10 +371,20 @@ class InverseAtrousStream(Stream):
         return y[0] if self.state.signal_ndim == 1 else y
 
     def export_state(self) -> dict[str, np.ndarray]:
-        ndim = None if self.state is None else self.state.signal_ndim
-        return {} if ndim is None else {"signal_ndim": np.array(ndim, np.int64)}
+        state = {}
+        if self.state.signal_ndim is not None:
+            state["signal_ndim"] = np.array(self.state.signal_ndim, np.int64)
+        for j, lag in enumerate(self.state.lags):
+            if lag.delay:
+                state[f"lag{j + 1}.pending"] = lag.recent().copy()
+        return state
 
     def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
+        for j, lag in enumerate(self.state.lags):
+            name = f"lag{j + 1}.pending"
+            if name in arrays:
+                lag.load(checked_history(arrays[name], name, dtype,
+                                         (batch, self.channels, lag.delay)))
         if "signal_ndim" not in arrays:
             return
         ndim = np.asarray(arrays["signal_ndim"])
@@ -353,8 +399,18 @@ class InverseAtrousStream(Stream):
                 "channels": self.channels}
 
     def step(self, x: np.ndarray) -> np.ndarray:
+        """``(B, (levels + 1) C, m)`` coefficients in (``w_1 .. w_J, c_J``, each C channels),
+        the ready ``(B, C, m')`` signal out."""
         batch, m = x.shape[0], x.shape[-1]
         parts = x.reshape(batch, self.levels + 1, self.channels, m)
+        if not self.bank.difference:
+            c = np.ascontiguousarray(parts[:, self.levels])
+            for j in range(self.levels - 1, -1, -1):
+                lo, hi = self._synthesis[j]
+                w = self.state.lags[j].push(np.ascontiguousarray(parts[:, j]))
+                c = lo.step(c) + hi.step(w)
+                c *= self._inverse_gain
+            return c
         c = parts[:, self.levels].copy()
         root2 = math.sqrt(2)
         for j in range(self.levels - 1, -1, -1):
@@ -362,3 +418,9 @@ class InverseAtrousStream(Stream):
             if self.norm:
                 c *= root2
         return c
+
+    def finish(self) -> np.ndarray:
+        """The last ``latency`` samples: the synthesis fed ``latency`` zero coefficients."""
+        assert self.layout is not None
+        zeros = np.zeros((self.layout.batch, self.in_channels, self.latency), self.layout.dtype)
+        return self.step(zeros)
