@@ -83,8 +83,9 @@ def main(argv=None) -> dict:
           f"{traced.size} samples of the receptive field")
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    plot_effective_receptive_field(erf, output, rf=traced, log=True,
-                                   title="pytorch-tcn TCN, K=3, dilations 1..64 (untrained)")
+    fig = plot_effective_receptive_field(
+        erf, traced, log=True, title="pytorch-tcn TCN, K=3, dilations 1..64 (untrained)")
+    fig.savefig(output, dpi=100)
     print(f"   plot: {output}")
     return {"formula": formula, "table": rf, "traced": traced, "probe": probe,
             "impulse": impulse, "gaps": grid.gaps, "plan": plan, "erf": erf}

@@ -15,20 +15,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pywt
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pywt  # noqa: E402
-
-from wavedil.plot import plot_mra, plot_scalogram  # noqa: E402
-from wavedil.wavelets.transform import atrous, level_energies, mra  # noqa: E402
+from wavedil.plot import plot_mra, plot_scalogram
+from wavedil.wavelets.transform import atrous, level_energies, mra
 
 SERIES = {
-    # name: (loader, sample rate, unit of the rate)
-    "ecg": (lambda: pywt.data.ecg().astype(np.float64), 360.0, "Hz"),
-    "nino": (lambda: np.asarray(pywt.data.nino()[1], dtype=np.float64), 4.0, "per year"),
+    # name: (loader, sample rate, unit of the rate, time axis of the plots)
+    "ecg": (lambda: pywt.data.ecg().astype(np.float64), 360.0, "Hz", "s"),
+    "nino": (lambda: np.asarray(pywt.data.nino()[1], dtype=np.float64), 4.0, "per year",
+             ("year", 1.0)),
 }
 
 
@@ -49,7 +46,7 @@ def main(argv=None) -> int:
                         help="the MRA figure (PNG); the scalogram goes beside it")
     args = parser.parse_args(argv)
 
-    load, rate, unit = SERIES[args.series]
+    load, rate, unit, time_unit = SERIES[args.series]
     x = load()
     x = x - x.mean()
     result = atrous(x, args.wavelet, args.levels, alignment="centered", boundary="symmetric",
@@ -69,11 +66,12 @@ def main(argv=None) -> int:
 
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    fig = plot_mra(components, sample_rate=rate,
+    # every plot function returns its Figure (registered with pyplot only if pyplot is used)
+    fig = plot_mra(components, sample_rate=rate, time_unit=time_unit,
                    title=f"{args.series}: à trous MRA ({args.wavelet}, {args.levels} levels)")
     fig.savefig(output, dpi=100)
     scalogram = output.with_name(output.stem + "_scalogram.png")
-    plot_scalogram(result, sample_rate=rate).figure.savefig(scalogram, dpi=100)
+    plot_scalogram(result, sample_rate=rate, time_unit=time_unit).savefig(scalogram, dpi=100)
     print(f"wrote {output} and {scalogram}")
     return 0
 

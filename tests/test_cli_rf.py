@@ -45,6 +45,14 @@ def test_plan_table(capsys):
     assert first[:3] == ["1", "9", "1,3,9,27,81,243,729,2187,720"]
 
 
+def test_plan_ten_seconds_at_48_khz(capsys):
+    assert main(["plan", "--seconds", "10", "--sample-rate", "48000", "--kernel", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "target: 480000 samples (10 s at 48000 Hz)" in out
+    first = out.splitlines()[3].split()
+    assert first[:2] == ["1", "12"] and "(10 s)" in out and "e+" not in out
+
+
 def test_errors_go_to_stderr(capsys):
     assert main(["rf", "--kernel", "0", "--dilations", "1,2"]) == 1
     err = capsys.readouterr()

@@ -1,12 +1,22 @@
 """The dilation planner: gap-free, reaches the target, and no schedule with fewer layers
-exists (checked by exhaustive search with an independent set-based reach computation)."""
+exists (checked by exhaustive search with an independent set-based reach computation);
+the closed-form gap check it relies on; durations printed in ms or s."""
 
 import itertools
+import re
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wavedil.engine.spec import Chain, LayerSpec
+from wavedil.receptive.field import (
+    format_duration,
+    proved_gap_free,
+    receptive_field,
+    specs_from_schedule,
+)
 from wavedil.receptive.planning import plan_dilations
 
 
@@ -118,3 +128,89 @@ def test_stack_constructors_take_the_plan():
     wavenet = WaveNet(1, residual_channels=4, dilations=best.dilations)
     input_span = wavenet.config["input_kernel_size"] - 1  # WaveNet's causal input conv
     assert receptive_field(wavenet).size == best.receptive_field + input_span
+
+
+def reached_bitmap(dilations, kernel_size, convs_per_block):
+    """The reached lags as a boolean array (numpy shifts; the brute force for large
+    targets, where Python sets would be slow)."""
+    size = (kernel_size - 1) * convs_per_block * sum(dilations) + 1
+    lags = np.zeros(size, dtype=bool)
+    lags[0] = True
+    top = 0
+    for d in dilations:
+        for _ in range(convs_per_block):
+            previous = lags[: top + 1].copy()
+            for t in range(1, kernel_size):
+                lags[t * d : t * d + top + 1] |= previous
+            top += (kernel_size - 1) * d
+    return lags
+
+
+@settings(max_examples=25)
+@given(target=st.integers(2, 3000), kernel=st.integers(2, 5), convs=st.integers(1, 2),
+       cap=st.one_of(st.none(), st.integers(1, 64)),
+       alignment=st.sampled_from(["causal", "centered"]))
+def test_any_plan_is_gap_free_and_reaches_the_target(target, kernel, convs, cap, alignment):
+    try:
+        plan = plan_dilations(samples=target, kernel_size=kernel, convs_per_block=convs,
+                              max_dilation=cap, alignment=alignment)
+    except ValueError as error:  # only when the cap leaves no schedule within 128 layers
+        assert cap is not None and "no gap-free schedule" in str(error)
+        return
+    assert len(plan) > 0
+    for c in plan:
+        assert gap_free_size(c.dilations, kernel, convs) == c.receptive_field >= target
+        assert cap is None or max(c.dilations) <= cap
+        assert c.layers == convs * len(c.dilations) <= 128
+
+
+def test_ten_seconds_at_48_khz():
+    """The issue's case (480000 samples; the lag sets would hold ~500000 lags each)."""
+    plan = plan_dilations(seconds=10, sample_rate=48000, kernel_size=3)
+    assert plan.target == 480000 and len(plan) == 8
+    assert plan.best.layers == 12  # 3**11 = 177147 < 480000 <= 3**12
+    for c in plan:
+        lags = reached_bitmap(c.dilations, 3, 1)
+        assert lags.all() and lags.size == c.receptive_field >= 480000
+    text = str(plan)
+    assert "target: 480000 samples (10 s at 48000 Hz)" in text
+    assert "480001 (10 s)" in text and "e+" not in text
+    million = plan_dilations(samples=10**6, kernel_size=3)
+    assert reached_bitmap(million.best.dilations, 3, 1).size == million.best.receptive_field
+
+
+@settings(max_examples=60)
+@given(dilations=st.lists(st.integers(1, 40), min_size=1, max_size=6),
+       kernels=st.lists(st.integers(1, 4), min_size=6, max_size=6))
+def test_closed_form_gap_check_matches_the_lag_set(dilations, kernels):
+    """``proved_gap_free`` (any order, mixed kernels) against the brute-force lag set."""
+    layers = [LayerSpec(k, d) for k, d in zip(kernels, dilations)]
+    lags = {0}
+    for layer in layers:
+        lags = {a + t * layer.dilation for a in lags for t in range(layer.kernel_size)}
+    brute = len(lags) == max(lags) + 1
+    assert proved_gap_free(Chain(tuple(layers))) == brute
+    assert (receptive_field(layers).gaps == ()) == brute
+
+
+def test_closed_form_gap_check_declines_what_it_cannot_prove():
+    residual = specs_from_schedule(2, [1, 2, 4], residual=True)
+    assert not proved_gap_free(residual) and receptive_field(residual).gaps == ()
+    strided = Chain((LayerSpec(2, 1, stride=2), LayerSpec(2, 1)))
+    assert not proved_gap_free(strided)
+
+
+@pytest.mark.parametrize("seconds, text", [
+    (10.0, "10 s"), (11.0735, "11.07 s"), (1.0, "1 s"), (0.99999, "1 s"), (0.5, "500 ms"),
+    (0.03181, "31.81 ms"), (0.0000625, "0.0625 ms"), (0.0, "0 ms"), (36000.0, "36000 s"),
+])
+def test_format_duration(seconds, text):
+    assert format_duration(seconds) == text
+
+
+@given(seconds=st.floats(1e-6, 1e6))
+def test_format_duration_round_trips(seconds):
+    value, unit = re.fullmatch(r"([0-9.]+) (ms|s)", format_duration(seconds)).groups()
+    back = float(value) * (1e-3 if unit == "ms" else 1.0)
+    assert back == pytest.approx(seconds, rel=6e-4)
+    assert (unit == "s") == (back >= 1)

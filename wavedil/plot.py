@@ -1,16 +1,35 @@
 """Plots for wavedil results (matplotlib, the ``wavedil[plot]`` extra, imported lazily).
 
-Every function draws on the ``ax`` (or figure) it is given, or on a new
-``matplotlib.figure.Figure`` that is not registered with pyplot (so no GUI backend or
-global state is involved; ``fig.savefig(path)`` renders with Agg), and returns what it
-drew on. Long signals are drawn as per-pixel envelopes (min and max, or max of the
-magnitude, over bins of samples), so a million samples plot as fast as a thousand.
-
 - ``plot_scalogram(result)``: the magnitude of every level of an ``AtrousResult``, finest
   level on top, as an image over time.
 - ``plot_mra(components)``: the MRA components (``wavedil.mra``) one above another.
-- ``plot_effective_receptive_field(erf, path)``: an effective receptive field
-  (``wavedil.effective_receptive_field``) as a PNG, with the analytic extent shaded.
+- ``plot_effective_receptive_field(erf, rf)``: an effective receptive field
+  (``wavedil.effective_receptive_field``), with the analytic extent of ``rf`` shaded.
+
+Where they draw (the same rule for every function):
+
+- ``ax=`` (the one-Axes plots: scalogram, effective receptive field): on that Axes.
+- ``fig=`` (every function): on that Figure or SubFigure, in new Axes (the MRA adds one
+  per component, so give it an empty one). Not both.
+- neither: on a new Figure. If ``matplotlib.pyplot`` is imported (by your script, IPython's
+  ``%matplotlib``, seaborn, ...) it comes from ``plt.figure()``, registered with pyplot:
+  ``plt.show()``, ``plt.savefig`` and notebooks see it, ``plt.close(fig)`` frees it.
+  Otherwise it is a plain ``matplotlib.figure.Figure``: no backend, no GUI, no global state,
+  and ``fig.savefig(path)`` renders with Agg. wavedil never imports pyplot itself, nor
+  changes the backend.
+
+What they return: always the Figure (or SubFigure, for an ``ax``/``fig`` inside one) they
+drew on; the Axes are ``fig.axes`` (on a new figure the plot's own Axes come first, then a
+colorbar's). One type for every function because the plots hold different numbers of Axes
+(one per MRA component; the scalogram's image and colorbar): a Figure holds any of them and
+is what ``savefig`` and ``show`` act on. (seaborn returns an Axes from its one-Axes
+functions and a grid from the others, so the type would depend on the function.)
+
+Time axis: in samples (label ``"sample"``) without ``sample_rate``; with it, in seconds
+(``"time (s)"``), or in ``time_unit``: ``"ms"``, ``"s"``, ``"min"``, ``"h"``, or a
+``(label, seconds)`` pair for anything else, e.g. ``("year", 1.0)`` with ``sample_rate=4``
+for a quarterly series. Long signals are drawn as per-pixel envelopes (min and max, or max
+of the magnitude, over bins of samples), so a million samples plot as fast as a thousand.
 
 Shape: 1-D signals; of a batch, ``signal`` picks one (index into the flattened leading
 axes, time last).
@@ -19,35 +38,102 @@ axes, time last).
 from __future__ import annotations
 
 import math
-import os
+import numbers
+import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
+from .receptive.field import ReceptiveField
 from .receptive.probe import EffectiveReceptiveField
 
 if TYPE_CHECKING:  # annotations only: the import graph stays as it was
-    from .receptive.field import ReceptiveField
     from .wavelets.transform import AtrousResult
 
 MAX_COLUMNS = 2000  # bins across the time axis for long signals
+TIME_UNITS = {"ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}  # name: seconds
+
+TimeUnit: TypeAlias = "str | tuple[str, float] | None"
 
 
-def _figure(figsize):
+# -- where to draw ----------------------------------------------------------------------
+
+
+def _new_figure(figsize: tuple[float, float]) -> Any:
+    """A pyplot figure when pyplot is in use, else a plain Figure (see the module doc)."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        return pyplot.figure(figsize=figsize, layout="constrained")
     from matplotlib.figure import Figure
 
     return Figure(figsize=figsize, layout="constrained")
 
 
-def _time_axis(length: int, bins: int, sample_rate):
-    """Bin centres in samples or seconds, and the axis label."""
-    step = length / bins
-    centres = (np.arange(bins) + 0.5) * step
-    if sample_rate:
-        return centres / sample_rate, "time (s)"
-    return centres, "sample"
+def _check_fig(fig: Any) -> Any:
+    from matplotlib.figure import FigureBase
+
+    if not isinstance(fig, FigureBase):
+        raise TypeError(f"fig must be a matplotlib Figure or SubFigure, got "
+                        f"{type(fig).__name__}" + ("; pass an Axes as ax="
+                                                   if hasattr(fig, "plot") else ""))
+    return fig
+
+
+def _target_axes(ax: Any, fig: Any, figsize: tuple[float, float]) -> Any:
+    """The Axes a one-Axes plot draws on: ``ax``, a new one in ``fig``, or a new figure's."""
+    if ax is not None and fig is not None:
+        raise ValueError("give ax= (draw on that Axes) or fig= (add an Axes to that figure), "
+                         "not both")
+    if ax is not None:
+        from matplotlib.axes import Axes
+
+        if not isinstance(ax, Axes):
+            raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}"
+                            + ("; pass a Figure as fig=" if hasattr(ax, "savefig") else ""))
+        return ax
+    return (_new_figure(figsize) if fig is None else _check_fig(fig)).add_subplot()
+
+
+# -- the time axis ------------------------------------------------------------------------
+
+
+def _time_scale(sample_rate: float | None, time_unit: TimeUnit) -> tuple[float, str | None]:
+    """Samples per unit of the time axis and the unit's name (``None``: samples)."""
+    if sample_rate is None:
+        if time_unit is not None:
+            raise ValueError(f"time_unit={time_unit!r} needs sample_rate= (samples per "
+                             f"second) to turn samples into time")
+        return 1.0, None
+    if (not isinstance(sample_rate, numbers.Real) or isinstance(sample_rate, bool)
+            or not math.isfinite(sample_rate) or not sample_rate > 0):
+        raise ValueError(f"sample_rate must be a positive number, got {sample_rate!r}")
+    if time_unit is None:
+        time_unit = "s"
+    if isinstance(time_unit, str):
+        if time_unit not in TIME_UNITS:
+            raise ValueError(f"time_unit must be one of {', '.join(TIME_UNITS)} or a "
+                             f"(label, seconds) pair such as ('year', 1.0), got {time_unit!r}")
+        name, seconds = time_unit, TIME_UNITS[time_unit]
+    else:
+        try:
+            name, seconds = time_unit
+        except (TypeError, ValueError):
+            raise TypeError(f"time_unit must be a name or a (label, seconds) pair, got "
+                            f"{time_unit!r}") from None
+        if (not isinstance(name, str) or not isinstance(seconds, numbers.Real)
+                or not math.isfinite(seconds) or not seconds > 0):
+            raise ValueError(f"time_unit as a pair must be (label, seconds > 0), got "
+                             f"{time_unit!r}")
+    return float(sample_rate) * float(seconds), name
+
+
+def _time_label(unit: str | None) -> str:
+    return "sample" if unit is None else f"time ({unit})"
+
+
+# -- binning ------------------------------------------------------------------------------
 
 
 def _bins(length: int) -> int:
@@ -72,8 +158,13 @@ def _one_signal(array: np.ndarray, leading: int, signal: int, what: str) -> np.n
     return rows[:, signal].astype(np.float64)
 
 
-def plot_scalogram(result: AtrousResult, sample_rate: float | None = None, ax: Any = None,
-                   signal: int = 0, log: bool = True, cmap: str = "magma") -> Any:
+# -- the plots ----------------------------------------------------------------------------
+
+
+def plot_scalogram(result: AtrousResult, sample_rate: float | None = None, *,
+                   time_unit: TimeUnit = None, ax: Any = None, fig: Any = None,
+                   signal: int = 0, log: bool = True, cmap: str = "magma",
+                   title: str | None = None) -> Any:
     """The magnitude ``|w_j|`` of every level (and ``|c_J|``) of ``result`` over time.
 
     Rows from the top: ``w1`` (finest) ... ``wJ``, then ``cJ``. Each pixel is the largest
@@ -81,51 +172,51 @@ def plot_scalogram(result: AtrousResult, sample_rate: float | None = None, ax: A
 
     Args:
         result: a ``wavedil.wavelets.transform.AtrousResult`` (time on its ``axis``).
-        sample_rate: label the time axis in seconds.
-        ax: a matplotlib Axes to draw on (default: a new figure).
+        sample_rate, time_unit: the time axis (see the module docstring).
+        ax, fig: where to draw (see the module docstring).
         signal: which signal of a batch.
 
-    Returns the Axes.
+    Returns the Figure drawn on (the image's Axes, then the colorbar's, in ``fig.axes``).
     """
+    scale, unit = _time_scale(sample_rate, time_unit)
     stacked = np.moveaxis(result.stack(), result.axis, -1)
     rows = np.abs(_one_signal(stacked, result.levels + 1, signal, "result"))
     length = rows.shape[-1]
-    bins = _bins(length)
-    image = _binned(rows, bins, lambda v, starts: np.maximum.reduceat(v, starts, axis=-1))
+    image = _binned(rows, _bins(length),
+                    lambda v, starts: np.maximum.reduceat(v, starts, axis=-1))
     label = "|coefficient|"
     if log:
         peak = float(image.max()) or 1.0
         image = 20 * np.log10(np.maximum(image / peak, 1e-6))
         label = "dB re. the largest"
-    if ax is None:
-        ax = _figure((8, 0.35 * (result.levels + 1) + 1.6)).add_subplot()
-    times, xlabel = _time_axis(length, bins, sample_rate)
-    extent = (0, length / sample_rate if sample_rate else length, result.levels + 0.5, -0.5)
+    ax = _target_axes(ax, fig, (8, 0.35 * (result.levels + 1) + 1.6))
+    extent = (0, length / scale, result.levels + 0.5, -0.5)
     shown = ax.imshow(image, aspect="auto", cmap=cmap, extent=extent, interpolation="nearest",
                       vmin=max(float(image.min()), -80) if log else None)
     names = [f"w{j}" for j in range(1, result.levels + 1)] + [f"c{result.levels}"]
     ax.set_yticks(range(result.levels + 1), names)
-    ax.set_xlabel(xlabel)
-    ax.set_title(f"à trous scalogram ({result.wavelet.name}, {result.levels} levels, "
-                 f"{result.alignment})")
+    ax.set_xlabel(_time_label(unit))
+    ax.set_title(title or f"à trous scalogram ({result.wavelet.name}, {result.levels} "
+                          f"levels, {result.alignment})")
     ax.figure.colorbar(shown, ax=ax, label=label)
-    return ax
+    return ax.figure
 
 
-def plot_mra(components: npt.ArrayLike, sample_rate: float | None = None, fig: Any = None,
-             signal: int = 0, labels: Sequence[str] | None = None,
-             title: str | None = None) -> Any:
+def plot_mra(components: npt.ArrayLike, sample_rate: float | None = None, *,
+             time_unit: TimeUnit = None, fig: Any = None, signal: int = 0,
+             labels: Sequence[str] | None = None, title: str | None = None) -> Any:
     """The MRA components one above another (details finest first, then the smooth).
 
     Args:
         components: ``(levels + 1, ..., T)`` from ``wavedil.mra`` (time last).
-        sample_rate: label the time axis in seconds.
-        fig: a matplotlib Figure to draw on (default: a new one).
+        sample_rate, time_unit: the time axis (see the module docstring).
+        fig: an empty Figure or SubFigure to draw on (default: a new figure).
         signal: which signal of a batch.
         labels: one name per component (default ``D1 .. DJ, SJ``).
 
-    Returns the Figure.
+    Returns the Figure drawn on, with one Axes per component in ``fig.axes``.
     """
+    scale, unit = _time_scale(sample_rate, time_unit)
     components = np.asarray(components)
     if components.ndim < 2 or components.shape[0] < 2:
         raise ValueError(f"components must be (levels + 1, ..., T) with levels >= 1, "
@@ -136,55 +227,61 @@ def plot_mra(components: npt.ArrayLike, sample_rate: float | None = None, fig: A
         labels = [f"D{j}" for j in range(1, count)] + [f"S{count - 1}"]
     if len(labels) != count:
         raise ValueError(f"labels must name the {count} components, got {len(labels)}")
-    if fig is None:
-        fig = _figure((8, 0.9 * count + 1.2))
+    fig = _new_figure((8, 0.9 * count + 1.2)) if fig is None else _check_fig(fig)
     axes = fig.subplots(count, 1, sharex=True, squeeze=False)[:, 0]
     bins = _bins(length)
-    step = math.ceil(length / bins) if length else 1
+    envelope = length > bins
+    times = ((np.arange(bins) + 0.5) * (length / bins) if envelope
+             else np.arange(length)) / scale
     for ax, row, label in zip(axes, rows, labels):
-        if step > 1:  # an envelope: min and max of every bin
+        if envelope:  # min and max of every bin
             low = _binned(row, bins, lambda v, s: np.minimum.reduceat(v, s))
             high = _binned(row, bins, lambda v, s: np.maximum.reduceat(v, s))
-            times, xlabel = _time_axis(length, bins, sample_rate)
             ax.fill_between(times, low, high, linewidth=0.5, color="C0")
         else:
-            times = np.arange(length) / (sample_rate or 1)
-            xlabel = "time (s)" if sample_rate else "sample"
             ax.plot(times, row, linewidth=0.8, color="C0")
         ax.set_ylabel(label, rotation=0, labelpad=14, va="center")
         ax.margins(x=0)
-    axes[-1].set_xlabel(xlabel)
+    axes[-1].set_xlabel(_time_label(unit))
     if title:
         fig.suptitle(title)
     return fig
 
 
-def plot_effective_receptive_field(erf: EffectiveReceptiveField, path: str | os.PathLike[str],
-                                   rf: ReceptiveField | None = None, mass: float = 0.95,
-                                   title: str | None = None, log: bool = False) -> str:
-    """Write a PNG of the profile to ``path`` (with the analytic extent of ``rf`` shaded;
-    ``log=True`` for a logarithmic magnitude axis)."""
-    import matplotlib
+def plot_effective_receptive_field(erf: EffectiveReceptiveField,
+                                   rf: ReceptiveField | None = None, *,
+                                   sample_rate: float | None = None,
+                                   time_unit: TimeUnit = None, ax: Any = None,
+                                   fig: Any = None, mass: float = 0.95,
+                                   title: str | None = None, log: bool = False) -> Any:
+    """The profile of ``erf`` over lags, the lags holding ``mass`` of it shaded, and the
+    analytic extent of ``rf`` (a ``ReceptiveField``) behind it.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Args:
+        sample_rate, time_unit: lags in time instead of samples (see the module docstring).
+        ax, fig: where to draw (see the module docstring).
+        log: a logarithmic magnitude axis.
 
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    try:
-        if rf is not None:
-            ax.axvspan(-rf.left, rf.right, color="0.9", label=f"receptive field ({rf.size})")
-        lo, hi = erf.mass_interval(mass)
-        ax.axvspan(lo, hi, color="tab:orange", alpha=0.25,
-                   label=f"{mass:.0%} of the gradient ({hi - lo + 1} samples)")
-        ax.plot(erf.lags, erf.profile, color="tab:blue", lw=1, label="mean |gradient|")
-        ax.set_xlabel("lag (input samples, 0 = output position)")
-        ax.set_ylabel("normalised |d out / d in|")
-        if log:
-            ax.set_yscale("log")
-        ax.set_title(title or "effective receptive field")
-        ax.legend(loc="upper left", fontsize=8)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-    finally:
-        plt.close(fig)
-    return str(path)
+    Returns the Figure drawn on (write it with ``fig.savefig(path)``).
+    """
+    if rf is not None and not isinstance(rf, ReceptiveField):
+        raise TypeError(f"rf must be a ReceptiveField (wavedil.receptive_field(model)), got "
+                        f"{type(rf).__name__}; to write a file: "
+                        f"plot_effective_receptive_field(erf, rf).savefig(path)")
+    scale, unit = _time_scale(sample_rate, time_unit)
+    ax = _target_axes(ax, fig, (8, 3.2))
+    if rf is not None:
+        ax.axvspan(-rf.left / scale, rf.right / scale, color="0.9",
+                   label=f"receptive field ({rf.size} samples)")
+    lo, hi = erf.mass_interval(mass)
+    ax.axvspan(lo / scale, hi / scale, color="tab:orange", alpha=0.25,
+               label=f"{mass:.0%} of the gradient ({hi - lo + 1} samples)")
+    ax.plot(np.asarray(erf.lags) / scale, erf.profile, color="tab:blue", lw=1,
+            label="mean |gradient|")
+    ax.set_xlabel(f"lag ({'samples' if unit is None else unit}; 0 = the output's own time)")
+    ax.set_ylabel("normalised |d out / d in|")
+    if log:
+        ax.set_yscale("log")
+    ax.set_title(title or "effective receptive field")
+    ax.legend(loc="upper left", fontsize=8)
+    return ax.figure

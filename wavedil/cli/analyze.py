@@ -82,10 +82,7 @@ def run_analyze(args: argparse.Namespace) -> int:
 
 
 def _plot(audio: np.ndarray, rate: int, wavelet: str, levels: int, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no backend, nothing to close
 
     from ..io import check_target
     from ..plot import plot_mra, plot_scalogram
@@ -93,10 +90,9 @@ def _plot(audio: np.ndarray, rate: int, wavelet: str, levels: int, path: str) ->
 
     target = check_target(path)
     mono = audio.mean(axis=0)
-    fig = plt.figure(figsize=(10, 3 + 0.8 * levels))
+    fig = Figure(figsize=(10, 3 + 0.8 * levels))
     parts: Any = fig.subfigures(2, 1, height_ratios=[1, 2])
     top, bottom = parts[0], parts[1]
-    plot_scalogram(atrous(mono, wavelet, levels), sample_rate=rate, ax=top.subplots())
+    plot_scalogram(atrous(mono, wavelet, levels), sample_rate=rate, fig=top)
     plot_mra(mra(mono, wavelet, levels), sample_rate=rate, fig=bottom)
     fig.savefig(target.real)
-    plt.close(fig)

@@ -11,6 +11,7 @@ import numpy as np
 import soundfile as sf
 
 from ..io import FilterReport
+from ..receptive.field import format_duration
 
 
 def print_summary(out: TextIO, args: argparse.Namespace, what: str, report: FilterReport,
@@ -25,7 +26,7 @@ def print_summary(out: TextIO, args: argparse.Namespace, what: str, report: Filt
     print(f"{report.frames} samples x {report.channels} channel(s) at {report.sample_rate} Hz "
           f"({seconds:.2f} s) in {report.blocks} blocks of {args.block}, {report.subtype}; "
           f"latency {report.latency} samples "
-          f"({1000 * report.latency / report.sample_rate:.1f} ms); real-time factor {rtf}",
+          f"({format_duration(report.latency / report.sample_rate)}); real-time factor {rtf}",
           file=out)
     if report.clipped:
         print(f"clipped {report.clipped} sample(s) beyond full scale writing {report.subtype} "

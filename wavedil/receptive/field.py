@@ -8,7 +8,8 @@ input samples each output sample reads. This module turns it into numbers:
 - a per-layer table: kernel, dilation, stride, the cumulative extent along the path up to
   that layer, parameters and multiply-adds per output sample;
 - the gaps: lags inside ``[-left, right]`` that no path reaches ("gridding", e.g. kernel 2
-  with dilations 1, 4, 16), computed exactly from the set of reachable lags;
+  with dilations 1, 4, 16), computed exactly from the set of reachable lags (a gap-free
+  chain of stride-1 layers is recognised in closed form: ``proved_gap_free``);
 - ``halo(op)``: the context that independent blocks need to reproduce the offline result.
 
 Strides: extents are counted in INPUT samples; a layer of stride ``s`` multiplies the
@@ -36,7 +37,8 @@ from ..engine.checks import positive_int
 from ..engine.spec import Branches, Chain, LayerSpec, Shift, SpecTree, resolve_alignment
 
 # Above this many samples of extent (or output phases) the exact lag set is not built:
-# the extent comes from interval arithmetic and the gaps are not reported.
+# the extent comes from interval arithmetic and the gaps are not reported (unless
+# ``proved_gap_free`` shows there are none).
 MAX_EXACT_SIZE = 1 << 22
 MAX_PHASES = 4096
 
@@ -352,9 +354,59 @@ def receptive_field(op: object = None, sample_rate: float | None = None, *,
                           tuple(rows.values()), gaps, stride, notes)
 
 
+def _flat_layers(tree) -> list[LayerSpec] | None:
+    """The layers of a chain of stride-1 convs/pools and shifts, or ``None`` for any other
+    tree (branches, strides, transposed convs)."""
+    if isinstance(tree, Shift):
+        return []
+    if isinstance(tree, LayerSpec):
+        return [tree] if tree.stride == 1 and tree.kind != "transposed" else None
+    if isinstance(tree, Chain) or (isinstance(tree, Branches) and len(tree.parts) == 1):
+        layers: list[LayerSpec] = []
+        for part in tree.parts:
+            more = _flat_layers(part)
+            if more is None:
+                return None
+            layers += more
+        return layers
+    return None
+
+
+def proved_gap_free(tree: SpecTree) -> bool:
+    """True when ``tree`` is a chain of stride-1 layers whose lags fill their extent,
+    proved in O(layers log layers) without building the lag set (``False``: not such a
+    chain, or it has gaps).
+
+    Up to a shift, such a chain reads the sums of the progressions
+    ``{0, d, ..., (K - 1) d}`` of its layers. With the dilations in ascending order, if the
+    first layers fill ``[0, M]`` (``M = sum (K - 1) d``), the next one fills
+    ``[0, M + (K - 1) d]`` when ``d <= M + 1``; when ``d > M + 1``, lag ``M + 1`` is never
+    reached (every later dilation is larger still). So: gap-free iff each dilation, in
+    ascending order, is at most ``M + 1`` over the layers before it.
+
+    >>> proved_gap_free(Chain((LayerSpec(2, 1), LayerSpec(2, 2), LayerSpec(2, 4))))
+    True
+    >>> proved_gap_free(Chain((LayerSpec(2, 1), LayerSpec(2, 4))))  # lag 2 never read
+    False
+    """
+    layers = _flat_layers(tree)
+    if layers is None:
+        return False
+    filled = 0
+    for dilation, kernel_size in sorted((la.dilation, la.kernel_size) for la in layers
+                                        if la.kernel_size > 1):
+        if dilation > filled + 1:
+            return False
+        filled += (kernel_size - 1) * dilation
+    return True
+
+
 def _exact_extent(tree, stride: Fraction, hull):
-    """``(left, right, gaps)`` from the exact reachable-lag sets, over all output phases."""
+    """``(left, right, gaps)`` from the exact reachable-lag sets, over all output phases
+    (a gap-free chain of stride-1 layers is recognised without them)."""
     hull_left, hull_right = math.ceil(hull[0]), math.ceil(hull[1])
+    if proved_gap_free(tree):  # its lags fill the hull exactly
+        return hull_left, hull_right, ()
     phases = _phases(tree)
     if hull_left + hull_right + 1 > MAX_EXACT_SIZE or phases > MAX_PHASES:
         return hull_left, hull_right, None
@@ -435,6 +487,18 @@ def short_tuple(values: Iterable[object], head: int = 4, tail: int = 2) -> str:
     return f"({inner}) [{len(values)}]"
 
 
+def format_duration(seconds: float) -> str:
+    """A duration as people write it: 4 significant digits, in s from one second up, else
+    in ms.
+
+    >>> format_duration(10.0), format_duration(11.0735), format_duration(0.03181)
+    ('10 s', '11.07 s', '31.81 ms')
+    """
+    rounded = float(f"{seconds:.4g}")  # 0.99999 s is "1 s", not "1000 ms"
+    value, unit = (rounded, "s") if abs(rounded) >= 1 else (rounded * 1000, "ms")
+    return f"{value:.4g} {unit}" if abs(value) < 1e4 else f"{value:.0f} {unit}"
+
+
 def format_table(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
     """A plain-text table with right-aligned columns."""
     cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
@@ -447,7 +511,7 @@ def format_table(header: Sequence[object], rows: Iterable[Sequence[object]]) -> 
 def format_receptive_field(rf: ReceptiveField, max_rows: int = 60) -> str:
     size = f"receptive field: {rf.size} samples (past {rf.left}, lookahead {rf.right})"
     if rf.seconds is not None:
-        size += f" = {rf.seconds * 1000:.4g} ms at {rf.sample_rate:g} Hz"
+        size += f" = {format_duration(rf.seconds)} at {rf.sample_rate:g} Hz"
     lines = [size]
     if rf.stride != 1:
         lines.append(f"stride: {rf.stride} input samples per output sample")
