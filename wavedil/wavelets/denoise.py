@@ -265,9 +265,10 @@ def denoise(x: npt.ArrayLike, wavelet: WaveletLike = "sym8", levels: int | None 
             needs ``"centered"`` or ``"pywt"`` (``check_denoising_alignment``).
 
     The defaults (sym8, 10 levels, BayesShrink, soft) were chosen by measurement on speech
-    in white noise; for sym8 the alignment and the boundary change the result by hundredths
-    of a dB, for the starlet the causal alignment costs most of the gain (``benchmarks/
-    RESULTS.md``, "Measurements behind design choices").
+    in white noise. For sym8 the alignment and the boundary change the result little on
+    speech, more on a steady tone (the boundary shapes its cut ends); for the starlet the
+    causal alignment costs most of the gain, hence refused (``benchmarks/RESULTS.md``,
+    "Measurements behind design choices").
 
     ``Denoiser`` (and ``DenoiseStream``) runs the same recipe in real time with the same
     defaults but two, both for the latency: ``levels=5`` (an SWT bank's stream lags
