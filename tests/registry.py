@@ -302,6 +302,8 @@ ENTRIES = {e.name: e for e in [
         hop=8, channels=2), 2, gaps=NUMPY_GAPS),
     Entry("Denoiser-db4-fixed", lambda: wavedil.Denoiser(
         "db4", 3, sigma=0.5, threshold=3.0), 1, gaps=NUMPY_GAPS),
+    Entry("Denoiser-default-running", lambda: wavedil.Denoiser(window=64, hop=16), 1,
+          gaps=NUMPY_GAPS),
     # the torch modules, through their streaming() blocks
     Entry("nn.CausalConv1d", lambda: TorchOp(_torch(7, lambda: wnn.CausalConv1d(
         2, 3, 3, dilation=2))), 2, covers=(wnn.CausalConv1d, wnn.layers.TorchStream), **TORCH),

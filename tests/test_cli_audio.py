@@ -207,8 +207,8 @@ def test_bench_json_covers_the_grid(work):
                                                        (48000, 16), (48000, 256)]
     assert all(c["rtf"] > 0 and c["latency_samples"] == 0 for c in cells)
     r = wavedil("bench", "denoise", "--rates", "16000", "--blocks", "64", "--seconds", "0.05")
-    assert r.returncode == 0 and "latency in ms (441 samples of the operator" in r.out
-    assert r.out.splitlines()[-1].split() == ["64", f"{1000 * (441 + 64) / 16000:.2f}"]
+    assert r.returncode == 0 and "latency in ms (465 samples of the operator" in r.out
+    assert r.out.splitlines()[-1].split() == ["64", f"{1000 * (465 + 64) / 16000:.2f}"]
 
 
 def _peak_rss_kb(args, stdin_path):

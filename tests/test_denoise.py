@@ -7,16 +7,17 @@ import numpy as np
 import pytest
 import pywt
 import soundfile as sf
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from wavedil.wavelets.banks import noise_gain
+from wavedil.wavelets.banks import filter_bank, noise_gain
 from wavedil.wavelets.denoise import (
     bayes_threshold,
     denoise,
     detail_gains,
     estimate_sigma,
     level_thresholds,
+    noise_sigma,
     shrink,
     sure_threshold,
     universal_threshold,
@@ -79,6 +80,24 @@ def test_sigma_estimate_of_white_noise(name, alignment):
     np.testing.assert_allclose(estimate_sigma(r.details[0], gain), [sigma, sigma], rtol=0.02)
 
 
+def test_noise_sigma_is_the_smallest_level_estimate_and_ignores_a_high_tone():
+    """A 5 kHz tone at 16 kHz fills the finest level: its MAD measures the tone, the
+    smallest per-level estimate (over levels with >= 64 2^j coefficients) the noise."""
+    sigma, n = 0.1, 32_000
+    rng = np.random.default_rng(4)
+    x = np.sin(2 * np.pi * 5000 / 16000 * np.arange(n)) + sigma * rng.standard_normal(n)
+    r = atrous(x, "sym8", 10, alignment="centered", boundary="periodic")
+    gains = detail_gains("sym8", 10)
+    per_level = np.median(np.abs(r.details), axis=-1) / 0.6745 / gains
+    assert per_level[0] > 5 * sigma  # the finest level alone: the tone
+    used = [j for j in range(1, 11) if n >= 64 * 2**j]  # 1..8
+    assert float(noise_sigma(r.details, gains)) == pytest.approx(per_level[: len(used)].min())
+    assert float(noise_sigma(r.details, gains)) == pytest.approx(sigma, rel=0.1)
+    # too few coefficients for any level but the first: the finest level's estimate
+    short = r.details[..., :200]
+    assert float(noise_sigma(short, gains)) == float(estimate_sigma(short[0], gains[0]))
+
+
 # -- threshold rules ----------------------------------------------------------------------------
 
 def test_bayes_threshold_formula_and_pure_noise_level():
@@ -129,6 +148,7 @@ def test_level_thresholds_rules_and_errors():
        alignment=st.sampled_from(["causal", "centered", "pywt"]), levels=st.integers(1, 5),
        length=st.integers(1, 200), seed=st.integers(0, 2**31 - 1))
 def test_zero_threshold_gives_the_signal_back(name, boundary, alignment, levels, length, seed):
+    assume(not (filter_bank(name).difference and alignment == "causal"))  # refused
     x = np.random.default_rng(seed).standard_normal((2, length))
     y = denoise(x, name, levels, threshold=0.0, sigma=1.0, alignment=alignment,
                 boundary=boundary)
@@ -146,6 +166,28 @@ def test_denoising_a_noisy_sine_and_shapes():
     y32 = denoise(noisy.astype(np.float32).T, axis=0)
     assert y32.dtype == np.float32 and y32.shape == (4096, 2)
     np.testing.assert_allclose(y32.T, denoise(noisy), atol=1e-4)
+
+
+def test_a_difference_bank_in_causal_alignment_is_refused_and_why():
+    """The causal starlet's details are not band-pass: a 440 Hz tone (16 kHz, 17 dB SNR)
+    spreads over every level in copies that cancel only in the sum, so no common k of the
+    thresholds k sigma_j (true sigma) improves it; the centred starlet's do."""
+    t = np.arange(16_000) / 16_000
+    clean = np.sin(2 * np.pi * 440 * t)
+    noise = 0.1 * np.random.default_rng(6).standard_normal(t.size)
+    for k in [0.5, 1.0]:
+        shrunk = {}
+        for alignment in ["causal", "centered"]:
+            r = atrous(clean + noise, "starlet", 5, alignment=alignment, boundary="symmetric")
+            lambdas = k * 0.1 * detail_gains("starlet", 5, alignment)
+            shrunk[alignment] = shrink(r.details, lambdas[:, None]).sum(axis=0) + r.approx
+        before = snr_db(clean, clean + noise)
+        assert snr_db(clean, shrunk["causal"]) < before - 0.5 < before + 0.5 < snr_db(
+            clean, shrunk["centered"])
+    for name in ["starlet", "linear"]:
+        with pytest.raises(ValueError, match=f"'{name}'.* not band-pass.*centered"):
+            denoise(clean, name, 3, alignment="causal")
+    assert denoise(clean, "starlet", 3, alignment="pywt").shape == clean.shape
 
 
 def test_bad_options_are_refused():

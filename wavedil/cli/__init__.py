@@ -1,7 +1,7 @@
 """The ``wavedil`` command (also ``python -m wavedil``).
 
     wavedil filter data/effect_model.npz data/guitar_test.wav out/guitar_fx.wav --block 256
-    wavedil denoise data/speech_noisy.wav out/speech_clean.wav --wavelet db4 --levels 6
+    wavedil denoise data/speech_noisy.wav out/speech_clean.wav
     wavedil analyze data/speech.wav --json
     wavedil bench data/effect_model.npz
     wavedil rf --kernel 3 --dilations 1,2,4,8 --stacks 2 --convs-per-block 2 --sample-rate 16000

@@ -58,8 +58,8 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.model == "denoise":
         from ..wavelets import Denoiser
 
-        op: Any = Denoiser("db4", 6)
-        name = "denoiser db4, 6 levels, causal, bayes"
+        op: Any = Denoiser()
+        name = "the default denoiser (sym8, 5 levels, bayes)"
     else:
         op, name = filter_operator(args.model), f"model {args.model}"
     if any(b < 1 for b in args.blocks) or any(r < 1 for r in args.rates):

@@ -67,11 +67,13 @@ def add_denoise_command(subparsers: Subparsers) -> None:
         "denoise", help="stream an audio file through the wavelet denoiser",
         description="Real-time à trous wavelet denoising of audio, block by block.")
     _add_stream_options(p)
-    p.add_argument("--wavelet", default="db4", help="filter bank (default db4)")
-    p.add_argument("--levels", type=positive_int, default=6, help="levels (default 6)")
-    p.add_argument("--alignment", choices=("causal", "centered"), default="causal",
-                   help="causal: zero analysis latency (default); centered: symmetric "
-                        "filters, more latency")
+    p.add_argument("--wavelet", default="sym8", help="filter bank (default sym8)")
+    p.add_argument("--levels", type=positive_int, default=5,
+                   help="levels (default 5: latency 465 samples for sym8)")
+    p.add_argument("--alignment", choices=("causal", "centered"), default=None,
+                   help="the analysis (default: the bank's): an SWT bank (db, sym, coif, "
+                        "haar) needs causal: zero analysis latency, its synthesis brings "
+                        "(K-1)(2^J-1); a difference bank (starlet, linear) needs centered")
     p.add_argument("--threshold", default="bayes",
                    help="bayes (default), sure, universal, or a number k (k sigma per level)")
     p.add_argument("--mode", choices=("soft", "hard", "garrote"), default="soft",
@@ -112,9 +114,9 @@ def run_filter(args: argparse.Namespace) -> int:
 def run_denoise(args: argparse.Namespace) -> int:
     """Run ``wavedil denoise``."""
     _check_usage(args)
-    return stream_file(denoise_operator(args), args,
-                       f"denoiser {args.wavelet}, {args.levels} levels, {args.alignment}, "
-                       f"threshold {args.threshold}")
+    op = denoise_operator(args)
+    return stream_file(op, args, f"denoiser {args.wavelet}, {args.levels} levels, "
+                                 f"{op.stream().alignment}, threshold {args.threshold}")
 
 
 def _check_usage(args: argparse.Namespace) -> None:

@@ -3,9 +3,13 @@
 The recipe (Donoho & Johnstone; Chang, Yu & Vetterli for BayesShrink):
 
 1. transform x, J levels;
-2. noise level: ``sigma = median(|w_1|) / 0.6745 / g_1`` (the finest details are mostly
-   noise; ``g_j`` is the bank's noise gain at level j: the std of w_j for unit white noise,
-   derived from the filters, ``detail_gains``), unless ``sigma`` is given;
+2. noise level (``noise_sigma``), unless ``sigma`` is given: per level
+   ``median(|w_j|) / 0.6745 / g_j`` (``g_j`` is the bank's noise gain at level j: the std
+   of w_j for unit white noise, derived from the filters, ``detail_gains``), and sigma the
+   smallest of these over the levels with enough coefficients. A signal only raises the
+   estimate of the levels it occupies; the finest level alone (Donoho's recipe) measures a
+   tone or a sweep above a quarter of the sample rate instead of the noise, and its
+   thresholds then remove the signal;
 3. per level, ``sigma_j = sigma * g_j`` and a threshold ``lambda_j``:
    ``"bayes"`` ``sigma_j^2 / sqrt(max(mean(w_j^2) - sigma_j^2, 0))`` (level adaptive, the
    default), ``"universal"`` ``sigma_j sqrt(2 ln T)``, ``"sure"`` the minimiser of Stein's
@@ -31,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import positive_int
-from .banks import WaveletLike, filter_bank, noise_gain
+from .banks import FilterBank, WaveletLike, filter_bank, noise_gain
 from .transform import (
     ALIGNMENTS,
     BOUNDARIES,
@@ -47,6 +51,7 @@ from .transform import (
 THRESHOLDS = ("bayes", "sure", "universal")
 MODES = ("soft", "hard", "garrote")
 MAD_TO_SIGMA = 0.6745  # median(|N(0, 1)|)
+SIGMA_COUNT = 64  # noise_sigma uses level j if it has at least SIGMA_COUNT * 2^j coefficients
 
 
 # -- noise gains and the noise level -------------------------------------------------------
@@ -89,13 +94,30 @@ def detail_gains(wavelet: WaveletLike, levels: int, alignment: str = "centered",
     return np.array(gains)
 
 
-def estimate_sigma(finest_detail: npt.ArrayLike, gain: float = 1.0) -> np.ndarray:
-    """The white-noise std from the finest details: ``median(|w_1|) / 0.6745 / gain``.
+def estimate_sigma(detail: npt.ArrayLike, gain: float = 1.0) -> np.ndarray:
+    """The white-noise std from one level's details: ``median(|w_j|) / 0.6745 / g_j``.
 
     Shape: ``(..., T)`` in (time last), ``(...)`` out.
     """
-    w = np.asarray(finest_detail)
+    w = np.asarray(detail)
     return np.median(np.abs(w), axis=-1) / MAD_TO_SIGMA / gain
+
+
+def noise_sigma(details: npt.ArrayLike, gains: npt.ArrayLike) -> np.ndarray:
+    """The white-noise std from all levels: the smallest ``estimate_sigma(w_j, g_j)`` over
+    level 1 and every level j with ``T >= SIGMA_COUNT * 2^j`` coefficients (a level's
+    coefficients are correlated over about 2^j samples: fewer make a noisy estimate, and
+    the smallest of noisy estimates is biased low).
+
+    Shape: ``details`` ``(levels, ..., T)``, ``gains`` ``(levels,)``; ``(...)`` out.
+    """
+    details = np.asarray(details)
+    gains = np.asarray(gains, dtype=np.float64)
+    length = details.shape[-1]
+    used = max(1, sum(1 for j in range(1, details.shape[0] + 1)
+                      if length >= SIGMA_COUNT * 2**j))
+    per_level = [estimate_sigma(details[j], gains[j]) for j in range(used)]
+    return np.min(per_level, axis=0)
 
 
 # -- shrinkage and threshold rules ----------------------------------------------------------
@@ -197,11 +219,29 @@ def level_thresholds(details: npt.ArrayLike, sigma: npt.ArrayLike, gains: npt.Ar
 
 # -- offline denoising ------------------------------------------------------------------------
 
-def _check_denoise_options(threshold, mode, alignment, boundary):
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+def check_denoising_alignment(bank: FilterBank, alignment: str) -> None:
+    """Refuse a difference bank in causal alignment (ValueError).
+
+    Its detail ``w_j = c_{j-1} - c_j`` subtracts from ``c_{j-1}`` a lowpass of it that
+    lags by ``(K-1) 2^(j-2)`` samples: not a band-pass. A component of c_j whose period is
+    not long against that lag shows in w_j at up to twice its amplitude, in every finer
+    level, in copies that cancel only in the sum; shrinking the levels one by one breaks
+    the cancellation, and no per-level threshold helps (``benchmarks/RESULTS.md``).
+    """
     if alignment not in ALIGNMENTS:
         raise ValueError(f"alignment must be one of {ALIGNMENTS}, got {alignment!r}")
+    if bank.difference and alignment == "causal":
+        raise ValueError(
+            f"a difference bank ({bank.name!r}) does not denoise in causal alignment: its "
+            f"causal details are not band-pass, and shrinking them makes a signal worse; "
+            f"use alignment='centered' (a stream then lags {(bank.length - 1) // 2} (2^J - 1) "
+            f"samples for J levels) or an SWT bank such as 'sym8'")
+
+
+def _check_denoise_options(bank, threshold, mode, alignment, boundary):
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    check_denoising_alignment(bank, alignment)
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
     if isinstance(threshold, str) and threshold not in THRESHOLDS:
@@ -220,25 +260,28 @@ def denoise(x: npt.ArrayLike, wavelet: WaveletLike = "sym8", levels: int | None 
         wavelet, levels: the transform (``levels=None``: ``max_level``).
         threshold: ``"bayes"`` (default), ``"sure"``, ``"universal"`` or k (``k sigma_j``).
         mode: ``"soft"``, ``"hard"`` or ``"garrote"``.
-        sigma: the noise std; None estimates it per signal from the finest details.
-        alignment, boundary: as ``wavedil.atrous``.
+        sigma: the noise std; None estimates it per signal (``noise_sigma``).
+        alignment, boundary: as ``wavedil.atrous``; a difference bank (starlet, linear)
+            needs ``"centered"`` or ``"pywt"`` (``check_denoising_alignment``).
 
     The defaults (sym8, 10 levels, BayesShrink, soft) were chosen by measurement on speech
-    in white noise (``benchmarks/RESULTS.md``, "Measurements behind design choices").
+    in white noise. For sym8 the alignment and the boundary change the result little on
+    speech, more on a steady tone (the boundary shapes its cut ends); for the starlet the
+    causal alignment costs most of the gain, hence refused (``benchmarks/RESULTS.md``,
+    "Measurements behind design choices").
 
-    ``Denoiser`` (and ``DenoiseStream``) is a different operator, not this one's twin: it
-    runs in real time, so its statistics are running ones (``sigma`` and the ``"bayes"``
-    variances over a ``window`` updated every ``hop`` samples) where this function takes
-    them over the whole signal, and its defaults differ: ``wavelet="starlet"`` (here
-    ``"sym8"``), ``levels=5`` (here 10), ``alignment="causal"`` (here ``"centered"``),
-    ``boundary="zero"`` (here ``"symmetric"``); ``threshold``, ``mode`` and ``sigma``
-    default alike. With a given ``sigma`` and a number k both use the thresholds
-    ``k sigma_j``.
+    ``Denoiser`` (and ``DenoiseStream``) runs the same recipe in real time with the same
+    defaults but two, both for the latency: ``levels=5`` (an SWT bank's stream lags
+    ``(K-1)(2^J-1)`` samples: 465 for sym8 at 5 levels, 15345 at 10), and what a stream
+    can run (a causal analysis, the ``"zero"`` or ``"edge"`` boundary). Its statistics are
+    running ones (``sigma`` and the ``"bayes"`` variances over a ``window`` renewed every
+    ``hop`` samples) where this function takes them over the whole signal. With a given
+    ``sigma`` and a number k both use the thresholds ``k sigma_j``.
 
     Shape: ``x`` ``(..., T)``; the result has ``x``'s shape and dtype.
     """
     bank = filter_bank(wavelet)
-    _check_denoise_options(threshold, mode, alignment, boundary)
+    _check_denoise_options(bank, threshold, mode, alignment, boundary)
     x3, shape = _as_batch(x, axis)
     length = shape[-1]
     levels = max_level(length, bank) if levels is None else positive_int(levels, "levels")
@@ -253,7 +296,7 @@ def denoise(x: npt.ArrayLike, wavelet: WaveletLike = "sym8", levels: int | None 
     details, approx = _analysis(signal, bank, levels, alignment, mode_of_transform, False)
     inside = details[..., margin : margin + length]  # (levels, B, 1, T)
     if sigma is None:
-        noise = estimate_sigma(inside[0], gains[0])  # (B, 1)
+        noise = noise_sigma(inside, gains)  # (B, 1)
     else:
         noise = np.broadcast_to(np.asarray(sigma, np.float64), shape[:-1]).reshape(-1, 1)
     lambdas = level_thresholds(inside, noise, gains, threshold)  # (levels, B, 1)

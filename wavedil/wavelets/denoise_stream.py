@@ -19,7 +19,14 @@ from ..engine.conv import checked_history
 from ..engine.history import DelayLine, History
 from ..engine.stream import Stream, sub_state
 from .banks import WaveletLike, filter_bank
-from .denoise import MODES, detail_gains, estimate_sigma, level_thresholds, shrink
+from .denoise import (
+    MODES,
+    check_denoising_alignment,
+    detail_gains,
+    level_thresholds,
+    noise_sigma,
+    shrink,
+)
 from .streams import AtrousStream, check_stream_options
 from .transform import reconstruction_gain, synthesis_layers
 
@@ -38,7 +45,7 @@ class RunningThresholds:
 
     At every coefficient index u that is a positive multiple of ``hop``, the thresholds
     for indices u, u+1, ... are recomputed from the last ``window`` coefficients before u
-    (``wavedil.wavelets.denoise.level_thresholds``; sigma from their finest level's MAD
+    (``wavedil.wavelets.denoise.level_thresholds``; sigma from their ``noise_sigma``
     unless fixed).
     Before the first estimate nothing is thresholded. The updates sit at absolute indices,
     so the output does not depend on how the stream is chunked.
@@ -67,7 +74,7 @@ class RunningThresholds:
         """Thresholds ``(B, J, C)`` from coefficients ``(B, J, C, n)``."""
         details = w.swapaxes(0, 1)  # (J, B, C, n)
         if self.sigma is None:
-            sigma = estimate_sigma(details[0], self.gains[0])
+            sigma = noise_sigma(details, self.gains)
         else:
             sigma = np.full(details.shape[1:3], self.sigma)
         threshold = self.threshold
@@ -140,33 +147,46 @@ class RunningThresholds:
 class DenoiseStream(Stream):
     """Wavelet denoising in real time: forward stream, thresholds, inverse, chunk by chunk.
 
-    A difference bank (``"starlet"``, the default, or ``"linear"``) sums its shrunk
-    details and its approximation sample by sample: the latency is the forward's, 0 for
-    the causal alignment. An SWT bank (db, sym, coif, haar) runs its causal analysis, then
-    the synthesis of ``wavedil.wavelets.transform.synthesis_layers`` level by level, which reads
-    ``(K-1) 2^(j-1)`` coefficients ahead at level j: latency ``(K-1)(2^J - 1)``. At the
-    end, ``flush`` feeds that many samples of the boundary (zeros, or the last sample for
-    ``"edge"``) through the chain, so with zero thresholds the output is exactly the input.
+    The recipe and the defaults of ``wavedil.wavelets.denoise.denoise`` (sym8, BayesShrink,
+    soft, sigma from ``noise_sigma``) but two, for the latency: 5 levels (not 10) and what
+    a stream can run (``boundary="zero"`` or ``"edge"``). The default's latency is 465
+    samples (29 ms at 16 kHz); ``benchmarks/RESULTS.md`` measures the trade between
+    wavelet, levels, latency and SNR.
 
-    Thresholds (``wavedil.wavelets.denoise``): ``sigma`` fixed, or None for a running estimate
-    (MAD of the finest details over the last ``window`` coefficients, renewed every
-    ``hop``); ``threshold`` ``"bayes"`` (running signal variance per level), ``"sure"``,
+    An SWT bank (db, sym, coif, haar) runs its causal analysis, then the synthesis of
+    ``wavedil.wavelets.transform.synthesis_layers`` level by level, which reads
+    ``(K-1) 2^(j-1)`` coefficients ahead at level j: latency ``(K-1)(2^J - 1)``. A
+    difference bank (``"starlet"``, ``"linear"``) runs its centred analysis (its causal
+    details are not band-pass: ``check_denoising_alignment``) and sums its shrunk details
+    and its approximation sample by sample: latency ``(K-1)/2 (2^J - 1)``, 62 samples for
+    the starlet at 5 levels. ``alignment=None`` picks these. At the end, ``flush`` feeds
+    the latency's worth of the boundary (zeros, or the last sample for ``"edge"``) through
+    the chain, so with zero thresholds the output is exactly the input, delayed.
+
+    Thresholds (``wavedil.wavelets.denoise``): ``sigma`` fixed, or None for a running
+    estimate (``noise_sigma`` of the last ``window`` coefficients, renewed every ``hop``);
+    ``threshold`` ``"bayes"`` (running signal variance per level), ``"sure"``,
     ``"universal"`` (``sigma_j sqrt(2 ln window)``) or k (``k sigma_j``). With a fixed
     ``sigma`` and k or ``"universal"`` the thresholds hold from the first sample (with k,
-    the output equals ``wavedil.wavelets.denoise.denoise`` with the same options); otherwise nothing
-    is thresholded before the first estimate, ``hop`` coefficients in.
+    the output equals ``wavedil.wavelets.denoise.denoise`` with the same options);
+    otherwise nothing is thresholded before the first estimate, ``hop`` coefficients in
+    (earlier estimates, from fewer coefficients, misjudge the noise: measured in
+    ``benchmarks/RESULTS.md``).
 
     Shape: chunks ``(m,)``, ``(C, m)`` or ``(B, C, m)`` in, the same layout out.
     """
 
-    def __init__(self, wavelet: WaveletLike = "starlet", levels: int = 5,
-                 alignment: str = "causal", boundary: str = "zero",
+    def __init__(self, wavelet: WaveletLike = "sym8", levels: int = 5,
+                 alignment: str | None = None, boundary: str = "zero",
                  threshold: str | float = "bayes", mode: str = "soft",
-                 sigma: float | None = None, window: int = 8192, hop: int = 1024,
+                 sigma: float | None = None, window: int = 8192, hop: int = 512,
                  channels: int = 1, batch: int | None = None) -> None:
         self.bank = filter_bank(wavelet)
         self.levels = positive_int(levels, "levels")
+        if alignment is None:
+            alignment = "centered" if self.bank.difference else "causal"
         check_stream_options(alignment, boundary)
+        check_denoising_alignment(self.bank, alignment)
         if not self.bank.difference and alignment != "causal":
             raise ValueError(f"an SWT bank ({self.bank.name!r}) denoises with a causal analysis "
                              f"(its synthesis brings the latency (K-1)(2^J-1) in any case), "
@@ -286,11 +306,12 @@ class DenoiseStream(Stream):
 class Denoiser:
     """The streaming denoiser as an operator: ``op(x)`` runs a fresh ``DenoiseStream`` over
     the whole of ``x`` (one code path), ``op.stream()`` gives one to feed chunk by chunk.
+    The options and defaults are ``DenoiseStream``'s (sym8, 5 levels: latency 465 samples).
 
     Shape: ``(T,)``, ``(C, T)`` or ``(B, C, T)`` in, the same shape out.
     """
 
-    def __init__(self, wavelet: WaveletLike = "starlet", levels: int = 5, **options: Any) -> None:
+    def __init__(self, wavelet: WaveletLike = "sym8", levels: int = 5, **options: Any) -> None:
         self.wavelet, self.levels, self.options = wavelet, levels, options
         self.latency = self.stream().latency
 
