@@ -1,4 +1,7 @@
-"""How far does a TCN see? The keras-tcn receptive-field question answered in numbers.
+"""Receptive field and effective receptive field of a TCN
+======================================================
+
+How far does a TCN see? The keras-tcn receptive-field question answered in numbers.
 
     python examples/receptive_field.py [--output out/receptive_field_erf.png] [--small]
 
@@ -27,6 +30,16 @@ from wavedil.plot import plot_effective_receptive_field
 from wavedil.receptive.field import receptive_field
 from wavedil.receptive.planning import plan_dilations
 from wavedil.receptive.probe import effective_receptive_field, probe_receptive_field
+
+
+def show(png: Path) -> None:
+    """The written PNG as a pyplot figure, pixel for pixel (the gallery shows pyplot figures)."""
+    import matplotlib.pyplot as plt
+
+    image = plt.imread(png)
+    fig = plt.figure(figsize=(image.shape[1] / 100, image.shape[0] / 100), dpi=100)
+    fig.add_axes((0, 0, 1, 1)).imshow(image)
+    fig.axes[0].set_axis_off()
 
 
 def main(argv=None) -> dict:
@@ -86,6 +99,7 @@ def main(argv=None) -> dict:
     plot_effective_receptive_field(erf, output, rf=traced, log=True,
                                    title="pytorch-tcn TCN, K=3, dilations 1..64 (untrained)")
     print(f"   plot: {output}")
+    show(output)
     return {"formula": formula, "table": rf, "traced": traced, "probe": probe,
             "impulse": impulse, "gaps": grid.gaps, "plan": plan, "erf": erf}
 

@@ -1,4 +1,7 @@
-"""Wavelet analysis of a real series with the à trous transform: energy table and MRA plot.
+"""Wavelet analysis: MRA and scalogram of an ECG
+=============================================
+
+Wavelet analysis of a real series with the à trous transform: energy table and MRA plot.
 
     python examples/wavelet_analysis.py [--series ecg|nino] [--wavelet sym4] [--levels 6]
                                         [--output out/wavelet_analysis.png]
@@ -19,6 +22,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pywt  # noqa: E402
 
@@ -69,14 +73,17 @@ def main(argv=None) -> int:
 
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
+    # pyplot figures, so that the gallery shows them too
     fig = plot_mra(components, sample_rate=rate,
+                   fig=plt.figure(figsize=(8, 0.9 * args.levels + 2.1), layout="constrained"),
                    title=f"{args.series}: à trous MRA ({args.wavelet}, {args.levels} levels)")
     fig.savefig(output, dpi=100)
     scalogram = output.with_name(output.stem + "_scalogram.png")
-    plot_scalogram(result, sample_rate=rate).figure.savefig(scalogram, dpi=100)
+    _, ax = plt.subplots(figsize=(8, 0.35 * args.levels + 1.95), layout="constrained")
+    plot_scalogram(result, sample_rate=rate, ax=ax).figure.savefig(scalogram, dpi=100)
     print(f"wrote {output} and {scalogram}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
