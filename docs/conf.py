@@ -12,6 +12,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
 sys.path.insert(0, str(HERE.parent))  # the checkout's wavedil, not an installed copy
 
+from sphinx.util.inspect import TypeAliasForwardRef  # noqa: E402
+
 import wavedil  # noqa: E402
 
 project = "wavedil"
@@ -35,6 +37,7 @@ templates_path = ["_templates"]
 exclude_patterns = ["_build", "gallery/*.ipynb", "gallery/*.py", "gallery/*.zip"]
 root_doc = "index"
 nitpicky = False
+smartquotes = False  # "--option" stays two hyphens in help texts and docstrings
 
 # -- autodoc, autosummary, napoleon ---------------------------------------------------------
 autosummary_generate = True
@@ -49,6 +52,9 @@ autodoc_type_aliases = {  # shown by name, not expanded into numpy's long unions
     "npt.DTypeLike": "numpy.typing.DTypeLike",
     "WaveletLike": "wavedil.wavelets.banks.WaveletLike",
 }
+# Sphinx 9.0 prints an alias nested in another type (``npt.ArrayLike | None``) by its repr,
+# ``TypeAliasForwardRef('numpy.typing.ArrayLike')``: print the alias's name instead.
+TypeAliasForwardRef.__repr__ = lambda self: self.name
 autodoc_inherit_docstrings = False  # torch's docstrings are not ours to render
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False

@@ -3,6 +3,8 @@
 
 Denoise the noisy speech shipped in ``data/`` with the à trous transform.
 
+Run::
+
     python examples/denoise_speech.py [--output out/speech_denoised.wav] [--seconds S]
 
 ``data/speech_noisy.wav`` is ``data/speech.wav`` plus white noise at 5 dB SNR. The script

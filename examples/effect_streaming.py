@@ -7,6 +7,8 @@ trained in PyTorch to emulate an overdrive, then exported) runs here without tor
 chunks of varying size, as an audio callback would, and returns exactly what the offline
 call on the whole recording gives (latency 0: the model is causal).
 
+Run::
+
     python examples/effect_streaming.py [--chunk 256]
 
 Prints the model, its receptive field and latency, the largest difference between the

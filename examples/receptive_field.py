@@ -3,6 +3,8 @@
 
 How far does a TCN see? The keras-tcn receptive-field question answered in numbers.
 
+Run::
+
     python examples/receptive_field.py [--output out/receptive_field_erf.png] [--small]
 
 1. the formula: keras-tcn's residual blocks hold TWO dilated convs, so with kernel K,

@@ -3,6 +3,8 @@
 
 Train a small causal TCN to emulate an overdrive pedal, then run it in numpy, streaming.
 
+Run::
+
     python examples/train_effect.py [--steps N] [--output data/effect_model.npz] [--seed S]
                                     [--quick] [--plot out/train_effect.png]
 

@@ -3,6 +3,8 @@
 
 Wavelet analysis of a real series with the à trous transform: energy table and MRA plot.
 
+Run::
+
     python examples/wavelet_analysis.py [--series ecg|nino] [--wavelet sym4] [--levels 6]
                                         [--output out/wavelet_analysis.png]
 

@@ -47,7 +47,8 @@ def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 
 def _literal(text: str) -> list[str]:
-    return ["::", ""] + ["    " + line for line in text.rstrip().splitlines()] + [""]
+    body = ["    " + line for line in text.rstrip().splitlines()]
+    return [".. code-block:: text", ""] + body + [""]
 
 
 class CliHelp(SphinxDirective):
@@ -65,10 +66,7 @@ class CliHelp(SphinxDirective):
         lines = ["``wavedil --help``", "-" * 18, ""] + _literal(_help(parser))
         for name, sub in subcommands(parser).items():
             title = f"``wavedil {name}``"
-            lines += [title, "-" * len(title), ""]
-            if sub.description:
-                lines += [sub.description, ""]
-            lines += _literal(_help(sub))
+            lines += [title, "-" * len(title), ""] + _literal(_help(sub))
         container = nodes.section()
         container.document = self.state.document
         nested_parse_with_titles(self.state, StringList(lines, "wavedil-cli"), container)
