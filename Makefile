@@ -25,12 +25,12 @@ demo: $(STAMP)
 	$(PY) -m wavedil denoise data/speech_noisy.wav out/speech_denoised.wav --block 256 --check
 
 test: $(STAMP)
-	$(PY) -m ruff check wavedil tests examples benchmarks scripts
+	$(PY) -m ruff check wavedil tests examples benchmarks scripts docs
 	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 quick: $(STAMP)
-	$(PY) -m ruff check wavedil tests examples benchmarks scripts
+	$(PY) -m ruff check wavedil tests examples benchmarks scripts docs
 	WAVEDIL_QUICK=1 $(PY) -m pytest -q -m "not slow"
 
 typecheck: $(STAMP)
