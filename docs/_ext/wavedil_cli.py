@@ -74,15 +74,24 @@ class CliHelp(SphinxDirective):
 
 
 def exits_at_top_level(tree: ast.Module) -> bool:
-    """Whether the module's top level (its ``__main__`` block included) raises SystemExit or
-    calls ``sys.exit``: in the gallery's process that would end the build, silently."""
+    """Whether the module's top level (its ``__main__`` block included) can exit with
+    success (``raise SystemExit(main())``, ``sys.exit(0)``): in the gallery's process that
+    would end the build early and silently. An exit on failure (``SystemExit(1)``, a
+    message) fails the build loudly and is fine."""
     for node in tree.body:
         for inner in ast.walk(node) if isinstance(node, (ast.If, ast.Expr, ast.Raise)) else ():
+            call: ast.AST | None = None
             if isinstance(inner, ast.Raise) and inner.exc is not None:
                 target = inner.exc.func if isinstance(inner.exc, ast.Call) else inner.exc
-                if isinstance(target, ast.Name) and target.id == "SystemExit":
-                    return True
-            if isinstance(inner, ast.Call) and ast.unparse(inner.func) in ("sys.exit", "exit"):
+                call = inner.exc if ast.unparse(target) == "SystemExit" else None
+            elif isinstance(inner, ast.Call) and ast.unparse(inner.func) in ("sys.exit", "exit"):
+                call = inner
+            if call is None:
+                continue
+            args = call.args if isinstance(call, ast.Call) else []
+            if not (len(args) == 1 and isinstance(args[0], ast.Constant) and (
+                    isinstance(args[0].value, str)
+                    or (isinstance(args[0].value, int) and args[0].value))):
                 return True
     return False
 
@@ -94,9 +103,9 @@ def gallery_argv(gallery_conf: dict[str, Any], script_vars: dict[str, Any]) -> l
         source = Path(script_vars["src_file"])
         tree = ast.parse(source.read_text())
         if exits_at_top_level(tree):
-            raise ValueError(f"{source.name} raises SystemExit (or calls sys.exit) at its top "
-                             f"level; the gallery runs examples in its own process, so end "
-                             f"the __main__ block with a plain main() call")
+            raise ValueError(f"{source.name} can exit with success at its top level "
+                             f"(SystemExit or sys.exit); the gallery runs examples in its own "
+                             f"process, so end the __main__ block with a plain main() call")
         namespace["__file__"] = str(source)
         namespace["__doc__"] = ast.get_docstring(tree) or ""
     return []
