@@ -3,11 +3,15 @@
 #   make test   runs ruff, the type checker (mypy) and the whole test suite
 #   make quick  runs ruff and the tests not marked slow (subprocess, benchmark runner,
 #               training), with fewer hypothesis examples: the edit-test loop
+#   make docs   builds the documentation site into out/docs (warnings are errors; the
+#               gallery runs examples/*.py); open out/docs/index.html
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test quick typecheck bench bench-smoke clean
+DOCS_OUT := out/docs
+
+.PHONY: demo test quick typecheck bench bench-smoke docs clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,12 +25,12 @@ demo: $(STAMP)
 	$(PY) -m wavedil denoise data/speech_noisy.wav out/speech_denoised.wav --block 256 --check
 
 test: $(STAMP)
-	$(PY) -m ruff check wavedil tests examples benchmarks scripts
+	$(PY) -m ruff check wavedil tests examples benchmarks scripts docs
 	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 quick: $(STAMP)
-	$(PY) -m ruff check wavedil tests examples benchmarks scripts
+	$(PY) -m ruff check wavedil tests examples benchmarks scripts docs
 	WAVEDIL_QUICK=1 $(PY) -m pytest -q -m "not slow"
 
 typecheck: $(STAMP)
@@ -38,5 +42,10 @@ bench: $(STAMP)
 bench-smoke: $(STAMP)
 	$(PY) benchmarks/run.py --smoke --output out/RESULTS-smoke.md
 
+docs: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -q -b html docs $(DOCS_OUT)
+	@echo "the site: $(DOCS_OUT)/index.html"
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache out
+	rm -rf docs/gallery docs/api/generated docs/sg_execution_times.rst

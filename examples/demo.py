@@ -1,4 +1,7 @@
-"""The README's main job: stream a shipped recording through a dilated stack, chunk by chunk,
+"""Stream a recording through a dilated stack
+==========================================
+
+The README's main job: stream a shipped recording through a dilated stack, chunk by chunk,
 and show that the streamed result equals the offline one.
 
 Run: python examples/demo.py [--input data/speech.wav] [--output out/demo.wav]

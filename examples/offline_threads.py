@@ -1,4 +1,7 @@
-"""Offline calls of a trained model over threads: a long recording split in time, a batch
+"""Offline calls over threads, equal to one stream
+===============================================
+
+Offline calls of a trained model over threads: a long recording split in time, a batch
 of clips split by rows, each equal to one stream over the whole input.
 
 Runs the shipped effect model (``data/effect_model.npz``, trained by ``train_effect.py``)

@@ -1,4 +1,9 @@
-"""How far does a TCN see? The keras-tcn receptive-field question answered in numbers.
+"""Receptive field and effective receptive field of a TCN
+======================================================
+
+How far does a TCN see? The keras-tcn receptive-field question answered in numbers.
+
+Run::
 
     python examples/receptive_field.py [--output out/receptive_field_erf.png] [--small]
 

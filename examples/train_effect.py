@@ -1,4 +1,9 @@
-"""Train a small causal TCN to emulate an overdrive pedal, then run it in numpy, streaming.
+"""Train an effect model in PyTorch, run it in numpy
+=================================================
+
+Train a small causal TCN to emulate an overdrive pedal, then run it in numpy, streaming.
+
+Run::
 
     python examples/train_effect.py [--steps N] [--output data/effect_model.npz] [--seed S]
                                     [--quick] [--plot out/train_effect.png]

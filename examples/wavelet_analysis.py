@@ -1,4 +1,9 @@
-"""Wavelet analysis of a real series with the à trous transform: energy table and MRA plot.
+"""Wavelet analysis: MRA and scalogram of an ECG
+=============================================
+
+Wavelet analysis of a real series with the à trous transform: energy table and MRA plot.
+
+Run::
 
     python examples/wavelet_analysis.py [--series ecg|nino] [--wavelet sym4] [--levels 6]
                                         [--output out/wavelet_analysis.png]
@@ -77,4 +82,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

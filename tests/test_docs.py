@@ -44,3 +44,10 @@ def test_offline_threads_example_splits_equal_to_one_stream(capsys):
     assert set(errors) == {"one recording", "batch of clips"}
     assert max(errors.values()) <= 1e-5
     assert capsys.readouterr().out.count("EQUAL within float32 tolerance") == 2
+
+
+def test_effect_streaming_example_streams_equal_to_offline(capsys):
+    namespace = runpy.run_path(str(ROOT / "examples" / "effect_streaming.py"))
+    result = namespace["main"]([])
+    assert result["error"] <= 1e-5 and result["chunks"] > 100
+    assert "EQUAL within float32 tolerance" in capsys.readouterr().out

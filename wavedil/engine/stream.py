@@ -1,4 +1,4 @@
-"""The streaming contract shared by every streamable operator (DESIGN.md).
+"""The streaming contract shared by every streamable operator (DESIGN.md)::
 
     y = op(x)                              # offline
     s = op.stream()                        # fresh state

@@ -83,7 +83,7 @@ class ReceptiveField:
 
     @property
     def latency(self) -> int:
-        """Samples of lookahead: the latency of a stream of this operator."""
+        """The latency of a stream of this operator, in samples (its lookahead)."""
         return max(self.right, 0)
 
     @property
