@@ -12,17 +12,23 @@
   transforms the rows of a 2-D input as they are, however short).
 - ``check_levels``: ``1 <= levels <= MAX_LEVELS`` (the deepest dilation 2^(J-1) stays
   below 2^39 samples, more than any signal that fits in memory).
+- ``check_channels``: an operator with declared ``channels`` (``Denoiser``) refuses a
+  2-D input whose rows are not its channels, with the same hint.
 - ``check_stream_levels``: a stream remembers ``(K-1)(2^J - 1)`` samples per channel (the
   dilated spans of its levels); more than ``MAX_STREAM_HISTORY`` is refused up front.
-- ``check_stand_in``: the memory bound of ``mra`` and ``denoise``, which run the periodic
-  transform on ``wavedil.wavelets.boundaries.stand_in``.
+- ``check_memory``: the part of the memory bound that depends on the options.
 
 The memory bound: an offline call (``atrous``, ``iatrous``, ``mra``, ``denoise``) allocates
 at most ``ALLOCATION_MULTIPLE * (levels + 1)`` times the input's bytes, plus
-``ALLOCATION_SLACK``. Symmetric, reflect and periodic boundaries stay within it for every
-length and number of levels; zero and edge need ``reach`` extra samples per signal for an
-exact ``mra``/``denoise``, and a call whose extended signal would break the bound is
-refused with the bytes it would need.
+``ALLOCATION_SLACK`` (``tests/test_layout_safety.py`` measures it with ``tracemalloc``).
+Periodic, symmetric and reflect boundaries need nothing
+beyond it (one period of the extension, ``wavedil.wavelets.boundaries.stand_in``, is at
+most 2T); zero and edge need ``reach`` extra samples per signal for an exact ``mra`` or
+``denoise``, and ``denoise`` the level filters of its noise gains: a call whose extras
+pass ``ALLOCATION_SLACK`` is refused with the bytes it would need and what fits. A stream
+allocates its state (``check_stream_levels``) and per chunk a few times
+``(levels + 1)`` times the chunk; the operators' offline calls ``AtrousTransform(x)`` and
+``Denoiser(x)`` run ``atrous`` and a fresh stream.
 """
 
 from __future__ import annotations

@@ -337,8 +337,9 @@ def atrous(x: npt.ArrayLike, wavelet: WaveletLike, levels: int | None = None,
     Its operator twin ``AtrousTransform(wavelet, levels, alignment, boundary, norm)`` differs
     in its defaults: ``levels`` is required there, and ``boundary`` is ``"zero"`` there
     (a stream can only extend by ``"zero"`` or ``"edge"``) against ``"periodic"`` here; it
-    returns ``atrous(...).stack()`` and takes ``channels`` instead of ``axis``. So
-    ``AtrousTransform(w, J)(x)`` equals ``atrous(x, w, J, boundary="zero").stack()``.
+    returns ``atrous(...).stack()`` and takes ``channels`` (its streams' layout) besides
+    ``axis``. So ``AtrousTransform(w, J)(x)`` equals ``atrous(x, w, J,
+    boundary="zero").stack()``.
 
     Shape: ``x`` ``(..., T)``; ``details`` ``(levels, *x.shape)``, ``approx`` ``x.shape``.
 
@@ -514,7 +515,8 @@ def _periodic_components(x3, bank, levels, alignment, norm, start, length):
     reconstruction gives component j (the synthesis of w_j alone) as ``S_{j-1} - S_j``
     and the approximation's as ``S_J``: j lowpass syntheses for level j and no highpass,
     and the components add up to x by construction. ``parts[j]`` holds ``S_j`` until
-    ``S_{j+1}`` is subtracted from it, so only three stand-in-sized arrays live at once.
+    ``S_{j+1}`` is subtracted from it: besides the stand-in, three arrays of its size
+    live at once (c_j and two steps of the synthesis).
     """
     dtype = x3.dtype
     scale = 1 / math.sqrt(2) if norm else 1.0
