@@ -20,8 +20,9 @@ The recipe (Donoho & Johnstone; Chang, Yu & Vetterli for BayesShrink):
 
 The statistics are taken per signal (per row of the leading axes). Step 5 is exact for
 every boundary: a difference bank sums its components, an SWT bank with a boundary other
-than periodic transforms the signal extended by that boundary far enough (``reach``) that
-the periodic wrap-around cannot reach the original samples, then crops.
+than periodic runs the periodic transform on a stand-in of the signal extended by that
+boundary forever (``wavedil.wavelets.boundaries.stand_in``: one period of the symmetric or
+reflect extension, at most 2T; ``reach`` zero or edge samples added), then crops.
 
 Shape: ``x`` ``(..., T)`` with time on ``axis``; the result has the shape of ``x``.
 """
@@ -36,15 +37,15 @@ import numpy.typing as npt
 
 from ..engine.checks import positive_int
 from .banks import FilterBank, WaveletLike, filter_bank, noise_gain
+from .boundaries import stand_in
+from .guards import check_memory
 from .transform import (
     ALIGNMENTS,
     BOUNDARIES,
     AtrousResult,
     _analysis,
     _as_batch,
-    _extend,
     iatrous,
-    max_level,
     reach,
 )
 
@@ -219,6 +220,18 @@ def level_thresholds(details: npt.ArrayLike, sigma: npt.ArrayLike, gains: npt.Ar
 
 # -- offline denoising ------------------------------------------------------------------------
 
+_BLOCK = 1 << 16  # samples per pass of denoise's level-by-level loops
+
+
+def _blocks(rows: int, size: int, split_time: bool) -> list[tuple[slice, slice]]:
+    """``(rows, time)`` slices that cover a ``(rows, ..., size)`` array in blocks of about
+    ``_BLOCK`` samples (whole rows unless ``split_time``)."""
+    step = max(1, _BLOCK // max(size, 1))
+    width = _BLOCK if split_time else max(size, 1)
+    return [(slice(r, r + step), slice(t, t + width))
+            for r in range(0, rows, step) for t in range(0, max(size, 1), width)]
+
+
 def check_denoising_alignment(bank: FilterBank, alignment: str) -> None:
     """Refuse a difference bank in causal alignment (ValueError).
 
@@ -261,7 +274,8 @@ def denoise(x: npt.ArrayLike, wavelet: WaveletLike = "sym8", levels: int | None 
         threshold: ``"bayes"`` (default), ``"sure"``, ``"universal"`` or k (``k sigma_j``).
         mode: ``"soft"``, ``"hard"`` or ``"garrote"``.
         sigma: the noise std; None estimates it per signal (``noise_sigma``).
-        alignment, boundary: as ``wavedil.atrous``; a difference bank (starlet, linear)
+        alignment, boundary, axis: as ``wavedil.atrous`` (its layout guard; the memory
+            bound of ``wavedil.wavelets.guards``); a difference bank (starlet, linear)
             needs ``"centered"`` or ``"pywt"`` (``check_denoising_alignment``).
 
     The defaults (sym8, 10 levels, BayesShrink, soft) were chosen by measurement on speech
@@ -282,25 +296,34 @@ def denoise(x: npt.ArrayLike, wavelet: WaveletLike = "sym8", levels: int | None 
     """
     bank = filter_bank(wavelet)
     _check_denoise_options(bank, threshold, mode, alignment, boundary)
-    x3, shape = _as_batch(x, axis)
+    x3, shape, levels = _as_batch(x, axis, bank, levels, "denoise")
     length = shape[-1]
-    levels = max_level(length, bank) if levels is None else positive_int(levels, "levels")
     if length == 0:
         return np.moveaxis(x3.reshape(shape), -1, axis)
+    check_memory(x3.shape[0], length, levels, x3.dtype.itemsize, bank, boundary, "denoise",
+                 gains=True)
     gains = detail_gains(bank, levels, alignment)
     if bank.difference or boundary == "periodic":
         margin, mode_of_transform, signal = 0, boundary, x3
-    else:  # extend the signal by its boundary, then the exact periodic transform
-        margin, mode_of_transform = reach(bank, levels), "periodic"
-        signal = _extend(x3, margin, margin, boundary)
+    else:  # the exact periodic transform of a stand-in of the extended signal
+        signal, margin = stand_in(x3, boundary, reach(bank, levels))
+        mode_of_transform = "periodic"
+    del x3  # the memory bound: the signal transformed, then only its coefficients
     details, approx = _analysis(signal, bank, levels, alignment, mode_of_transform, False)
+    del signal
     inside = details[..., margin : margin + length]  # (levels, B, 1, T)
     if sigma is None:
         noise = noise_sigma(inside, gains)  # (B, 1)
     else:
         noise = np.broadcast_to(np.asarray(sigma, np.float64), shape[:-1]).reshape(-1, 1)
-    lambdas = level_thresholds(inside, noise, gains, threshold)  # (levels, B, 1)
-    shrunk = shrink(details, lambdas[..., None], mode)
-    result = AtrousResult(shrunk, approx, bank, alignment, mode_of_transform, False, -1)
+    lambdas = np.empty((levels,) + noise.shape)  # (levels, B, 1)
+    for j in range(levels):  # level by level, in blocks, in place: small temporaries
+        for rows, _ in _blocks(len(noise), length, split_time=False):
+            lambdas[j, rows] = level_thresholds(inside[j : j + 1, rows], noise[rows],
+                                                gains[j : j + 1], threshold)[0]
+        for rows, times in _blocks(len(noise), details.shape[-1], split_time=True):
+            part = details[j, rows, :, times]
+            part[...] = shrink(part, lambdas[j, rows, :, None], mode)
+    result = AtrousResult(details, approx, bank, alignment, mode_of_transform, False, -1)
     y = iatrous(result)[..., margin : margin + length]
     return np.moveaxis(y.reshape(shape), -1, axis)

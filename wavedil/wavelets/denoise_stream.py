@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..engine.checks import positive_int
+from ..engine.checks import as_float_array, positive_int
 from ..engine.conv import checked_history
 from ..engine.history import DelayLine, History
 from ..engine.stream import Stream, sub_state
@@ -27,6 +27,7 @@ from .denoise import (
     noise_sigma,
     shrink,
 )
+from .guards import check_channels, check_stream_levels
 from .streams import AtrousStream, check_stream_options
 from .transform import reconstruction_gain, synthesis_layers
 
@@ -182,7 +183,7 @@ class DenoiseStream(Stream):
                  sigma: float | None = None, window: int = 8192, hop: int = 512,
                  channels: int = 1, batch: int | None = None) -> None:
         self.bank = filter_bank(wavelet)
-        self.levels = positive_int(levels, "levels")
+        self.levels = check_stream_levels(self.bank, levels, "DenoiseStream")
         if alignment is None:
             alignment = "centered" if self.bank.difference else "causal"
         check_stream_options(alignment, boundary)
@@ -308,22 +309,36 @@ class Denoiser:
     the whole of ``x`` (one code path), ``op.stream()`` gives one to feed chunk by chunk.
     The options and defaults are ``DenoiseStream``'s (sym8, 5 levels: latency 465 samples).
 
-    Shape: ``(T,)``, ``(C, T)`` or ``(B, C, T)`` in, the same shape out.
+    ``axis`` is where time runs in ``op(x)``'s input (``axis=0`` for soundfile's
+    ``(frames, channels)``, with ``channels=C``); the stream takes its chunks time last,
+    ``(m,)``, ``(C, m)`` or ``(B, C, m)`` (a ``(m, C)`` block goes in as ``block.T``). A
+    2-D ``x`` whose rows are not the ``channels`` with the default ``axis=-1`` is refused
+    with a hint (``x.T`` or ``axis=0``).
+
+    Shape: ``(T,)``, ``(C, T)`` or ``(B, C, T)`` in (time on ``axis``), the same shape out.
     """
 
-    def __init__(self, wavelet: WaveletLike = "sym8", levels: int = 5, **options: Any) -> None:
+    def __init__(self, wavelet: WaveletLike = "sym8", levels: int = 5, *, axis: int = -1,
+                 **options: Any) -> None:
         self.wavelet, self.levels, self.options = wavelet, levels, options
+        self.axis = int(axis)
         self.latency = self.stream().latency
 
     def __repr__(self) -> str:
         name = getattr(self.wavelet, "name", self.wavelet)
         options = "".join(f", {key}={value!r}" for key, value in self.options.items())
-        return f"Denoiser({name!r}, levels={self.levels}{options}, latency={self.latency})"
+        axis = "" if self.axis == -1 else f", axis={self.axis}"
+        return f"Denoiser({name!r}, levels={self.levels}{options}{axis}, latency={self.latency})"
 
     def __call__(self, x: npt.ArrayLike) -> np.ndarray:
+        x = as_float_array(x, "x")
+        if not -x.ndim <= self.axis < x.ndim:
+            raise ValueError(f"axis {self.axis} is out of range for x of shape {x.shape}")
+        moved = np.moveaxis(x, self.axis, -1)
+        check_channels(moved.shape, self.options.get("channels", 1), self.axis, "Denoiser")
         stream = self.stream()
-        y = stream.process(x)
-        return np.concatenate([y, stream.flush()], axis=-1)
+        y = stream.process(moved)
+        return np.moveaxis(np.concatenate([y, stream.flush()], axis=-1), -1, self.axis)
 
     def stream(self, batch: int | None = None) -> DenoiseStream:
         return DenoiseStream(self.wavelet, self.levels, batch=batch, **self.options)

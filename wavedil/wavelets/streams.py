@@ -38,6 +38,7 @@ from ..engine.history import DelayLine, History, HistoryArena
 from ..engine.spec import Branches
 from ..engine.stream import Stream
 from .banks import WaveletLike, filter_bank
+from .guards import check_levels, check_stream_levels
 from .transform import (
     ALIGNMENTS,
     atrous,
@@ -120,7 +121,7 @@ class AtrousStream(Stream):
                  boundary: str = "zero", norm: bool = False, channels: int = 1,
                  batch: int | None = None) -> None:
         self.bank = filter_bank(wavelet)
-        self.levels = positive_int(levels, "levels")
+        self.levels = check_stream_levels(self.bank, levels, "AtrousStream")
         check_stream_options(alignment, boundary)
         self.alignment, self.boundary, self.norm = alignment, boundary, bool(norm)
         self.channels = positive_int(channels, "channels")
@@ -248,19 +249,27 @@ class AtrousStream(Stream):
 class AtrousTransform:
     """The forward transform as an operator: offline call, ``.stream()``, ``.spec``.
 
-    ``op(x)`` is ``atrous(x, ...).stack()`` (time last) and equals what ``op.stream()``
-    returns chunk by chunk; the options are those of ``AtrousStream``.
+    ``op(x)`` is ``atrous(x, ..., axis=axis).stack()`` and equals what ``op.stream()``
+    returns chunk by chunk; the options are those of ``AtrousStream``. ``axis`` is where
+    time runs in ``op(x)``'s input (``axis=0`` for soundfile's ``(frames, channels)``; the
+    output is ``(levels + 1, *x.shape)`` either way); a stream takes its chunks time last,
+    ``(m,)``, ``(C, m)`` or ``(B, C, m)`` (a ``(m, C)`` block goes in as ``block.T``). A
+    2-D ``x`` with ``channels`` rows is taken as ``(C, T)``; any other 2-D ``x`` with the
+    default ``axis=-1`` goes through ``atrous``'s layout guard.
 
-    Shape: ``(T,)``, ``(C, T)`` or ``(B, C, T)`` in; ``(levels + 1, *x.shape)`` out.
+    Shape: ``(T,)``, ``(C, T)`` or ``(B, C, T)`` in (time on ``axis``);
+    ``(levels + 1, *x.shape)`` out.
     """
 
     def __init__(self, wavelet: WaveletLike, levels: int, alignment: str = "causal",
-                 boundary: str = "zero", norm: bool = False, channels: int = 1) -> None:
+                 boundary: str = "zero", norm: bool = False, channels: int = 1,
+                 axis: int = -1) -> None:
         self.bank = filter_bank(wavelet)
-        self.levels = positive_int(levels, "levels")
+        self.levels = check_levels(levels)
         check_stream_options(alignment, boundary)
         self.alignment, self.boundary, self.norm = alignment, boundary, bool(norm)
         self.channels = positive_int(channels, "channels")
+        self.axis = int(axis)
 
     @property
     def spec(self) -> Branches:
@@ -268,15 +277,23 @@ class AtrousTransform:
 
     @property
     def latency(self) -> int:
-        return self.stream().latency
+        """``R_J``: the sum of the levels' lookahead (what ``op.stream()`` reports)."""
+        return sum(level_extent(self.bank, j, self.alignment)[1]
+                   for j in range(1, self.levels + 1))
 
     def __repr__(self) -> str:
+        axis = "" if self.axis == -1 else f", axis={self.axis}"
         return (f"AtrousTransform({self.bank.name!r}, levels={self.levels}, "
                 f"alignment={self.alignment!r}, boundary={self.boundary!r}, norm={self.norm}, "
-                f"channels={self.channels}, latency={self.latency})")
+                f"channels={self.channels}{axis}, latency={self.latency})")
 
     def __call__(self, x: npt.ArrayLike) -> np.ndarray:
-        return atrous(x, self.bank, self.levels, self.alignment, self.boundary, self.norm).stack()
+        x = as_float_array(x, "x")
+        axis = self.axis
+        if x.ndim == 2 and axis == -1 and x.shape[0] == self.channels:
+            axis = 1  # (C, T) as declared: atrous's guard is for layouts it must guess
+        return atrous(x, self.bank, self.levels, self.alignment, self.boundary, self.norm,
+                      axis).stack()
 
     def stream(self, batch: int | None = None) -> AtrousStream:
         return AtrousStream(self.bank, self.levels, self.alignment, self.boundary, self.norm,

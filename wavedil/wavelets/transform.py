@@ -21,7 +21,10 @@ mirror, ``x1 x0 | x0 x1``), ``"reflect"`` (whole-sample mirror, ``x1 | x0 x1``),
 and ``"edge"`` (the first / last sample repeated; with ``"zero"`` these two are what the
 streams do): ``pywt.pad``'s ``periodic``, ``symmetric``, ``reflect``, ``zero`` and
 ``constant``, ``numpy.pad``'s ``wrap``, ``symmetric``, ``reflect``, ``constant`` and
-``edge``. Extensions longer than the signal repeat, so any length works.
+``edge`` (``wavedil.wavelets.boundaries``). Extensions longer than the signal repeat, so
+any length works; a level whose span is over a quarter of the signal reads it tap by tap
+at offsets folded into ``[-T, 2T)`` (``boundaries.fold``), so any number of levels works
+too, in the memory of a few copies of the signal.
 
 The offline functions run those layers' arithmetic through the compiled loops of the
 engine's depthwise path (``wavedil.engine.compiled``, numba, imported on first use): a
@@ -32,6 +35,10 @@ are bit-identical to the engine's.
 
 ``norm=True`` is the MODWT normalisation: level j's coefficients times ``2^(-j/2)`` (for an
 SWT bank: every filter divided by sqrt(2), energy preserving for an orthogonal bank).
+
+Layout and memory (``wavedil.wavelets.guards``): a 2-D ``x`` that looks like ``(T, C)``
+with the default ``axis=-1`` is refused with a hint (``x.T`` or ``axis=0``), and no call
+allocates more than ``8 (levels + 1)`` times the input, plus 8 MiB.
 
 Shape: ``x`` is ``(..., T)`` with time on ``axis``; ``details`` is ``(levels, *x.shape)``
 (finest first), ``approx`` is ``x.shape``.
@@ -50,14 +57,12 @@ from ..engine.checks import as_float_array, positive_int
 from ..engine.conv import DilatedConv1d
 from ..engine.spec import Branches, Chain, LayerSpec, resolve_alignment
 from .banks import FilterBank, WaveletLike, filter_bank
+from .boundaries import BOUNDARIES, fold, stand_in, window
+from .guards import MAX_LEVELS, check_levels, check_memory, check_time_axis
 
 ALIGNMENTS = ("causal", "centered", "pywt")
-BOUNDARIES = ("periodic", "symmetric", "reflect", "zero", "edge")
 MRA_ORDERS = ("fine-to-coarse", "pywt")
-_PAD_MODES = {"periodic": "wrap", "symmetric": "symmetric", "reflect": "reflect",
-              "zero": "constant", "edge": "edge"}
 _PR_TOLERANCE = 1e-8  # how far a bank may be from perfect reconstruction (relative)
-_MAX_LEVELS = 60
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,7 +116,7 @@ def max_level(length: int, wavelet: WaveletLike) -> int:
     bank = filter_bank(wavelet)
     length = int(length)
     level = 1
-    while level < _MAX_LEVELS:
+    while level < MAX_LEVELS:
         support = bank.support(level + 1) if bank.length > 1 else 2 ** (level + 1)
         if support > length:
             break
@@ -191,66 +196,26 @@ def _check_options(alignment, boundary, boundaries=BOUNDARIES):
         raise ValueError(f"boundary must be one of {boundaries}, got {boundary!r}")
 
 
-def _edge_indices(positions: np.ndarray, length: int, boundary: str) -> np.ndarray:
-    """Where the samples at ``positions`` (outside ``[0, length)``) come from; -1 for zero."""
-    if boundary == "zero":
-        return np.full(positions.shape, -1)
-    if boundary == "edge":
-        return np.clip(positions, 0, length - 1)
-    if boundary == "periodic":
-        return positions % length
-    period = 2 * length if boundary == "symmetric" else 2 * length - 2
-    if period == 0:  # reflect of one sample: the sample itself
-        return np.zeros(positions.shape, dtype=int)
-    phase = positions % period
-    mirror = period - 1 if boundary == "symmetric" else period
-    return np.where(phase < length, phase, mirror - phase)
-
-
-def _extend(c: np.ndarray, left: int, right: int, boundary: str) -> np.ndarray:
-    """``c`` (time last) extended by ``left`` / ``right`` samples in the boundary's mode.
-
-    Extensions longer than ``c`` repeat (periodic) or mirror again (symmetric, reflect),
-    as ``numpy.pad`` and ``pywt.pad``.
-    """
-    length = c.shape[-1]
-    total = length + left + right
-    out = np.empty(c.shape[:-1] + (total,), c.dtype)
-    out[..., left : left + length] = c
-    for positions, where in ((np.arange(-left, 0), slice(0, left)),
-                             (np.arange(length, length + right), slice(left + length, total))):
-        if positions.size:
-            source = _edge_indices(positions, length, boundary)
-            out[..., where] = 0 if boundary == "zero" else c[..., source]
-    return out
-
-
-def _as_batch(x, axis: int):
-    """``x`` as a float array with time last, reshaped to ``(B, 1, T)``; and the moved shape."""
+def _as_batch(x, axis: int, bank: FilterBank, levels: int | None, what: str):
+    """``x`` as a float array with time last, reshaped to ``(B, 1, T)``; the moved shape;
+    and ``levels`` checked (None: ``max_level(T)``), after the layout guard
+    (``wavedil.wavelets.guards.check_time_axis``)."""
     x = as_float_array(x, "x")
     if x.ndim == 0:
         raise ValueError(f"x must have a time axis, got a scalar of shape {x.shape}")
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"axis {axis} is out of range for x of shape {x.shape}")
+    levels = None if levels is None else check_levels(levels)
+    check_time_axis(x.shape, axis, bank, levels, what)
     moved = np.moveaxis(x, axis, -1)
     batch = math.prod(moved.shape[:-1])
-    return np.ascontiguousarray(moved).reshape(batch, 1, moved.shape[-1]), moved.shape
+    x3 = np.ascontiguousarray(moved).reshape(batch, 1, moved.shape[-1])
+    return x3, moved.shape, max_level(moved.shape[-1], bank) if levels is None else levels
 
 
 def _taps(filt: np.ndarray, scale: float, dtype) -> np.ndarray:
     """A filter as the kernels' correlation taps: reversed, scaled, in ``dtype``."""
     return np.ascontiguousarray(filt[::-1] * scale, dtype=dtype)
-
-
-def _segment(c: np.ndarray, start: int, stop: int, boundary: str) -> np.ndarray:
-    """Positions ``start .. stop - 1`` of ``c`` (rows, T) extended by ``boundary``."""
-    positions = np.arange(start, stop)
-    inside = (positions >= 0) & (positions < c.shape[-1])
-    source = np.where(inside, positions, _edge_indices(positions, c.shape[-1], boundary))
-    segment = c[:, np.maximum(source, 0)]
-    if boundary == "zero":
-        segment[:, source < 0] = 0
-    return np.ascontiguousarray(segment)
 
 
 def _by_segments(inputs, left: int, right: int, boundary: str, run) -> None:
@@ -259,7 +224,7 @@ def _by_segments(inputs, left: int, right: int, boundary: str, run) -> None:
     Output n reads positions ``n - left .. n + right`` of each ``(rows, T)`` input. The
     interior reads the inputs in place (``run(inputs, 0, left, T - left - right)``); the
     few outputs near the ends read short segments extended by ``boundary``, so no level
-    copies its whole input.
+    copies its whole input (the callers take ``_folded`` for a span over ``T / 4``).
     """
     length = inputs[0].shape[-1]
     span = left + right
@@ -270,8 +235,32 @@ def _by_segments(inputs, left: int, right: int, boundary: str, run) -> None:
         ends = [(0, length)]
     for start, stop in ends:
         if stop > start:
-            segments = tuple(_segment(c, start - left, stop + right, boundary) for c in inputs)
-            run(segments, 0, start, stop - start)
+            run(tuple(window(c, start - left, stop + right, boundary) for c in inputs),
+                0, start, stop - start)
+
+
+def _folds(length: int, span: int) -> bool:
+    """Whether a level spanning ``span`` samples runs ``_folded``: its end segments
+    (``_by_segments``) would be longer than ``T / 2``."""
+    return 4 * span > length
+
+
+def _folded(c: np.ndarray, taps: np.ndarray, dilation: int, left: int, boundary: str,
+            out: np.ndarray) -> np.ndarray:
+    """``out[:, n] = sum_t taps[t] c[n - left + t dilation]`` with ``c`` ``(rows, T)``
+    extended by ``boundary``, for a level whose span is not short beside T: tap by tap,
+    each reading T samples of the extension at its offset folded into ``[-T, 2T)``
+    (``boundaries.fold``), summed in tap order as the kernels sum them (the same floats,
+    bit for bit), with one temporary of ``c``'s size."""
+    length = c.shape[-1]
+    offsets = fold([t * dilation - left for t in range(taps.size)], length, boundary)
+    piece = np.empty_like(out)
+    for t, offset in enumerate(offsets):
+        source = c if offset == 0 else window(c, offset, offset + length, boundary, piece)
+        np.multiply(source, taps[t], out=out if t == 0 else piece)
+        if t:
+            out += piece
+    return out
 
 
 def _analysis_taps(bank: FilterBank, norm: bool, dtype):
@@ -299,7 +288,8 @@ def _analysis(x3: np.ndarray, bank: FilterBank, levels: int, alignment: str, bou
     c = np.ascontiguousarray(x3).reshape(rows, x3.shape[-1])
     lo_taps, hi_taps, detail_scale = _analysis_taps(bank, norm, x3.dtype)
     approx = np.empty_like(c)
-    buffers = [approx, np.empty_like(c)] if levels % 2 == 0 else [np.empty_like(c), approx]
+    scratch = np.empty_like(c) if levels > 1 else approx  # (one level writes approx only)
+    buffers = [approx, scratch] if levels % 2 == 0 else [scratch, approx]
     for j in range(1, levels + 1):
         left, right = level_extent(bank, j, alignment)
         c_next, w = buffers[j % 2], details[j - 1].reshape(c.shape)
@@ -308,7 +298,15 @@ def _analysis(x3: np.ndarray, bank: FilterBank, levels: int, alignment: str, bou
             analysis_rows(inputs[0], x0, lo_taps, hi_taps, 2 ** (j - 1), left, detail_scale,
                           c_next, y0, w, y0, n)
 
-        _by_segments((c,), left, right, boundary, run)
+        if not _folds(c.shape[-1], left + right):
+            _by_segments((c,), left, right, boundary, run)
+        elif hi_taps.size:
+            _folded(c, lo_taps, 2 ** (j - 1), left, boundary, c_next)
+            _folded(c, hi_taps, 2 ** (j - 1), left, boundary, w)
+        else:  # the kernel's difference detail: scale * c_{j-1} - c_j
+            _folded(c, lo_taps, 2 ** (j - 1), left, boundary, c_next)
+            np.multiply(c, detail_scale, out=w)
+            w -= c_next
         c = c_next
     return details, c.reshape(x3.shape)
 
@@ -322,10 +320,17 @@ def atrous(x: npt.ArrayLike, wavelet: WaveletLike, levels: int | None = None,
         x: the signal; float32 stays float32, float64 and integers give float64.
         wavelet: a name (``wavedil.wavelets.banks.wavelist()``), a FilterBank, a
             ``(lowpass, highpass)`` pair or a ``pywt.Wavelet``-like object.
-        levels: J >= 1; None picks ``max_level(T, wavelet)``. Any J works for any length.
+        levels: 1 <= J <= 40; None picks ``max_level(T, wavelet)``. Any J works for any
+            length.
         alignment: ``"causal"``, ``"centered"`` or ``"pywt"``.
         boundary: ``"periodic"``, ``"symmetric"``, ``"reflect"``, ``"zero"`` or ``"edge"``.
         norm: MODWT normalisation (level j scaled by ``2^(-j/2)``).
+        axis: the time axis. With the default -1 a 2-D ``x`` whose last axis is at most
+            a quarter of its first and shorter than the deepest level's support
+            ``(K-1)(2^J - 1) + 1`` (two levels' for ``levels=None``) is refused:
+            ``soundfile.read``'s ``(frames, channels)`` wants ``x.T`` or ``axis=0``. 1-D
+            and 3-D inputs, other 2-D ones, and an axis named explicitly (``axis=1`` for
+            the rows of a 2-D ``x``, however short) are taken as given.
 
     ``alignment="pywt", boundary="periodic"`` gives ``pywt.swt(x, wavelet, J,
     trim_approx=True, norm=norm)`` (reversed into finest-first order) for every length.
@@ -333,8 +338,9 @@ def atrous(x: npt.ArrayLike, wavelet: WaveletLike, levels: int | None = None,
     Its operator twin ``AtrousTransform(wavelet, levels, alignment, boundary, norm)`` differs
     in its defaults: ``levels`` is required there, and ``boundary`` is ``"zero"`` there
     (a stream can only extend by ``"zero"`` or ``"edge"``) against ``"periodic"`` here; it
-    returns ``atrous(...).stack()`` and takes ``channels`` instead of ``axis``. So
-    ``AtrousTransform(w, J)(x)`` equals ``atrous(x, w, J, boundary="zero").stack()``.
+    returns ``atrous(...).stack()`` and takes ``channels`` (its streams' layout) besides
+    ``axis``. So ``AtrousTransform(w, J)(x)`` equals ``atrous(x, w, J,
+    boundary="zero").stack()``.
 
     Shape: ``x`` ``(..., T)``; ``details`` ``(levels, *x.shape)``, ``approx`` ``x.shape``.
 
@@ -346,8 +352,7 @@ def atrous(x: npt.ArrayLike, wavelet: WaveletLike, levels: int | None = None,
     """
     bank = filter_bank(wavelet)
     _check_options(alignment, boundary)
-    x3, shape = _as_batch(x, axis)
-    levels = max_level(shape[-1], bank) if levels is None else positive_int(levels, "levels")
+    x3, shape, levels = _as_batch(x, axis, bank, levels, "atrous")
     details, approx = _analysis(x3, bank, levels, alignment, boundary, bool(norm))
     details = np.moveaxis(details.reshape((levels,) + shape), -1, axis if axis < 0 else axis + 1)
     approx = np.moveaxis(approx.reshape(shape), -1, axis)
@@ -425,6 +430,8 @@ def _lowpass_level(c: np.ndarray, taps: np.ndarray, dilation: int, extent, out: 
     def run(inputs, x0, y0, n):
         correlate_rows(inputs[0], x0, taps, dilation, out, y0, n)
 
+    if _folds(c.shape[-1], extent[0] + extent[1]):
+        return _folded(c, taps, dilation, extent[0], boundary, out)
     _by_segments((c,), extent[0], extent[1], boundary, run)
     return out
 
@@ -478,39 +485,48 @@ def _synthesis(approx: np.ndarray, details: np.ndarray, bank: FilterBank, alignm
     scale = 1 / math.sqrt(2) if norm else 1.0
     lo_taps, hi_taps = _taps(bank.rec_lo, scale, dtype), _taps(bank.rec_hi, scale, dtype)
     inverse_gain = dtype.type(1 / reconstruction_gain(bank, norm))
-    buffers = [np.empty_like(approx), np.empty_like(approx)]
+    buffers = [np.empty_like(approx) for _ in range(min(details.shape[0], 2))]
     c = approx
     for j in range(details.shape[0], 0, -1):
         left, right = level_extent(bank, j, alignment)  # synthesis reads (right, left)
         w = np.ascontiguousarray(details[j - 1]).reshape(c.shape)
-        out = buffers[j % 2]
+        out = buffers[j % len(buffers)]
 
         def run(inputs, x0, y0, n, j=j, out=out):
             synthesis_rows(inputs[0], inputs[1], x0, lo_taps, hi_taps, 2 ** (j - 1),
                            inverse_gain, out, y0, n)
 
-        _by_segments((c, w), right, left, "periodic", run)
+        if _folds(c.shape[-1], left + right):  # the kernel's order: (lo + hi) * 1 / gain
+            _folded(c, lo_taps, 2 ** (j - 1), right, "periodic", out)
+            out += _folded(w, hi_taps, 2 ** (j - 1), right, "periodic", np.empty_like(out))
+            out *= inverse_gain
+        else:
+            _by_segments((c, w), right, left, "periodic", run)
         c = out
     return c
 
 
 # -- multiresolution analysis ---------------------------------------------------------------
 
-def _periodic_components(x3, bank, levels, alignment, norm):
-    """MRA of ``(B, 1, T)`` with the periodic SWT: ``(levels + 1, B, 1, T)``.
+def _periodic_components(x3, bank, levels, alignment, norm, start, length):
+    """MRA of ``(B, 1, P)`` with the periodic SWT, samples ``start .. start + length - 1``
+    of it: ``(levels + 1, B, 1, length)``.
 
     With ``S_j`` the lowpass-only synthesis of c_j back to level 0 (``S_0 = x``), perfect
     reconstruction gives component j (the synthesis of w_j alone) as ``S_{j-1} - S_j``
     and the approximation's as ``S_J``: j lowpass syntheses for level j and no highpass,
-    and the components add up to x by construction.
+    and the components add up to x by construction. ``parts[j]`` holds ``S_j`` until
+    ``S_{j+1}`` is subtracted from it: besides the stand-in, three arrays of its size
+    live at once (c_j and two steps of the synthesis).
     """
     dtype = x3.dtype
     scale = 1 / math.sqrt(2) if norm else 1.0
     analysis, synthesis = _taps(bank.dec_lo, scale, dtype), _taps(bank.rec_lo, scale, dtype)
     inverse_gain = dtype.type(1 / reconstruction_gain(bank, norm))
-    rows = x3.shape[0] * x3.shape[1]
-    parts = memory.empty((levels + 1, rows, x3.shape[-1]), dtype)
-    c = smooth_before = np.ascontiguousarray(x3).reshape(rows, x3.shape[-1])
+    rows, crop = x3.shape[0] * x3.shape[1], slice(start, start + length)
+    parts = memory.empty((levels + 1, rows, length), dtype)
+    c = np.ascontiguousarray(x3).reshape(rows, x3.shape[-1])
+    parts[0] = c[:, crop]
     for j in range(1, levels + 1):
         extent = level_extent(bank, j, alignment)
         c = _lowpass_level(c, analysis, 2 ** (j - 1), extent, np.empty_like(c))
@@ -520,10 +536,9 @@ def _periodic_components(x3, bank, levels, alignment, norm):
             smooth = _lowpass_level(smooth, synthesis, 2 ** (k - 1), (right, left),
                                     np.empty_like(c))
             smooth *= inverse_gain
-        np.subtract(smooth_before, smooth, out=parts[j - 1])
-        smooth_before = smooth
-    parts[levels] = smooth_before
-    return parts.reshape((levels + 1,) + x3.shape)
+        parts[j] = smooth[:, crop]  # S_j
+        parts[j - 1] -= parts[j]  # component j: S_{j-1} - S_j
+    return parts.reshape((levels + 1,) + x3.shape[:-1] + (length,))
 
 
 def mra(x: npt.ArrayLike, wavelet: WaveletLike, levels: int | None = None,
@@ -535,11 +550,15 @@ def mra(x: npt.ArrayLike, wavelet: WaveletLike, levels: int | None = None,
     approximation (``order="fine-to-coarse"``); ``order="pywt"`` reverses them into
     ``pywt.mra``'s ``[A_J, D_J, ..., D_1]``. For a difference bank they are w_1..w_J and
     c_J themselves. For an SWT bank component j is the inverse transform of w_j alone
-    (``pywt.mra(x, w, J, transform='swt')``, where pywt accepts the length); with a boundary
-    other than periodic the signal is first extended by that boundary far enough that the
-    periodic wrap-around cannot reach the original samples, then cropped, so the components
-    still sum exactly to ``x``. ``alignment`` and ``norm`` change the coefficients, not the
-    components (up to rounding).
+    (``pywt.mra(x, w, J, transform='swt')`` in reverse order, where pywt accepts the
+    length); with a boundary
+    other than periodic they are those of the signal extended by that boundary forever,
+    computed exactly by the periodic transform of a stand-in (one period of the symmetric
+    or reflect extension, or the signal with ``reach`` zero / edge samples added:
+    ``wavedil.wavelets.boundaries``), so they still sum exactly to ``x``. ``alignment``
+    and ``norm`` change the coefficients, not the components (up to rounding). ``axis``,
+    the layout guard and the memory bound are ``atrous``'s; zero and edge boundaries whose
+    extension would break the bound are refused (``wavedil.wavelets.guards``).
 
     Shape: ``x`` ``(..., T)``; returns ``(levels + 1, *x.shape)``.
     """
@@ -549,9 +568,8 @@ def mra(x: npt.ArrayLike, wavelet: WaveletLike, levels: int | None = None,
         raise ValueError(f"order must be one of {MRA_ORDERS}, got {order!r}")
     if order == "pywt":
         return mra(x, bank, levels, alignment, boundary, norm, axis)[::-1]
-    x3, shape = _as_batch(x, axis)
+    x3, shape, levels = _as_batch(x, axis, bank, levels, "mra")
     length = shape[-1]
-    levels = max_level(length, bank) if levels is None else positive_int(levels, "levels")
     norm = bool(norm)
     if bank.difference:
         details, approx = _analysis(x3, bank, levels, alignment, boundary, False)
@@ -562,10 +580,10 @@ def mra(x: npt.ArrayLike, wavelet: WaveletLike, levels: int | None = None,
         reason = _why_not_invertible(bank, "periodic")
         if reason:
             raise ValueError(reason)
-        margin = 0 if boundary == "periodic" else reach(bank, levels)
-        extended = _extend(x3, margin, margin, boundary)
-        parts = _periodic_components(extended, bank, levels, alignment, norm)
-        parts = parts[..., margin : margin + length]
+        check_memory(x3.shape[0], length, levels, x3.dtype.itemsize, bank, boundary, "mra")
+        extended, start = stand_in(x3, boundary, reach(bank, levels))
+        del x3  # (a copy when axis moved): the memory bound
+        parts = _periodic_components(extended, bank, levels, alignment, norm, start, length)
     parts = parts.reshape((levels + 1,) + shape)
     return np.moveaxis(parts, -1, axis if axis < 0 else axis + 1)
 
@@ -578,7 +596,7 @@ def reach(wavelet: WaveletLike, levels: int) -> int:
     28
     """
     bank = filter_bank(wavelet)
-    return (bank.length - 1) * (2 ** positive_int(levels, "levels") - 1)
+    return (bank.length - 1) * (2 ** check_levels(levels) - 1)
 
 
 def level_energies(result: AtrousResult) -> list[tuple[str, float, float]]:
