@@ -148,6 +148,8 @@ def test_axis_0_is_the_per_column_call(length, channels, levels, name, boundary,
        seed=st.integers(0, 2**31 - 1))
 def test_any_axis_of_any_shape_is_the_moved_call(shape, data, seed):
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    if len(shape) == 2 and axis == -1:  # the default, which the (T, C) guard may refuse;
+        axis = 1  # axis=1 says the rows are the signals
     x = signal(seed, tuple(shape))
     moved = np.moveaxis(x, axis, -1)
     r = atrous(x, "db2", 2, boundary="reflect", axis=axis)
