@@ -329,7 +329,8 @@ def test_too_many_levels_are_refused_clearly():
         atrous(np.ones(100), "db4", 41)
     with pytest.raises(ValueError, match=r"7516192761 samples per channel \(56 GiB.*levels <= 21"):
         wavedil.AtrousStream("db4", 30)
-    for make in (wavedil.DenoiseStream, wavedil.Denoiser):
+    for make in (wavedil.DenoiseStream, wavedil.Denoiser, wavedil.InverseAtrousStream,
+                 wavedil.ResynthesisStream, wavedil.Resynthesis):
         with pytest.raises(ValueError, match="samples per channel"):
             make("db4", 30)
     assert wavedil.AtrousStream("db4", 21).latency == 0  # the deepest a stream keeps

@@ -47,6 +47,7 @@ import numpy.typing as npt
 from ..engine.checks import positive_int
 from ..engine.stream import Stream, sub_state
 from .banks import WaveletLike, filter_bank
+from .guards import check_stream_levels
 from .streams import AtrousStream, InverseAtrousStream, check_stream_options
 
 # what ``fn`` may be: None (the identity), ``fn(coefficients) -> coefficients`` (memoryless) or
@@ -101,7 +102,7 @@ class ResynthesisStream(Stream):
                  alignment: str = "causal", boundary: str = "zero", norm: bool = False,
                  channels: int = 1, batch: int | None = None) -> None:
         self.bank = filter_bank(wavelet)
-        self.levels = positive_int(levels, "levels")
+        self.levels = check_stream_levels(self.bank, levels, "ResynthesisStream")
         check_stream_options(alignment, boundary)
         if not self.bank.difference and alignment != "causal":
             raise ValueError(f"an SWT bank ({self.bank.name!r}) resynthesises from its causal "

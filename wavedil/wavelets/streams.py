@@ -334,7 +334,7 @@ class InverseAtrousStream(Stream):
     def __init__(self, wavelet: WaveletLike, levels: int, norm: bool = False, channels: int = 1,
                  batch: int | None = None) -> None:
         self.bank = filter_bank(wavelet)
-        self.levels = positive_int(levels, "levels")
+        self.levels = check_stream_levels(self.bank, levels, "InverseAtrousStream")
         self.norm = bool(norm)
         self.channels = positive_int(channels, "channels")
         self._synthesis: list[tuple[Stream, Stream]] = []  # per level: (lowpass, highpass)
