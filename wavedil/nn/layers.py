@@ -203,10 +203,11 @@ class TorchStream(Stream):
         x, layout = self.accept(chunk)
         self.begin(layout)
         tensors = self._cond(cond, layout)
+        y = self.step(x, **tensors)  # (the module checks the conditioning)
         if self.latency:  # the flush computes with the last conditioning
             self.state.cond = {k: (v[..., :0] if k == "local_cond" else v)
                                for k, v in tensors.items() if v is not None}
-        return torch.from_numpy(self.restore(self.step(x, **tensors)))
+        return torch.from_numpy(self.restore(y))
 
     def flush(self) -> torch.Tensor:  # type: ignore[override]  # as process: a tensor
         """End the stream: the last ``latency`` samples (empty if causal)."""
@@ -289,11 +290,13 @@ class TorchStream(Stream):
                 continue
             value = np.asarray(arrays[key])
             size = 0 if conv.history is None else conv.history.size
-            want = (batch, conv.channels, size)
-            if value.dtype != dtype or value.shape[:2] != want[:2] or value.ndim != 3 \
-                    or value.shape[2] > size:
-                raise ValueError(f"stream state '{key}' must have shape {want} at most and "
-                                 f"dtype {dtype}, got {value.shape} {value.dtype}")
+            least = min(size, conv.least)  # a conv keeps at least its left padding
+            want = (batch, conv.channels, size if least == size else f"{least}..{size}")
+            if value.dtype != dtype or value.ndim != 3 or value.shape[:2] != want[:2] \
+                    or not least <= value.shape[2] <= size:
+                raise ValueError(f"stream state '{key}' must have shape "
+                                 f"({', '.join(map(str, want))}) and dtype {dtype}, got "
+                                 f"{value.shape} {value.dtype}")
             if conv.history is not None and size:
                 loads.append((conv.history, value))
         cond = {}
@@ -468,7 +471,7 @@ class _ConvStream:
 
     def __init__(self, conv: AlignedConv1d, batch: int) -> None:
         self.conv, self.batch, self.final = conv, batch, False
-        self.channels = conv.in_channels
+        self.channels, self.least = conv.in_channels, conv.left  # (a saved history's least)
         with torch.no_grad():
             self.weight = conv.weight.detach().clone()
             self.matrix = self.weight.reshape(conv.out_channels, -1)
@@ -534,7 +537,7 @@ class _DelayStream:
 
     def __init__(self, delay: Delay, batch: int, like: torch.Tensor) -> None:
         self.delay, self.batch, self.final = delay, batch, False
-        self.channels, self._like = delay.channels, like
+        self.channels, self.least, self._like = delay.channels, 0, like
         self.history: _History
         self.reset()
 
