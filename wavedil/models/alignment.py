@@ -51,7 +51,7 @@ def alignment_option(alignment: Any, spans: Mapping[str, int]) -> str | list[lis
     out = []
     for name, pair in zip(names, pairs):
         try:
-            left, right = resolve_alignment(tuple(pair), spans[name])  # type: ignore[arg-type]
+            left, right = resolve_alignment((pair[0], pair[1]), spans[name])
         except ValueError as error:
             raise ValueError(f"alignment of {name}: {error}") from None
         out.append([left, right])

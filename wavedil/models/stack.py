@@ -108,9 +108,9 @@ def stack_plan(layers: Sequence[Mapping[str, Any] | LayerSpec], in_channels: int
         aligned = layer.get("alignment", defaults[i])
         option = alignment_option(aligned if isinstance(aligned, str) else [aligned],
                                   {f"layer {i}": span})
-        option = option if isinstance(option, str) else option[0]
-        if resolve_alignment(option, span)[1]:  # with lookahead (else causal, left out)
-            entry["alignment"] = option
+        extent = option if isinstance(option, str) else (option[0][0], option[0][1])
+        if resolve_alignment(extent, span)[1]:  # with lookahead (else causal, left out)
+            entry["alignment"] = option if isinstance(option, str) else option[0]
         previous = plan[-1]["channels"] if plan else in_channels
         given = layer.get("in_channels")
         if previous is None:

@@ -43,7 +43,7 @@ from ..engine.fused import (
     time_major_1x1,
 )
 from ..engine.spec import Branches, Chain, LayerSpec, dilation_schedule
-from .activations import ACTIVATIONS, activate, glu, layer_norm, relu
+from .activations import ACTIVATIONS, activate, glu, layer_norm
 from .alignment import Alignment, alignment_option, branch_delays, conv_extents
 from .base import Model, ModelStream, _conv_spec
 
@@ -281,6 +281,11 @@ class TCNStream(ModelStream):
     ReLUs and the residual sum, write the result into the next conv's history and gather
     that conv's inputs. States keep the engine's layout.
     """
+
+    model: TCN
+    # the Python runtime (_bind): per block conv1, conv2, downsample, norm1, norm2, skip
+    _blocks: list[tuple[Any, ...]]
+    _head: Any
 
     def fused(self) -> bool:
         """Bai et al.'s causal block with dilated convs: the fused chain; any other

@@ -52,7 +52,7 @@ _ACTIVATIONS: dict[type, tuple[str, dict[str, Any]]] = {
 }
 
 
-def from_pytorch_tcn(model: nn.Module) -> TCN:
+def from_pytorch_tcn(model: Any) -> TCN:
     """The wavedil ``TCN`` computing what the pytorch-tcn ``TCN`` ``model`` computes.
 
     Same weights (weight norm kept as ``g``/``v``; batch norm folded into the convs), dtype,
@@ -67,7 +67,7 @@ def from_pytorch_tcn(model: nn.Module) -> TCN:
         raise ValueError(f"pytorch-tcn option embedding_shapes={model.embedding_shapes!r} "
                          f"cannot be mapped: wavedil's TCN takes no conditioning embeddings "
                          f"(WaveNet has global and local conditioning)")
-    blocks = list(model.network)
+    blocks: list[Any] = list(model.network)
     norms = {block.use_norm for block in blocks}
     if len(norms) != 1:
         raise ValueError(f"pytorch-tcn option use_norm={sorted(map(str, norms))} cannot be "
@@ -110,7 +110,7 @@ def from_pytorch_tcn(model: nn.Module) -> TCN:
     return ours.train(model.training)
 
 
-def _activation_name(module: nn.Module, option: str) -> str:
+def _activation_name(module: Any, option: str) -> str:
     """The wavedil name of an activation module, or a ValueError naming ``option``."""
     for kind, (name, attributes) in _ACTIVATIONS.items():
         if type(module) is kind and all(getattr(module, k) == v for k, v in attributes.items()):
@@ -123,7 +123,7 @@ def _activation_name(module: nn.Module, option: str) -> str:
     raise ValueError(f"pytorch-tcn option {option}={module!r} cannot be mapped: {why}")
 
 
-def _common_activation(model: nn.Module, blocks: list[nn.Module]) -> str:
+def _common_activation(model: Any, blocks: list[Any]) -> str:
     """The one activation of every block (and of the skip sum)."""
     modules = [("activation", m) for block in blocks
                for m in ((block.activation2, block.activation_final) +
@@ -142,7 +142,7 @@ def _common_activation(model: nn.Module, blocks: list[nn.Module]) -> str:
     return names.pop()
 
 
-def _extent(conv: nn.Module) -> tuple[int, int]:
+def _extent(conv: Any) -> tuple[int, int]:
     """A pytorch-tcn conv's ``(left, right)`` zero padding (its stride must be 1)."""
     pad = conv.padder.pad
     if not isinstance(pad, nn.ConstantPad1d) or pad.value != 0 or conv.stride[0] != 1:
@@ -152,7 +152,7 @@ def _extent(conv: nn.Module) -> tuple[int, int]:
     return int(left), int(right)
 
 
-def _check_batch_norms(blocks: list[nn.Module]) -> None:
+def _check_batch_norms(blocks: list[Any]) -> None:
     for block in blocks:
         for bn in (block.norm1, block.norm2):
             if bn.training or bn.running_mean is None:
@@ -172,7 +172,7 @@ def _copy_conv(mine: nn.Module, theirs: nn.Module) -> None:
     mine.load_state_dict(state)
 
 
-def _copy_folded(mine: nn.Module, conv: nn.Module, bn: nn.Module) -> None:
+def _copy_folded(mine: Any, conv: Any, bn: Any) -> None:
     """``bn(conv(x))`` in eval mode as one conv: ``w s``, ``(b - mean) s + beta`` with
     ``s = gamma / sqrt(var + eps)`` (computed in float64)."""
     var, mean = bn.running_var.double(), bn.running_mean.double()
@@ -183,7 +183,7 @@ def _copy_folded(mine: nn.Module, conv: nn.Module, bn: nn.Module) -> None:
     mine.bias.copy_((bias - mean) * scale + shift)
 
 
-def _copy_layer_norm(mine: nn.Module, theirs: nn.Module) -> None:
+def _copy_layer_norm(mine: Any, theirs: Any) -> None:
     if theirs.eps != LAYER_NORM_EPS:
         raise ValueError(f"pytorch-tcn layer norm eps={theirs.eps} cannot be mapped: wavedil's "
                          f"layer norm uses torch's default {LAYER_NORM_EPS}")

@@ -134,21 +134,18 @@ class TemporalBlock(nn.Module):
                       f"dilation={dilation}, dropout={dropout}, weight_norm={weight_norm}")
         wide = 2 * out_channels if gate else out_channels
         first, second = (alignment, alignment) if isinstance(alignment, str) else \
-            (tuple(alignment[0]), tuple(alignment[1]))
-        self.conv1 = _normed(AlignedConv1d(in_channels, wide, kernel_size, dilation,
-                                           alignment=first),  # type: ignore[arg-type]
-                             weight_norm)
-        self.conv2 = _normed(AlignedConv1d(out_channels, out_channels, kernel_size, dilation,
-                                           alignment=second),  # type: ignore[arg-type]
-                             weight_norm)
+            ((alignment[0][0], alignment[0][1]), (alignment[1][0], alignment[1][1]))
+        conv1 = AlignedConv1d(in_channels, wide, kernel_size, dilation, alignment=first)
+        conv2 = AlignedConv1d(out_channels, out_channels, kernel_size, dilation,
+                              alignment=second)
+        self.conv1, self.conv2 = _normed(conv1, weight_norm), _normed(conv2, weight_norm)
         self.norm1 = nn.LayerNorm(wide) if norm == "layer_norm" else None
         self.norm2 = nn.LayerNorm(out_channels) if norm == "layer_norm" else None
         self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
         self.downsample = (nn.Conv1d(in_channels, out_channels, 1)
                            if in_channels != out_channels else None)
-        if delay is None:
-            delay = self.conv1.right + self.conv2.right  # type: ignore[operator]
-        self.res_delay = Delay(out_channels, delay)
+        self.res_delay = Delay(out_channels, conv1.right + conv2.right if delay is None
+                               else delay)
         self.activation, self.gate = activation, gate  # (names: the module pickles)
 
     def __repr__(self) -> str:
@@ -190,7 +187,7 @@ class TCN(_Model):
     >>> tcn.receptive_field, tuple(tcn(torch.zeros(2, 1, 100)).shape)
     (61, (2, 1, 100))
     >>> TCN(1, 16, kernel_size=3, dilations=[1, 2, 4, 8], alignment="centered").latency
-    15
+    30
     """
 
     architecture = "TCN"
@@ -245,7 +242,7 @@ class TCN(_Model):
         else:  # pytorch-tcn's: act(sum of the skips + the last block's output)
             skips = []
             for i, block in enumerate(self.blocks):
-                x, h = block.forward_with_skip(x)
+                x, h = block.forward_with_skip(x)  # type: ignore[operator]  # a TemporalBlock
                 key = str(i)
                 if i < len(self.blocks) - 1:
                     h = _1x1(self.skips[key], h) if key in self.skips else h
@@ -304,9 +301,10 @@ class WaveNet(_Model):
     """WaveNet (van den Oord et al. 2016) with global and local conditioning, streaming.
 
     Arguments as ``wavedil.models.stack.WaveNet`` (the numpy twin, ``alignment`` included),
-    plus ``weight_norm`` (False) for the gated convs. ``forward(x, global_cond=None, local_cond=None)``: ``global_cond``
-    ``(B, C_gc)``, ``local_cond`` ``(B, C_lc, T)`` at the audio rate (while streaming, the
-    chunk's samples of it).
+    plus ``weight_norm`` (False) for the gated convs.
+    ``forward(x, global_cond=None, local_cond=None)``: ``global_cond`` ``(B, C_gc)``,
+    ``local_cond`` ``(B, C_lc, T)`` at the audio rate (while streaming, the chunk's samples
+    of it).
 
     >>> net = WaveNet(1, 8, 16, 8, dilations=[1, 2, 4], local_cond_channels=2)
     >>> y = net(torch.zeros(1, 1, 50), local_cond=torch.zeros(1, 2, 50))
@@ -377,7 +375,7 @@ class WaveNet(_Model):
         h, skips = self.input_conv(x), 0
         for layer in self.layers:
             if local_cond is not None:
-                local_cond = layer.cond_delay(local_cond)
+                local_cond = layer.cond_delay(local_cond)  # type: ignore[operator]  # a Delay
             h, skip = layer(h, global_cond, local_cond)
             skips = skips + skip
         return _1x1(self.head2, F.relu(_1x1(self.head1, F.relu(skips))))  # type: ignore[arg-type]
