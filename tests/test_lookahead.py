@@ -366,3 +366,21 @@ def test_alignment_errors_name_the_conv():
         NumpyWaveNet(alignment="future")
     assert NumpyTCN(1, 4, dilations=[1, 2], alignment=[(2, 0)] * 2 + [(4, 0)] * 2).config == \
         NumpyTCN(1, 4, dilations=[1, 2]).config  # causal pairs: a causal model
+
+
+def test_long_inputs_blocks_and_dask_chunks_keep_the_lookahead(monkeypatch):
+    """Offline runs in blocks of BLOCK samples and Dask splits with the halo (past,
+    lookahead): both equal one stream over the whole signal."""
+    import dask.array as da
+
+    import wavedil.dask
+    import wavedil.models.base as model_module
+
+    twin = TWINS["tcn_extents_options"][torch.float64]
+    x = np.random.default_rng(3).standard_normal((2, 1, 700))
+    stream = twin.stream()
+    expected = np.concatenate([stream.process(x), stream.flush()], -1)
+    y = wavedil.dask.apply(twin, da.from_array(x, chunks=(2, 1, 150))).compute()
+    close(y, expected, torch.float64)
+    monkeypatch.setattr(model_module, "BLOCK", 37)
+    close(twin(x), expected, torch.float64)

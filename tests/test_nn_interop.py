@@ -303,3 +303,10 @@ def test_unmappable_options_are_named(name):
 def test_other_modules_are_refused():
     with pytest.raises(TypeError, match="expected a pytorch_tcn.TCN, got TCN"):
         from_pytorch_tcn(TCN(1, [2]))
+
+
+def test_nlc_input_is_checked_in_its_own_layout():
+    ours = from_pytorch_tcn(reference(input_shape="NLC"))
+    with pytest.raises(ValueError, match=r"expected x of shape \(B, T, 2\) \(input_shape='NLC'\), "
+                                         r"got \(1, 2, 50\)"):
+        ours(torch.zeros(1, 2, 50))

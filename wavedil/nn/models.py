@@ -228,9 +228,13 @@ class TCN(_Model):
         self.in_channels, self.out_channels = in_channels, out_channels or last
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.input_shape == "NLC":
-            return self._stream_forward(x.transpose(1, 2)).transpose(1, 2)
-        return self._stream_forward(x)
+        if self.input_shape == "NCL":
+            return self._stream_forward(x)
+        channels = self.config["in_channels"]
+        if x.dim() != 3 or x.shape[2] != channels:
+            raise ValueError(f"expected x of shape (B, T, {channels}) (input_shape='NLC'), "
+                             f"got {tuple(x.shape)}")
+        return self._stream_forward(x.transpose(1, 2)).transpose(1, 2)
 
     def _stream_forward(self, x: torch.Tensor, **cond: torch.Tensor | None) -> torch.Tensor:
         """The forward call on ``(B, C_in, T)`` (what a stream runs)."""
