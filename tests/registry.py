@@ -250,6 +250,8 @@ def _wavenet_cond(make, channels=1, local=3):
 
 NUMPY_WAVENET = dict(residual_channels=6, gate_channels=8, skip_channels=5, kernel_size=3,
                      dilations=[1, 4])
+# per dilated conv (blocks.0.conv1, blocks.0.conv2, ...): spans 3, 3, 6, 6, 3, 3
+TCN_EXTENTS = [(1, 2), (0, 3), (3, 3), (6, 0), (2, 1), (1, 2)]
 NN_STACK = [{"channels": 4, "kernel_size": 3, "dilation": 2},
             {"channels": 4, "kernel_size": 2, "dilation": 4, "groups": 2, "residual": True},
             {"channels": 1, "activation": None}]
@@ -276,6 +278,20 @@ ENTRIES = {e.name: e for e in [
         1, **NUMPY_WAVENET, global_cond_channels=2, local_cond_channels=3, seed=4)), 1 + 3,
         covers=(wavedil.WaveNet,), gaps=NUMPY_GAPS),
     Entry("Stack", lambda: wavedil.Stack(NN_STACK, in_channels=1, seed=3), 1, gaps=NUMPY_GAPS),
+    # lookahead: centered models, per-conv extents (latency held back, delay lines, flush)
+    Entry("TCN-centered", lambda: wavedil.TCN(2, [4, 3], kernel_size=3, dilations=[1, 4],
+                                              out_channels=1, alignment="centered", seed=1),
+          2, gaps=NUMPY_GAPS),
+    Entry("TCN-lookahead-options", lambda: wavedil.TCN(
+        1, [4, 3, 3], kernel_size=4, dilations=[1, 2, 1], alignment=TCN_EXTENTS,
+        activation="gelu", norm="layer_norm", gate=True, skip_connections=True,
+        output_activation="tanh", seed=7), 1, gaps=NUMPY_GAPS),
+    Entry("WaveNet-cond-centered", lambda: _wavenet_cond(lambda: wavedil.WaveNet(
+        1, **NUMPY_WAVENET, global_cond_channels=2, local_cond_channels=3,
+        alignment="centered", seed=4)), 1 + 3, gaps=NUMPY_GAPS),
+    Entry("Stack-lookahead", lambda: wavedil.Stack(NN_STACK, in_channels=1,
+                                                   alignment=[(2, 2), (1, 3), "causal"],
+                                                   seed=3), 1, gaps=NUMPY_GAPS),
     # wavelets: the forward transform (banks, alignments, boundaries), its inverse, denoisers
     Entry("AtrousTransform-starlet", lambda: wavedil.AtrousTransform("starlet", 3), 1,
           gaps=NUMPY_GAPS),
@@ -315,6 +331,15 @@ ENTRIES = {e.name: e for e in [
         covers=(wnn.WaveNet,), **TORCH),
     Entry("nn.Stack", lambda: TorchOp(_torch(10, lambda: wnn.Stack(NN_STACK, in_channels=1))),
           1, covers=(wnn.Stack,), **TORCH),
+    Entry("nn.AlignedConv1d", lambda: TorchOp(_torch(11, lambda: wnn.AlignedConv1d(
+        2, 3, 3, dilation=2, alignment=(1, 3)))), 2, covers=(wnn.AlignedConv1d,), **TORCH),
+    Entry("nn.TCN-centered", lambda: TorchOp(_torch(12, lambda: wnn.TCN(
+        2, [4, 3], kernel_size=3, dilations=[1, 4], out_channels=1, alignment="centered"))), 2,
+        covers=(wnn.TCN,), **TORCH),
+    Entry("nn.WaveNet-cond-centered", lambda: _wavenet_cond(lambda: TorchOp(_torch(
+        13, lambda: wnn.WaveNet(1, **NUMPY_WAVENET, global_cond_channels=2,
+                                local_cond_channels=3, alignment="centered")))), 1 + 3,
+        covers=(wnn.WaveNet,), **TORCH),
 ]}
 
 

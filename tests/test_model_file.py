@@ -107,7 +107,8 @@ def test_file_format_is_plain_npz_with_a_json_header(tcn_file):
     with np.load(path, allow_pickle=False) as data:  # no pickle anywhere
         names = set(data.files)
         header = json.loads(str(data["__config__"]))
-    assert header["format"] == "wavedil-model" and header["format_version"] == FORMAT_VERSION
+    # a causal model with none of the options of version 2 is written as version 1
+    assert header["format"] == "wavedil-model" and header["format_version"] == 1
     assert header["architecture"] == "TCN" and header["config"] == model.config
     assert "wavedil_version" in header
     assert names == {"__config__"} | set(NumpyTCN(**model.config).param_shapes())
@@ -199,3 +200,60 @@ def test_a_model_file_gets_the_mode_of_a_normal_write(tmp_path, umask):
         assert stat.S_IMODE(path.stat().st_mode) == 0o640
     finally:
         os.umask(old)
+
+
+ALIGNED = {
+    "tcn-centered": lambda: TCN(2, [6, 4], kernel_size=4, dilations=[1, 3], out_channels=1,
+                                alignment="centered"),
+    "tcn-options": lambda: TCN(1, [6, 6, 4], kernel_size=3, alignment=[
+        (1, 1), (0, 2), (4, 0), (2, 2), (3, 5), (8, 0)], activation="gelu", norm="layer_norm",
+        gate=True, skip_connections=True, output_activation="tanh"),
+    "wavenet-centered": lambda: WaveNet(1, 6, 8, 5, kernel_size=3, dilations=[1, 4],
+                                        local_cond_channels=2, alignment="centered"),
+    "stack-per-layer": lambda: Stack([{"channels": 4, "kernel_size": 3, "dilation": 2,
+                                       "alignment": "centered"},
+                                      {"channels": 4, "kernel_size": 2, "dilation": 3,
+                                       "residual": True, "alignment": (1, 2)},
+                                      {"channels": 1, "activation": None}], in_channels=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ALIGNED))
+def test_alignment_and_options_survive_export_and_load(name, tmp_path):
+    torch.manual_seed(2)
+    model = ALIGNED[name]().double().eval()
+    with torch.no_grad():  # layer norms away from their identity initialisation
+        for pname, p in model.named_parameters():
+            if "norm" in pname:
+                p.add_(0.3 * torch.randn_like(p))
+    export(model, tmp_path / "m.npz")
+    meta, _ = read(tmp_path / "m.npz")
+    assert meta["format_version"] == 2 and meta["config"] == model.config
+    numpy_model = load(tmp_path / "m.npz")
+    assert numpy_model.config == model.config and numpy_model.latency == model.latency > 0
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, model.in_channels, 90))
+    cond = {"local_cond": rng.standard_normal((2, 2, 90))} if "wavenet" in name else {}
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x), **{k: torch.from_numpy(v)
+                                                  for k, v in cond.items()}).numpy()
+    np.testing.assert_allclose(numpy_model(x, **cond), expected, rtol=0,
+                               atol=1e-12 * np.abs(expected).max())
+
+
+def test_a_file_without_alignment_loads_as_causal(tcn_file):
+    """Version-1 files (no ``alignment`` in their config) are causal models."""
+    meta, _ = read(tcn_file[1])
+    assert "alignment" not in meta["config"]
+    model = load(tcn_file[1])
+    assert model.latency == 0 and all(right == 0 for _, right in model.extents.values())
+    centered = load(rewrite(tcn_file[1], header={"config": dict(meta["config"],
+                                                                 alignment="centered")}))
+    assert centered.latency == 2 * (1 + 2 + 4)  # (K - 1) d / 2 per conv, two per block
+
+
+def test_an_older_reader_is_told_the_version(tmp_path):
+    NumpyTCN(1, 4, dilations=[1, 2], alignment="centered").save(tmp_path / "c.npz")
+    path = rewrite(tmp_path / "c.npz")
+    meta, _ = read(path)
+    assert meta["format_version"] == 2 == FORMAT_VERSION

@@ -23,6 +23,12 @@ MODELS = {
     "tcn": TCN(2, [4, 6, 6], kernel_size=3, dilations=[1, 8, 64], out_channels=1, seed=1),
     "wavenet_cond": WaveNet(1, 6, 8, 5, kernel_size=3, dilations=[1, 4, 16],
                             global_cond_channels=2, local_cond_channels=3, seed=4),
+    # lookahead: each stretch also runs `latency` samples past its end
+    "tcn_centered": TCN(2, [4, 6, 6], kernel_size=3, dilations=[1, 4, 16], out_channels=1,
+                        alignment="centered", activation="tanh", seed=5),
+    "wavenet_cond_centered": WaveNet(1, 6, 8, 5, kernel_size=3, dilations=[1, 4, 16],
+                                     global_cond_channels=2, local_cond_channels=3,
+                                     alignment="centered", seed=6),
 }
 
 
@@ -67,7 +73,7 @@ def test_any_split_equals_one_stream(name, data, workers, batch, dtype):
     lead = (model.in_channels,) if batch is None else (batch, model.in_channels)
     x = rng.standard_normal(lead + (n,)).astype(dtype)
     cond = {}
-    if name == "wavenet_cond":
+    if name.startswith("wavenet_cond"):
         cond_lead = lead[:-1]
         cond = {"global_cond": rng.standard_normal(cond_lead + (2,)).astype(dtype),
                 "local_cond": rng.standard_normal(cond_lead + (3, n)).astype(dtype)}

@@ -17,7 +17,8 @@ API = {
         "wavelist", "Resynthesis", "ResynthesisStream",
     ],
     "wavedil.nn": [
-        "CausalConv1d", "Stack", "Streaming", "TCN", "TemporalBlock", "WaveNet", "WaveNetLayer",
+        "AlignedConv1d", "CausalConv1d", "Stack", "Streaming", "TCN", "TemporalBlock",
+        "WaveNet", "WaveNetLayer",
         "export", "folded_weight", "from_pytorch_tcn", "to_numpy",
     ],
 }

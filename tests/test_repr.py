@@ -119,6 +119,8 @@ FACTORIES = {
     "nn.TemporalBlock": (lambda p: _nn("TemporalBlock", 4, 4, 3, 2), None),
     "nn.WaveNetLayer": (lambda p: _nn("WaveNetLayer", 4, 8, 4, 2, 2, 0, 0, False), None),
     "nn.CausalConv1d": (lambda p: _nn("CausalConv1d", 2, 2, 3, dilation=4), None),
+    "nn.AlignedConv1d": (lambda p: _nn("AlignedConv1d", 2, 2, 3, dilation=4,
+                                       alignment="centered"), None),
     "nn.Streaming": (lambda p: _nn("TCN", 1, 4, dilations=[1, 2]), None),  # a mixin
 }
 

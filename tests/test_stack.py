@@ -401,8 +401,14 @@ def test_plans_and_their_errors():
     in_channels, plan = stack_plan([LayerSpec(kernel_size=3, dilation=2, in_channels=2,
                                               out_channels=4)])
     assert in_channels == 2 and plan[0]["kernel_size"] == 3 and plan[0]["activation"] == "relu"
-    with pytest.raises(ValueError, match="causal"):
-        stack_plan([LayerSpec(kernel_size=3, right=1, in_channels=1, out_channels=1)])
+    _, plan = stack_plan([LayerSpec(kernel_size=3, right=1, in_channels=1, out_channels=1)])
+    assert plan[0]["alignment"] == [1, 1]  # a LayerSpec's extent is kept
+    with pytest.raises(ValueError, match="stride 1"):
+        stack_plan([LayerSpec(kernel_size=3, stride=2, in_channels=1, out_channels=1)])
+    with pytest.raises(ValueError, match=r"must be >= 0 and add up to the span .* = 4, got "
+                                         r"\(1, 2\)"):
+        stack_plan([{"channels": 1, "kernel_size": 3, "dilation": 2, "alignment": (1, 2)}],
+                   in_channels=1)
     with pytest.raises(ValueError, match="layer 1: expected 4 input channels, got in_channels=3"):
         stack_plan([{"channels": 4}, {"channels": 2, "in_channels": 3}], in_channels=1)
     with pytest.raises(ValueError, match="residual layer keeps its width, expected channels = 4"):
@@ -422,6 +428,9 @@ def test_activations_match_closed_forms():
         "sigmoid": 1 / (1 + np.exp(-x)),
         "gelu": np.array([v * 0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x]),
         "elu": np.where(x > 0, x, np.exp(x) - 1), "leaky_relu": np.where(x > 0, x, 0.01 * x),
+        "silu": x / (1 + np.exp(-x)),
+        # Klambauer et al. (2017): lambda ~ 1.0507, alpha ~ 1.67326
+        "selu": 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * (np.exp(x) - 1)),
     }
     assert set(expected) == set(ACTIVATIONS)
     for name, want in expected.items():

@@ -1,6 +1,7 @@
 """Dilated convolution stacks in numpy (the twins of ``wavedil.nn``), no torch needed.
 
-- ``activations``: the activations the models use.
+- ``activations``: the activations (and per-sample norms, gates) the models use.
+- ``alignment``: per-conv extents from an ``alignment`` option; the delays of lookahead.
 - ``base``: what the models share (parameters, casts, the offline call, the model stream).
 - ``tcn`` / ``wavenet`` / ``stack``: ``TCN``, ``WaveNet`` and the generic ``Stack``.
 - ``parallel``: a long offline call split over threads (by batch rows or in time).

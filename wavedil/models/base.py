@@ -14,11 +14,17 @@ child of the stream, and each 1x1 conv as a matrix product. Either way a state e
 ``{conv name}.history`` arrays ``(B, C_in, n)`` in the engine's channel-major layout, so a
 saved state does not depend on the runtime.
 
-Every model is causal (latency 0): ``model(x)`` offline and ``model.stream(batch)``
-chunk by chunk agree for any split (the streaming contract, DESIGN.md); the offline call
-is a fresh stream (split over threads by batch rows or in time, ``wavedil.models.parallel``),
-run in blocks of ``BLOCK`` samples so the activations stay in cache.
-Each model's ``.spec`` is its spec tree (``wavedil.engine.spec``) for receptive-field tooling.
+A model is causal (latency 0) unless its ``alignment`` gives its convs lookahead
+(``wavedil.models.alignment``): then its stream holds back ``latency`` samples (the spec
+tree's future extent), each conv with lookahead runs as an engine ``ConvStream`` (the
+Python runtime) and the branches wait in delay lines (``ModelState.delays``, saved as
+``{name}.history``); ``flush`` runs the model once more on no input, each conv and delay
+line giving out what it held back. Either way ``model(x)`` offline and
+``model.stream(batch)`` chunk by chunk agree for any split (the streaming contract,
+DESIGN.md); the offline call is a fresh stream and its flush (split over threads by batch
+rows or in time, ``wavedil.models.parallel``), run in blocks of ``BLOCK`` samples so the
+activations stay in cache. Each model's ``.spec`` is its spec tree
+(``wavedil.engine.spec``) for receptive-field tooling.
 
 Shape: ``(T,)``, ``(C_in, T)`` or ``(B, C_in, T)`` in, the same layout with ``C_out``
 channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``). Weights are stored as given
@@ -37,12 +43,12 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import as_float_array
-from ..engine.conv import ConvStream, DilatedConv1d
+from ..engine.conv import ConvStream, DilatedConv1d, checked_history
 from ..engine.fused import FusedChain
-from ..engine.history import History
-from ..engine.spec import Chain, LayerSpec
+from ..engine.history import DelayLine, History
+from ..engine.spec import Branches, Chain, LayerSpec
 from ..engine.stream import Stream
-from ..receptive.field import past_extent, short_tuple
+from ..receptive.field import future_extent, past_extent, short_tuple
 from .file import save_model
 from .parallel import cut_in_time, run_offline
 
@@ -54,6 +60,7 @@ class Model:
     (one place, so the three architectures cannot drift apart)."""
 
     architecture = ""
+    OPTIONS_V2: tuple[str, ...] = ("alignment",)  # config keys a version-1 reader lacks
 
     def __init__(self, config: dict[str, Any], params: Mapping[str, npt.ArrayLike] | None,
                  seed: int | None) -> None:
@@ -63,9 +70,11 @@ class Model:
             params = _init_params(shapes, np.random.default_rng(seed))
         self.params = _check_params(params, shapes)
         self._casts: dict = {}
+        extents = self.extents
         self.dilated_convs = {name: DilatedConv1d(self.params[name + ".weight"],
-                                           self.params.get(name + ".bias"), dilation, groups)
-                       for name, (dilation, groups) in self._dilated().items()}
+                                                  self.params.get(name + ".bias"), dilation,
+                                                  groups, extents.get(name, "causal"))
+                              for name, (dilation, groups) in self._dilated().items()}
 
     @property
     def in_channels(self) -> int:
@@ -94,9 +103,32 @@ class Model:
         raise NotImplementedError
 
     @property
+    def extents(self) -> dict[str, tuple[int, int]]:
+        """Every conv's ``(left, right)`` extent, by name (from the spec tree)."""
+        return {name: (layer.left, layer.right)  # type: ignore[misc]  # left is set
+                for name, layer in spec_layers(self.spec).items()}
+
+    @property
     def receptive_field(self) -> int:
-        """Input samples each output sees: ``1 + sum of (K - 1) * dilation`` on the longest path."""
-        return 1 + past_extent(self.spec)
+        """Input samples each output sees: ``1 + past + lookahead``; causal, ``1 + sum of
+        (K - 1) * dilation`` on the longest path."""
+        spec = self.spec
+        return 1 + past_extent(spec) + future_extent(spec)
+
+    @property
+    def latency(self) -> int:
+        """Samples of lookahead: what a stream holds back (0 for a causal model)."""
+        return future_extent(self.spec)
+
+    @property
+    def format_version(self) -> int:
+        """The model-file version this config needs (``wavedil.models.file``): 2 if it uses
+        an option added in version 2 (``OPTIONS_V2``), else 1 (older readers read it)."""
+        return 2 if set(self.config) & set(self.OPTIONS_V2) else 1
+
+    def delays(self) -> dict[str, tuple[int, int]]:
+        """The delay lines of a stream: name -> ``(channels, samples)`` (none if causal)."""
+        return {}
 
     def __call__(self, x: npt.ArrayLike, *, workers: int | None = None) -> np.ndarray:
         """Offline: the whole signal, as a fresh stream plus its flush would give it.
@@ -112,7 +144,8 @@ class Model:
 
     def save(self, path: str | os.PathLike) -> str:
         """Write this model to a ``.npz`` model file (see ``wavedil.models.file``)."""
-        return save_model(path, self.architecture, self.config, self.params)
+        return save_model(path, self.architecture, self.config, self.params,
+                          self.format_version)
 
     def __repr__(self) -> str:
         def short(value: Any) -> str:
@@ -130,7 +163,7 @@ class Model:
         dtype = np.dtype(dtype)
         if dtype not in self._casts:
             cast = {}
-            for name, value in self.params.items():
+            for name, value in self.params.items():  # 1x1 convs, and norms' (C,) vectors
                 if name.rsplit(".", 1)[0] in self.dilated_convs:
                     continue
                 value = value.astype(dtype)
@@ -141,12 +174,17 @@ class Model:
 
 
 def _init_params(shapes, rng) -> dict[str, np.ndarray]:
-    """torch.nn.Conv1d's default initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    """torch.nn.Conv1d's default initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in));
+    a norm's ``(C,)`` weight and bias (torch.nn.LayerNorm's): ones and zeros."""
     params, fan_in = {}, {}
     for name, shape in shapes.items():
-        if name.endswith(".weight"):
-            fan_in[name[:-7]] = shape[1] * shape[2]
-        bound = 1 / np.sqrt(fan_in[name.rsplit(".", 1)[0]])
+        module = name.rsplit(".", 1)[0]
+        if name.endswith(".weight") and len(shape) == 3:
+            fan_in[module] = shape[1] * shape[2]
+        if module not in fan_in:  # a norm
+            params[name] = np.ones(shape) if name.endswith(".weight") else np.zeros(shape)
+            continue
+        bound = 1 / np.sqrt(fan_in[module])
         params[name] = rng.uniform(-bound, bound, shape)
     return params
 
@@ -171,9 +209,23 @@ def _check_params(params, shapes) -> dict[str, np.ndarray]:
 
 
 def _conv_spec(name: str, in_channels: int, out_channels: int, kernel_size=1, dilation=1,
-               groups=1) -> LayerSpec:
-    return LayerSpec(kernel_size=kernel_size, dilation=dilation, in_channels=in_channels,
-                     out_channels=out_channels, groups=groups, name=name)
+               groups=1, extent: tuple[int, int] | None = None) -> LayerSpec:
+    """A conv's ``LayerSpec`` (``extent``: its ``(left, right)``; None: causal)."""
+    left, right = (None, 0) if extent is None else extent
+    return LayerSpec(kernel_size=kernel_size, dilation=dilation, left=left, right=right,
+                     in_channels=in_channels, out_channels=out_channels, groups=groups,
+                     name=name)
+
+
+def spec_layers(tree: Any) -> dict[str, LayerSpec]:
+    """The named layers of a spec tree, by name (a layer on several paths once)."""
+    if isinstance(tree, LayerSpec):
+        return {tree.name: tree}
+    found: dict[str, LayerSpec] = {}
+    if isinstance(tree, (Chain, Branches)):
+        for part in tree.parts:
+            found.update(spec_layers(part))
+    return found
 
 
 def _pointwise(w: np.ndarray, b, x: np.ndarray) -> np.ndarray:
@@ -186,9 +238,13 @@ def _pointwise(w: np.ndarray, b, x: np.ndarray) -> np.ndarray:
 @dataclass
 class ModelState:
     """What a model stream remembers: each fused conv's time-major history by parameter
-    name (the unfused convs are the stream's children, each with its ``ConvState``)."""
+    name (the unfused convs are the stream's children, each with its ``ConvState``); with
+    lookahead, each branch's delay line by name and the last chunk's global conditioning
+    (the flush computes with it)."""
 
     histories: dict[str, History] = field(default_factory=dict)
+    delays: dict[str, DelayLine] = field(default_factory=dict)
+    cond: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class ModelStream(Stream):
@@ -198,8 +254,10 @@ class ModelStream(Stream):
     state: ModelState
 
     def __init__(self, model: Model, batch: int | None = None) -> None:
-        super().__init__(model.in_channels, model.out_channels, 0, batch)
+        super().__init__(model.in_channels, model.out_channels, model.latency, batch)
         self.model = model
+        self._delays = model.delays()  # name -> (channels, samples)
+        self._final = False  # True while finish() runs the model on no input
         self.w: dict[str, np.ndarray] = {}  # the 1x1 convs' weights in _dtype (_prepare)
         self.ops: dict[str, Callable[[np.ndarray], np.ndarray]] = {}  # per conv (_prepare)
         self._dtype: np.dtype | None = None  # None: not prepared yet
@@ -244,7 +302,9 @@ class ModelStream(Stream):
     def new_state(self, batch: int, dtype: np.dtype) -> ModelState:
         self._prepare(dtype)
         chain = self._chain
-        return ModelState({} if chain is None else chain.new_state(batch, dtype))
+        return ModelState({} if chain is None else chain.new_state(batch, dtype),
+                          {name: DelayLine((batch, channels), samples, dtype)
+                           for name, (channels, samples) in self._delays.items()})
 
     def _prepare(self, dtype: np.dtype) -> None:
         """Bind every conv to one callable on ``(B, C, m)`` blocks of this dtype."""
@@ -257,11 +317,45 @@ class ModelStream(Stream):
                 name = name[: -len(".weight")]
                 child = self._convs.get(name)
                 if child is not None:  # the engine's stream (im2col products, its own cast)
-                    self.ops[name] = child.step
-                elif name not in self.model.dilated_convs:  # 1x1: a matmul, no memory
+                    self.ops[name] = child.step if not child.latency else \
+                        partial(self._lookahead_conv, child)
+                elif name not in self.model.dilated_convs and \
+                        self.model.params[name + ".weight"].ndim == 3:  # 1x1: a matmul
                     self.ops[name] = partial(_pointwise, self.w[name + ".weight"],
                                              self.w.get(name + ".bias"))
             self._bind(dtype)
+
+    def _lookahead_conv(self, child: ConvStream, x: np.ndarray) -> np.ndarray:
+        """A conv with lookahead: its output so far, and in ``finish`` what it held back."""
+        y = child.step(x)
+        return np.concatenate([y, child.finish()], axis=-1) if self._final else y
+
+    def delay(self, name: str, x: np.ndarray) -> np.ndarray:
+        """``x`` through delay line ``name`` (itself if that line has no delay)."""
+        line = self.state.delays.get(name)
+        if line is None:
+            return x
+        y = line.push(x)
+        return np.concatenate([y, line.drain()], axis=-1) if self._final else y
+
+    def finish(self) -> np.ndarray:
+        """The held-back ``latency`` samples: the model run on no input, each conv and
+        delay line giving out what it holds."""
+        layout = self.layout
+        assert layout is not None
+        if not self.latency:
+            return super().finish()
+        self._prepare(layout.dtype)
+        self._final = True
+        try:
+            return self._run(np.zeros((layout.batch, self.in_channels, 0), layout.dtype),
+                             **self._final_cond(layout.batch))
+        finally:
+            self._final = False
+
+    def _final_cond(self, batch: int) -> dict[str, np.ndarray]:
+        """The conditioning of the flush's empty chunk (a WaveNet's)."""
+        return {}
 
     def _bind(self, dtype: np.dtype) -> None:
         """Subclasses look up their per-layer callables here, once per ``dtype`` (a fused
@@ -281,11 +375,29 @@ class ModelStream(Stream):
         raise NotImplementedError
 
     def export_state(self) -> dict[str, np.ndarray]:
-        if self._chain is None or self.state is None:
+        if self.state is None:
             return {}
-        return self._chain.export(self.state.histories)
+        out = {} if self._chain is None else self._chain.export(self.state.histories)
+        out.update({f"{name}.history": line.recent().copy()
+                    for name, line in self.state.delays.items()})
+        out.update({name: value[..., 0].copy() for name, value in self.state.cond.items()})
+        return out
 
     def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         self._prepare(dtype)
+        state = self.new_state(batch, dtype)
         if self._chain is not None:
-            self.state = ModelState(self._chain.load(arrays, batch, dtype))
+            state.histories = self._chain.load(arrays, batch, dtype)
+        for name, line in state.delays.items():
+            key = f"{name}.history"
+            if key in arrays:
+                line.load(checked_history(arrays[key], key, dtype,
+                                          (batch, line.lead_shape[1], line.delay)))
+        for name, value in self._import_cond(arrays, batch, dtype).items():
+            state.cond[name] = value[..., None]
+        self.state = state
+
+    def _import_cond(self, arrays: Mapping[str, Any], batch: int,
+                     dtype: np.dtype) -> dict[str, np.ndarray]:
+        """The saved conditioning of the flush (a WaveNet's global_cond), checked."""
+        return {}

@@ -4,7 +4,7 @@ Written by ``wavedil.nn.export(model, path)`` (or ``model.save(path)`` of a nump
 read by ``read(path)``; ``wavedil.load`` (``wavedil.models.loader``) builds the numpy model
 from it. Torch is not needed to read it.
 
-Format, version 1 (``FORMAT_VERSION``): a NumPy ``.npz`` archive (``np.load(path,
+Format, version 2 (``FORMAT_VERSION``): a NumPy ``.npz`` archive (``np.load(path,
 allow_pickle=False)`` reads it) holding
 
 - ``__config__``: a 0-d unicode array, the JSON text of::
@@ -12,6 +12,12 @@ allow_pickle=False)`` reads it) holding
       {"format": "wavedil-model", "format_version": 1, "wavedil_version": "0.1.0",
        "architecture": "TCN" | "WaveNet" | "Stack",
        "config": {...the numpy model's constructor arguments, resolved...}}
+
+  Version 2 added config options a version-1 reader does not know: ``alignment`` (a
+  model with lookahead; a Stack layer's ``alignment``) and the TCN's ``activation``,
+  ``norm``, ``gate``, ``skip_connections``, ``output_activation``. They are written only
+  when they differ from their defaults, and a file that uses none of them is written as
+  version 1, so older readers read it; a file without ``alignment`` is causal.
 
 - one float32 or float64 array per parameter, named by the torch module path:
   ``<module>.weight`` in the PyTorch layout ``(C_out, C_in // groups, K)`` (weight norm
@@ -45,20 +51,23 @@ import numpy as np
 from ..version import __version__
 
 FORMAT = "wavedil-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CONFIG_KEY = "__config__"
 ARCHITECTURES = ("Stack", "TCN", "WaveNet")  # the classes: wavedil.models.loader
 
 
 def save_model(path: str | os.PathLike[str], architecture: str, config: dict,
-               params: dict) -> str:
-    """Write a model file (atomically: a temporary file renamed over ``path``)."""
+               params: dict, format_version: int = FORMAT_VERSION) -> str:
+    """Write a model file (atomically: a temporary file renamed over ``path``) declaring
+    ``format_version`` (the lowest version whose readers understand ``config``)."""
+    if format_version not in range(1, FORMAT_VERSION + 1):
+        raise ValueError(f"format_version must be 1..{FORMAT_VERSION}, got {format_version!r}")
     if architecture not in ARCHITECTURES:
         raise ValueError(f"architecture must be one of {sorted(ARCHITECTURES)}, "
                          f"got {architecture!r}")
     if CONFIG_KEY in params:
         raise ValueError(f"'{CONFIG_KEY}' is reserved, it cannot name a parameter")
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "wavedil_version": __version__,
+    meta = {"format": FORMAT, "format_version": format_version, "wavedil_version": __version__,
             "architecture": architecture, "config": config}
     arrays = {name: np.asarray(value) for name, value in params.items()}
     arrays[CONFIG_KEY] = np.array(json.dumps(meta))

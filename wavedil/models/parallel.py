@@ -1,19 +1,21 @@
-"""Offline calls of a causal model split over threads: by batch rows, or in time.
+"""Offline calls of a model split over threads: by batch rows, or in time.
 
 A batch of several signals splits into groups of rows, one stream per thread. A single
-long signal splits in time: a causal model's output at time ``n`` depends on the inputs
-``n - past .. n`` only (``past = receptive_field - 1``), so each thread runs a fresh stream
-from ``past`` samples before its stretch (zeros before that, as at the true start) and
-keeps the outputs of its stretch. Either way the outputs are the offline outputs: the same
-operations on the same values, except that the matrix products may sum in another order
-(DESIGN.md tolerances).
+long signal splits in time: a model's output at time ``n`` depends on the inputs
+``n - past .. n + latency`` only (its spec tree's extents), so each thread runs a fresh
+stream from ``past`` samples before its stretch to ``latency`` samples after it (zeros
+beyond, as at the true ends: every intermediate sample an output of the stretch reads is
+then computed from the true inputs) and keeps the outputs of its stretch. Either way the
+outputs are the offline outputs: the same operations on the same values, except that the
+matrix products may sum in another order (DESIGN.md tolerances).
 
 Why threads rather than BLAS's threads: with BLAS on several threads, the compiled pass
 after each product ran much slower (the product leaves part of its output in another core's
 cache); one part per core, each with a one-thread BLAS, keeps the data in one cache
 (benchmarks/RESULTS.md, "Measurements behind design choices"). A stretch costs
-``past`` extra samples, so it must hold at least ``max(MIN_STRETCH, 4 * past)`` samples;
-a group at least ``MIN_STRETCH`` samples in all.
+``past + latency`` extra samples, so it must hold at least
+``max(MIN_STRETCH, 4 * (past + latency))`` samples; a group at least ``MIN_STRETCH``
+samples in all.
 
 While the threads run, numpy's BLAS is limited to one thread (``threadpoolctl``), a process
 setting; a lock keeps a second split call (say from a Dask worker thread) from changing it
@@ -41,6 +43,9 @@ class _Splittable(Protocol):
 
     @property
     def receptive_field(self) -> int: ...
+
+    @property
+    def latency(self) -> int: ...
 
     def stream(self, batch: int | None = None) -> Any: ...
 
@@ -93,13 +98,14 @@ def run_offline(model: _Splittable, x: npt.ArrayLike, cond: dict[str, npt.ArrayL
     x = np.asarray(x)
     if workers is not None:
         workers = positive_int(workers, "workers")
-    past = model.receptive_field - 1
+    future = model.latency
+    past = model.receptive_field - 1 - future
     batch, n = _split_shape(x, cond)
     if batch > 1:
         split, axis, run = partial(batch_groups, batch, n), 0, partial(_group, model, x, cond)
     else:
-        split, axis, run = partial(stretches, n, past), -1, partial(_stretch, model, x, cond,
-                                                                    past)
+        split, axis, run = partial(stretches, n, past + future), -1, partial(
+            _stretch, model, x, cond, past, future)
     if workers is None:  # asking the BLAS is slow: only if the input is long enough to split
         workers = blas_threads() if len(split(2)) > 1 else 1
     parts = split(workers)
@@ -135,19 +141,20 @@ def _group(model: Any, x: np.ndarray, cond: dict, rows: tuple[int, int]) -> np.n
     return _fresh_run(model, x[first:stop], _rows(cond, first, stop))
 
 
-def _stretch(model: Any, x: np.ndarray, cond: dict, past: int,
+def _stretch(model: Any, x: np.ndarray, cond: dict, past: int, future: int,
              bounds: tuple[int, int]) -> np.ndarray:
     start, stop = bounds
     first = max(0, start - past)  # the warm-up: outputs before start are dropped
-    return _fresh_run(model, x[..., first:stop], cut_in_time(cond, first, stop))[
-        ..., start - first:]
+    last = min(x.shape[-1], stop + future)  # the lookahead: outputs after stop too
+    return _fresh_run(model, x[..., first:last], cut_in_time(cond, first, last))[
+        ..., start - first : stop - first]
 
 
 def _fresh_run(model: Any, x: np.ndarray, cond: dict) -> np.ndarray:
     stream = model.stream()
     y = stream.process(x, **cond)
-    stream.flush()  # causal: nothing held back
-    return y
+    tail = stream.flush()  # the held-back samples (none if causal)
+    return np.concatenate([y, tail], axis=-1) if tail.shape[-1] else y
 
 
 def cut_in_time(cond: dict[str, Any], start: int, stop: int) -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""A generic causal stack in numpy, and the one import for all the numpy models.
+"""A generic stack in numpy, and the one import for all the numpy models.
 
-``Stack``: causal conv layers from a list of layer specs (channels, kernel, dilation,
-groups, activation, residual; see ``stack_plan``), offline and streaming. The numpy
+``Stack``: conv layers from a list of layer specs (channels, kernel, dilation, groups,
+activation, residual, alignment; see ``stack_plan``), offline and streaming; a residual
+layer with lookahead delays its identity path while streaming. The numpy
 models live one per module and are re-exported here, so ``from wavedil.models.stack import X``
 works for every name below:
 
@@ -32,8 +33,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import positive_int
-from ..engine.spec import Branches, Chain, LayerSpec
+from ..engine.spec import Branches, Chain, LayerSpec, resolve_alignment
 from .activations import ACTIVATIONS, LEAKY_SLOPE, activate, sigmoid
+from .alignment import Alignment, alignment_option
 from .base import BLOCK, Model, ModelState, ModelStream, _conv_spec
 from .tcn import TCN, TCNStream, tcn_plan
 from .wavenet import WaveNet, WaveNetStream, wavenet_plan
@@ -60,30 +62,35 @@ __all__ = [
 
 
 def stack_plan(layers: Sequence[Mapping[str, Any] | LayerSpec], in_channels: int | None = None,
-               activation: str | None = "relu") -> tuple[int, list[dict[str, Any]]]:
+               activation: str | None = "relu", alignment: Alignment = "causal",
+               ) -> tuple[int, list[dict[str, Any]]]:
     """Normalise a generic stack's layer specs to ``(in_channels, [dict, ...])``.
 
     Each layer is a dict with ``channels`` (output width; required), ``kernel_size`` (1),
     ``dilation`` (1), ``groups`` (1), ``activation`` (the stack's default; None or
-    ``"identity"`` for none) and ``residual`` (False: ``x + act(conv(x))`` if True), or a
-    causal ``LayerSpec`` (its ``out_channels``, kernel, dilation, groups; the default
+    ``"identity"`` for none), ``residual`` (False: ``x + act(conv(x))`` if True) and
+    ``alignment`` (``"causal"``, ``"centered"`` or ``(left, right)``), or a stride-1
+    ``LayerSpec`` (its ``out_channels``, kernel, dilation, groups, extent; the default
     activation). ``in_channels`` defaults to the first layer's ``in_channels``.
+    ``alignment``: the layers' default, or a list of one per layer. A layer's resolved
+    ``alignment`` is kept only when it has lookahead (``"centered"`` or ``[left, right]``).
     """
     if isinstance(layers, (dict, LayerSpec)) or len(layers) == 0:
         raise ValueError(f"layers must be a non-empty list of layer specs, got {layers!r}")
     plan: list[dict[str, Any]] = []
+    defaults = _layer_alignments(alignment, layers)
     for i, layer in enumerate(layers):
         if isinstance(layer, LayerSpec):
-            if layer.right != 0 or layer.stride != 1:
-                raise ValueError(f"layer {i}: a stack layer must be causal with stride 1, got "
-                                 f"extent ({layer.left}, {layer.right}), stride {layer.stride}")
+            if layer.stride != 1 or layer.kind != "conv":
+                raise ValueError(f"layer {i}: a stack layer must be a conv with stride 1, got "
+                                 f"kind {layer.kind!r}, stride {layer.stride}")
             layer = {"in_channels": layer.in_channels, "channels": layer.out_channels,
                      "kernel_size": layer.kernel_size, "dilation": layer.dilation,
-                     "groups": layer.groups}
+                     "groups": layer.groups, "alignment": (layer.left, layer.right)}
         elif not isinstance(layer, dict):
             raise TypeError(f"layer {i} must be a dict or a LayerSpec, got {type(layer).__name__}")
         known = {"in_channels", "channels", "kernel_size", "dilation", "groups", "activation",
-                 "residual"}
+                 "residual", "alignment"}
         if set(layer) - known or "channels" not in layer:
             raise ValueError(f"layer {i}: expected keys 'channels' and optionally "
                              f"{sorted(known - {'channels'})}, got {sorted(layer)}")
@@ -97,6 +104,13 @@ def stack_plan(layers: Sequence[Mapping[str, Any] | LayerSpec], in_channels: int
             "dilation": positive_int(layer.get("dilation", 1), "dilation"),
             "groups": positive_int(layer.get("groups", 1), "groups"),
             "activation": act, "residual": bool(layer.get("residual", False))}
+        span = (entry["kernel_size"] - 1) * entry["dilation"]
+        aligned = layer.get("alignment", defaults[i])
+        option = alignment_option(aligned if isinstance(aligned, str) else [aligned],
+                                  {f"layer {i}": span})
+        extent = option if isinstance(option, str) else (option[0][0], option[0][1])
+        if resolve_alignment(extent, span)[1]:  # with lookahead (else causal, left out)
+            entry["alignment"] = option if isinstance(option, str) else option[0]
         previous = plan[-1]["channels"] if plan else in_channels
         given = layer.get("in_channels")
         if previous is None:
@@ -119,8 +133,26 @@ def stack_plan(layers: Sequence[Mapping[str, Any] | LayerSpec], in_channels: int
     return positive_int(int(in_channels), "in_channels"), plan
 
 
+def _layer_alignments(alignment: Any, layers: Sequence) -> list[Any]:
+    """The default alignment of each layer: one for all, or a list of one per layer."""
+    if isinstance(alignment, str):
+        return [alignment] * len(layers)
+    alignments = list(alignment)
+    if len(alignments) != len(layers):
+        raise ValueError(f"alignment must be 'causal', 'centered' or a list of one per layer "
+                         f"({len(layers)}), got {alignment!r}")
+    return alignments
+
+
+def layer_extent(layer: Mapping[str, Any]) -> tuple[int, int]:
+    """A planned layer's ``(left, right)`` (``stack_plan``)."""
+    span = (layer["kernel_size"] - 1) * layer["dilation"]
+    return resolve_alignment(layer.get("alignment", "causal"), span)
+
+
 class Stack(Model):
-    """Causal conv layers from a list of layer specs (see ``stack_plan``).
+    """Conv layers from a list of layer specs (see ``stack_plan``; ``alignment`` is the
+    layers' default, causal unless given).
 
     Layer ``i`` computes ``act(conv(x))`` (or ``x + act(conv(x))`` when residual);
     parameters ``layers.{i}.weight`` ``(C_out, C_in // groups, K)`` and ``layers.{i}.bias``.
@@ -133,10 +165,14 @@ class Stack(Model):
     architecture = "Stack"
 
     def __init__(self, layers: list[dict[str, Any] | LayerSpec], in_channels: int | None = None,
-                 activation: str | None = "relu", *,
+                 activation: str | None = "relu", *, alignment: Alignment = "causal",
                  params: dict[str, npt.ArrayLike] | None = None, seed: int | None = 0) -> None:
-        in_channels, plan = stack_plan(layers, in_channels, activation)
+        in_channels, plan = stack_plan(layers, in_channels, activation, alignment)
         super().__init__({"in_channels": in_channels, "layers": plan}, params, seed)
+
+    @property
+    def format_version(self) -> int:
+        return 2 if any("alignment" in layer for layer in self.config["layers"]) else 1
 
     @property
     def out_channels(self) -> int:
@@ -165,13 +201,24 @@ class Stack(Model):
         parts = []
         for i, ((c_in, c_out), lay) in enumerate(zip(cls._widths(config), config["layers"])):
             conv = _conv_spec(f"layers.{i}", c_in, c_out, lay["kernel_size"],
-                                   lay["dilation"], lay["groups"])
+                              lay["dilation"], lay["groups"], layer_extent(lay))
             parts.append(Branches((Chain(()), conv)) if lay["residual"] else conv)
         return Chain(tuple(parts))
 
+    def delays(self) -> dict[str, tuple[int, int]]:
+        """A residual layer's identity path waits for its lookahead (``res_delays.{i}``)."""
+        return stack_delays(self.config)
+
     def stream(self, batch: int | None = None) -> StackStream:
-        """A fresh stream (latency 0)."""
+        """A fresh stream (latency ``self.latency``)."""
         return StackStream(self, batch)
+
+
+def stack_delays(config: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """``Stack.delays`` of a config (the torch twin places its delays by it)."""
+    return {f"res_delays.{i}": (layer["channels"], layer_extent(layer)[1])
+            for i, layer in enumerate(config["layers"])
+            if layer["residual"] and layer_extent(layer)[1]}
 
 
 class StackStream(ModelStream):
@@ -183,7 +230,7 @@ class StackStream(ModelStream):
                         for i, lay in enumerate(self.model.config["layers"])]
 
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:  # (no conditioning)
-        for conv, activation, residual in self._layers:
+        for i, (conv, activation, residual) in enumerate(self._layers):
             h = activate(activation, conv(x))
-            x = x + h if residual else h
+            x = self.delay(f"res_delays.{i}", x) + h if residual else h
         return x

@@ -1,10 +1,17 @@
-"""TCN in numpy: residual blocks of two dilated causal convs, offline and streaming.
+"""TCN in numpy: residual blocks of two dilated convs, offline and streaming.
 
 After Bai, Kolter & Koltun (2018), as in locuslab/TCN: each block computes
 ``relu(x' + relu(conv2(relu(conv1(x)))))`` with ``x'`` = ``x`` or a 1x1 projection
 (``downsample``) where the widths differ; an optional 1x1 ``head`` follows the last block.
-``tcn_plan`` (the per-block widths and dilations) is shared with the torch twin
-``wavedil.nn.TCN``; the machinery common to the numpy models is in ``wavedil.models.base``.
+The options of pytorch-tcn (``wavedil.nn.from_pytorch_tcn``) extend it: another
+``activation``; ``norm="layer_norm"`` after each conv (over the channels of each sample);
+``gate`` (conv1 twice as wide, then ``a * sigmoid(b)`` instead of its activation);
+``skip_connections`` (the output is ``act(sum of skips + x)``, block ``i``'s skip its
+``act(conv2(...))`` through a 1x1 ``skips.{i}`` where the width differs, the last block's
+output in place of its skip); ``output_activation`` after the head; and an ``alignment``
+with lookahead (``wavedil.models.alignment``). ``tcn_config`` (the resolved options) is
+shared with the torch twin ``wavedil.nn.TCN``; the machinery common to the numpy models is
+in ``wavedil.models.base``.
 
 Shape: ``(T,)``, ``(C_in, T)`` or ``(B, C_in, T)`` in, the same layout with ``C_out``
 channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``).
@@ -36,8 +43,16 @@ from ..engine.fused import (
     time_major_1x1,
 )
 from ..engine.spec import Branches, Chain, LayerSpec, dilation_schedule
-from .activations import relu
+from .activations import ACTIVATIONS, activate, glu, layer_norm
+from .alignment import Alignment, alignment_option, branch_delays, conv_extents
 from .base import Model, ModelStream, _conv_spec
+
+NORMS = (None, "layer_norm")  # batch norm folds into the convs (wavedil.nn.from_pytorch_tcn)
+# the options beyond Bai et al.'s block, with their defaults: a config holds them only when
+# they differ (so a default TCN's config, file and stream state are those of version 1)
+TCN_OPTIONS: dict[str, Any] = {"alignment": "causal", "activation": "relu", "norm": None,
+                               "gate": False, "skip_connections": False,
+                               "output_activation": None}
 
 
 def tcn_plan(channels: int | Sequence[int], dilations: Sequence[int] | None = None,
@@ -77,6 +92,49 @@ def tcn_plan(channels: int | Sequence[int], dilations: Sequence[int] | None = No
                              f"{list(channels)}")
     return widths, full
 
+
+def tcn_config(in_channels: int, channels: int | Sequence[int], kernel_size: int = 3,
+               dilations: Sequence[int] | None = None, stacks: int = 1,
+               out_channels: int | None = None, **options: Any) -> dict[str, Any]:
+    """A TCN's resolved, checked configuration (``TCN``'s arguments; ``options`` are
+    ``TCN_OPTIONS``, kept only where they differ from their defaults).
+
+    >>> tcn_config(1, 4, 3, [1, 2], activation="gelu", alignment="centered")["activation"]
+    'gelu'
+    """
+    widths, full = tcn_plan(channels, dilations, stacks)
+    config: dict[str, Any] = {
+        "in_channels": positive_int(in_channels, "in_channels"), "channels": widths,
+        "kernel_size": positive_int(kernel_size, "kernel_size"), "dilations": full,
+        "out_channels": None if out_channels is None else
+        positive_int(out_channels, "out_channels")}
+    unknown = sorted(set(options) - set(TCN_OPTIONS))
+    if unknown:
+        raise TypeError(f"TCN got unexpected options {unknown}; it takes {sorted(TCN_OPTIONS)}")
+    resolved = {**TCN_OPTIONS, **options}
+    for key in ("activation", "output_activation"):
+        value = resolved[key]
+        if value not in ACTIVATIONS and not (key == "output_activation" and value is None):
+            raise ValueError(f"{key} must be one of {ACTIVATIONS}"
+                             f"{' or None' if key == 'output_activation' else ''}, got {value!r}")
+    if resolved["norm"] not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {resolved['norm']!r}")
+    for key in ("gate", "skip_connections"):
+        if not isinstance(resolved[key], (bool, np.bool_)):
+            raise ValueError(f"{key} must be True or False, got {resolved[key]!r}")
+        resolved[key] = bool(resolved[key])
+    resolved["alignment"] = alignment_option(resolved["alignment"], conv_spans(config))
+    config.update({k: v for k, v in resolved.items() if v != TCN_OPTIONS[k]})
+    return config
+
+
+def conv_spans(config: dict[str, Any]) -> dict[str, int]:
+    """Each dilated conv's span ``(K - 1) * dilation``, in the alignment's order."""
+    k = config["kernel_size"]
+    return {f"blocks.{i}.conv{j}": (k - 1) * d for i, d in enumerate(config["dilations"])
+            for j in (1, 2)}
+
+
 class TCN(Model):
     """Temporal convolutional network (Bai, Kolter & Koltun 2018), inference in numpy.
 
@@ -87,24 +145,38 @@ class TCN(Model):
         dilations: dilations of one stack (default ``1, 2, 4, ...``, one per block).
         stacks: repeats of ``dilations``.
         out_channels: width of an optional 1x1 ``head`` after the last block (None: no head).
+        alignment: ``"causal"`` (latency 0), ``"centered"`` or one ``(left, right)`` pair
+            per dilated conv (``blocks.0.conv1``, ``blocks.0.conv2``, ``blocks.1.conv1``...).
+        activation: of every conv and residual sum (``ACTIVATIONS``; default ``"relu"``).
+        norm: None, or ``"layer_norm"`` after each conv (over the channels of a sample).
+        gate: conv1 gives ``2 C`` channels, ``a * sigmoid(b)`` of its halves (GLU).
+        skip_connections: the output is ``act(skips + last block)`` (see the module).
+        output_activation: after the head (or the last block); None: none.
         params: ``{name: array}`` as written by ``wavedil.nn.export`` (None: random, ``seed``).
 
     Parameters: ``blocks.{i}.conv1/conv2.weight/bias``, ``blocks.{i}.downsample.weight/bias``
-    (where the width changes), ``head.weight/bias``.
+    (where the width changes), ``blocks.{i}.norm1/norm2.weight/bias`` (``(C,)``, layer
+    norm), ``skips.{i}.weight/bias`` (skip connections), ``head.weight/bias``.
     """
 
     architecture = "TCN"
+    OPTIONS_V2 = tuple(TCN_OPTIONS)
 
     def __init__(self, in_channels: int, channels: int | list[int], kernel_size: int = 3,
                  dilations: list[int] | None = None, stacks: int = 1,
-                 out_channels: int | None = None, *,
+                 out_channels: int | None = None, *, alignment: Alignment = "causal",
+                 activation: str = "relu", norm: str | None = None, gate: bool = False,
+                 skip_connections: bool = False, output_activation: str | None = None,
                  params: dict[str, npt.ArrayLike] | None = None, seed: int | None = 0) -> None:
-        widths, full = tcn_plan(channels, dilations, stacks)
-        config = {"in_channels": positive_int(in_channels, "in_channels"), "channels": widths,
-                  "kernel_size": positive_int(kernel_size, "kernel_size"), "dilations": full,
-                  "out_channels": None if out_channels is None else
-                  positive_int(out_channels, "out_channels")}
+        config = tcn_config(in_channels, channels, kernel_size, dilations, stacks, out_channels,
+                            alignment=alignment, activation=activation, norm=norm, gate=gate,
+                            skip_connections=skip_connections,
+                            output_activation=output_activation)
         super().__init__(config, params, seed)
+
+    def option(self, name: str) -> Any:
+        """Option ``name`` of ``TCN_OPTIONS`` (its default when the config leaves it out)."""
+        return self.config.get(name, TCN_OPTIONS[name])
 
     @staticmethod
     def _widths(c):
@@ -112,14 +184,27 @@ class TCN(Model):
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         k, shapes = self.config["kernel_size"], {}
+        gate, norm = self.option("gate"), self.option("norm")
+        last = self.config["channels"][-1]
         for i, (c_in, c_out) in enumerate(self._widths(self.config)):
-            shapes.update({f"blocks.{i}.conv1.weight": (c_out, c_in, k),
-                           f"blocks.{i}.conv1.bias": (c_out,),
+            wide = 2 * c_out if gate else c_out
+            shapes.update({f"blocks.{i}.conv1.weight": (wide, c_in, k),
+                           f"blocks.{i}.conv1.bias": (wide,),
                            f"blocks.{i}.conv2.weight": (c_out, c_out, k),
                            f"blocks.{i}.conv2.bias": (c_out,)})
+            if norm is not None:
+                shapes.update({f"blocks.{i}.norm1.weight": (wide,),
+                               f"blocks.{i}.norm1.bias": (wide,),
+                               f"blocks.{i}.norm2.weight": (c_out,),
+                               f"blocks.{i}.norm2.bias": (c_out,)})
             if c_in != c_out:
                 shapes.update({f"blocks.{i}.downsample.weight": (c_out, c_in, 1),
                                f"blocks.{i}.downsample.bias": (c_out,)})
+        if self.option("skip_connections"):
+            for i, c_out in enumerate(self.config["channels"][:-1]):
+                if c_out != last:
+                    shapes.update({f"skips.{i}.weight": (last, c_out, 1),
+                                   f"skips.{i}.bias": (last,)})
         if self.config["out_channels"] is not None:
             c_out = self.config["channels"][-1]
             shapes.update({"head.weight": (self.config["out_channels"], c_out, 1),
@@ -138,21 +223,54 @@ class TCN(Model):
 
     @classmethod
     def spec_of(cls, config: dict[str, Any]) -> Chain:
-        k = config["kernel_size"]
-        parts: list[Branches | LayerSpec] = []
+        k, last = config["kernel_size"], config["channels"][-1]
+        extents = conv_extents(config.get("alignment", "causal"), conv_spans(config))
+        wide = 2 if config.get("gate", False) else 1
+        blocks: list[Branches] = []
+        skips: list[Chain] = []  # with skip connections: each block's path to the output
         for i, ((c_in, c_out), d) in enumerate(zip(cls._widths(config), config["dilations"])):
-            body = Chain((_conv_spec(f"blocks.{i}.conv1", c_in, c_out, k, d),
-                          _conv_spec(f"blocks.{i}.conv2", c_out, c_out, k, d)))
-            skip = Chain(()) if c_in == c_out else \
+            n1, n2 = f"blocks.{i}.conv1", f"blocks.{i}.conv2"
+            body = Chain((_conv_spec(n1, c_in, wide * c_out, k, d, extent=extents[n1]),
+                          _conv_spec(n2, c_out, c_out, k, d, extent=extents[n2])))
+            residual = Chain(()) if c_in == c_out else \
                 _conv_spec(f"blocks.{i}.downsample", c_in, c_out)
-            parts.append(Branches((skip, body)))
+            if i < len(config["dilations"]) - 1 and c_out != last:
+                skips.append(Chain(tuple(blocks) + (body, _conv_spec(f"skips.{i}", c_out,
+                                                                     last))))
+            else:
+                skips.append(Chain(tuple(blocks) + (body,)))
+            blocks.append(Branches((residual, body)))
+        parts: list[Branches | LayerSpec] = list(blocks)
+        if config.get("skip_connections", False):
+            parts = [Branches(tuple(skips[:-1]) + (Chain(tuple(blocks)),))]
         if config["out_channels"] is not None:
-            parts.append(_conv_spec("head", config["channels"][-1], config["out_channels"]))
+            parts.append(_conv_spec("head", last, config["out_channels"]))
         return Chain(tuple(parts))
 
+    def delays(self) -> dict[str, tuple[int, int]]:
+        """Each block's residual waits for its convs' lookahead (``blocks.{i}.res_delay``);
+        with skip connections, block ``i``'s skip for the later blocks' (``skip_delays.{i}``)."""
+        return tcn_delays(self.config)
+
     def stream(self, batch: int | None = None) -> TCNStream:
-        """A fresh stream (latency 0); ``batch`` fixes the batch size of 3-D chunks."""
+        """A fresh stream (latency ``self.latency``); ``batch`` fixes the batch size of 3-D
+        chunks."""
         return TCNStream(self, batch)
+
+
+def tcn_delays(config: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """``TCN.delays`` of a config (the torch twin places its delays by it)."""
+    extents = conv_extents(config.get("alignment", "causal"), conv_spans(config))
+    last = config["channels"][-1]
+    lags = []  # per block: its convs' lookahead
+    waits: dict[str, tuple[int, int]] = {}
+    for i, c_out in enumerate(config["channels"]):
+        lags.append(extents[f"blocks.{i}.conv1"][1] + extents[f"blocks.{i}.conv2"][1])
+        waits[f"blocks.{i}.res_delay"] = (c_out, lags[-1])
+    if config.get("skip_connections", False):
+        for i in range(len(lags) - 1):
+            waits[f"skip_delays.{i}"] = (last, sum(lags[i + 1:]))
+    return branch_delays(waits)
 
 class TCNStream(ModelStream):
     """Stream of a numpy ``TCN``.
@@ -164,15 +282,27 @@ class TCNStream(ModelStream):
     that conv's inputs. States keep the engine's layout.
     """
 
+    model: TCN
+    # the Python runtime (_bind): per block conv1, conv2, downsample, norm1, norm2, skip
+    _blocks: list[tuple[Any, ...]]
+    _head: Any
+
     def fused(self) -> bool:
-        return self.model.config["kernel_size"] > 1
+        """Bai et al.'s causal block with dilated convs: the fused chain; any other
+        option, or kernel size 1: the Python runtime (``_run_blocks``)."""
+        config = self.model.config
+        return config["kernel_size"] > 1 and not set(config) & set(TCN_OPTIONS)
 
     def _bind(self, dtype: np.dtype) -> None:
         blocks = len(self.model.config["dilations"])
-        if not self.fused():  # kernel size 1: every conv a matrix product
-            ops = self.ops
+        if not self.fused():  # the engine's conv streams and matrix products
+            ops, w = self.ops, self.w
+            norms = [tuple((w[f"blocks.{i}.{n}.weight"], w[f"blocks.{i}.{n}.bias"])
+                           if f"blocks.{i}.{n}.weight" in w else None
+                           for n in ("norm1", "norm2")) for i in range(blocks)]
             self._blocks = [(ops[f"blocks.{i}.conv1"], ops[f"blocks.{i}.conv2"],
-                             ops.get(f"blocks.{i}.downsample")) for i in range(blocks)]
+                             ops.get(f"blocks.{i}.downsample"), *norms[i], ops.get(f"skips.{i}"))
+                            for i in range(blocks)]
             self._head = ops.get("head")
             return
         self._kernels = compiled_passes()
@@ -187,14 +317,36 @@ class TCNStream(ModelStream):
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:  # (no conditioning)
         if self._chain is not None:
             return self._run_fused(x)
-        for conv1, conv2, downsample in self._blocks:
+        return self._run_blocks(x)
+
+    def _run_blocks(self, x: np.ndarray) -> np.ndarray:
+        """Every option, each conv an engine stream (lookahead held back) or a product;
+        the branches wait in their delay lines (none when causal)."""
+        model = self.model
+        act, gate = model.option("activation"), model.option("gate")
+        with_skips = model.option("skip_connections")
+        skips = None
+        for i, (conv1, conv2, downsample, norm1, norm2, skip) in enumerate(self._blocks):
             h = conv1(x)
-            relu(h)
+            if norm1 is not None:
+                h = layer_norm(h, *norm1)
+            h = glu(h) if gate else activate(act, h)
             h = conv2(h)
-            relu(h)
-            h += x if downsample is None else downsample(x)
-            x = relu(h)
-        return x if self._head is None else self._head(x)
+            if norm2 is not None:
+                h = layer_norm(h, *norm2)
+            h = activate(act, h)
+            residual = self.delay(f"blocks.{i}.res_delay", x if downsample is None else
+                                  downsample(x))
+            if with_skips and i < len(self._blocks) - 1:
+                s = self.delay(f"skip_delays.{i}", h if skip is None else skip(h))
+                skips = s.copy() if skips is None else skips + s
+            x = activate(act, h + residual)
+        if skips is not None:
+            x = activate(act, skips + x)
+        if self._head is not None:
+            x = self._head(x)
+        out = model.option("output_activation")
+        return x if out is None else activate(out, x)
 
     def _make_plan(self, convs: dict, histories: dict, inputs: dict) -> list[tuple]:
         """Per block: its two convs with their histories and input blocks, and its

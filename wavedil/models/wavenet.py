@@ -1,12 +1,14 @@
-"""WaveNet in numpy: gated dilated causal layers with skips and conditioning, streaming.
+"""WaveNet in numpy: gated dilated layers with skips and conditioning, streaming.
 
 After van den Oord et al. (2016): causal ``input_conv``; per layer a dilated conv to
 ``gate_channels``, plus optional global (per sequence) and local (audio-rate) conditioning
 projected by 1x1 convs, ``z = tanh(a) * sigmoid(b)`` on its two halves, 1x1 ``skip`` and
 ``res`` projections; ``head2(relu(head1(relu(sum of skips))))``. ``wavenet_plan`` (the
 dilations) is shared with the torch twin ``wavedil.nn.WaveNet``; the machinery common to
-the numpy models is in ``wavedil.models.base``. With gate convs of 2 taps or more a stream runs
-time-major (``wavedil.engine.fused``, as the TCN's), one ``tanh`` pass per gate.
+the numpy models is in ``wavedil.models.base``. With causal gate convs of 2 taps or more a
+stream runs time-major (``wavedil.engine.fused``, as the TCN's), one ``tanh`` pass per gate.
+With an ``alignment`` of lookahead (``wavedil.models.alignment``) the residual, each skip
+and the local conditioning wait in delay lines for the convs' lookahead.
 
 Shape: ``(T,)``, ``(C_in, T)`` or ``(B, C_in, T)`` in, the same layout with ``C_out``
 channels out; ``global_cond`` ``(C_gc,)`` or ``(B, C_gc)``, ``local_cond`` in the layout of
@@ -44,6 +46,7 @@ from ..engine.fused import (
 )
 from ..engine.spec import Branches, Chain, dilation_schedule
 from .activations import relu, sigmoid
+from .alignment import Alignment, alignment_option, branch_delays, conv_extents
 from .base import Model, ModelStream, _conv_spec, _pointwise
 from .parallel import run_offline
 
@@ -58,6 +61,31 @@ def wavenet_plan(dilations: Sequence[int] | None = None, stacks: int = 1) -> lis
         raise ValueError("dilations must list at least one dilation, got an empty list")
     return full
 
+
+def conv_spans(config: dict[str, Any]) -> dict[str, int]:
+    """Each conv's span ``(K - 1) * dilation``, in the alignment's order."""
+    k = config["kernel_size"]
+    return {"input_conv": config["input_kernel_size"] - 1,
+            **{f"layers.{i}.conv": (k - 1) * d for i, d in enumerate(config["dilations"])}}
+
+
+def wavenet_delays(config: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """``WaveNet.delays`` of a config (the torch twin places its delays by it)."""
+    extents = conv_extents(config.get("alignment", "causal"), conv_spans(config))
+    layers = len(config["dilations"])
+    lags = [extents[f"layers.{i}.conv"][1] for i in range(layers)]
+    lags[0] += extents["input_conv"][1]  # layer i's output lags the input by sum(lags[:i+1])
+    waits: dict[str, tuple[int, int]] = {}
+    for i in range(layers):
+        if i < layers - 1:
+            waits[f"layers.{i}.res_delay"] = (config["residual_channels"],
+                                              extents[f"layers.{i}.conv"][1])
+        waits[f"layers.{i}.skip_delay"] = (config["skip_channels"], sum(lags[i + 1:]))
+        if config["local_cond_channels"]:
+            waits[f"layers.{i}.cond_delay"] = (config["local_cond_channels"], lags[i])
+    return branch_delays(waits)
+
+
 class WaveNet(Model):
     """WaveNet (van den Oord et al. 2016) with optional global and local conditioning.
 
@@ -69,6 +97,8 @@ class WaveNet(Model):
         dilations: one stack (default ``1, 2, ..., 512``), repeated ``stacks`` times.
         global_cond_channels: width of a per-sequence vector ``(B, C_gc)`` (0: none).
         local_cond_channels: width of an audio-rate signal ``(B, C_lc, T)`` (0: none).
+        alignment: ``"causal"`` (latency 0), ``"centered"`` or one ``(left, right)`` pair
+            per conv (``input_conv``, then ``layers.{i}.conv``).
         params, seed: as for ``TCN``.
 
     Parameters: ``input_conv``, ``layers.{i}.conv``, ``layers.{i}.global_cond`` and
@@ -87,7 +117,7 @@ class WaveNet(Model):
                  out_channels: int | None = None, kernel_size: int = 2,
                  dilations: list[int] | None = None, stacks: int = 1,
                  global_cond_channels: int = 0, local_cond_channels: int = 0,
-                 input_kernel_size: int | None = None, *,
+                 input_kernel_size: int | None = None, *, alignment: Alignment = "causal",
                  params: dict[str, npt.ArrayLike] | None = None, seed: int | None = 0) -> None:
         in_channels = positive_int(in_channels, "in_channels")
         gate = positive_int(gate_channels, "gate_channels")
@@ -110,6 +140,9 @@ class WaveNet(Model):
                   "dilations": wavenet_plan(dilations, stacks),
                   "global_cond_channels": int(global_cond_channels),
                   "local_cond_channels": int(local_cond_channels)}
+        option = alignment_option(alignment, conv_spans(config))
+        if option != "causal":
+            config["alignment"] = option
         super().__init__(config, params, seed)
 
     @property
@@ -149,16 +182,18 @@ class WaveNet(Model):
     def spec_of(cls, c: dict[str, Any]) -> Chain:
         r, g, s = c["residual_channels"], c["gate_channels"], c["skip_channels"]
         k = c["kernel_size"]
+        extents = conv_extents(c.get("alignment", "causal"), conv_spans(c))
         prefixes: list[Chain] = []
         residual: list[Branches] = []
         for i, d in enumerate(c["dilations"]):
-            gate = _conv_spec(f"layers.{i}.conv", r, g, k, d)
+            gate = _conv_spec(f"layers.{i}.conv", r, g, k, d, extent=extents[f"layers.{i}.conv"])
             prefixes.append(Chain(tuple(residual) + (
                 gate, _conv_spec(f"layers.{i}.skip", g // 2, s))))
             body = Chain((gate, _conv_spec(f"layers.{i}.res", g // 2, r)))
             residual.append(Branches((Chain(()), body)))
         return Chain((
-            _conv_spec("input_conv", c["in_channels"], r, c["input_kernel_size"]),
+            _conv_spec("input_conv", c["in_channels"], r, c["input_kernel_size"],
+                       extent=extents["input_conv"]),
             Branches(tuple(prefixes)),
             _conv_spec("head1", s, s), _conv_spec("head2", s, c["out_channels"])))
 
@@ -170,8 +205,16 @@ class WaveNet(Model):
         return run_offline(self, x, {"global_cond": global_cond, "local_cond": local_cond},
                            workers)
 
+    def delays(self) -> dict[str, tuple[int, int]]:
+        """With lookahead: layer ``i``'s residual waits for its gate conv
+        (``layers.{i}.res_delay``), its skip for the later layers' (``layers.{i}.skip_delay``),
+        the local conditioning for the convs up to layer ``i`` (``layers.{i}.cond_delay``,
+        each line after the previous one)."""
+        return wavenet_delays(self.config)
+
     def stream(self, batch: int | None = None) -> WaveNetStream:
-        """A fresh stream (latency 0); ``process(chunk, global_cond=, local_cond=)``."""
+        """A fresh stream (latency ``self.latency``); ``process(chunk, global_cond=,
+        local_cond=)``."""
         return WaveNetStream(self, batch)
 
 class WaveNetStream(ModelStream):
@@ -189,7 +232,7 @@ class WaveNetStream(ModelStream):
         self._layers = len(model.config["dilations"])
 
     def fused(self) -> bool:
-        return self.model.config["kernel_size"] > 1
+        return self.model.config["kernel_size"] > 1 and not self.latency
 
     def process(self, chunk: npt.ArrayLike, global_cond: npt.ArrayLike | None = None,
                 local_cond: npt.ArrayLike | None = None) -> np.ndarray:
@@ -197,7 +240,27 @@ class WaveNetStream(ModelStream):
         x, layout = self.accept(chunk)
         cond = self._check_cond(x, layout, global_cond, local_cond)
         self.begin(layout)
+        if self.latency and "global_cond" in cond:  # the flush computes with it
+            self.state.cond["global_cond"] = cond["global_cond"]
         return self.restore(self.step(x, **cond))
+
+    def _final_cond(self, batch: int) -> dict[str, np.ndarray]:
+        c, layout = self.model.config, self.layout
+        assert layout is not None
+        cond = dict(self.state.cond)
+        if c["local_cond_channels"]:
+            cond["local_cond"] = np.zeros((batch, c["local_cond_channels"], 0), layout.dtype)
+        return cond
+
+    def _import_cond(self, arrays, batch: int, dtype: np.dtype) -> dict[str, np.ndarray]:
+        if "global_cond" not in arrays:
+            return {}
+        value = np.asarray(arrays["global_cond"])
+        want = (batch, self.model.config["global_cond_channels"])
+        if not self.latency or value.dtype != dtype or value.shape != want:
+            raise ValueError(f"state 'global_cond' must be {dtype} of shape {want} (a stream "
+                             f"with lookahead), got {value.dtype} {value.shape}")
+        return {"global_cond": value}
 
     def _check_cond(self, x, layout, global_cond, local_cond) -> dict:
         c, ndim, batch = self.model.config, layout.ndim, layout.batch
@@ -310,23 +373,31 @@ class WaveNetStream(ModelStream):
         if global_cond is not None:
             assert self._global_cond is not None  # _check_cond: this WaveNet has one
             projected = np.matmul(self._global_cond, global_cond)
-        if local_cond is not None:
+        delayed = local_cond is not None and bool(self.latency)  # projected per layer
+        if local_cond is not None and not delayed:
             assert self._local_cond is not None  # _check_cond: this WaveNet has one
             lc = np.matmul(self._local_cond, local_cond)
             projected = lc if projected is None else lc + projected
         skips = None
         for i, (gate, outputs) in enumerate(self._gated):
             a = gate(h)
+            rows = slice(i * gate_width, (i + 1) * gate_width)
             if projected is not None:
-                a += projected[:, i * gate_width : (i + 1) * gate_width]
+                a += projected[:, rows]
+            if delayed:  # the conditioning waits for the convs' lookahead up to this layer
+                assert self._local_cond is not None and local_cond is not None
+                local_cond = self.delay(f"layers.{i}.cond_delay", local_cond)
+                a += np.matmul(self._local_cond[rows], local_cond)
             z = np.tanh(a[:, :half])
             z *= sigmoid(a[:, half:], out=a[:, half:])
             out = outputs(z)  # (B, skip (+ residual), m)
+            skip = self.delay(f"layers.{i}.skip_delay", out[:, :skip_width])
             if skips is None:
-                skips = out[:, :skip_width]
+                skips = skip
             else:
-                skips += out[:, :skip_width]
+                skips += skip
             if i < self._layers - 1:
+                h = self.delay(f"layers.{i}.res_delay", h)
                 h += out[:, skip_width:]
         assert skips is not None  # a WaveNet has layers
         relu(skips)

@@ -3,7 +3,8 @@
 Only this subpackage imports torch (the optional ``wavedil[torch]`` extra); ``import
 wavedil`` works without it.
 
-- ``layers``: ``CausalConv1d`` and the ``Streaming`` mixin (``with model.streaming(batch):``).
+- ``layers``: ``AlignedConv1d`` (lookahead), ``CausalConv1d`` and the ``Streaming`` mixin
+  (``model.stream(batch)``).
 - ``models``: ``TCN``, ``WaveNet``, ``Stack`` (twins of ``wavedil.models``).
 - ``export``: ``export(model, path)`` (weight norm folded, ``.npz``), ``to_numpy(model)``.
 - ``interop``: ``from_pytorch_tcn(model)`` for pytorch-tcn's ``TCN``.
@@ -11,11 +12,12 @@ wavedil`` works without it.
 
 from .export import export, folded_weight, to_numpy
 from .interop import from_pytorch_tcn
-from .layers import CausalConv1d, Streaming
+from .layers import AlignedConv1d, CausalConv1d, Streaming
 from .models import TCN, Stack, TemporalBlock, WaveNet, WaveNetLayer
 
 __all__ = [
     "TCN",
+    "AlignedConv1d",
     "CausalConv1d",
     "Stack",
     "Streaming",

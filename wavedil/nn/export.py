@@ -39,11 +39,14 @@ def folded_weight(module: nn.Module) -> torch.Tensor:
 
 
 def model_params(model: nn.Module) -> dict[str, np.ndarray]:
-    """Every conv's folded weight and bias as numpy arrays, named by module path."""
+    """Every conv's folded weight and bias, and every layer norm's weight and bias, as
+    numpy arrays named by module path."""
     params = {}
     for name, module in model.named_modules():
-        if isinstance(module, nn.Conv1d):
-            params[f"{name}.weight"] = folded_weight(module).cpu().numpy().copy()
+        if isinstance(module, (nn.Conv1d, nn.LayerNorm)):
+            weight = folded_weight(module) if isinstance(module, nn.Conv1d) else \
+                module.weight.detach()
+            params[f"{name}.weight"] = weight.cpu().numpy().copy()
             if module.bias is not None:
                 params[f"{name}.bias"] = module.bias.detach().cpu().numpy().copy()
     return params

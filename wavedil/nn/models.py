@@ -1,13 +1,15 @@
-"""TCN, WaveNet and a generic causal stack in torch: the trainable twins of
-``wavedil.models``.
+"""TCN, WaveNet and a generic stack in torch: the trainable twins of ``wavedil.models``.
 
-Same architectures, hyperparameters and parameter names as the numpy models (the plans
-``tcn_plan``/``wavenet_plan``/``stack_plan`` are shared), so ``wavedil.nn.export`` writes a
+Same architectures, hyperparameters and parameter names as the numpy models (the configs
+``tcn_config``/``wavenet_plan``/``stack_plan`` are shared), so ``wavedil.nn.export`` writes a
 file ``wavedil.models.loader.load`` turns into the numpy model. Each model has ``.config`` (the
-resolved hyperparameters the numpy twin takes), ``.spec`` (its spec tree), and streams with
-``with model.streaming(batch_size):`` (see ``wavedil.nn.layers``).
+resolved hyperparameters the numpy twin takes), ``.spec`` (its spec tree), ``.latency`` (its
+lookahead under its ``alignment``) and streams with ``model.stream(batch)`` (see
+``wavedil.nn.layers``); where branches of unequal lookahead meet, a ``Delay`` (its delay
+from the numpy twin's ``delays``) lines them up while streaming.
 
-Shape: ``(B, C_in, T)`` in, ``(B, C_out, T)`` out.
+Shape: ``(B, C_in, T)`` in, ``(B, C_out, T)`` out (a TCN with ``input_shape="NLC"``:
+``(B, T, C)``, as pytorch-tcn's).
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from ..models import stack as np_stack
 from ..models import tcn as np_tcn
 from ..models import wavenet as np_wavenet
 from ..models.activations import LEAKY_SLOPE
-from ..receptive.field import past_extent
-from .layers import CausalConv1d, Streaming
+from ..models.alignment import Alignment, alignment_option
+from ..models.base import spec_layers
+from ..receptive.field import future_extent, past_extent
+from .layers import AlignedConv1d, Delay, Streaming
 
 ACTIVATIONS = {
     "identity": lambda x: x,
@@ -37,7 +41,10 @@ ACTIVATIONS = {
     "gelu": F.gelu,
     "elu": F.elu,
     "leaky_relu": lambda x: F.leaky_relu(x, LEAKY_SLOPE),
+    "silu": F.silu,
+    "selu": F.selu,
 }
+INPUT_SHAPES = ("NCL", "NLC")
 
 
 def _check_input(x: torch.Tensor, channels: int, name: str = "x") -> None:
@@ -58,6 +65,19 @@ def _normed(conv: nn.Module, weight_norm: bool) -> nn.Module:
     return _weight_norm(conv) if weight_norm else conv
 
 
+def _1x1(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A 1x1 conv that takes no samples too (while streaming with lookahead a chunk may
+    not reach it yet; torch's convs refuse empty inputs)."""
+    if x.shape[-1]:
+        return conv(x)
+    return x.new_zeros((x.shape[0], conv.out_channels, 0))  # type: ignore[arg-type]
+
+
+def _channel_norm(norm: nn.Module | None, x: torch.Tensor) -> torch.Tensor:
+    """A ``LayerNorm`` over the channels of each sample of ``(B, C, T)`` (or nothing)."""
+    return x if norm is None else norm(x.transpose(1, 2)).transpose(1, 2)
+
+
 class _Model(Streaming, nn.Module):
     architecture = ""
     numpy_class: Any = None  # the numpy twin's class
@@ -70,8 +90,19 @@ class _Model(Streaming, nn.Module):
 
     @property
     def receptive_field(self) -> int:
-        """Input samples each output sees: 1 + the past extent of the longest path."""
-        return 1 + past_extent(self.spec)
+        """Input samples each output sees: 1 + the past and future extents."""
+        spec = self.spec
+        return 1 + past_extent(spec) + future_extent(spec)
+
+    @property
+    def latency(self) -> int:
+        """Samples of lookahead (0 if causal): what a stream holds back."""
+        return future_extent(self.spec)
+
+    def _extents(self) -> dict[str, tuple[int, int]]:
+        """Every conv's ``(left, right)`` by name, from the spec tree."""
+        return {name: (int(layer.left), layer.right)  # type: ignore[arg-type]  # left is set
+                for name, layer in spec_layers(self.spec).items()}
 
     def stream_config(self) -> dict[str, Any]:
         """``{"op": architecture, **config}``, as the numpy twin's stream: states interchange."""
@@ -82,35 +113,56 @@ class _Model(Streaming, nn.Module):
         short = {k: _short(v) for k, v in self.config.items()}
         return f"{type(self).__name__}({json.dumps(short)})"
 
-    def _empty(self, x: torch.Tensor) -> torch.Tensor:
-        """The output for a chunk of 0 samples (torch's 1x1 convs refuse empty inputs)."""
-        return x.new_zeros((x.shape[0], self.out_channels, 0))
 
 
 class TemporalBlock(nn.Module):
-    """``relu(res(x) + dropout(relu(conv2(dropout(relu(conv1(x)))))))``, as in locuslab/TCN."""
+    """``relu(res(x) + dropout(relu(conv2(dropout(relu(conv1(x)))))))``, as in locuslab/TCN.
+
+    Keywords (pytorch-tcn's block): ``activation`` in place of relu; ``norm="layer_norm"``
+    after each conv (over channels); ``gate``: conv1 twice as wide and ``glu`` in place of
+    its activation; ``alignment``: the two convs' ``(left, right)`` extents (or one
+    alignment for both); ``delay``: the residual's wait for the convs' lookahead while
+    streaming (``res_delay``, the sum of the convs' ``right``).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int,
-                 dropout: float = 0.0, weight_norm: bool = True) -> None:
+                 dropout: float = 0.0, weight_norm: bool = True, *, activation: str = "relu",
+                 norm: str | None = None, gate: bool = False,
+                 alignment: Alignment = "causal", delay: int | None = None) -> None:
         super().__init__()
         self._args = (f"{in_channels}, {out_channels}, kernel_size={kernel_size}, "
                       f"dilation={dilation}, dropout={dropout}, weight_norm={weight_norm}")
-        self.conv1 = _normed(CausalConv1d(in_channels, out_channels, kernel_size, dilation),
-                             weight_norm)
-        self.conv2 = _normed(CausalConv1d(out_channels, out_channels, kernel_size, dilation),
-                             weight_norm)
+        wide = 2 * out_channels if gate else out_channels
+        first, second = (alignment, alignment) if isinstance(alignment, str) else \
+            ((alignment[0][0], alignment[0][1]), (alignment[1][0], alignment[1][1]))
+        conv1 = AlignedConv1d(in_channels, wide, kernel_size, dilation, alignment=first)
+        conv2 = AlignedConv1d(out_channels, out_channels, kernel_size, dilation,
+                              alignment=second)
+        self.conv1, self.conv2 = _normed(conv1, weight_norm), _normed(conv2, weight_norm)
+        self.norm1 = nn.LayerNorm(wide) if norm == "layer_norm" else None
+        self.norm2 = nn.LayerNorm(out_channels) if norm == "layer_norm" else None
         self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout)
         self.downsample = (nn.Conv1d(in_channels, out_channels, 1)
                            if in_channels != out_channels else None)
+        self.res_delay = Delay(out_channels, conv1.right + conv2.right if delay is None
+                               else delay)
+        self.activation, self.gate = activation, gate  # (names: the module pickles)
 
     def __repr__(self) -> str:
         """The configuration; ``nn.Module.__repr__(m)`` prints the tree."""
         return f"TemporalBlock({self._args})"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.dropout1(F.relu(self.conv1(x)))
-        h = self.dropout2(F.relu(self.conv2(h)))
-        return F.relu(h + (x if self.downsample is None else self.downsample(x)))
+        return self.forward_with_skip(x)[0]
+
+    def forward_with_skip(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The block's output and its skip (``act(conv2(...))``, before the residual sum)."""
+        act = ACTIVATIONS[self.activation]
+        h = _channel_norm(self.norm1, self.conv1(x))
+        h = self.dropout1(F.glu(h, dim=1) if self.gate else act(h))
+        h = self.dropout2(act(_channel_norm(self.norm2, self.conv2(h))))
+        residual = x if self.downsample is None else _1x1(self.downsample, x)
+        return act(h + self.res_delay(residual)), h
 
 
 class TCN(_Model):
@@ -119,17 +171,23 @@ class TCN(_Model):
     Args:
         in_channels: input channels.
         channels: one width for every block, or a list of one width per block.
-        kernel_size: taps of each dilated causal conv (two per block).
+        kernel_size: taps of each dilated conv (two per block).
         dilations: dilations of one stack (default ``1, 2, 4, ...``, one per block); a
             receptive-field planner's list goes here directly.
         stacks: repeats of ``dilations``.
         out_channels: width of an optional 1x1 ``head`` after the last block.
-        dropout: dropout after each conv's ReLU (training only).
+        dropout: dropout after each conv's activation (training only).
         weight_norm: weight-normalise the dilated convs (``torch.nn.utils.parametrizations``).
+        alignment, activation, norm, gate, skip_connections, output_activation: as the
+            numpy twin ``wavedil.models.tcn.TCN`` (pytorch-tcn's options; lookahead).
+        input_shape: ``"NCL"`` (``(B, C, T)``) or ``"NLC"`` (``(B, T, C)``, as pytorch-tcn
+            allows) for ``forward``; streams, ``export`` and the numpy twin take time last.
 
     >>> tcn = TCN(1, 16, kernel_size=3, dilations=[1, 2, 4, 8], out_channels=1)
     >>> tcn.receptive_field, tuple(tcn(torch.zeros(2, 1, 100)).shape)
     (61, (2, 1, 100))
+    >>> TCN(1, 16, kernel_size=3, dilations=[1, 2, 4, 8], alignment="centered").latency
+    30
     """
 
     architecture = "TCN"
@@ -138,27 +196,66 @@ class TCN(_Model):
     def __init__(self, in_channels: int, channels: int | Sequence[int], kernel_size: int = 3,
                  dilations: Sequence[int] | None = None, stacks: int = 1,
                  out_channels: int | None = None, dropout: float = 0.0,
-                 weight_norm: bool = True) -> None:
+                 weight_norm: bool = True, *, alignment: Alignment = "causal",
+                 activation: str = "relu", norm: str | None = None, gate: bool = False,
+                 skip_connections: bool = False, output_activation: str | None = None,
+                 input_shape: str = "NCL") -> None:
         super().__init__()
         # the numpy twin resolves and checks the hyperparameters (no weights built)
-        widths, full = np_tcn.tcn_plan(channels, dilations, stacks)
-        self.config = {"in_channels": in_channels, "channels": widths,
-                       "kernel_size": kernel_size, "dilations": full,
-                       "out_channels": out_channels}
+        self.config = c = np_tcn.tcn_config(
+            in_channels, channels, kernel_size, dilations, stacks, out_channels,
+            alignment=alignment, activation=activation, norm=norm, gate=gate,
+            skip_connections=skip_connections, output_activation=output_activation)
+        if input_shape not in INPUT_SHAPES:
+            raise ValueError(f"input_shape must be one of {INPUT_SHAPES}, got {input_shape!r}")
+        self.input_shape = input_shape
+        widths, last = c["channels"], c["channels"][-1]
+        extents, delays = self._extents(), np_tcn.tcn_delays(c)
         ins = [in_channels] + widths[:-1]
         self.blocks = nn.ModuleList(
-            TemporalBlock(c_in, c_out, kernel_size, d, dropout, weight_norm)
-            for c_in, c_out, d in zip(ins, widths, full))
-        self.head = None if out_channels is None else nn.Conv1d(widths[-1], out_channels, 1)
-        self.in_channels, self.out_channels = in_channels, out_channels or widths[-1]
+            TemporalBlock(c_in, c_out, kernel_size, d, dropout, weight_norm,
+                          activation=activation, norm=norm, gate=gate,
+                          alignment=(extents[f"blocks.{i}.conv1"], extents[f"blocks.{i}.conv2"]),
+                          delay=delays.get(f"blocks.{i}.res_delay", (0, 0))[1])
+            for i, (c_in, c_out, d) in enumerate(zip(ins, widths, c["dilations"])))
+        self.skips = nn.ModuleDict({str(i): nn.Conv1d(width, last, 1)
+                                    for i, width in enumerate(widths[:-1])
+                                    if skip_connections and width != last})
+        self.skip_delays = nn.ModuleDict({str(i): Delay(last, delays[f"skip_delays.{i}"][1])
+                                          for i in range(len(widths) - 1)
+                                          if f"skip_delays.{i}" in delays})
+        self.head = None if out_channels is None else nn.Conv1d(last, out_channels, 1)
+        self.in_channels, self.out_channels = in_channels, out_channels or last
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.config["in_channels"])
-        if x.shape[-1] == 0:
-            return self._empty(x)
-        for block in self.blocks:
-            x = block(x)
-        return x if self.head is None else self.head(x)
+        if self.input_shape == "NCL":
+            return self._stream_forward(x)
+        channels = self.config["in_channels"]
+        if x.dim() != 3 or x.shape[2] != channels:
+            raise ValueError(f"expected x of shape (B, T, {channels}) (input_shape='NLC'), "
+                             f"got {tuple(x.shape)}")
+        return self._stream_forward(x.transpose(1, 2)).transpose(1, 2)
+
+    def _stream_forward(self, x: torch.Tensor, **cond: torch.Tensor | None) -> torch.Tensor:
+        """The forward call on ``(B, C_in, T)`` (what a stream runs)."""
+        c = self.config
+        _check_input(x, c["in_channels"])
+        if not c.get("skip_connections", False):
+            for block in self.blocks:
+                x = block(x)
+        else:  # pytorch-tcn's: act(sum of the skips + the last block's output)
+            skips = []
+            for i, block in enumerate(self.blocks):
+                x, h = block.forward_with_skip(x)  # type: ignore[operator]  # a TemporalBlock
+                key = str(i)
+                if i < len(self.blocks) - 1:
+                    h = _1x1(self.skips[key], h) if key in self.skips else h
+                    skips.append(self.skip_delays[key](h) if key in self.skip_delays else h)
+            x = ACTIVATIONS[c.get("activation", "relu")](torch.stack(skips + [x]).sum(0))
+        if self.head is not None:
+            x = _1x1(self.head, x)
+        out = c.get("output_activation")
+        return x if out is None else ACTIVATIONS[out](x)
 
 
 class WaveNetLayer(nn.Module):
@@ -166,16 +263,24 @@ class WaveNetLayer(nn.Module):
 
     def __init__(self, residual: int, gate: int, skip: int, kernel_size: int, dilation: int,
                  global_cond: int, local_cond: int, last: bool,
-                 weight_norm: bool = False) -> None:
+                 weight_norm: bool = False, *, alignment: str | tuple[int, int] = "causal",
+                 delays: Mapping[str, int] | None = None) -> None:
         super().__init__()
         self._args = (f"{residual}, {gate}, {skip}, kernel_size={kernel_size}, "
                       f"dilation={dilation}, global_cond={global_cond}, "
                       f"local_cond={local_cond}, last={last}, weight_norm={weight_norm}")
-        self.conv = _normed(CausalConv1d(residual, gate, kernel_size, dilation), weight_norm)
+        self.conv = _normed(AlignedConv1d(residual, gate, kernel_size, dilation,
+                                          alignment=alignment), weight_norm)
         self.global_cond = nn.Conv1d(global_cond, gate, 1, bias=False) if global_cond else None
         self.local_cond = nn.Conv1d(local_cond, gate, 1, bias=False) if local_cond else None
         self.skip = nn.Conv1d(gate // 2, skip, 1)
         self.res = None if last else nn.Conv1d(gate // 2, residual, 1)
+        # while streaming with lookahead: the residual waits for this conv, the skip for
+        # the later layers' convs, the local conditioning for the convs up to this one
+        delays = delays or {}
+        self.res_delay = Delay(residual, delays.get("res_delay", 0))
+        self.skip_delay = Delay(skip, delays.get("skip_delay", 0))
+        self.cond_delay = Delay(local_cond, delays.get("cond_delay", 0))
 
     def __repr__(self) -> str:
         """The configuration; ``nn.Module.__repr__(m)`` prints the tree."""
@@ -183,23 +288,27 @@ class WaveNetLayer(nn.Module):
 
     def forward(self, h: torch.Tensor, global_cond: torch.Tensor | None = None,
                 local_cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``h`` and ``local_cond`` (already through ``cond_delay``) in: the next layer's
+        input and this layer's skip (through their delays)."""
         a = self.conv(h)
         if self.global_cond is not None:
             a = a + self.global_cond(global_cond)
         if self.local_cond is not None:
-            a = a + self.local_cond(local_cond)
+            a = a + _1x1(self.local_cond, local_cond)  # type: ignore[arg-type]
         tanh_half, sigmoid_half = a.chunk(2, dim=1)
         z = torch.tanh(tanh_half) * torch.sigmoid(sigmoid_half)
-        return (h if self.res is None else h + self.res(z)), self.skip(z)
+        h = h if self.res is None else self.res_delay(h) + _1x1(self.res, z)
+        return h, self.skip_delay(_1x1(self.skip, z))
 
 
 class WaveNet(_Model):
     """WaveNet (van den Oord et al. 2016) with global and local conditioning, streaming.
 
-    Arguments as ``wavedil.models.stack.WaveNet`` (the numpy twin), plus ``weight_norm`` (False)
-    for the gated convs. ``forward(x, global_cond=None, local_cond=None)``: ``global_cond``
-    ``(B, C_gc)``, ``local_cond`` ``(B, C_lc, T)`` at the audio rate (while streaming, the
-    chunk's samples of it).
+    Arguments as ``wavedil.models.stack.WaveNet`` (the numpy twin, ``alignment`` included),
+    plus ``weight_norm`` (False) for the gated convs.
+    ``forward(x, global_cond=None, local_cond=None)``: ``global_cond`` ``(B, C_gc)``,
+    ``local_cond`` ``(B, C_lc, T)`` at the audio rate (while streaming, the chunk's samples
+    of it).
 
     >>> net = WaveNet(1, 8, 16, 8, dilations=[1, 2, 4], local_cond_channels=2)
     >>> y = net(torch.zeros(1, 1, 50), local_cond=torch.zeros(1, 2, 50))
@@ -215,7 +324,8 @@ class WaveNet(_Model):
                  out_channels: int | None = None, kernel_size: int = 2,
                  dilations: Sequence[int] | None = None, stacks: int = 1,
                  global_cond_channels: int = 0, local_cond_channels: int = 0,
-                 input_kernel_size: int | None = None, weight_norm: bool = False) -> None:
+                 input_kernel_size: int | None = None, weight_norm: bool = False, *,
+                 alignment: Alignment = "causal") -> None:
         super().__init__()
         if gate_channels % 2:
             raise ValueError(f"gate_channels must be even (tanh and sigmoid halves), "
@@ -228,12 +338,18 @@ class WaveNet(_Model):
                        "input_kernel_size": input_kernel_size or kernel_size,
                        "dilations": full, "global_cond_channels": global_cond_channels,
                        "local_cond_channels": local_cond_channels}
-        c = self.config
-        self.input_conv = CausalConv1d(in_channels, residual_channels, c["input_kernel_size"])
+        option = alignment_option(alignment, np_wavenet.conv_spans(self.config))
+        if option != "causal":
+            self.config["alignment"] = option
+        c, extents, delays = self.config, self._extents(), np_wavenet.wavenet_delays(self.config)
+        self.input_conv = AlignedConv1d(in_channels, residual_channels, c["input_kernel_size"],
+                                        alignment=extents["input_conv"])
         self.layers = nn.ModuleList(
             WaveNetLayer(residual_channels, gate_channels, skip_channels, kernel_size, d,
                          global_cond_channels, local_cond_channels, i == len(full) - 1,
-                         weight_norm)
+                         weight_norm, alignment=extents[f"layers.{i}.conv"],
+                         delays={kind: delays.get(f"layers.{i}.{kind}", (0, 0))[1]
+                                 for kind in ("res_delay", "skip_delay", "cond_delay")})
             for i, d in enumerate(full))
         self.head1 = nn.Conv1d(skip_channels, skip_channels, 1)
         self.head2 = nn.Conv1d(skip_channels, c["out_channels"], 1)
@@ -260,13 +376,23 @@ class WaveNet(_Model):
             if tuple(local_cond.shape) != want:
                 raise ValueError(f"expected local_cond of shape {want}, "
                                  f"got {tuple(local_cond.shape)}")
-        if x.shape[-1] == 0:
-            return self._empty(x)
         h, skips = self.input_conv(x), 0
         for layer in self.layers:
+            if local_cond is not None:
+                local_cond = layer.cond_delay(local_cond)  # type: ignore[operator]  # a Delay
             h, skip = layer(h, global_cond, local_cond)
             skips = skips + skip
-        return self.head2(F.relu(self.head1(F.relu(skips))))  # type: ignore[arg-type]
+        return _1x1(self.head2, F.relu(_1x1(self.head1, F.relu(skips))))  # type: ignore[arg-type]
+
+    def _flush_cond(self, batch: int, like: torch.Tensor) -> dict[str, torch.Tensor]:
+        """No samples of local conditioning; zeros of global conditioning (replaced by the
+        last chunk's when a chunk came)."""
+        c, cond = self.config, {}
+        if c["local_cond_channels"]:
+            cond["local_cond"] = like.new_zeros((batch, c["local_cond_channels"], 0))
+        if c["global_cond_channels"]:
+            cond["global_cond"] = like.new_zeros((batch, c["global_cond_channels"]))
+        return cond
 
 
 def _shape(value):
@@ -274,10 +400,11 @@ def _shape(value):
 
 
 class Stack(_Model):
-    """Causal conv layers from a list of layer specs (``wavedil.models.stack.stack_plan``).
+    """Conv layers from a list of layer specs (``wavedil.models.stack.stack_plan``).
 
-    Layer ``i`` is ``layers[i]`` (a ``CausalConv1d``) then its activation, plus its input
-    when residual; ``weight_norm`` applies weight norm to every conv.
+    Layer ``i`` is ``layers[i]`` (an ``AlignedConv1d``) then its activation, plus its input
+    when residual (through ``res_delays[i]`` while streaming with lookahead);
+    ``weight_norm`` applies weight norm to every conv; ``alignment`` the layers' default.
 
     >>> net = Stack([{"channels": 8, "kernel_size": 3, "dilation": 4},
     ...              {"channels": 1, "activation": None}], in_channels=2)
@@ -289,22 +416,28 @@ class Stack(_Model):
     numpy_class = np_stack.Stack
 
     def __init__(self, layers: Sequence[Mapping], in_channels: int | None = None,
-                 activation: str | None = "relu", weight_norm: bool = False) -> None:
+                 activation: str | None = "relu", weight_norm: bool = False, *,
+                 alignment: Alignment = "causal") -> None:
         super().__init__()
-        in_channels, plan = np_stack.stack_plan(layers, in_channels, activation)
+        in_channels, plan = np_stack.stack_plan(layers, in_channels, activation, alignment)
         self.config = {"in_channels": in_channels, "layers": plan}
         widths = [in_channels] + [lay["channels"] for lay in plan]
         self.layers = nn.ModuleList(
-            _normed(CausalConv1d(c_in, lay["channels"], lay["kernel_size"], lay["dilation"],
-                                 lay["groups"]), weight_norm)
+            _normed(AlignedConv1d(c_in, lay["channels"], lay["kernel_size"], lay["dilation"],
+                                  lay["groups"], alignment=np_stack.layer_extent(lay)),
+                    weight_norm)
             for c_in, lay in zip(widths, plan))
+        delays = np_stack.stack_delays(self.config)
+        self.res_delays = nn.ModuleDict({key.split(".")[1]: Delay(*delays[key])
+                                         for key in delays})
         self.in_channels, self.out_channels = in_channels, plan[-1]["channels"]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x, self.config["in_channels"])
-        if x.shape[-1] == 0:
-            return self._empty(x)
-        for conv, lay in zip(self.layers, self.config["layers"]):
+        for i, (conv, lay) in enumerate(zip(self.layers, self.config["layers"])):
             h = ACTIVATIONS[lay["activation"]](conv(x))
-            x = x + h if lay["residual"] else h
+            if lay["residual"]:
+                x = (self.res_delays[str(i)](x) if str(i) in self.res_delays else x) + h
+            else:
+                x = h
         return x

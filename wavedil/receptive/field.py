@@ -450,6 +450,26 @@ def past_extent(tree: SpecTree) -> int:
                     f"{type(tree).__name__}; use receptive_field")
 
 
+def future_extent(tree: SpecTree) -> int:
+    """The lookahead of the longest path of a stride-1 tree (``past_extent``'s twin): the
+    latency of its stream; equal to ``receptive_field(tree).right`` on such trees.
+
+    >>> future_extent(Chain((LayerSpec(3, 2, right=2), Branches((Chain(()), LayerSpec(2, 5))))))
+    2
+    """
+    if isinstance(tree, LayerSpec):
+        if tree.stride != 1:
+            raise ValueError(f"future_extent takes stride-1 layers, got {tree!r}; use "
+                             f"receptive_field")
+        return int(tree.right)
+    if isinstance(tree, Chain):
+        return sum(future_extent(p) for p in tree.parts)
+    if isinstance(tree, Branches):
+        return max((future_extent(p) for p in tree.parts), default=0)
+    raise TypeError(f"future_extent takes LayerSpec, Chain or Branches nodes, got "
+                    f"{type(tree).__name__}; use receptive_field")
+
+
 def halo(op: object) -> tuple[int, int]:
     """``(left, right)`` samples of context that a block needs to reproduce the offline result.
 
