@@ -97,14 +97,13 @@ def run_plan(plan: Blocks, x: Any) -> Any:
     if chunks != original:
         x = x.rechunk({lead: chunks})
     sample = plan.whole(np.zeros(x.shape[:-1] + (1,), x.dtype))  # the output's layout
-    dtype, same = sample.dtype, x.shape[:-1] + (1,)
-    if sample.shape == same:
-        out_chunks, new_axis = x.chunks, []
-    elif sample.shape[1:] == same:  # a leading axis of coefficients
-        out_chunks, new_axis = ((sample.shape[0],),) + x.chunks, [0]
-    else:
-        raise ValueError(f"apply needs an operator that maps (..., n) to (..., n) or (k, ..., n); "
-                         f"{plan!r} maps {same} to {sample.shape}")
+    if sample.shape[-1] != 1 or sample.ndim not in (x.ndim, x.ndim + 1):
+        raise ValueError(f"apply needs an operator with one output per input sample, time "
+                         f"last, and at most one more (leading) axis; {plan!r} maps "
+                         f"{x.shape[:-1] + (1,)} to {sample.shape}")
+    out_chunks = tuple((d,) for d in sample.shape[:-1]) + (x.chunks[-1],)
+    new_axis = [0] if sample.ndim > x.ndim else []  # a leading axis of coefficients
+    dtype = sample.dtype
     if len(chunks) == 1:  # one block: the in-memory call itself
         y = x.map_blocks(plan.whole, chunks=out_chunks, new_axis=new_axis, dtype=dtype)
     else:

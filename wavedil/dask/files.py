@@ -165,7 +165,7 @@ def process_files(paths: Iterable[str | os.PathLike[str]], op: Any,
     bar = _bar(len(paths), progress)
     if bar is not None:
         bar.update(len(rows))
-    for i, result in _run(jobs, client, bar):
+    for i, result in _run(jobs, client, bar, op):
         rows[i] = result
         remove_leftovers(result.output, finished=True)
     if bar is not None:
@@ -187,7 +187,8 @@ def _task(path: str, target: str, op: Any, segment: int, options: dict) -> tuple
     return segmented(path, target, op, segment, info, options), True
 
 
-def _run(jobs: list[Job], client: Any, bar: Any) -> Iterator[tuple[int, FileResult]]:
+def _run(jobs: list[Job], client: Any, bar: Any,
+         op: Any) -> Iterator[tuple[int, FileResult]]:
     """``(index, FileResult)`` as the files finish."""
     if client is None:
         yield from _run_local(jobs, bar)
@@ -195,7 +196,8 @@ def _run(jobs: list[Job], client: Any, bar: Any) -> Iterator[tuple[int, FileResu
     from distributed import as_completed
 
     _limit_blas_on(client)
-    futures = {client.compute(job.task, retries=0): job for job in jobs}
+    client.run(_warm_up, op)  # every worker loads its kernels before the clock runs
+    futures = {client.compute(job.task): job for job in jobs}
     for future in as_completed(futures):
         job = futures[future]
         try:
