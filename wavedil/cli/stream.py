@@ -71,8 +71,8 @@ def add_denoise_command(subparsers: Subparsers) -> None:
     p.set_defaults(func=run_denoise)
 
 
-def add_denoise_options(p: argparse.ArgumentParser, levels: str = "5: latency 465 samples "
-                                                                   "for sym8") -> None:
+def add_denoise_options(p: argparse.ArgumentParser | argparse._ArgumentGroup,
+                        levels: str = "5: latency 465 samples for sym8") -> None:
     """The denoiser's options (``wavedil denoise``, ``wavedil batch``)."""
     p.add_argument("--wavelet", default="sym8", help="filter bank (default sym8)")
     p.add_argument("--levels", type=positive_int, default=None, help=f"levels (default {levels})")

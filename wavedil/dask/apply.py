@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from .plans import Blocks, minimum_block, plan_for
+from .blocks import Blocks, minimum_block
+from .plans import plan_for
 
 
 def apply(op: Callable[..., Any], x: Any, halo: tuple[int, int] | None = None,
@@ -122,7 +123,7 @@ def overlapped(plan: Blocks, x: Any) -> Any:
     by its halo: the first and last also by the padding of ``plan.extend``."""
     import dask.array as da
 
-    from .plans import PAD_MODES
+    from .blocks import PAD_MODES
 
     lead = x.ndim - 1
     if plan.extend is not None and (plan.left or plan.right):
@@ -132,7 +133,7 @@ def overlapped(plan: Blocks, x: Any) -> Any:
         chunks[0] += plan.left  # the padding joins the first and last chunk
         chunks[-1] += plan.right
         x = x.rechunk({lead: tuple(chunks)})
-    depth = {i: 0 for i in range(lead)}
+    depth: dict[int, int | tuple[int, int]] = {i: 0 for i in range(lead)}
     depth[lead] = (plan.left, plan.right)
     return da.overlap.overlap(x, depth=depth, boundary={i: "none" for i in range(x.ndim)},
                               allow_rechunk=False)

@@ -138,15 +138,15 @@ def process_files(paths: Iterable[str | os.PathLike[str]], op: Any,
 
     Returns the ``FileTable``; it raises only for a wrong call (``out_dir`` not a folder).
     """
-    paths = [os.fspath(p) for p in paths]
-    out_dir = os.fspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
+    files = [os.fspath(p) for p in paths]
+    folder = os.fspath(out_dir)
+    os.makedirs(folder, exist_ok=True)
     options = {"subtype": subtype, "clip": clip}
     rows: dict[int, FileResult] = {}
     jobs: list[Job] = []
     targets: dict[str, str] = {}
-    for i, path in enumerate(paths):
-        target = os.path.join(out_dir, os.path.basename(path))
+    for i, path in enumerate(files):
+        target = os.path.join(folder, os.path.basename(path))
         if target in targets:
             rows[i] = _failed(path, target, f"{path}: its output {target} is also the output "
                                             f"of {targets[target]}")
@@ -162,7 +162,7 @@ def process_files(paths: Iterable[str | os.PathLike[str]], op: Any,
             rows[i] = _failed(path, target, _message(path, error))
     if jobs:
         _warm_up(op)
-    bar = _bar(len(paths), progress)
+    bar = _bar(len(files), progress)
     if bar is not None:
         bar.update(len(rows))
     for i, result in _run(jobs, client, bar, op):
@@ -170,7 +170,7 @@ def process_files(paths: Iterable[str | os.PathLike[str]], op: Any,
         remove_leftovers(result.output, finished=True)
     if bar is not None:
         bar.close()
-    return FileTable(rows[i] for i in range(len(paths)))
+    return FileTable(rows[i] for i in range(len(files)))
 
 
 def _task(path: str, target: str, op: Any, segment: int, options: dict) -> tuple[Any, bool]:

@@ -33,7 +33,7 @@ from ..receptive.field import halo as receptive_halo
 from ..wavelets import AtrousResult, atrous, denoise, filter_bank, iatrous, max_level
 from ..wavelets.denoise import detail_gains, shrink
 from ..wavelets.transform import atrous_spec, reach
-from .plans import Blocks, crop
+from .blocks import Blocks, crop
 from .statistics import Query, Statistics, block_statistics, merge
 
 DEFAULTS = {"wavelet": "sym8", "levels": 10, "threshold": "bayes", "mode": "soft",

@@ -1,28 +1,19 @@
-"""How each wavedil operator runs on one time block: the context it needs, and the call.
+"""Each wavedil operator's plan on one time block: its context, boundary and call.
 
-A plan (``Blocks``) serves ``wavedil.dask.apply`` and ``process_files``. Block ``[a, b)``
-of a signal of ``T`` samples arrives as the window ``[lo, hi)`` with
-``lo = max(a - left, floor)`` and ``hi = min(b + right, ceil)``; ``run`` returns the
-operator's output on ``[a, b)`` alone, equal to the same samples of the in-memory call:
+``plan_for(op, T)`` picks the kind (``wavedil.dask.blocks`` says what a plan is):
 
-- the operator's own boundary (``extend=None``): ``floor = 0``, ``ceil = T``; a block that
-  touches an end of the signal gets no context past it, and the operator extends it there
-  exactly as the in-memory call does (zeros for a conv, a mirror per level for a
-  symmetric transform: the latter reads up to ``left`` samples from the end, which is why
-  every block holds at least ``max(left, right)`` samples);
-- an extension (``extend="periodic"``, ``"symmetric"``, ...): the signal is first
-  extended by ``left`` and ``right`` samples in that mode (as ``numpy.pad``), so
-  ``floor = -left``, ``ceil = T + right`` and every window is whole. Used where the
-  in-memory call wraps around (periodic) or extends the whole signal once before a
-  periodic transform (SWT banks in ``mra`` and ``denoise``).
-
-Kinds: any operator with a spec (conv layers, TCN / WaveNet / Stack, ``AtrousTransform``,
-torch modules: ``wavedil.receptive.field.halo``); ``Resynthesis`` with a memoryless ``fn``;
-the streaming ``Denoiser`` (a warm-up on its threshold grid, ``DenoiserBlocks``); the
-functions ``mra`` and ``modwt``; ``denoise`` (``wavedil.dask.offline``).
-
-Shape: windows ``(..., hi - lo)`` (time last) in; ``(..., b - a)`` or ``(k, ..., b - a)``
-out (``coefficients = k``: a leading axis of levels).
+- any operator with a spec (conv layers, TCN / WaveNet / Stack, ``AtrousTransform``,
+  torch modules): context ``wavedil.receptive.field.halo(op)`` and the operator's own
+  boundary at the ends of the signal (zeros for a conv, the transform's boundary per
+  level; a mirror reads up to ``left`` samples into the signal, which is why every block
+  holds at least ``max(left, right)`` samples);
+- ``Resynthesis`` with a memoryless ``fn``: the analysis's past and the stream's latency;
+- the streaming ``Denoiser``: a fresh stream per block, warmed up on its threshold grid
+  (``DenoiserBlocks``);
+- the functions ``mra`` and ``modwt``, whose in-memory call wraps around (periodic) or
+  extends the whole signal once before a periodic transform (SWT banks): the signal is
+  padded in that mode first, then every window is whole;
+- ``denoise``: ``wavedil.dask.offline`` (global statistics first).
 """
 
 from __future__ import annotations
@@ -37,48 +28,22 @@ from ..engine.stream import Stream
 from ..models.base import Model
 from ..receptive.field import halo as receptive_halo
 from ..receptive.field import is_torch_module
-from ..wavelets import Denoiser, Resynthesis, atrous, filter_bank, iatrous, max_level, modwt, mra
+from ..wavelets import (
+    Denoiser,
+    Resynthesis,
+    atrous,
+    denoise,
+    filter_bank,
+    iatrous,
+    max_level,
+    modwt,
+    mra,
+)
 from ..wavelets.modwt import imodwt, modwt_bank, modwtmra
 from ..wavelets.resynthesis import is_stream_like
 from ..wavelets.transform import atrous_spec, reach
-
-EXTENSIONS = ("periodic", "symmetric", "reflect", "zero", "edge")
-PAD_MODES = {"periodic": "wrap", "symmetric": "symmetric", "reflect": "reflect",
-             "zero": "constant", "edge": "edge"}  # numpy.pad's names for the boundaries
-
-
-class Blocks:
-    """A plan: ``left`` / ``right`` samples of context and ``extend`` (None or a boundary)."""
-
-    left = 0
-    right = 0
-    length = 0  # T, the signal's samples
-    extend: str | None = None
-
-    def run(self, window: np.ndarray, lo: int, hi: int, a: int, b: int, extra: Any) -> np.ndarray:
-        """The output on ``[a, b)`` from the input window ``[lo, hi)``."""
-        raise NotImplementedError
-
-    def whole(self, x: np.ndarray) -> np.ndarray:
-        """The in-memory call on the whole signal (time last)."""
-        raise NotImplementedError
-
-    def prepare(self, windows: list[tuple[Any, int, int, int, int]], x: Any) -> Any:
-        """Work over the whole signal ``x`` (a dask array, time last) before the blocks run,
-        from its windows ``(delayed block, lo, hi, a, b)``: a value (or Dask object)
-        passed to ``run`` as ``extra``; None for most kinds."""
-        return None
-
-    def describe(self) -> str:
-        return f"{type(self).__name__}(left={self.left}, right={self.right}, " \
-               f"extend={self.extend!r})"
-
-    __repr__ = describe
-
-
-def crop(y: np.ndarray, lo: int, a: int, b: int) -> np.ndarray:
-    """Samples ``[a, b)`` of an output that starts at ``lo`` (time last)."""
-    return y[..., a - lo : b - lo]
+from .blocks import EXTENSIONS, Blocks, crop
+from .offline import DenoiseBlocks
 
 
 class OperatorBlocks(Blocks):
@@ -205,24 +170,12 @@ def _modwt_plan(options: dict[str, Any], length: int) -> Blocks:
                           length)
 
 
-def _offline_denoise_plan(options: dict[str, Any], length: int) -> Blocks:
-    from .offline import DenoiseBlocks
-
-    return DenoiseBlocks(options, length)
-
-
 FUNCTIONS: dict[Any, Callable[[dict[str, Any], int], Blocks]] = {
-    mra: _mra_plan, modwt: _modwt_plan}
+    mra: _mra_plan, modwt: _modwt_plan, denoise: DenoiseBlocks}
 NOT_OPERATORS = {atrous: "use wavedil.AtrousTransform(wavelet, levels, ...) or wavedil.mra",
                  iatrous: "it takes coefficients, not a signal",
                  imodwt: "it takes coefficients, not a signal",
                  modwtmra: "it takes coefficients, not a signal"}
-
-
-def _function_plans() -> dict[Any, Callable[[dict[str, Any], int], Blocks]]:
-    from ..wavelets import denoise
-
-    return {**FUNCTIONS, denoise: _offline_denoise_plan}
 
 
 def plan_for(op: Any, length: int, halo: tuple[int, int] | None = None,
@@ -233,14 +186,13 @@ def plan_for(op: Any, length: int, halo: tuple[int, int] | None = None,
     options = dict(options or {})
     if isinstance(op, functools.partial) and not op.args:
         op, options = op.func, {**op.keywords, **options}
-    functions = _function_plans()
-    if _hashable(op) and op in functions:
+    if _hashable(op) and op in FUNCTIONS:
         if halo is not None:
             raise ValueError(f"{op.__name__}: its context follows from its options; do not "
                              f"pass halo (got {halo!r})")
         if "axis" in options:
             raise ValueError("give axis= to wavedil.dask.apply, not to the function")
-        return functions[op](options, int(length))
+        return FUNCTIONS[op](options, int(length))
     if _hashable(op) and op in NOT_OPERATORS:
         raise TypeError(f"apply cannot run {op.__name__}: {NOT_OPERATORS[op]}")
     if options:
@@ -285,9 +237,3 @@ def _resynthesis_halo(op: Resynthesis) -> tuple[int, int]:
     stream = op.stream()
     past, _ = receptive_halo(atrous_spec(stream.bank, stream.levels, stream.alignment))
     return past, stream.latency
-
-
-def minimum_block(plan: Blocks) -> int:
-    """The fewest samples a block (a chunk) may hold: ``max(left, right)``, at least 1."""
-    return max(plan.left, plan.right, 1)
-
