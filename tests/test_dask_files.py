@@ -236,3 +236,15 @@ def test_batch_command_locally(tmp_path, rng, capsys):
     assert "is not a folder" in capsys.readouterr().err
     assert main(["batch", str(inputs), str(out), "--pattern", "*.flac"]) == 1
     assert "no file matches '*.flac'" in capsys.readouterr().err
+
+
+def test_the_example_runs_and_finds_the_chunked_results_equal(capsys):
+    import runpy
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "dask_long_file.py"
+    errors = runpy.run_path(str(example))["main"](["--seconds", "4", "--chunk", "16384"])
+    assert set(errors) == {"offline denoise", "streaming denoiser"}
+    assert max(errors.values()) <= 1e-5
+    out = capsys.readouterr().out
+    assert out.count("EQUAL (float32)") == 2 and "4 files: 4 done" in out
