@@ -170,6 +170,19 @@ def test_fit_chunks_merges_whole_chunks(chunks, smallest):
         assert fitted == tuple(chunks)
 
 
+def comb(x, taps, spacing):
+    """``y[n] = sum_k x[n - k spacing]``, zeros before the start (a user's function)."""
+    padded = np.pad(x, [(0, 0)] * (x.ndim - 1) + [((taps - 1) * spacing, 0)])
+    return sum(padded[..., k * spacing : k * spacing + x.shape[-1]] for k in range(taps))
+
+
+def test_any_function_with_the_halo_it_needs():
+    op = functools.partial(comb, taps=4, spacing=9)  # causal: 27 samples of past
+    x = np.random.default_rng(8).standard_normal((1, 1, 500))
+    lazy = apply(op, da.from_array(x, chunks=(1, 1, 40)), halo=(27, 0))
+    np.testing.assert_allclose(lazy.compute(), op(x), rtol=0, atol=1e-12)
+
+
 def test_a_signal_shorter_than_the_halo_is_one_block():
     op = wavedil.AtrousTransform("db4", 6, "centered")  # halo of hundreds of samples
     x = np.random.default_rng(4).standard_normal((1, 1, 90))

@@ -184,7 +184,8 @@ def plan_for(op: Any, length: int, halo: tuple[int, int] | None = None,
     ``denoise``, ``mra``, ``modwt``; ``halo`` overrides the context of any other operator).
     """
     options = dict(options or {})
-    if isinstance(op, functools.partial) and not op.args:
+    if isinstance(op, functools.partial) and not op.args and _hashable(op.func) and \
+            (op.func in FUNCTIONS or op.func in NOT_OPERATORS):
         op, options = op.func, {**op.keywords, **options}
     if _hashable(op) and op in FUNCTIONS:
         if halo is not None:
