@@ -6,6 +6,7 @@
     wavedil bench data/effect_model.npz
     wavedil rf --kernel 3 --dilations 1,2,4,8 --stacks 2 --convs-per-block 2 --sample-rate 16000
     wavedil plan --seconds 0.5 --sample-rate 16000 --kernel 3
+    wavedil batch recordings/ cleaned/ --workers 2
 
 One module per subcommand family adds its parsers (``add_*_command``) and sets
 ``func(args) -> int``; ``main`` runs it and turns every error into one line on stderr
@@ -56,10 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_filter_command(subparsers)
     add_denoise_command(subparsers)
     from .analyze import add_analyze_command
+    from .batch import add_batch_command
     from .bench import add_bench_command
 
     add_analyze_command(subparsers)
     add_bench_command(subparsers)
+    add_batch_command(subparsers)
     add_rf_command(subparsers)
     add_plan_command(subparsers)
     for sub in subparsers.choices.values():

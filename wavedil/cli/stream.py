@@ -67,9 +67,15 @@ def add_denoise_command(subparsers: Subparsers) -> None:
         "denoise", help="stream an audio file through the wavelet denoiser",
         description="Real-time à trous wavelet denoising of audio, block by block.")
     _add_stream_options(p)
+    add_denoise_options(p)
+    p.set_defaults(func=run_denoise)
+
+
+def add_denoise_options(p: argparse.ArgumentParser | argparse._ArgumentGroup,
+                        levels: str = "5: latency 465 samples for sym8") -> None:
+    """The denoiser's options (``wavedil denoise``, ``wavedil batch``)."""
     p.add_argument("--wavelet", default="sym8", help="filter bank (default sym8)")
-    p.add_argument("--levels", type=positive_int, default=5,
-                   help="levels (default 5: latency 465 samples for sym8)")
+    p.add_argument("--levels", type=positive_int, default=None, help=f"levels (default {levels})")
     p.add_argument("--alignment", choices=("causal", "centered"), default=None,
                    help="the analysis (default: the bank's): an SWT bank (db, sym, coif, "
                         "haar) needs causal: zero analysis latency, its synthesis brings "
@@ -81,7 +87,6 @@ def add_denoise_command(subparsers: Subparsers) -> None:
                         "between (default soft)")
     p.add_argument("--sigma", type=positive_float, default=None,
                    help="noise standard deviation (default: a running estimate)")
-    p.set_defaults(func=run_denoise)
 
 
 def filter_operator(path: str) -> Any:
@@ -101,8 +106,8 @@ def denoise_operator(args: argparse.Namespace) -> Any:
         threshold: Any = float(args.threshold)
     except ValueError:
         threshold = args.threshold
-    return Denoiser(args.wavelet, args.levels, alignment=args.alignment, threshold=threshold,
-                    mode=args.mode, sigma=args.sigma)
+    return Denoiser(args.wavelet, args.levels or 5, alignment=args.alignment,
+                    threshold=threshold, mode=args.mode, sigma=args.sigma)
 
 
 def run_filter(args: argparse.Namespace) -> int:
@@ -115,7 +120,7 @@ def run_denoise(args: argparse.Namespace) -> int:
     """Run ``wavedil denoise``."""
     _check_usage(args)
     op = denoise_operator(args)
-    return stream_file(op, args, f"denoiser {args.wavelet}, {args.levels} levels, "
+    return stream_file(op, args, f"denoiser {args.wavelet}, {op.levels} levels, "
                                  f"{op.stream().alignment}, threshold {args.threshold}")
 
 

@@ -153,11 +153,19 @@ def bayes_threshold(w: npt.ArrayLike, sigma_j: npt.ArrayLike) -> np.ndarray:
     ``max |w|``: everything goes. Shape: ``(..., T)`` and ``(...)`` in, ``(...)`` out.
     """
     w = np.asarray(w, dtype=np.float64)
+    return bayes_threshold_from(np.mean(w * w, axis=-1), np.max(np.abs(w), axis=-1, initial=0.0),
+                                sigma_j)
+
+
+def bayes_threshold_from(mean_square: npt.ArrayLike, max_abs: npt.ArrayLike,
+                         sigma_j: npt.ArrayLike) -> np.ndarray:
+    """``bayes_threshold`` from a level's statistics, ``mean(w^2)`` and ``max |w|`` (as a
+    reduction over blocks gives them: ``wavedil.dask``). Shape: ``(...)`` each."""
     sigma_j = np.asarray(sigma_j, dtype=np.float64)
-    signal_var = np.maximum(np.mean(w * w, axis=-1) - sigma_j**2, 0)
+    signal_var = np.maximum(np.asarray(mean_square, np.float64) - sigma_j**2, 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = sigma_j**2 / np.sqrt(signal_var)
-    return np.where(signal_var > 0, t, np.max(np.abs(w), axis=-1, initial=0.0))
+    return np.where(signal_var > 0, t, np.asarray(max_abs, np.float64))
 
 
 def universal_threshold(sigma_j: npt.ArrayLike, length: int) -> np.ndarray:
