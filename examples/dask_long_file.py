@@ -1,4 +1,7 @@
-"""A long recording on Dask: the offline and the streaming denoiser chunk by chunk, equal to
+"""Denoising a long recording on Dask
+===================================
+
+A long recording on Dask: the offline and the streaming denoiser chunk by chunk, equal to
 the in-memory calls, then a folder of files processed one task per file.
 
     python examples/dask_long_file.py [--seconds 30] [--chunk 65536] [--workers 2]
@@ -84,4 +87,5 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    if main():  # the gallery runs this in its own process: exit only on a failure
+        raise SystemExit(1)
