@@ -74,8 +74,10 @@ class FusedConv:
             weight = np.concatenate([weight, self.bias[None]])
         self.layer, self.weight = layer, np.ascontiguousarray(weight)  # row t * C_in + c
         self.winograd: np.ndarray | None = None
-        if k == 3:  # g_0, (g_0 + g_1 + g_2) / 2, (g_0 - g_1 + g_2) / 2, g_2, summed in the
-            g0, g1, g2 = layer.weight.transpose(2, 1, 0)  # weights' own precision
+        if k == 3:  # g_0, (g_0 + g_1 + g_2) / 2, (g_0 - g_1 + g_2) / 2, g_2, summed in
+            # float64 whatever the weights' dtype (a float32 model on float64 input stays
+            # float64 throughout), then cast to the chunk's dtype
+            g0, g1, g2 = layer.weight.astype(np.float64).transpose(2, 1, 0)
             self.winograd = np.ascontiguousarray(
                 np.stack([g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2]), dtype)
         self.span, self.dilation, self.taps = layer.span, layer.dilation, k
