@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..engine.blocks import ResidualChainStep
 from ..engine.checks import positive_int
 from ..engine.fused import (
     FusedChain,
@@ -37,7 +38,11 @@ from ..engine.fused import (
 )
 from ..engine.spec import Branches, Chain, LayerSpec, dilation_schedule
 from .activations import relu
-from .base import Model, ModelStream, _conv_spec
+from .base import BLOCK, Model, ModelStream, _conv_spec
+
+# chunks of up to this many samples run the compiled step (``wavedil.engine.blocks``);
+# longer ones the BLAS products (benchmarks/RESULTS.md, "Measurements behind design choices")
+STEP_SAMPLES = 16
 
 
 def tcn_plan(channels: int | Sequence[int], dilations: Sequence[int] | None = None,
@@ -180,8 +185,11 @@ class TCNStream(ModelStream):
         self._fused = [(f"blocks.{i}.conv1", f"blocks.{i}.conv2",
                         time_major_1x1(w, f"blocks.{i}.downsample")) for i in range(blocks)]
         self._chain = FusedChain({name: FusedConv(convs[name], dtype)
-                                  for pair in self._fused for name in pair[:2]})
+                                  for pair in self._fused for name in pair[:2]}, BLOCK)
         self._head_tm = time_major_1x1(w, "head")
+        self._step = ResidualChainStep(self._chain, [(n1, n2, down, 0)
+                                                     for n1, n2, down in self._fused],
+                                       self._head_tm, dtype)
         self._bound = (None, None, None)  # a new dtype's chain: bind again
 
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:  # (no conditioning)
@@ -203,8 +211,12 @@ class TCNStream(ModelStream):
                  downsample) for n1, n2, downsample in self._fused]
 
     def _run_fused(self, x: np.ndarray) -> np.ndarray:
-        kernels = self._kernels
         batch, _, m = x.shape
+        if m <= STEP_SAMPLES:  # short chunks: the whole chain in one compiled call
+            y = self._step(x, self.state.histories)
+            if y is not None:
+                return y
+        kernels = self._kernels
         plan = self._plan(batch, m, x.dtype)
         product = residual = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C)
         mode = kernels.COPY  # the chunk enters the first history as it is

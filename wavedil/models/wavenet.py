@@ -44,7 +44,7 @@ from ..engine.fused import (
 )
 from ..engine.spec import Branches, Chain, dilation_schedule
 from .activations import relu, sigmoid
-from .base import Model, ModelStream, _conv_spec, _pointwise
+from .base import BLOCK, Model, ModelStream, _conv_spec, _pointwise
 from .parallel import run_offline
 
 
@@ -272,7 +272,7 @@ class WaveNetStream(ModelStream):
             gate = DilatedConv1d(p[f"layers.{i}.conv.weight"] * halve[:, None, None],
                                  p[f"layers.{i}.conv.bias"] * halve, c["dilations"][i])
             convs[f"layers.{i}.conv"] = FusedConv(gate, dtype)
-        self._chain = FusedChain(convs)
+        self._chain = FusedChain(convs, BLOCK)
         self._kernels = compiled_passes()
         self._cond_tm = {}
         for kind, stacked in (("global_cond", self._global_cond),
