@@ -186,8 +186,9 @@ class FusedChain:
         convs = self.convs.values()
         arena = TimeMajorArena(batch, [c.span for c in convs],
                                [c.layer.in_channels for c in convs], self.largest, dtype)
-        for k, conv in enumerate(convs):
-            arena[k].reserve(conv.span)  # the arena's zeros: span samples of silence
+        for k, conv in enumerate(convs):  # span samples of silence
+            slot = arena[k].reserve(conv.span)
+            arena[k].buffer[:, slot : slot + conv.span] = 0
         return ChainHistories(arena, list(self.convs))
 
     def load(self, arrays: Mapping[str, npt.ArrayLike], batch: int,

@@ -193,7 +193,8 @@ class TimeMajorArena:
     positions last (``positions`` is that view), so a compiled kernel takes ``buffer`` and
     ``table`` and reserves with ``wavedil.engine._jit.chain.reserve``; ``arena[k]`` is
     history k as a ``History`` (``trailing_shape=(C_k,)``) on the same memory. Regions never
-    grow: each takes appends of up to ``largest`` samples.
+    grow: each takes appends of up to ``largest`` samples. The buffer starts uninitialised
+    (no megabytes zeroed per stream): only kept and appended rows are ever read.
     """
 
     def __init__(self, batch: int, sizes: Sequence[int], channels: Sequence[int],
@@ -202,7 +203,7 @@ class TimeMajorArena:
         capacities = [n + max(n, MIN_ROOM, int(largest)) for n in sizes]
         lengths = [batch * cap * c for cap, c in zip(capacities, channels)]
         offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64)
-        self.buffer = np.zeros(int(offsets[-1]), dtype)
+        self.buffer = np.empty(int(offsets[-1]), dtype)
         self.table = np.zeros((len(sizes), 5), np.int64)
         self.table[:, :3] = np.array([offsets[:-1], capacities, sizes], np.int64).T
         self.positions = self.table[:, 3:]

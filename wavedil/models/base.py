@@ -31,7 +31,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, Hashable, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +47,7 @@ from .file import save_model
 from .parallel import cut_in_time, run_offline
 
 BLOCK = 2048  # samples per internal block of a stream (offline calls run in these blocks)
+T = TypeVar("T")
 
 
 class Model:
@@ -63,6 +64,7 @@ class Model:
             params = _init_params(shapes, np.random.default_rng(seed))
         self.params = _check_params(params, shapes)
         self._casts: dict = {}
+        self._shared: dict = {}  # ``shared``: runtimes every stream of this model reads
         self.dilated_convs = {name: DilatedConv1d(self.params[name + ".weight"],
                                            self.params.get(name + ".bias"), dilation, groups)
                        for name, (dilation, groups) in self._dilated().items()}
@@ -121,6 +123,15 @@ class Model:
             return repr(value)
         options = ", ".join(f"{k}={short(v)}" for k, v in self.config.items())
         return f"{self.architecture}({options})"
+
+    def shared(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()``, made once per ``key`` and kept: read-only runtime data that every
+        stream of this model shares (weights laid out per dtype), never a stream's state.
+        A stream is made per offline call, so building it each time would cost every call
+        (milliseconds for a TCN's Winograd weights)."""
+        if key not in self._shared:
+            self._shared[key] = build()
+        return self._shared[key]
 
     def _cast(self, dtype: npt.DTypeLike) -> dict[str, np.ndarray]:
         """The 1x1 convs' weights in ``dtype``: ``(C_out, C_in)`` matrices, bias columns.

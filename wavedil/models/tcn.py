@@ -181,16 +181,23 @@ class TCNStream(ModelStream):
             self._head = ops.get("head")
             return
         self._kernels = compiled_passes()
-        convs, w = self.model.dilated_convs, self.w
+        w = self.w
         self._fused = [(f"blocks.{i}.conv1", f"blocks.{i}.conv2",
                         time_major_1x1(w, f"blocks.{i}.downsample")) for i in range(blocks)]
-        self._chain = FusedChain({name: FusedConv(convs[name], dtype)
-                                  for pair in self._fused for name in pair[:2]}, BLOCK)
         self._head_tm = time_major_1x1(w, "head")
-        self._step = ResidualChainStep(self._chain, [(n1, n2, down, 0)
-                                                     for n1, n2, down in self._fused],
-                                       self._head_tm, dtype)
+        convs, self._step = self.model.shared(("fused", dtype), self._fused_runtime)
+        self._chain = FusedChain(convs, BLOCK)  # the stream's own input blocks
         self._bound = (None, None, None)  # a new dtype's chain: bind again
+
+    def _fused_runtime(self) -> tuple[dict[str, FusedConv], ResidualChainStep]:
+        """The fused convs and the compiled step in the bound dtype (the model keeps them
+        for all its streams)."""
+        dtype, convs = self._dtype, self.model.dilated_convs
+        assert dtype is not None  # bound
+        fused = {name: FusedConv(convs[name], dtype) for n1, n2, _ in self._fused
+                 for name in (n1, n2)}
+        blocks = [(n1, n2, down, 0) for n1, n2, down in self._fused]
+        return fused, ResidualChainStep(FusedChain(fused, BLOCK), blocks, self._head_tm, dtype)
 
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:  # (no conditioning)
         if self._chain is not None:
