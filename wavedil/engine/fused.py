@@ -18,8 +18,10 @@ inputs (its im2col rows or its four Winograd inputs); a plain product followed b
 im2col conv takes one pass (``store_and_gather_tm``).
 
 Histories are time-major ``History`` buffers (``(B, T, C_in)``) that live in the model
-stream's state: ``FusedConv`` and ``FusedChain`` hold weights and scratch only, and take the
-histories as arguments (a fresh set from ``FusedChain.new_state``). Exported states keep the
+stream's state, all in one ``TimeMajorArena`` (``ChainHistories``), which the compiled
+short-chunk step (``wavedil.engine.blocks``) reads and writes too: ``FusedConv`` and
+``FusedChain`` hold weights and scratch only, and take the histories as arguments (a fresh
+set from ``FusedChain.new_state``). Exported states keep the
 engine's channel-major layout ``(B, C_in, n)``, so states do not depend on the runtime.
 ``time_major_1x1`` and ``pointwise_tm`` are the 1x1 convs between the dilated ones.
 

@@ -233,6 +233,7 @@ class _ArenaHistory(History):
     def __init__(self, positions: np.ndarray, region: np.ndarray, lead_shape: tuple[int, ...],
                  size: int, trailing_shape: tuple[int, ...] = ()) -> None:
         self._positions, self._region = positions, region
+        self._capacity = region.shape[len(lead_shape)]
         super().__init__(lead_shape, size, region.dtype, trailing_shape)
 
     def _zeros(self, capacity: int) -> np.ndarray:
@@ -253,6 +254,18 @@ class _ArenaHistory(History):
     @_end.setter
     def _end(self, value: int) -> None:
         self._positions[1] = value
+
+    def reserve(self, m: int) -> int:
+        """``History.reserve`` on the positions row, read and written once each (the
+        streams reserve per conv and chunk: element access costs add up)."""
+        start, end = self._positions.tolist()
+        if end + m > self._capacity:
+            self._make_room(m)
+            start, end = self._positions.tolist()
+        positions = self._positions
+        positions[0] = max(start, end + m - self.size)
+        positions[1] = end + m
+        return end
 
     def _make_room(self, m: int) -> None:
         capacity = self._buf.shape[len(self.lead_shape)]

@@ -8,7 +8,8 @@ call) and ``ModelStream`` (the state protocol of a model's stream and its blocks
 
 Two runtimes serve one semantics, kept equal by the tests against the torch twins: a TCN
 or WaveNet with dilated gate convs runs the fused, time-major chain
-(``wavedil.engine.fused``), whose histories live in the stream's ``ModelState``; any other
+(``wavedil.engine.fused``; a TCN's short chunks the compiled step over the same histories,
+``wavedil.engine.blocks``), whose histories live in the stream's ``ModelState``; any other
 model (kernel size 1, ``Stack``) runs each dilated conv as an engine ``ConvStream``, a named
 child of the stream, and each 1x1 conv as a matrix product. Either way a state exports
 ``{conv name}.history`` arrays ``(B, C_in, n)`` in the engine's channel-major layout, so a

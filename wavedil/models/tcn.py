@@ -166,7 +166,8 @@ class TCNStream(ModelStream):
     (``wavedil.engine.fused``): per conv its matrix products (im2col, or Winograd F(2, 3) for
     chunks of 32 samples and more in whole tiles) and compiled passes that apply the
     ReLUs and the residual sum, write the result into the next conv's history and gather
-    that conv's inputs. States keep the engine's layout.
+    that conv's inputs. Chunks of up to ``STEP_SAMPLES`` run whole in one compiled call
+    (``wavedil.engine.blocks``) on the same histories. States keep the engine's layout.
     """
 
     def fused(self) -> bool:
