@@ -28,8 +28,9 @@ DTYPES = st.sampled_from([np.float32, np.float64])
        st.integers(0, 5), st.integers(0, 7), DTYPES, st.integers(0, 2**16))
 def test_product_sums_bias_then_rows_in_order(m, c_in, c_out, taps, dilation, offset, dtype,
                                               seed):
-    """Each output is ``((b + x_0 w_0) + x_1 w_1) + ...`` over the rows ``k C_in + c`` in
-    order, one rounding per operation: bit for bit the numpy loop that does just that."""
+    """Each output starts from its bias, then per tap the channels in groups of four,
+    ``y + ((x_0 w_0 + x_1 w_1) + (x_2 w_2 + x_3 w_3))``, the rest one by one, one rounding
+    per operation: bit for bit the numpy loop that does just that."""
     rng = np.random.default_rng(seed)
     span = (taps - 1) * dilation
     src = rng.standard_normal(offset + (m + span) * c_in + 5).astype(dtype)
@@ -41,8 +42,13 @@ def test_product_sums_bias_then_rows_in_order(m, c_in, c_out, taps, dilation, of
     for t in range(m):
         y = bias.copy()
         for k in range(taps):
-            for c in range(c_in):
-                y = y + src[offset + (t + k * dilation) * c_in + c] * w[k * c_in + c]
+            terms = [src[offset + (t + k * dilation) * c_in + c] * w[k * c_in + c]
+                     for c in range(c_in)]  # numpy rounds each product to dtype
+            fours = c_in - c_in % 4
+            for c in range(0, fours, 4):
+                y = y + ((terms[c] + terms[c + 1]) + (terms[c + 2] + terms[c + 3]))
+            for c in range(fours, c_in):
+                y = y + terms[c]
         expected[2 + t * c_out : 2 + (t + 1) * c_out] = y
 
     product(src, offset, c_in, dilation * c_in, taps, c_in, weights, 3, c_out, dst, 2, m)

@@ -9,16 +9,18 @@ and added into every output, so the loop needs no reordering of sums (no fastmat
 LLVM vectorises it as it stands.
 
 Summation order (the same for every chunk size, so chunkings agree bit for bit on this
-path): each output starts from its bias, then adds ``x[r] * w[r, o]`` for the input rows
-``r = k * C_in + c`` in ascending order (tap k, then channel c), one rounding per multiply
-and one per addition: ``((b + x_0 w_0) + x_1 w_1) + ...``. The unrolled loops write that
-chain as one left-to-right expression (``y + v0 * w0 + v1 * w1 + ...``), which is the same
-sequence of roundings. numpy's BLAS sums in its own order, so the two paths agree within
-the contract's tolerance, not bit for bit.
+path; written out in the code, no fastmath, one rounding per operation): each output starts
+from its bias ``y = b``; then, tap by tap (k ascending), the tap's input channels c go in
+groups of four, each group summed as a pair of pairs and added to the output,
+``y = y + ((x_c w_c + x_c+1 w_c+1) + (x_c+2 w_c+2 + x_c+3 w_c+3))``, and the channels left
+over (fewer than four) one by one, ``y = y + x_c w_c``, where ``x_c w_c`` stands for
+``x[k, c] * w[k C_in + c, o]``. (The pairs shorten the chain of dependent additions, which
+bounds a one-sample product's speed.) numpy's BLAS sums in its own order, so the two paths
+agree within the contract's tolerance, not bit for bit.
 
 Histories: conv ``j`` keeps its input in region ``j`` of the flat ``buf``, time-major
-``(B, capacity_j, C_in_j)`` from ``geometry[j, OFFSET]``, its positions ``(start, end)`` in
-``positions[j]`` (``History``'s policy, ``reserve``). A conv with ``taps`` taps at
+``(B, capacity_j, C_in_j)`` from ``table[j, OFFSET]``, its positions ``(start, end)`` in
+``table[j, START:]`` (``History``'s policy, ``reserve``). A conv with ``taps`` taps at
 ``dilation`` reads the ``span + 1`` newest rows of its history, ``span = (taps - 1) *
 dilation``, whatever its alignment: a conv with lookahead ``right`` computes the output
 ``right`` samples in the past, so a chain of such convs runs here unchanged once every
@@ -71,8 +73,9 @@ def reserve(buf, table, j, batch, channels, m):
 
 @njit(cache=True, nogil=True)
 def _row(src, a, tap_step, taps, c_in, weights, w0, c_out, y):
-    """One output row: ``y[o] += sum_r x[r] w[r, o]`` in row order (see the module
-    docstring), eight input rows per pass over ``y``; ``y`` holds the bias on entry."""
+    """One output row: ``y[o] += sum_r x[r] w[r, o]`` in the order of the module
+    docstring, two groups of four rows per pass over ``y``; ``y`` holds the bias on
+    entry."""
     for k in range(taps):
         xs = src[a + k * tap_step : a + k * tap_step + c_in]
         wk = w0 + k * c_in * c_out
@@ -83,10 +86,19 @@ def _row(src, a, tap_step, taps, c_in, weights, w0, c_out, y):
             w = weights[wk + c * c_out : wk + (c + 8) * c_out]
             n = c_out
             for o in range(c_out):
-                y[o] = (y[o] + v0 * w[o] + v1 * w[n + o] + v2 * w[2 * n + o]
-                        + v3 * w[3 * n + o] + v4 * w[4 * n + o] + v5 * w[5 * n + o]
-                        + v6 * w[6 * n + o] + v7 * w[7 * n + o])
+                y[o] = ((y[o] + ((v0 * w[o] + v1 * w[n + o])
+                                 + (v2 * w[2 * n + o] + v3 * w[3 * n + o])))
+                        + ((v4 * w[4 * n + o] + v5 * w[5 * n + o])
+                           + (v6 * w[6 * n + o] + v7 * w[7 * n + o])))
             c += 8
+        if c + 4 <= c_in:
+            v0, v1, v2, v3 = xs[c], xs[c + 1], xs[c + 2], xs[c + 3]
+            w = weights[wk + c * c_out : wk + (c + 4) * c_out]
+            n = c_out
+            for o in range(c_out):
+                y[o] = y[o] + ((v0 * w[o] + v1 * w[n + o])
+                               + (v2 * w[2 * n + o] + v3 * w[3 * n + o]))
+            c += 4
         while c < c_in:
             v = xs[c]
             w = weights[wk + c * c_out : wk + (c + 1) * c_out]
@@ -98,7 +110,7 @@ def _row(src, a, tap_step, taps, c_in, weights, w0, c_out, y):
 @njit(cache=True, nogil=True)
 def _rows4(src, a, row_step, tap_step, taps, c_in, weights, w0, c_out, y0, y1, y2, y3):
     """Four output rows (input rows ``a``, ``a + row_step``, ...) that share every weight
-    load, four input rows per pass; the same order per output as ``_row``."""
+    load, one group of four input rows per pass; the same order per output as ``_row``."""
     n = c_out
     for k in range(taps):
         x0 = src[a + k * tap_step : a + k * tap_step + c_in]
@@ -115,10 +127,10 @@ def _rows4(src, a, row_step, tap_step, taps, c_in, weights, w0, c_out, y0, y1, y
             w = weights[wk + c * c_out : wk + (c + 4) * c_out]
             for o in range(c_out):
                 p, q, s, u = w[o], w[n + o], w[2 * n + o], w[3 * n + o]
-                y0[o] = y0[o] + a0 * p + a1 * q + a2 * s + a3 * u
-                y1[o] = y1[o] + b0 * p + b1 * q + b2 * s + b3 * u
-                y2[o] = y2[o] + d0 * p + d1 * q + d2 * s + d3 * u
-                y3[o] = y3[o] + e0 * p + e1 * q + e2 * s + e3 * u
+                y0[o] = y0[o] + ((a0 * p + a1 * q) + (a2 * s + a3 * u))
+                y1[o] = y1[o] + ((b0 * p + b1 * q) + (b2 * s + b3 * u))
+                y2[o] = y2[o] + ((d0 * p + d1 * q) + (d2 * s + d3 * u))
+                y3[o] = y3[o] + ((e0 * p + e1 * q) + (e2 * s + e3 * u))
             c += 4
         while c < c_in:
             a0, b0, d0, e0 = x0[c], x1[c], x2[c], x3[c]
