@@ -6,9 +6,10 @@ Three measurements, each checked for equal outputs before it is timed:
    18 convs) and a WaveNet (64 residual / 128 gate / 64 skip channels, K = 2, dilations
    1..512 twice: 20 layers), the numpy model (``wavedil.nn.export`` then
    ``wavedil.models.loader.load``, so the weights are identical) vs the torch model;
-2. streaming that TCN in chunks of 1, 32, 128, 512 samples: the numpy stream vs
+2. streaming that TCN in chunks of 1, 8, 32, 128, 512 samples: the numpy stream vs
    pytorch-tcn's streaming (``tcn(chunk, inference=True)``, batch 1) on the same weights
-   (a ``pytorch_tcn.TCN`` converted with ``wavedil.nn.from_pytorch_tcn``);
+   (a ``pytorch_tcn.TCN`` converted with ``wavedil.nn.from_pytorch_tcn``), and at the
+   chunks that take the compiled step the numpy stream with that step off (its BLAS path);
 3. in the same interleaved runs, wavedil's torch streaming mode (``with
    model.streaming(1):``) vs pytorch-tcn.
 """
@@ -34,14 +35,16 @@ from common import (
 )
 from torch.nn.utils import parametrize
 
+import wavedil.models.tcn
+from wavedil.engine.fused import WINOGRAD_MIN_SAMPLES
 from wavedil.models.loader import load
 from wavedil.nn import TCN, WaveNet, export, from_pytorch_tcn
 
 RATE = 48_000
-CHUNKS = (1, 32, 128, 512)
+CHUNKS = (1, 8, 32, 128, 512)
 OFFLINE_TARGET = 1.2  # numpy throughput / torch throughput
 STREAM_TARGETS = {1: 20.0, 32: 5.0, 128: 5.0}  # numpy stream speed-up over pytorch-tcn
-RTF_TARGETS = {32: 1.0, 128: 0.4}  # numpy stream RTF at most (strictly below 1 at chunk 32)
+RTF_TARGETS = {1: 1.0, 32: 0.2, 128: 0.4}  # numpy stream RTF at most (strictly below 1)
 STREAM_TORCH_THREADS = 1  # torch's intra-op pool for the per-chunk calls (see the notes)
 
 
@@ -111,6 +114,17 @@ def numpy_twin(model, folder: str, name: str):
 def flop_per_sample(net) -> int:
     """Multiply-adds x 2 per output sample: every conv weight is used once per sample."""
     return 2 * sum(v.size for k, v in net.params.items() if k.endswith(".weight"))
+
+
+def least_flop_per_sample(net, chunk: int) -> float:
+    """``flop_per_sample`` with the Winograd F(2, 3) saving where a stream in chunks of
+    ``chunk`` takes it (two thirds of a 3-tap conv's multiplies): the arithmetic floor."""
+    flop = flop_per_sample(net)
+    for conv in net.dilated_convs.values():
+        if (conv.kernel_size == 3 and chunk >= WINOGRAD_MIN_SAMPLES
+                and chunk % (2 * conv.dilation) == 0):
+            flop -= 2 * conv.weight.size / 3
+    return flop
 
 
 def randomise_gains(model) -> None:
@@ -206,19 +220,24 @@ def streaming_section(sizes, peak, folder) -> str:
     rng = np.random.default_rng(11)
     x = (0.5 * rng.standard_normal((1, c, sizes.stream_samples))).astype(np.float32)
     floor_rtf = flop_per_sample(net) * RATE / (peak * 1e9)
+    core_peak = peak / pinned_threads()  # the compiled step and each BLAS call: one core
+    step_samples = wavedil.models.tcn.STEP_SAMPLES
     rows, misses = [], []
     for chunk in CHUNKS:
         samples = sizes.chunk1_samples if chunk == 1 else sizes.stream_samples
         chunks = [x[..., i : i + chunk] for i in range(0, samples, chunk)]
         torch_chunks = [torch.from_numpy(part) for part in chunks]
-        runners = stream_runners(net, torch_model, theirs_model, chunks, torch_chunks)
+        runners = stream_runners(net, torch_model, theirs_model, chunks, torch_chunks,
+                                 blas_path=chunk <= step_samples)
         reference = torch.cat(runners["pytorch-tcn"](), -1).numpy()
         check_close(theirs_model(torch.from_numpy(x[..., :samples])).numpy(), reference,
                     f"pytorch-tcn stream vs offline, chunk {chunk}")
-        check_close(np.concatenate(runners["numpy"](), -1), reference,
-                    f"numpy stream, chunk {chunk}")
-        check_close(torch.cat(runners["torch"](), -1).numpy(), reference,
-                    f"torch stream, chunk {chunk}")
+        for name, run in runners.items():
+            if name != "pytorch-tcn":
+                output = run()
+                output = torch.cat(output, -1).numpy() if name == "torch" else \
+                    np.concatenate(output, -1)
+                check_close(output, reference, f"{name} stream, chunk {chunk}")
         t = sizes.time(runners)
         seconds, calls = samples / RATE, len(chunks)
         speedup = t.ratio("pytorch-tcn", "numpy")
@@ -235,14 +254,19 @@ def streaming_section(sizes, peak, folder) -> str:
             if rtf_numpy > limit or (limit == 1.0 and rtf_numpy >= 1.0):
                 misses.append(f"chunk {chunk}: numpy RTF {rtf_numpy:.2f} "
                               f"(target {'< 1' if limit == 1.0 else f'<= {limit:g}'})")
-        rows.append([chunk, samples, us(t["numpy"] / calls), us(t["torch"] / calls),
+        blas = "numpy, BLAS path"
+        rows.append([chunk, samples, us(t["numpy"] / calls),
+                     us(t[blas] / calls) if blas in t else "-", us(t["torch"] / calls),
                      us(t["pytorch-tcn"] / calls), f"{rtf_numpy:.3g}",
+                     f"{t[blas] / seconds:.3g}" if blas in t else "-",
                      f"{t['torch'] / seconds:.3g}", f"{t['pytorch-tcn'] / seconds:.3g}",
+                     f"{least_flop_per_sample(net, chunk) * RATE / (core_peak * 1e9):.3g}",
                      f"{speedup:.1f}" + (f" ({', '.join(note)})" if note else ""),
                      f"{torch_speedup:.1f}"])
-    table = md_table(["chunk", "samples", "numpy µs/call", "wavedil torch µs/call",
-                      "pytorch-tcn µs/call", "numpy RTF", "wavedil torch RTF",
-                      "pytorch-tcn RTF", "numpy speed-up vs pytorch-tcn",
+    table = md_table(["chunk", "samples", "numpy µs/call", "numpy BLAS path µs/call",
+                      "wavedil torch µs/call", "pytorch-tcn µs/call", "numpy RTF",
+                      "numpy BLAS path RTF", "wavedil torch RTF", "pytorch-tcn RTF",
+                      "floor RTF, one core", "numpy speed-up vs pytorch-tcn",
                       "wavedil torch speed-up vs pytorch-tcn"], rows)
     summary = "met everywhere" if not misses else "missed at " + "; ".join(misses)
     d = sizes.tcn_dilations
@@ -259,10 +283,18 @@ def streaming_section(sizes, peak, folder) -> str:
         "call). Each timed run starts a fresh stream (numpy: `net.stream()`; wavedil "
         "torch: `with model.streaming(1):`; pytorch-tcn: `reset_buffers()` then "
         "`tcn(chunk, inference=True)` per chunk) and feeds the same pre-cut chunks. "
+        f"Chunks of up to {step_samples} samples run the numpy stream's compiled step (the "
+        "whole TCN in one numba call per chunk, single-threaded); `numpy BLAS path` is the "
+        "same stream with that step off (a numpy matrix product per conv, between compiled "
+        "passes), as longer chunks run. "
         f"Arithmetic floor at the measured matmul peak: RTF {floor_rtf:.3g} "
-        f"({flop_per_sample(net) * RATE / 1e9:.3g} GFLOP per second of audio). Targets: "
-        "numpy RTF < 1 at chunk 32 and <= 0.4 at chunk 128, >= 5x pytorch-tcn at chunks "
-        f"32 and 128, >= 20x at chunk 1: {summary}.", "",
+        f"({flop_per_sample(net) * RATE / 1e9:.3g} GFLOP per second of audio); `floor RTF, "
+        f"one core` is the arithmetic a stream on one core must do at that chunk (Winograd "
+        f"F(2, 3) counted where a chunk holds whole tiles of 2 x dilation, from "
+        f"{WINOGRAD_MIN_SAMPLES} samples) at half the measured peak, the bound of any "
+        "single-threaded stream. Targets: "
+        "numpy RTF < 1 at chunk 1, <= 0.2 at chunk 32 and <= 0.4 at chunk 128, >= 5x "
+        f"pytorch-tcn at chunks 32 and 128, >= 20x at chunk 1: {summary}.", "",
         f"Threads: torch (wavedil streaming and pytorch-tcn alike) runs these per-chunk calls "
         f"on {min(pinned_threads(), STREAM_TORCH_THREADS)} intra-op thread, numpy's BLAS on "
         f"{pinned_threads()}. A chunk's work is too small to split: probed at load ~1, "
@@ -273,10 +305,18 @@ def streaming_section(sizes, peak, folder) -> str:
         "ratios.", ""])
 
 
-def stream_runners(net, torch_model, theirs_model, chunks, torch_chunks) -> dict:
+def stream_runners(net, torch_model, theirs_model, chunks, torch_chunks,
+                   blas_path: bool = False) -> dict:
     def numpy_stream():
         stream = net.stream()
         return [stream.process(part) for part in chunks]
+
+    def numpy_blas_stream():  # the same stream with the compiled short-chunk step off
+        saved, wavedil.models.tcn.STEP_SAMPLES = wavedil.models.tcn.STEP_SAMPLES, 0
+        try:
+            return numpy_stream()
+        finally:
+            wavedil.models.tcn.STEP_SAMPLES = saved
 
     def torch_stream():
         with torch_model.streaming(1):
@@ -286,4 +326,7 @@ def stream_runners(net, torch_model, theirs_model, chunks, torch_chunks) -> dict
         theirs_model.reset_buffers()
         return [theirs_model(part, inference=True) for part in torch_chunks]
 
-    return {"numpy": numpy_stream, "torch": torch_stream, "pytorch-tcn": pytorch_tcn_stream}
+    runners = {"numpy": numpy_stream, "torch": torch_stream, "pytorch-tcn": pytorch_tcn_stream}
+    if blas_path:
+        runners["numpy, BLAS path"] = numpy_blas_stream
+    return runners

@@ -18,7 +18,8 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 # Modules without ``__all__``: their public names are the functions and classes they define.
 MODULES = {"wavedil": "__init__.py", "wavedil.nn": "nn/__init__.py",
-           "wavedil.cli": "cli/__init__.py", "wavedil.dask": "dask/__init__.py", "wavedil.plot": "plot.py"}
+           "wavedil.cli": "cli/__init__.py", "wavedil.dask": "dask/__init__.py",
+           "wavedil.plot": "plot.py"}
 DIRECTIVE = re.compile(r"^\.\. (?:auto)?(?:function|class|exception|data|method)::\s*(\S+)",
                        re.M)
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wavedil.engine.history import MIN_ROOM, DelayLine, History, HistoryArena
+from wavedil.engine.history import MIN_ROOM, DelayLine, History, HistoryArena, TimeMajorArena
 
 
 @given(st.integers(0, 600), st.lists(st.integers(0, 700), min_size=1, max_size=30),
@@ -94,6 +94,46 @@ def test_an_arena_history_loads_and_never_grows():
     np.testing.assert_array_equal(arena[0].recent(), [[1, 1, 1, 1]])
     with pytest.raises(ValueError, match="cannot take 7 more in its region of 10 samples"):
         arena[0].append(np.ones((1, 7), np.float32))
+
+
+@given(st.integers(0, 300), st.lists(st.integers(0, 256), min_size=1, max_size=30),
+       st.integers(1, 3))
+def test_the_compiled_time_major_reserve_is_history_reserve(size, sizes, batch):
+    """A ``TimeMajorArena``'s history, appended to by ``wavedil.engine._jit.chain.reserve``,
+    keeps the tail of the signal exactly as a ``History`` that got the same appends."""
+    from wavedil.engine._jit.chain import OFFSET, reserve
+
+    rng = np.random.default_rng(size)
+    signal = rng.standard_normal((batch, sum(sizes), 3))  # (B, T, C)
+    history = History((batch,), size, np.float64, trailing_shape=(3,))
+    arena = TimeMajorArena(batch, [4, size], [2, 3], max(sizes), np.float64)
+    region = arena[1].buffer
+    assert region.base is arena.buffer or region.base is arena.buffer.base  # a view
+    seen = 0
+    for m in sizes:
+        slot = history.reserve(m)
+        history.buffer[:, slot : slot + m] = signal[:, seen : seen + m]
+        row = reserve(arena.buffer, arena.table, 1, batch, 3, m)
+        region[:, row : row + m] = signal[:, seen : seen + m]
+        seen += m
+        np.testing.assert_array_equal(region[:, row - min(size, seen - m) : row + m],
+                                      signal[:, max(0, seen - m - size) : seen])
+        np.testing.assert_array_equal(arena[1].recent(), history.recent())
+        np.testing.assert_array_equal(arena[1].recent(), signal[:, max(0, seen - size) : seen])
+    assert len(arena[0]) == 0 and arena.table[1, OFFSET] == batch * arena.table[0, 1] * 2
+
+
+def test_a_time_major_arena_history_loads_and_never_grows():
+    arena = TimeMajorArena(2, [3, 5], [4, 1], 10, np.float32)
+    assert arena.table[:, 1].tolist() == [3 + MIN_ROOM, 5 + MIN_ROOM]  # size + room
+    past = np.arange(8, dtype=np.float32).reshape(2, 2, 2)
+    arena[0].load(np.zeros((2, 1, 4), np.float32))
+    arena[1].load(past[..., :1])
+    np.testing.assert_array_equal(arena[1].recent(), past[..., :1])
+    assert arena.positions.tolist() == [[0, 1], [0, 2]]
+    np.testing.assert_array_equal(arena[0].recent(), 0)  # its own region
+    with pytest.raises(ValueError, match=f"cannot take {MIN_ROOM + 4} more"):
+        arena[1].append(np.ones((2, MIN_ROOM + 4, 1), np.float32))
 
 
 @given(st.integers(0, 50), st.lists(st.integers(0, 80), min_size=1, max_size=20))

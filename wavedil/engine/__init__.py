@@ -2,8 +2,8 @@
 
 "One engine" means one semantics (alignment, boundary, latency, the streaming contract and
 its state protocol, one history layout); several runtimes serve it where speed needs it
-(numpy products with compiled gathers, the fused time-major chain, compiled per-tap and
-per-level loops), each held to the same oracles by the tests.
+(numpy products with compiled gathers, the fused time-major chain, a compiled step through
+a whole chain, compiled per-tap and per-level loops), each held to the same oracles by the tests.
 
 - ``spec``: ``LayerSpec`` and alignments, the vocabulary every layer describes itself in.
 - ``checks``: input checks shared by every module (dtypes, shapes, positive integers).
@@ -12,6 +12,7 @@ per-level loops), each held to the same oracles by the tests.
 - ``conv``: ``DilatedConv1d``, its stream and the functional ``conv1d``.
 - ``depthwise``: the per-tap path of a layer with one filter per channel.
 - ``fused``: the time-major chain of convs that the model streams run.
+- ``blocks``: a TCN's whole chain in one compiled call per short chunk, on the same histories.
 - ``memory``: recycled large outputs and per-thread scratch blocks.
 - ``_jit``: every compiled (numba) loop, imported on first use; ``compiled`` is the public
   door through which the other rooms reach the loops they call.

@@ -18,8 +18,10 @@ inputs (its im2col rows or its four Winograd inputs); a plain product followed b
 im2col conv takes one pass (``store_and_gather_tm``).
 
 Histories are time-major ``History`` buffers (``(B, T, C_in)``) that live in the model
-stream's state: ``FusedConv`` and ``FusedChain`` hold weights and scratch only, and take the
-histories as arguments (a fresh set from ``FusedChain.new_state``). Exported states keep the
+stream's state, all in one ``TimeMajorArena`` (``ChainHistories``), which the compiled
+short-chunk step (``wavedil.engine.blocks``) reads and writes too: ``FusedConv`` and
+``FusedChain`` hold weights and scratch only, and take the histories as arguments (a fresh
+set from ``FusedChain.new_state``). Exported states keep the
 engine's channel-major layout ``(B, C_in, n)``, so states do not depend on the runtime.
 ``time_major_1x1`` and ``pointwise_tm`` are the 1x1 convs between the dilated ones.
 
@@ -36,8 +38,9 @@ from typing import NamedTuple, Union
 import numpy as np
 import numpy.typing as npt
 
+from .checks import positive_int
 from .conv import DilatedConv1d, checked_history
-from .history import History
+from .history import History, TimeMajorArena
 
 # Shorter chunks keep the one-pass im2col path: below this Winograd's extra passes cost more
 # than its saved multiplies (benchmarks/RESULTS.md, "Measurements behind design choices").
@@ -74,8 +77,10 @@ class FusedConv:
             weight = np.concatenate([weight, self.bias[None]])
         self.layer, self.weight = layer, np.ascontiguousarray(weight)  # row t * C_in + c
         self.winograd: np.ndarray | None = None
-        if k == 3:  # g_0, (g_0 + g_1 + g_2) / 2, (g_0 - g_1 + g_2) / 2, g_2, summed in the
-            g0, g1, g2 = layer.weight.transpose(2, 1, 0)  # weights' own precision
+        if k == 3:  # g_0, (g_0 + g_1 + g_2) / 2, (g_0 - g_1 + g_2) / 2, g_2, summed in
+            # float64 whatever the weights' dtype (a float32 model on float64 input stays
+            # float64 throughout), then cast to the chunk's dtype
+            g0, g1, g2 = layer.weight.astype(np.float64).transpose(2, 1, 0)
             self.winograd = np.ascontiguousarray(
                 np.stack([g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2]), dtype)
         self.span, self.dilation, self.taps = layer.span, layer.dilation, k
@@ -87,17 +92,6 @@ class FusedConv:
         """Whether chunks of ``m`` samples run Winograd F(2, 3) (else im2col)."""
         return (self.winograd is not None and m >= WINOGRAD_MIN_SAMPLES
                 and m % (2 * self.dilation) == 0)
-
-    def new_history(self, batch: int, dtype: npt.DTypeLike,
-                    past: np.ndarray | None = None) -> History:
-        """A time-major history holding ``past`` (``(B, C_in, n)``, engine layout) or
-        ``span`` zeros."""
-        c_in = self.layer.in_channels
-        history = History((batch,), self.span, dtype, trailing_shape=(c_in,))
-        if past is None:
-            past = np.zeros((batch, c_in, self.span), dtype)
-        history.load(past.transpose(0, 2, 1))
-        return history
 
     def store(self, kernels: ModuleType, history: History, product: Product,
               residual: np.ndarray | None, mode: int, inputs: np.ndarray) -> np.ndarray:
@@ -166,34 +160,53 @@ def store_product(kernels: ModuleType, product: Product, residual: np.ndarray | 
         kernels.store_and_gather_tm(product, residual, mode, out, slot, 0, 0, 0, out)
 
 
+class ChainHistories(dict):
+    """A chain's histories by conv name (``{name: History}``) and the ``TimeMajorArena``
+    they all live in (``arena``), which the compiled step reads and writes."""
+
+    def __init__(self, arena: TimeMajorArena, names: list[str]) -> None:
+        super().__init__({name: arena[k] for k, name in enumerate(names)})
+        self.arena = arena
+
+
 class FusedChain:
     """A model's fused convs by parameter name and their shared input blocks; the
     histories are the stream's state (``new_state``, ``load``, ``export``), so a stream
-    that is reset or loaded just gets a new set."""
+    that is reset or loaded just gets a new set. They live in one ``TimeMajorArena`` whose
+    regions take chunks of up to ``largest`` samples (the stream cuts longer ones)."""
 
-    def __init__(self, convs: dict[str, FusedConv]) -> None:
+    def __init__(self, convs: dict[str, FusedConv], largest: int) -> None:
         self.convs = convs
+        self.largest = positive_int(largest, "largest")
         self._blocks: tuple[tuple[int, int], dict[str, np.ndarray]] | None = None
 
     def __repr__(self) -> str:
-        return f"FusedChain({list(self.convs)})"
+        return f"FusedChain({list(self.convs)}, largest={self.largest})"
 
-    def new_state(self, batch: int, dtype: npt.DTypeLike) -> dict[str, History]:
-        """A fresh history (``span`` zeros) per conv, by name."""
-        return {name: conv.new_history(batch, dtype) for name, conv in self.convs.items()}
+    def new_state(self, batch: int, dtype: npt.DTypeLike) -> ChainHistories:
+        """A fresh history (``span`` zeros) per conv, by name, in one arena."""
+        convs = self.convs.values()
+        arena = TimeMajorArena(batch, [c.span for c in convs],
+                               [c.layer.in_channels for c in convs], self.largest, dtype)
+        for k, conv in enumerate(convs):  # span samples of silence
+            slot = arena[k].reserve(conv.span)
+            arena[k].buffer[:, slot : slot + conv.span] = 0
+        return ChainHistories(arena, list(self.convs))
 
     def load(self, arrays: Mapping[str, npt.ArrayLike], batch: int,
-             dtype: npt.DTypeLike) -> dict[str, History]:
+             dtype: npt.DTypeLike) -> ChainHistories:
         """The histories saved as ``{name}.history`` in ``arrays`` (engine layout, checked;
         zeros where a key is absent)."""
-        histories = {}
+        histories = self.new_state(batch, dtype)
         for name, conv in self.convs.items():
             key = f"{name}.history"
             past = arrays.get(key)
             if past is not None:
                 past = checked_history(past, key, dtype,
                                        (batch, conv.layer.in_channels, conv.span))
-            histories[name] = conv.new_history(batch, dtype, past)
+                silence = np.zeros(past.shape[:2] + (conv.span - past.shape[2],), dtype)
+                # a causal conv's shorter past had zeros before it: the history stays full
+                histories[name].load(np.concatenate([silence, past], -1).transpose(0, 2, 1))
         return histories
 
     def export(self, histories: dict[str, History]) -> dict[str, np.ndarray]:

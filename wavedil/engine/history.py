@@ -15,9 +15,12 @@ layout keeps every window a plain strided view that BLAS reads in place.)
 A delay line is a ``History`` of ``delay`` samples (``DelayLine``). Compiled kernels keep
 theirs in the same layout: a ``HistoryArena`` puts several histories in one buffer with their
 positions in one array, and ``wavedil.engine._jit.levels.reserve`` is ``History.reserve``
-compiled for it (the tests feed both the same appends and compare them).
+compiled for it (the tests feed both the same appends and compare them); a
+``TimeMajorArena`` does the same for time-major histories of several widths (a chain of
+convs, ``wavedil.engine._jit.chain.reserve``).
 
-Shape: histories are ``(*lead, T)``: time on the last axis.
+Shape: histories are ``(*lead, T)``: time on the last axis (``(*lead, T, *trailing)`` when
+a ``trailing_shape`` is given).
 """
 
 from __future__ import annotations
@@ -161,7 +164,10 @@ class HistoryArena:
         self.buffer = np.zeros((rows, int(self.base[-1])), dtype)
         self.positions = np.zeros((len(sizes), 2), np.int64)
         self.arrays = (self.buffer, self.base, self.positions)  # what a kernel takes
-        self._histories = [_ArenaHistory(self, k, size) for k, size in enumerate(sizes)]
+        rows_shape = (self.buffer.shape[0],)
+        self._histories = [
+            _ArenaHistory(self.positions[k], self.buffer[:, self.base[k] : self.base[k + 1]],
+                          rows_shape, size) for k, size in enumerate(sizes)]
 
     def __getitem__(self, k: int) -> History:
         return self._histories[k]
@@ -178,13 +184,60 @@ class HistoryArena:
         return self.buffer.dtype
 
 
-class _ArenaHistory(History):
-    """History k of a ``HistoryArena``: its region of the buffer, its row of positions."""
+class TimeMajorArena:
+    """Time-major histories ``(B, capacity_k, C_k)`` of several widths in one flat buffer.
 
-    def __init__(self, arena: HistoryArena, k: int, size: int) -> None:
-        self._positions = arena.positions[k]
-        super().__init__((arena.buffer.shape[0],), size, arena.buffer.dtype)
-        self._buf = arena.buffer[:, arena.base[k] : arena.base[k + 1]]
+    The layout of a chain of convs (``wavedil.engine.fused``): history k keeps ``sizes[k]``
+    samples of ``channels[k]`` channels in ``buffer[offset_k : offset_k + B * capacity_k *
+    C_k]``. Row k of ``table`` is ``(offset_k, capacity_k, size_k, start_k, end_k)``, its
+    positions last (``positions`` is that view), so a compiled kernel takes ``buffer`` and
+    ``table`` and reserves with ``wavedil.engine._jit.chain.reserve``; ``arena[k]`` is
+    history k as a ``History`` (``trailing_shape=(C_k,)``) on the same memory. Regions never
+    grow: each takes appends of up to ``largest`` samples. The buffer starts uninitialised
+    (no megabytes zeroed per stream): only kept and appended rows are ever read.
+    """
+
+    def __init__(self, batch: int, sizes: Sequence[int], channels: Sequence[int],
+                 largest: int, dtype: npt.DTypeLike) -> None:
+        sizes = [int(n) for n in sizes]
+        capacities = [n + max(n, MIN_ROOM, int(largest)) for n in sizes]
+        lengths = [batch * cap * c for cap, c in zip(capacities, channels)]
+        offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64)
+        self.buffer = np.empty(int(offsets[-1]), dtype)
+        self.table = np.zeros((len(sizes), 5), np.int64)
+        self.table[:, :3] = np.array([offsets[:-1], capacities, sizes], np.int64).T
+        self.positions = self.table[:, 3:]
+        self.largest = int(largest)
+        self._histories = [
+            _ArenaHistory(self.positions[k], self.buffer[offsets[k] : offsets[k + 1]].reshape(
+                batch, capacities[k], c), (batch,), size, (c,))
+            for k, (size, c) in enumerate(zip(sizes, channels))]
+
+    def __getitem__(self, k: int) -> History:
+        return self._histories[k]
+
+    def __len__(self) -> int:
+        return len(self._histories)
+
+    def __repr__(self) -> str:
+        sizes = [h.size for h in self._histories]
+        channels = [h.trailing_shape[0] for h in self._histories]
+        return (f"TimeMajorArena(batch={self._histories[0].lead_shape[0] if sizes else 0}, "
+                f"sizes={sizes}, channels={channels}, largest={self.largest}, "
+                f"dtype={self.buffer.dtype})")
+
+
+class _ArenaHistory(History):
+    """A history of an arena: its region of the arena's buffer, its row of positions."""
+
+    def __init__(self, positions: np.ndarray, region: np.ndarray, lead_shape: tuple[int, ...],
+                 size: int, trailing_shape: tuple[int, ...] = ()) -> None:
+        self._positions, self._region = positions, region
+        self._capacity = region.shape[len(lead_shape)]
+        super().__init__(lead_shape, size, region.dtype, trailing_shape)
+
+    def _zeros(self, capacity: int) -> np.ndarray:
+        return self._region  # the arena's region, never a buffer of its own
 
     @property
     def _start(self) -> int:
@@ -202,8 +255,21 @@ class _ArenaHistory(History):
     def _end(self, value: int) -> None:
         self._positions[1] = value
 
+    def reserve(self, m: int) -> int:
+        """``History.reserve`` on the positions row, read and written once each (the
+        streams reserve per conv and chunk: element access costs add up)."""
+        start, end = self._positions.tolist()
+        if end + m > self._capacity:
+            self._make_room(m)
+            start, end = self._positions.tolist()
+        positions = self._positions
+        positions[0] = max(start, end + m - self.size)
+        positions[1] = end + m
+        return end
+
     def _make_room(self, m: int) -> None:
-        if len(self) + m > self._buf.shape[-1]:
+        capacity = self._buf.shape[len(self.lead_shape)]
+        if len(self) + m > capacity:
             raise ValueError(f"a history of {len(self)} samples cannot take {m} more in its "
-                             f"region of {self._buf.shape[-1]} samples")
+                             f"region of {capacity} samples")
         super()._make_room(m)

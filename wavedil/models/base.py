@@ -8,7 +8,8 @@ call) and ``ModelStream`` (the state protocol of a model's stream and its blocks
 
 Two runtimes serve one semantics, kept equal by the tests against the torch twins: a TCN
 or WaveNet with dilated gate convs runs the fused, time-major chain
-(``wavedil.engine.fused``), whose histories live in the stream's ``ModelState``; any other
+(``wavedil.engine.fused``; a TCN's short chunks the compiled step over the same histories,
+``wavedil.engine.blocks``), whose histories live in the stream's ``ModelState``; any other
 model (kernel size 1, ``Stack``) runs each dilated conv as an engine ``ConvStream``, a named
 child of the stream, and each 1x1 conv as a matrix product. Either way a state exports
 ``{conv name}.history`` arrays ``(B, C_in, n)`` in the engine's channel-major layout, so a
@@ -37,7 +38,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, Hashable, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -53,6 +54,7 @@ from .file import save_model
 from .parallel import cut_in_time, run_offline
 
 BLOCK = 2048  # samples per internal block of a stream (offline calls run in these blocks)
+T = TypeVar("T")
 
 
 class Model:
@@ -71,6 +73,7 @@ class Model:
         self.params = _check_params(params, shapes)
         self._casts: dict = {}
         extents = self.extents
+        self._shared: dict = {}  # ``shared``: runtimes every stream of this model reads
         self.dilated_convs = {name: DilatedConv1d(self.params[name + ".weight"],
                                                   self.params.get(name + ".bias"), dilation,
                                                   groups, extents.get(name, "causal"))
@@ -154,6 +157,15 @@ class Model:
             return repr(value)
         options = ", ".join(f"{k}={short(v)}" for k, v in self.config.items())
         return f"{self.architecture}({options})"
+
+    def shared(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()``, made once per ``key`` and kept: read-only runtime data that every
+        stream of this model shares (weights laid out per dtype), never a stream's state.
+        A stream is made per offline call, so building it each time would cost every call
+        (milliseconds for a TCN's Winograd weights)."""
+        if key not in self._shared:
+            self._shared[key] = build()
+        return self._shared[key]
 
     def _cast(self, dtype: npt.DTypeLike) -> dict[str, np.ndarray]:
         """The 1x1 convs' weights in ``dtype``: ``(C_out, C_in)`` matrices, bias columns.

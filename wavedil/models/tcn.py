@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..engine.blocks import ResidualChainStep
 from ..engine.checks import positive_int
 from ..engine.fused import (
     FusedChain,
@@ -45,7 +46,11 @@ from ..engine.fused import (
 from ..engine.spec import Branches, Chain, LayerSpec, dilation_schedule
 from .activations import ACTIVATIONS, activate, glu, layer_norm
 from .alignment import Alignment, alignment_option, branch_delays, conv_extents
-from .base import Model, ModelStream, _conv_spec
+from .base import BLOCK, Model, ModelStream, _conv_spec
+
+# chunks of up to this many samples run the compiled step (``wavedil.engine.blocks``);
+# longer ones the BLAS products (benchmarks/RESULTS.md, "Measurements behind design choices")
+STEP_SAMPLES = 16
 
 NORMS = (None, "layer_norm")  # batch norm folds into the convs (wavedil.nn.from_pytorch_tcn)
 # the options beyond Bai et al.'s block, with their defaults: a config holds them only when
@@ -279,7 +284,8 @@ class TCNStream(ModelStream):
     (``wavedil.engine.fused``): per conv its matrix products (im2col, or Winograd F(2, 3) for
     chunks of 32 samples and more in whole tiles) and compiled passes that apply the
     ReLUs and the residual sum, write the result into the next conv's history and gather
-    that conv's inputs. States keep the engine's layout.
+    that conv's inputs. Chunks of up to ``STEP_SAMPLES`` run whole in one compiled call
+    (``wavedil.engine.blocks``) on the same histories. States keep the engine's layout.
     """
 
     model: TCN
@@ -306,13 +312,23 @@ class TCNStream(ModelStream):
             self._head = ops.get("head")
             return
         self._kernels = compiled_passes()
-        convs, w = self.model.dilated_convs, self.w
+        w = self.w
         self._fused = [(f"blocks.{i}.conv1", f"blocks.{i}.conv2",
                         time_major_1x1(w, f"blocks.{i}.downsample")) for i in range(blocks)]
-        self._chain = FusedChain({name: FusedConv(convs[name], dtype)
-                                  for pair in self._fused for name in pair[:2]})
         self._head_tm = time_major_1x1(w, "head")
+        convs, self._step = self.model.shared(("fused", dtype), self._fused_runtime)
+        self._chain = FusedChain(convs, BLOCK)  # the stream's own input blocks
         self._bound = (None, None, None)  # a new dtype's chain: bind again
+
+    def _fused_runtime(self) -> tuple[dict[str, FusedConv], ResidualChainStep]:
+        """The fused convs and the compiled step in the bound dtype (the model keeps them
+        for all its streams)."""
+        dtype, convs = self._dtype, self.model.dilated_convs
+        assert dtype is not None  # bound
+        fused = {name: FusedConv(convs[name], dtype) for n1, n2, _ in self._fused
+                 for name in (n1, n2)}
+        blocks = [(n1, n2, down, 0) for n1, n2, down in self._fused]
+        return fused, ResidualChainStep(FusedChain(fused, BLOCK), blocks, self._head_tm, dtype)
 
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:  # (no conditioning)
         if self._chain is not None:
@@ -355,8 +371,12 @@ class TCNStream(ModelStream):
                  downsample) for n1, n2, downsample in self._fused]
 
     def _run_fused(self, x: np.ndarray) -> np.ndarray:
-        kernels = self._kernels
         batch, _, m = x.shape
+        if m <= STEP_SAMPLES:  # short chunks: the whole chain in one compiled call
+            y = self._step(x, self.state.histories)
+            if y is not None:
+                return y
+        kernels = self._kernels
         plan = self._plan(batch, m, x.dtype)
         product = residual = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C)
         mode = kernels.COPY  # the chunk enters the first history as it is

@@ -47,7 +47,7 @@ from ..engine.fused import (
 from ..engine.spec import Branches, Chain, dilation_schedule
 from .activations import relu, sigmoid
 from .alignment import Alignment, alignment_option, branch_delays, conv_extents
-from .base import Model, ModelStream, _conv_spec, _pointwise
+from .base import BLOCK, Model, ModelStream, _conv_spec, _pointwise
 from .parallel import run_offline
 
 
@@ -326,16 +326,20 @@ class WaveNetStream(ModelStream):
         layers, gate_width = self._layers, c["gate_channels"]
         halve = np.ones(gate_width)
         halve[gate_width // 2:] = 0.5  # the sigmoid half, per gate channel
-        convs = {}
-        if c["input_kernel_size"] > 1:
-            convs["input_conv"] = FusedConv(self.model.dilated_convs["input_conv"], dtype)
-        else:
+        if c["input_kernel_size"] == 1:
             self._input_tm = _required_1x1(w, "input_conv")
-        for i in range(layers):
-            gate = DilatedConv1d(p[f"layers.{i}.conv.weight"] * halve[:, None, None],
-                                 p[f"layers.{i}.conv.bias"] * halve, c["dilations"][i])
-            convs[f"layers.{i}.conv"] = FusedConv(gate, dtype)
-        self._chain = FusedChain(convs)
+
+        def fused_convs() -> dict[str, FusedConv]:  # the model keeps them for its streams
+            convs = {}
+            if c["input_kernel_size"] > 1:
+                convs["input_conv"] = FusedConv(self.model.dilated_convs["input_conv"], dtype)
+            for i in range(layers):
+                gate = DilatedConv1d(p[f"layers.{i}.conv.weight"] * halve[:, None, None],
+                                     p[f"layers.{i}.conv.bias"] * halve, c["dilations"][i])
+                convs[f"layers.{i}.conv"] = FusedConv(gate, dtype)
+            return convs
+
+        self._chain = FusedChain(self.model.shared(("fused", dtype), fused_convs), BLOCK)
         self._kernels = compiled_passes()
         self._cond_tm = {}
         for kind, stacked in (("global_cond", self._global_cond),

@@ -1,0 +1,87 @@
+"""The compiled short-chunk step of a chain of residual blocks: one call per chunk.
+
+A TCN streamed in chunks of a few samples spends its time in Python between the convs (a
+call per conv, per pass, per product), not in their arithmetic. ``ResidualChainStep`` runs
+the whole chunk through every block in one compiled call
+(``wavedil.engine._jit.chain.residual_chain``): convs, ReLUs, residual sums, 1x1
+projections and head, on the histories of the chain's ``TimeMajorArena``, the very
+histories the BLAS runtime (``wavedil.engine.fused``) uses, so a stream may switch between
+the two at any chunk. Its products are compiled loops summed in a fixed order (bias, then
+the input rows in order), the same for every chunk size: chunkings that stay on this path
+agree bit for bit, and the BLAS path agrees within the contract's tolerance.
+
+Each block is ``(conv1, conv2, projection, lag)``: the names of its two dilated convs in
+the chain, its residual's 1x1 projection (``time_major_1x1``) or None, and the residual's
+delay in samples (0 for causal convs; a block of convs with lookahead ``right`` delays its
+residual by their sum, see ``wavedil.engine._jit.chain``).
+
+Shape: ``(B, C_in, m)`` in, ``(B, C_out, m)`` out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Callable, Optional, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+from .fused import ChainHistories, FusedChain
+from .history import History
+
+Projection = Optional[Tuple[np.ndarray, np.ndarray]]  # a 1x1 conv: (C_in, C_out), (C_out,)
+Block = Tuple[str, str, Projection, int]  # conv1, conv2, projection, lag
+
+
+class ResidualChainStep:
+    """Every block of ``chain`` (``blocks`` in order) and the optional 1x1 ``head`` as one
+    compiled call per chunk, in ``dtype`` (the weights are packed once)."""
+
+    def __init__(self, chain: FusedChain, blocks: Sequence[Block], head: Projection,
+                 dtype: npt.DTypeLike) -> None:
+        from ._jit import chain as kernels  # numba, on first use
+
+        dtype = np.dtype(dtype)
+        names = list(chain.convs)
+        parts: list[np.ndarray] = []
+        rows: list[tuple[int, int, int, int, int]] = []  # the kernel's ``convs``
+
+        def add(weight: np.ndarray, bias: np.ndarray, taps: int, dilation: int) -> int:
+            """Append a conv (``weight`` ``(taps C_in, C_out)``, ``bias``); its row."""
+            offset = sum(part.size for part in parts)
+            parts.extend([np.ascontiguousarray(weight, dtype).ravel(), bias.astype(dtype)])
+            rows.append((weight.shape[0] // taps, weight.shape[1], taps, dilation, offset))
+            return len(rows) - 1
+
+        for conv in chain.convs.values():  # row j is history j of the chain's arena
+            c_out, c_in, taps = conv.layer.weight.shape
+            add(conv.weight[: taps * c_in], conv.bias, taps, conv.dilation)
+        table = np.zeros((len(blocks), 5), np.int64)
+        for i, (first, second, projection, lag) in enumerate(blocks):
+            table[i] = (names.index(first), names.index(second),
+                        -1 if projection is None else add(*projection, 1, 0), lag, -1)
+        if head is not None:
+            table[-1, 4] = add(*head, 1, 0)
+        self.convs, self.blocks = np.array(rows, np.int64), table
+        self.weights = np.concatenate(parts)
+        self.out_channels = int(self.convs[table[-1, 4] if head is not None else
+                                           table[-1, 1], 1])
+        self.dtype = dtype
+        self._kernel: Callable[..., bool] = kernels.residual_chain
+
+    def __repr__(self) -> str:
+        return (f"ResidualChainStep(blocks={len(self.blocks)}, out_channels="
+                f"{self.out_channels}, dtype={self.dtype})")
+
+    def __call__(self, x: np.ndarray, histories: Mapping[str, History]) -> np.ndarray | None:
+        """The chunk ``x`` (``(B, C_in, m)``) through every block, its samples appended to
+        ``histories`` (the chain's ``ChainHistories``); None (and nothing touched) while a
+        history is not full."""
+        if not isinstance(histories, ChainHistories):
+            raise TypeError(f"expected the chain's ChainHistories, got {type(histories)}")
+        arena = histories.arena
+        y = np.empty((x.shape[0], self.out_channels, x.shape[2]), x.dtype)
+        if self._kernel(x, y, self.weights, self.convs, self.blocks, arena.buffer,
+                        arena.table):
+            return y
+        return None
