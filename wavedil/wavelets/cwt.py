@@ -151,7 +151,7 @@ def cwt(x: npt.ArrayLike, wavelet: WaveletLike = "morlet", octaves: int | None =
         raise ValueError(f"axis {axis} is out of range for x of shape {x.shape}")
     axis = axis % x.ndim
     length = x.shape[axis]
-    if x.ndim == 2 and length < 64 and x.shape[1 - axis] > length:
+    if x.ndim == 2 and 0 < length < 64 and x.shape[1 - axis] > 4 * length:
         raise ValueError(f"x of shape {x.shape} has only {length} samples on axis {axis} "
                          f"and {x.shape[1 - axis]} on the other: if time is the other axis, "
                          f"pass axis={1 - axis} (or x.T)")
