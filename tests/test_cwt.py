@@ -244,7 +244,7 @@ def test_decimated_octaves_are_the_undecimated_on_their_grid(length, alignment, 
         assert dec.octave(j).shape == (3, -(-length // 2**j)) and dec.hops[j] == 2**j
         assert_close(dec.octave(j), full.octave(j)[..., :: 2**j], dtype)
     with pytest.raises(ValueError, match="octave"):
-        dec.coefficients
+        _ = dec.coefficients
 
 
 def test_boundaries_extend_x():
@@ -331,3 +331,17 @@ def test_stream_state_continues_and_reports_latency():
     other = wavedil.CWT(octaves=5, voices=5).stream()
     with pytest.raises(ValueError, match="voices: expected 5, got 4"):
         other.load_state_dict(first.state_dict())
+
+
+def test_the_scalogram_example_streams_equal_to_offline(tmp_path, capsys):
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "examples" / "cwt_scalogram.py"
+    main = runpy.run_path(str(script))["main"]
+    output = tmp_path / "cwt.png"
+    assert main(["--seconds", "1", "--octaves", "6", "--voices", "6",
+                 "--output", str(output)]) == 0
+    out = capsys.readouterr().out
+    assert "equal to offline bit for bit: True" in out and "strongest band" in out
+    assert output.read_bytes().startswith(b"\x89PNG") and output.stat().st_size > 10_000

@@ -32,12 +32,10 @@ import numpy.typing as npt
 
 from ..engine.checks import as_float_array, positive_int
 from .cwt_plan import CWTPlan, default_octaves, make_plan
-from .cwt_stream import complex_dtype, transform_rows
+from .cwt_stream import complex_dtype, pad_mode, transform_rows
 from .cwt_wavelets import WaveletLike
 
 BOUNDARIES = ("zero", "edge", "periodic", "symmetric", "reflect")
-_PAD_MODES = {"zero": "constant", "edge": "edge", "periodic": "wrap",
-              "symmetric": "symmetric", "reflect": "reflect"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,8 +196,7 @@ def _decimated(plan: CWTPlan, rows: np.ndarray, boundary: str) -> tuple[np.ndarr
     grain = 2 ** (plan.depth + 1)  # pads in whole grains keep every grid aligned
     left = -(-(int(plan.reach[:, 0].max()) + taps * grain) // grain) * grain
     right = int(plan.reach[:, 1].max()) + (taps + 1) * grain + 2**octaves
-    mode = _PAD_MODES[boundary] if length > 1 or boundary != "reflect" else "edge"
-    pyramid = [np.pad(rows, ((0, 0), (left, right)), mode=mode)]
+    pyramid = [np.pad(rows, ((0, 0), (left, right)), mode=pad_mode(boundary, length))]
     offsets = [-left]
     lowpass = np.ascontiguousarray(plan.lowpass, dtype)
     for level in range(plan.depth):

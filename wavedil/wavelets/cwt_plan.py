@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..engine.checks import positive_int
+from ..engine.spec import Branches, Chain, LayerSpec
 from .cwt_wavelets import ContinuousWavelet, WaveletLike, lagrange_interpolator, resolve_wavelet
 
 ALIGNMENTS = ("centered", "causal")
@@ -146,6 +147,20 @@ class CWTPlan:
         times ``sample_rate``."""
         cycles = self.wavelet.omega / (2 * np.pi * self.scales)
         return cycles if sample_rate is None else cycles * float(sample_rate)
+
+    @property
+    def spec(self) -> Branches:
+        """The spec tree for receptive fields and halos: one path per band (its level's
+        lowpasses, then its filter)."""
+        lows = [LayerSpec(self.lowpass.size, 2**i, 1, *self.lowpass_extent(i),
+                          name=f"cwt lowpass {i + 1}", bias=False) for i in range(self.depth)]
+        paths = []
+        for b in range(self.bands):
+            level = int(self.levels[b])
+            band = LayerSpec(self.filters[b].size, 2**level, 1, *self.band_extent(b),
+                             name=f"cwt band {b}", bias=False)
+            paths.append(Chain(tuple(lows[:level]) + (band,)))
+        return Branches(tuple(paths))
 
     def equivalent_filter(self, band: int) -> np.ndarray:
         """The correlation taps the algorithm applies to x for band ``band``: its base

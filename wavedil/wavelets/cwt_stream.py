@@ -33,11 +33,19 @@ import numpy.typing as npt
 
 from ..engine.checks import as_float_array, positive_int
 from ..engine.history import History
+from ..engine.spec import Branches
 from ..engine.stream import Stream
 from .cwt_plan import CWTPlan, make_plan
 from .cwt_wavelets import WaveletLike
 
 STREAM_BOUNDARIES = ("zero", "edge")
+_PAD_MODES = {"zero": "constant", "edge": "edge", "periodic": "wrap",
+              "symmetric": "symmetric", "reflect": "reflect"}
+
+
+def pad_mode(boundary: str, length: int) -> Any:
+    """numpy's ``pad`` mode of a ``wavedil.cwt`` boundary (one sample reflects as edge)."""
+    return "edge" if boundary == "reflect" and length < 2 else _PAD_MODES[boundary]
 PIECE = 4096  # the most samples of x one pass of the cascade takes (bounds its buffers)
 
 
@@ -141,9 +149,8 @@ def transform_rows(plan: CWTPlan, rows: np.ndarray, boundary: str) -> np.ndarray
     if length == 0:
         return out
     cascade = Cascade(plan, rows.shape[0], rows.dtype)
-    mode = {"zero": "constant", "edge": "edge", "periodic": "wrap", "symmetric": "symmetric",
-            "reflect": "reflect" if length > 1 else "edge"}[boundary]
-    extended = np.pad(rows, ((0, 0), (cascade.pad_left, plan.latency)), mode=mode)
+    extended = np.pad(rows, ((0, 0), (cascade.pad_left, plan.latency)),
+                      mode=pad_mode(boundary, length))
     cascade.run(extended, out, 0, length)
     return out
 
@@ -180,6 +187,10 @@ class CWTStream(Stream):
         self.channels = positive_int(channels, "channels")
         super().__init__(self.channels, self.plan.bands * self.channels, self.plan.latency,
                          batch)
+
+    @property
+    def spec(self) -> Branches:
+        return self.plan.spec
 
     def __repr__(self) -> str:
         return f"CWTStream({_options(self.plan, self.boundary, self.channels)})"
@@ -332,6 +343,11 @@ class CWT:
     @property
     def latency(self) -> int:
         return self.plan.latency
+
+    @property
+    def spec(self) -> Branches:
+        """The spec tree (``wavedil.receptive_field(op)``, ``wavedil.halo(op)``)."""
+        return self.plan.spec
 
     @property
     def scales(self) -> np.ndarray:
