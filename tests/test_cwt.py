@@ -345,3 +345,35 @@ def test_the_scalogram_example_streams_equal_to_offline(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "equal to offline bit for bit: True" in out and "strongest band" in out
     assert output.read_bytes().startswith(b"\x89PNG") and output.stat().st_size > 10_000
+
+
+def test_a_wavelet_without_symmetry_runs_the_unfolded_path():
+    """ψ(t - 0.3) is not Hermitian: every tap is summed (and the decimated grid strided)."""
+    shifted = wavedil.ContinuousWavelet.from_function(lambda t: morlet(t - 0.3), "shifted")
+    assert not shifted.hermitian
+    x = noise(3000, seed=13)
+    options = dict(octaves=3, voices=3, scale0=2.0, a0=4.0)
+    r = wavedil.cwt(x, shifted, **options)
+    for b in range(3):  # the direct octave: the exact CWT of the shifted wavelet
+        scale = r.scales[b]
+        half = math.ceil(12 * scale)
+        k = np.arange(-half, half + 1)
+        exact = scipy.signal.correlate(x, morlet(k / scale - 0.3) / scale, mode="same")
+        assert relative(r.coefficients[b], exact) < 1e-4
+    dec = wavedil.cwt(x, shifted, decimate=True, **options)
+    for j in range(3):
+        assert_close(dec.octave(j), r.octave(j)[:, :: 2**j])
+    streamed = wavedil.run_stream(wavedil.CWT(shifted, **options), x, [7, 1, 300])
+    np.testing.assert_array_equal(streamed, r.coefficients)
+
+
+def test_dask_with_the_receptive_fields_halo():
+    import dask.array as da
+
+    import wavedil.dask
+
+    op = wavedil.CWT(octaves=5, voices=3)
+    assert wavedil.halo(op) == tuple(op.plan.reach.max(axis=0))
+    x = noise(20_000, seed=17)
+    y = wavedil.dask.apply(op, da.from_array(x, chunks=3000)).compute()
+    np.testing.assert_array_equal(y, op(x))
