@@ -15,6 +15,8 @@ public API only:
   is a conditioning of the wrong width, which the stream must refuse as well.
 - ``TorchOp``: a torch module's offline call and its ``module.stream(batch)`` (the numpy
   streams' protocol, torch tensors out), with numpy in and out; built in float32.
+- ``ComplexAsRealOp``: an operator with complex output (the CWT) seen through its real
+  and imaginary parts stacked on the first axis, in the input's real dtype.
 
 ``Entry.gaps`` names the checks a class fails today, with the reason: the contract test
 runs them as ``xfail(strict=True)`` so they turn into failures once fixed.
@@ -143,6 +145,45 @@ class TorchStreamAdapter:
 
     def load_state_dict(self, state):
         self.stream.load_state_dict(state)
+
+
+class ComplexAsRealOp:
+    """A complex-valued operator and its stream, outputs as ``[real; imag]`` (first axis)."""
+
+    def __init__(self, op):
+        self.op = op
+
+    def __call__(self, x):
+        return _as_real(self.op(x))
+
+    def stream(self, batch=None):
+        return ComplexAsRealStream(self.op.stream(batch=batch))
+
+
+class ComplexAsRealStream:
+    def __init__(self, stream):
+        self.stream = stream
+        self.latency = stream.latency
+
+    def process(self, chunk):
+        return _as_real(self.stream.process(chunk))
+
+    def flush(self):
+        return _as_real(self.stream.flush())
+
+    def reset(self):
+        self.stream.reset()
+
+    def state_dict(self):
+        return self.stream.state_dict()
+
+    def load_state_dict(self, state):
+        self.stream.load_state_dict(state)
+
+
+def _as_real(y):
+    assert np.iscomplexobj(y), y.dtype
+    return np.concatenate([y.real, y.imag], axis=0)
 
 
 def _tensor(x):
@@ -320,6 +361,14 @@ ENTRIES = {e.name: e for e in [
         "db4", 3, sigma=0.5, threshold=3.0), 1, gaps=NUMPY_GAPS),
     Entry("Denoiser-default-running", lambda: wavedil.Denoiser(window=64, hop=16), 1,
           gaps=NUMPY_GAPS),
+    # the continuous wavelet transform: direct and à trous octaves, Morlet and Morse
+    Entry("CWT-morlet-centered", lambda: ComplexAsRealOp(wavedil.CWT(
+        octaves=3, voices=2, scale0=2.0, a0=4.0, interpolator=4)), 1,
+        covers=(wavedil.CWT, wavedil.CWTStream), gaps=NUMPY_GAPS),
+    Entry("CWT-morse-causal-edge", lambda: ComplexAsRealOp(wavedil.CWT(
+        "morse", octaves=2, voices=3, scale0=1.0, a0=1.0, interpolator=2, alignment="causal",
+        boundary="edge", channels=2)), 2, covers=(wavedil.CWT, wavedil.CWTStream),
+        gaps=NUMPY_GAPS),
     # the torch modules, through their streaming() blocks
     Entry("nn.CausalConv1d", lambda: TorchOp(_torch(7, lambda: wnn.CausalConv1d(
         2, 3, 3, dilation=2))), 2, covers=(wnn.CausalConv1d, wnn.layers.TorchStream), **TORCH),

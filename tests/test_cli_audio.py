@@ -193,6 +193,11 @@ def test_analyze_table_json_and_plot(work):
     r = wavedil("analyze", work / "in16.wav", "--levels", "3", "--plot", work / "a.png")
     assert r.returncode == 0 and "w3" in r.out and "share" in r.out
     assert (work / "a.png").read_bytes()[:4] == b"\x89PNG"
+    r = wavedil("analyze", work / "in16.wav", "--levels", "3", "--plot", work / "c.png",
+                "--cwt")
+    assert r.returncode == 0, r.err
+    assert (work / "c.png").read_bytes()[:4] == b"\x89PNG"
+    one_line_error(wavedil("analyze", work / "in16.wav", "--cwt"), 2, "give --plot PNG")
     one_line_error(wavedil("analyze", work / "missing.wav"), 1, "missing.wav")
     write_wav(work / "one.wav", np.zeros((1, 1)))
     one_line_error(wavedil("analyze", work / "one.wav"), 1, "one.wav: 1 sample(s) is too short")

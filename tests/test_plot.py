@@ -13,9 +13,15 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from wavedil.plot import plot_effective_receptive_field, plot_mra, plot_scalogram  # noqa: E402
+from wavedil.plot import (  # noqa: E402
+    plot_cwt,
+    plot_effective_receptive_field,
+    plot_mra,
+    plot_scalogram,
+)
 from wavedil.receptive.field import receptive_field  # noqa: E402
 from wavedil.receptive.probe import EffectiveReceptiveField  # noqa: E402
+from wavedil.wavelets.cwt import cwt  # noqa: E402
 from wavedil.wavelets.transform import atrous, mra  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -46,7 +52,8 @@ def all_plots(**where):
     mra_where = {k: v for k, v in where.items() if k != "ax"}
     return {"scalogram": plot_scalogram(result, **where),
             "mra": plot_mra(mra(chirp(3000), "haar", 3), **mra_where),
-            "erf": plot_effective_receptive_field(a_profile(), rf, **where)}
+            "erf": plot_effective_receptive_field(a_profile(), rf, **where),
+            "cwt": plot_cwt(cwt(chirp(3000), octaves=5, voices=4), **where)}
 
 
 @pytest.fixture
@@ -69,6 +76,22 @@ def test_scalogram_png(tmp_path, length):
     assert len(fig.axes) == 2  # the image and its colorbar
     fig.savefig(tmp_path / "scalogram.png", dpi=80)
     assert_real_png(tmp_path / "scalogram.png")
+
+
+@pytest.mark.parametrize("decimate", [False, True])
+@pytest.mark.parametrize("length", [300, 50_000])
+def test_cwt_png_with_its_cone_of_influence(tmp_path, length, decimate):
+    result = cwt(chirp()[:length], octaves=6, voices=8, sample_rate=8000, decimate=decimate)
+    fig = plot_cwt(result)
+    ax = fig.axes[0]
+    assert len(fig.axes) == 2 and ax.get_yscale() == "log"
+    assert ax.get_ylabel() == "frequency (Hz)" and ax.get_xlabel() == "time (s)"
+    low, high = sorted(ax.get_ylim())
+    assert low < result.frequencies.min() < result.frequencies.max() < high < 4000
+    assert ax.get_xlim()[1] == pytest.approx(length / 8000)
+    assert len(ax.collections) == 3  # the image and the two sides of the cone
+    fig.savefig(tmp_path / "cwt.png", dpi=80)
+    assert_real_png(tmp_path / "cwt.png")
 
 
 @pytest.mark.parametrize("length", [300, 50_000])
@@ -94,14 +117,16 @@ WITHOUT_PYPLOT = """
 import io, sys
 import numpy as np
 from matplotlib.figure import Figure
-from wavedil.plot import plot_effective_receptive_field, plot_mra, plot_scalogram
+from wavedil.plot import plot_cwt, plot_effective_receptive_field, plot_mra, plot_scalogram
 from wavedil.receptive.field import receptive_field
 from wavedil.receptive.probe import EffectiveReceptiveField
+from wavedil.wavelets.cwt import cwt
 from wavedil.wavelets.transform import atrous, mra
 
 x = np.sin(np.arange(3000) ** 2 / 3000)
 lags = np.arange(-5, 6)
 figures = [plot_scalogram(atrous(x, "db2", 4)), plot_mra(mra(x, "haar", 3)),
+           plot_cwt(cwt(x, octaves=4, voices=4)),
            plot_effective_receptive_field(EffectiveReceptiveField(lags, 1.0 / (1 + lags**2),
                                                                   50, 50),
                                           receptive_field(kernel_size=3, dilations=[1, 2]))]
@@ -126,8 +151,8 @@ def test_every_plot_registers_its_figure_when_pyplot_is_in_use(pyplot, tmp_path)
     before = set(pyplot.get_fignums())
     figures = all_plots()
     numbers = set(pyplot.get_fignums()) - before
-    assert numbers == {fig.number for fig in figures.values()} and len(numbers) == 3
-    assert pyplot.gcf() is figures["erf"]  # the last one is current: plt.savefig writes it
+    assert numbers == {fig.number for fig in figures.values()} and len(numbers) == 4
+    assert pyplot.gcf() is figures["cwt"]  # the last one is current: plt.savefig writes it
     pyplot.savefig(tmp_path / "current.png")
     assert (tmp_path / "current.png").read_bytes().startswith(PNG_SIGNATURE)
 

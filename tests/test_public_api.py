@@ -15,6 +15,7 @@ API = {
         "modwt", "imodwt", "modwtmra",
         "probe_receptive_field", "receptive_field", "run_stream", "specs_from_schedule",
         "wavelist", "Resynthesis", "ResynthesisStream",
+        "cwt", "CWT", "CWTStream", "CWTResult", "ContinuousWavelet",
     ],
     "wavedil.nn": [
         "AlignedConv1d", "CausalConv1d", "Stack", "Streaming", "TCN", "TemporalBlock",

@@ -38,9 +38,13 @@ from .receptive import (
 from .seed import dilate_kernel, dilated_convolve, dilated_correlate
 from .version import __version__
 from .wavelets import (
+    CWT,
     AtrousResult,
     AtrousStream,
     AtrousTransform,
+    ContinuousWavelet,
+    CWTResult,
+    CWTStream,
     Denoiser,
     DenoiseStream,
     FilterBank,
@@ -48,6 +52,7 @@ from .wavelets import (
     Resynthesis,
     ResynthesisStream,
     atrous,
+    cwt,
     denoise,
     filter_bank,
     iatrous,
@@ -98,6 +103,11 @@ __all__ = [
     "modwt",
     "imodwt",
     "modwtmra",
+    "cwt",
+    "CWT",
+    "CWTStream",
+    "CWTResult",
+    "ContinuousWavelet",
     # models
     "TCN",
     "WaveNet",

@@ -2,13 +2,15 @@
 
 - ``plot_scalogram(result)``: the magnitude of every level of an ``AtrousResult``, finest
   level on top, as an image over time.
+- ``plot_cwt(result)``: the magnitude of a ``CWTResult`` (``wavedil.cwt``) over time and a
+  logarithmic frequency axis, with its cone of influence shaded.
 - ``plot_mra(components)``: the MRA components (``wavedil.mra``) one above another.
 - ``plot_effective_receptive_field(erf, rf)``: an effective receptive field
   (``wavedil.effective_receptive_field``), with the analytic extent of ``rf`` shaded.
 
 Where they draw (the same rule for every function):
 
-- ``ax=`` (the one-Axes plots: scalogram, effective receptive field): on that Axes.
+- ``ax=`` (the one-Axes plots: scalograms, effective receptive field): on that Axes.
 - ``fig=`` (every function): on that Figure or SubFigure, in new Axes (the MRA adds one
   per component, so give it an empty one). Not both.
 - neither: on a new Figure. If ``matplotlib.pyplot`` is imported (by your script, IPython's
@@ -50,6 +52,7 @@ from .receptive.field import ReceptiveField
 from .receptive.probe import EffectiveReceptiveField
 
 if TYPE_CHECKING:  # annotations only: the import graph stays as it was
+    from .wavelets.cwt import CWTResult
     from .wavelets.transform import AtrousResult
 
 MAX_COLUMNS = 2000  # bins across the time axis for long signals
@@ -198,6 +201,74 @@ def plot_scalogram(result: AtrousResult, sample_rate: float | None = None, *,
     ax.set_xlabel(_time_label(unit))
     ax.set_title(title or f"à trous scalogram ({result.wavelet.name}, {result.levels} "
                           f"levels, {result.alignment})")
+    ax.figure.colorbar(shown, ax=ax, label=label)
+    return ax.figure
+
+
+def plot_cwt(result: CWTResult, sample_rate: float | None = None, *,
+             time_unit: TimeUnit = None, ax: Any = None, fig: Any = None, signal: int = 0,
+             log: bool = True, cone: bool = True, cmap: str = "magma",
+             title: str | None = None) -> Any:
+    """The magnitude ``|W|`` of every band of ``result`` over time, frequency up (log axis).
+
+    Each pixel is the largest magnitude in its time bin (a decimated octave: of its
+    columns in the bin); ``log`` shows it in dB re. the largest. ``cone`` shades the cone
+    of influence: within ``result.cone`` samples of either end (after each band's delay),
+    where the boundary weighs on the coefficients.
+
+    Args:
+        result: a ``wavedil.cwt`` result (time on its ``axis``).
+        sample_rate, time_unit: the time axis (default ``result.sample_rate``); with a rate
+            the frequencies are in Hz, else in cycles per sample.
+        ax, fig: where to draw (see the module docstring).
+        signal: which signal of a batch.
+
+    Returns the Figure drawn on (the image's Axes, then the colorbar's, in ``fig.axes``).
+    """
+    rate = result.sample_rate if sample_rate is None else sample_rate
+    scale, unit = _time_scale(rate, time_unit)
+    plan, length = result.plan, result.length
+    if length == 0:
+        raise ValueError("cannot plot an empty signal (T = 0)")
+    bins = _bins(length)
+    edges = np.linspace(0, length, bins + 1).astype(int)
+    rows = []
+    for j in range(plan.octaves):
+        block = np.moveaxis(result.octave(j), result.axis, -1)
+        magnitude = _one_signal(np.abs(block), plan.voices, signal, "result")
+        hop = int(result.hops[j])
+        starts = np.minimum(edges[:-1] // hop, magnitude.shape[-1] - 1)
+        rows.append(np.maximum.reduceat(magnitude, starts, axis=-1))
+    image = np.concatenate(rows)
+    label = "|W|"
+    if log:
+        peak = float(image.max()) or 1.0
+        image = 20 * np.log10(np.maximum(image / peak, 1e-6))
+        label = "dB re. the largest"
+    frequencies = result.plan.frequencies(rate)
+    ratio = 2.0 ** (1 / (2 * plan.voices))  # band edges halfway between centres (log)
+    freq_edges = np.concatenate([frequencies * ratio, frequencies[-1:] / ratio])
+    ax = _target_axes(ax, fig, (8, 4))
+    shown = ax.pcolormesh(edges / scale, freq_edges, image, cmap=cmap, shading="flat",
+                          vmin=max(float(image.min()), -80) if log else None)
+    ax.set_yscale("log")
+    ax.set_ylim(freq_edges[-1], freq_edges[0])
+    if cone:
+        delays, reach = plan.delays.astype(float), plan.cone
+        left = np.clip(delays + reach, 0, length) / scale
+        right = np.clip(length - 1 + delays - reach, 0, length) / scale
+        right = np.maximum(right, left)
+        style = dict(facecolor="white", alpha=0.5, hatch="//", edgecolor="0.3",
+                     linewidth=0, step="mid")
+        ax.fill_betweenx(frequencies, 0, left, **style)
+        ax.fill_betweenx(frequencies, right, length / scale, label="cone of influence",
+                         **style)
+        for side in (left, right):
+            ax.plot(side, frequencies, color="white", linewidth=1, linestyle="--")
+    ax.set_xlabel(_time_label(unit))
+    ax.set_ylabel("frequency (Hz)" if rate is not None else "frequency (cycles / sample)")
+    ax.set_title(title or f"CWT scalogram ({plan.wavelet.name}, {plan.octaves} octaves x "
+                          f"{plan.voices} voices, {plan.alignment})")
     ax.figure.colorbar(shown, ax=ax, label=label)
     return ax.figure
 

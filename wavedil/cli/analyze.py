@@ -1,5 +1,6 @@
 """``wavedil analyze IN``: the per-level energy of the à trous transform of a recording
-(a table, or ``--json``), and ``--plot PNG``: its scalogram above its MRA, in seconds.
+(a table, or ``--json``), and ``--plot PNG``: its scalogram above its MRA, in seconds
+(``--cwt``: the Morlet CWT scalogram, 12 voices per octave, with its cone of influence).
 
 The transform is offline (periodic boundary), so the whole file is read into memory.
 """
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .options import Subparsers, add_common, positive_int
+from .options import Subparsers, UsageError, add_common, positive_int
 
 
 def add_analyze_command(subparsers: Subparsers) -> None:
@@ -28,6 +29,9 @@ def add_analyze_command(subparsers: Subparsers) -> None:
                    help="levels (default: as many as the length allows, at most 10)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--plot", metavar="PNG", help="also draw the scalogram and the MRA")
+    p.add_argument("--cwt", action="store_true",
+                   help="with --plot: the scalogram of the Morlet CWT (12 voices per octave, "
+                        "cone of influence shaded) instead of the à trous levels")
     add_common(p)
     p.set_defaults(func=run_analyze)
 
@@ -53,6 +57,8 @@ def run_analyze(args: argparse.Namespace) -> int:
     """Run ``wavedil analyze``."""
     from ..io import AudioSource
 
+    if args.cwt and not args.plot:
+        raise UsageError("--cwt draws the CWT scalogram in the --plot figure: give --plot PNG")
     with AudioSource(args.input) as source:
         blocks = list(source.blocks(1 << 16))
         rate = source.rate
@@ -76,23 +82,28 @@ def run_analyze(args: argparse.Namespace) -> int:
             print(f"{row['level']:>6} {f'{low:.0f}-{top:.0f}':>20} {row['energy']:12.5g} "
                   f"{100 * row['share']:7.2f}%")
     if args.plot:
-        _plot(audio, rate, args.wavelet, report["levels"], args.plot)
+        _plot(audio, rate, args.wavelet, report["levels"], args.plot, args.cwt)
         print(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
-def _plot(audio: np.ndarray, rate: int, wavelet: str, levels: int, path: str) -> None:
+def _plot(audio: np.ndarray, rate: int, wavelet: str, levels: int, path: str,
+          continuous: bool = False) -> None:
     from matplotlib.figure import Figure  # no pyplot: no backend, nothing to close
 
     from ..io import check_target
-    from ..plot import plot_mra, plot_scalogram
-    from ..wavelets import atrous, mra
+    from ..plot import plot_cwt, plot_mra, plot_scalogram
+    from ..wavelets import atrous, cwt, mra
 
     target = check_target(path)
     mono = audio.mean(axis=0)
     fig = Figure(figsize=(10, 3 + 0.8 * levels))
     parts: Any = fig.subfigures(2, 1, height_ratios=[1, 2])
     top, bottom = parts[0], parts[1]
-    plot_scalogram(atrous(mono, wavelet, levels), sample_rate=rate, fig=top)
+    if continuous:
+        plot_cwt(cwt(mono, octaves=levels, voices=12, boundary="symmetric", decimate=True,
+                     sample_rate=rate), fig=top)  # decimated: about 24 T coefficients
+    else:
+        plot_scalogram(atrous(mono, wavelet, levels), sample_rate=rate, fig=top)
     plot_mra(mra(mono, wavelet, levels), sample_rate=rate, fig=bottom)
     fig.savefig(target.real)
