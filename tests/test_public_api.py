@@ -14,7 +14,7 @@ API = {
         "level_energies", "load", "max_level", "mra", "noise_gain", "plan_dilations",
         "modwt", "imodwt", "modwtmra",
         "probe_receptive_field", "receptive_field", "run_stream", "specs_from_schedule",
-        "wavelist", "Resynthesis", "ResynthesisStream",
+        "wavelist", "Resynthesis", "ResynthesisStream", "NAM",
     ],
     "wavedil.nn": [
         "CausalConv1d", "Stack", "Streaming", "TCN", "TemporalBlock", "WaveNet", "WaveNetLayer",
