@@ -19,10 +19,9 @@ layout, ``.bias``); ``wavedil.models.nam_format`` reads them from a file.
 Before the start the input is silent, as NAM's own model sees it (it pads the input with
 ``receptive_field - 1`` zeros; the plugin pre-warms on silence): a fresh stream's
 histories hold what silence gives each layer (``NAM.silence``), not zeros, so every output
-sample equals NAM's. A stream runs the fused time-major chain (``wavedil.engine.fused``:
-each dilated conv's products with compiled gathers and its history in the stream's
-state) and, for chunks shorter than ``SAMPLE_LOOP``, one compiled pass over every layer
-per sample (``wavedil.models.nam_kernel``): the same formulas, kept equal by the tests.
+sample equals NAM's. A stream runs one compiled pass per chunk, sample by sample through
+every layer (``wavedil.models.nam_kernel``): NAM's layers are narrow, so numpy's per-call
+costs would outweigh the arithmetic.
 
 Shape: ``(T,)``, ``(1, T)`` or ``(B, 1, T)`` in, the same layout out (one channel).
 
@@ -38,27 +37,23 @@ Shape: ``(T,)``, ``(1, T)`` or ``(B, 1, T)`` in, the same layout out (one channe
 from __future__ import annotations
 
 import os
-from typing import Any, NamedTuple
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ..engine.fused import (
-    FusedChain,
-    FusedConv,
-    WinogradProducts,
-    compiled_passes,
-    pointwise_tm,
-    store_product,
-)
+from ..engine.fused import FusedConv
+from ..engine.history import History
 from ..engine.spec import Branches, Chain
-from .base import Model, ModelState, ModelStream, _conv_spec
-from .nam_activations import apply, apply_layer
+from .base import Model, ModelStream, _conv_spec
 from .nam_format import normalized, read_nam, wavenet_shapes
+from .nam_runtime import FusedRuntime, build_program, load_rings, ring_histories
 from .stack import Stack
 
-SAMPLE_LOOP = 16  # chunks shorter than this run the per-sample compiled pass
-
+SAMPLE_LOOP = 32  # chunks shorter than this run the per-sample pass, longer the fused chain
 
 class NAM(Model):
     """A Neural Amp Modeler WaveNet (module docstring), offline and streaming.
@@ -90,7 +85,7 @@ class NAM(Model):
                              f"{sample_rate!r}")
         config["sample_rate"] = None if sample_rate is None else float(sample_rate)
         super().__init__(config, params, seed)
-        self._silence: dict[np.dtype, dict[str, np.ndarray]] = {}
+        self._silence: dict[np.dtype, NAMState] = {}
 
     @property
     def in_channels(self) -> int:
@@ -153,22 +148,16 @@ class NAM(Model):
         """A fresh stream (latency 0), starting from silence."""
         return NAMStream(self, batch)
 
-    def silence(self, dtype: npt.DTypeLike) -> dict[str, np.ndarray]:
-        """What each dilated conv holds after silence: ``{name: (C_in,)}`` in ``dtype``.
-
-        The last sample of each history after ``receptive_field - 1`` zeros fed to a
-        stream that starts from zeros (by then every layer has settled: each history
-        depends on those zeros only)."""
+    def silence(self, dtype: npt.DTypeLike) -> NAMState:
+        """A batch-1 state after silence, in ``dtype``: a stream that starts from zeros fed
+        ``receptive_field - 1`` zeros (then every conv's history depends on those zeros
+        only, as in NAM's model, which pads its input with as many zeros)."""
         dtype = np.dtype(dtype)
         if dtype not in self._silence:
             stream = NAMStream(self, from_silence=False)
             stream.process(np.zeros((1, 1, self.receptive_field - 1), dtype))
-            fill = {}
-            for key, past in stream.export_state().items():
-                name = key[: -len(".history")]
-                fill[name] = past[0, :, -1].copy() if past.shape[-1] else \
-                    np.zeros(past.shape[1], dtype)
-            self._silence[dtype] = fill
+            stream.rings()
+            self._silence[dtype] = stream.state
         return self._silence[dtype]
 
     def __repr__(self) -> str:
@@ -207,27 +196,25 @@ def load_nam(path: str | os.PathLike[str]) -> NAM | NAMLinear:
     return model
 
 
-class _Layer(NamedTuple):
-    conv: str  # the dilated conv's name
-    mix: slice  # its mixin's columns in the stacked mixin projection
-    activation: dict[str, Any]
-    out: tuple[np.ndarray, np.ndarray] | None  # layer1x1 | head1x1 as one time-major 1x1
-    residual: bool  # whether out starts with the layer1x1 (else the residual adds p)
-    head: bool  # whether out ends with the head1x1 (else the head term is p)
+@dataclass
+class NAMState:
+    """A NAM stream's memory, in the form its last runtime left it: every conv's ring of
+    past inputs ``(B, size)`` and the rings' clock (``wavedil.models.nam_kernel``), or the
+    fused chain's ``History`` per conv."""
 
-
-class _Array(NamedTuple):
-    rechannel: np.ndarray  # (C_in, C), no bias
-    layers: list[_Layer]
-    channels: int
-    head: str | tuple[np.ndarray, np.ndarray]  # a fused conv's name or a time-major 1x1
+    ring: np.ndarray | None
+    time: int
+    histories: dict[str, History] | None = None
 
 
 class NAMStream(ModelStream):
-    """Stream of a ``NAM``: the fused time-major chain, or the per-sample compiled pass
-    for short chunks; histories start from silence (``NAM.silence``)."""
+    """Stream of a ``NAM``: chunks shorter than ``SAMPLE_LOOP`` run the compiled
+    per-sample pass, longer ones the fused chain (``wavedil.models.nam_runtime``); a fresh
+    state is the state after silence (``NAM.silence``). States export each conv's history
+    as ``{name}.history`` ``(B, C_in, span)``, the engine's layout, whichever runtime ran."""
 
     model: NAM
+    state: NAMState  # type: ignore[assignment]  # not a ModelState: rings or histories
 
     def __init__(self, model: NAM, batch: int | None = None, *,
                  from_silence: bool = True) -> None:
@@ -235,111 +222,70 @@ class NAMStream(ModelStream):
         self._from_silence = from_silence
 
     def fused(self) -> bool:
-        return True
+        return True  # no child conv streams: the runtimes run every conv
 
-    def new_state(self, batch: int, dtype: np.dtype) -> ModelState:
+    def new_state(self, batch: int, dtype: np.dtype) -> NAMState:  # type: ignore[override]
         self._prepare(dtype)
-        chain = self._chain
-        assert chain is not None
         if not self._from_silence:
-            return ModelState(chain.new_state(batch, dtype))
-        fill = self.model.silence(dtype)
-        arrays = {f"{name}.history": np.broadcast_to(
-            fill[name][None, :, None], (batch, len(fill[name]), conv.span))
-            for name, conv in chain.convs.items()}
-        return ModelState(chain.load(arrays, batch, dtype))
+            return NAMState(np.zeros((batch, self._ring_size), dtype), 0)
+        silence = self.model.silence(dtype)
+        assert silence.ring is not None  # (made by the per-sample pass)
+        return NAMState(np.repeat(silence.ring, batch, axis=0), silence.time)
 
     def _bind(self, dtype: np.dtype) -> None:
-        w, c = self.w, self.model.config
-        self._chain = FusedChain({name: FusedConv(conv, dtype)
-                                  for name, conv in self.model.dilated_convs.items()})
-        self._kernels = compiled_passes()
-        arrays, mixins, start = [], [], 0
-        for i, a in enumerate(c["layer_arrays"]):
-            p, layers = f"arrays.{i}.", []
-            for j, act in enumerate(a["activations"]):
-                q = f"{p}layers.{j}."
-                mixin = w[q + "mixin.weight"]  # (mid, 1)
-                mixins.append(mixin[:, 0])
-                outs = [n for n in (q + "layer1x1", q + "head1x1") if n + ".weight" in w]
-                out = None
-                if outs:
-                    out = (np.ascontiguousarray(np.concatenate([w[n + ".weight"] for n in outs]).T),
-                           np.concatenate([w[n + ".bias"][:, 0] for n in outs]))
-                layers.append(_Layer(q + "conv", slice(start, start + len(mixin)), act, out,
-                                     a["layer1x1"], bool(a["head1x1"])))
-                start += len(mixin)
-            head: str | tuple[np.ndarray, np.ndarray] = p + "head_rechannel"
-            if head not in self._chain.convs:
-                weight = w[p + "head_rechannel.weight"]
-                bias = w.get(p + "head_rechannel.bias")
-                head = (np.ascontiguousarray(weight.T),
-                        np.zeros(len(weight), dtype) if bias is None else bias[:, 0])
-            arrays.append(_Array(np.ascontiguousarray(w[p + "rechannel.weight"].T), layers,
-                                 a["channels"], head))
-        self._arrays = arrays
-        self._mix = np.concatenate(mixins)[None, None, :]  # (1, 1, sum of mid)
-        self._head_scale = dtype.type(c["head_scale"])
-        self._head = []
-        for k, taps in enumerate([] if c["head"] is None else c["head"]["kernel_sizes"]):
-            name = f"head.{k}"
-            self._head.append(name if name in self._chain.convs else
-                              (np.ascontiguousarray(w[name + ".weight"].T), w[name + ".bias"][:, 0]))
-        self._bound = (None, None, None)  # a new dtype's chain: bind again
-
-    def _make_plan(self, convs: dict, histories: dict, inputs: dict) -> dict[str, tuple]:
-        return {name: (conv, histories[name], inputs[name]) for name, conv in convs.items()}
-
-    def _conv(self, plan: dict, name: str, product: np.ndarray, residual: np.ndarray | None,
-              mode: int) -> tuple[np.ndarray, np.ndarray]:
-        """Store ``product`` (plus ``residual``) as fused conv ``name``'s input; return
-        what was stored and the conv's output ``(B, m, C_out)``."""
-        kernels = self._kernels
-        conv, history, col = plan[name]
-        stored = conv.store(kernels, history, product, residual, mode, col)
-        out = conv.product(col)
-        if isinstance(out, WinogradProducts):
-            plain = np.empty(product.shape[:2] + (out.prods.shape[-1],), product.dtype)
-            store_product(kernels, out, plain, kernels.COPY, plain, 0)
-            out = plain
-        return stored, out
+        self._kernel = _kernel()
+        self._program, self._ring_size, self._rings = build_program(
+            self.model, self.w, dtype, self._kernel)
+        self._fused_runtime: FusedRuntime | None = None  # built for the first long chunk
 
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:
-        kernels, (batch, _, m) = self._kernels, x.shape
-        plan = self._plan(batch, m, x.dtype)
-        audio = np.ascontiguousarray(x).reshape(batch, m, 1)  # one channel: time-major too
-        mix = audio * self._mix  # every layer's mixin, (B, m, sum of mid)
-        inputs, head = audio, None
-        for a in self._arrays:
-            product, residual, mode = np.matmul(inputs, a.rechannel), None, kernels.COPY
-            acc = None if head is None else head.copy()
-            for layer in a.layers:
-                residual, z = self._conv(plan, layer.conv, product, residual, mode)
-                z += mix[..., layer.mix]
-                p = apply_layer(layer.activation, z)
-                out = p if layer.out is None else pointwise_tm(layer.out, p)
-                product = out[..., : a.channels] if layer.residual else p
-                term = out[..., a.channels * layer.residual :] if layer.head else p
-                if acc is None:
-                    acc = term.copy()
-                else:
-                    acc += term
-                mode = kernels.ADD
-            inputs = residual + product  # the array's output (the next array's input)
-            assert acc is not None  # an array has layers
-            if isinstance(a.head, str):
-                head = self._conv(plan, a.head, acc, None, kernels.COPY)[1]
-            else:
-                head = pointwise_tm(a.head, acc)
-        assert head is not None
-        y = head * self._head_scale
-        activation = None if self.model.config["head"] is None else \
-            self.model.config["head"]["activation"]
-        for block in self._head:
-            assert activation is not None
-            y = apply(activation, y)
-            if isinstance(block, str):
-                y = self._conv(plan, block, y, None, kernels.COPY)[1]
-            else:
-                y = pointwise_tm(block, y)
+        batch, _, m = x.shape
+        state = self.state
+        if m >= SAMPLE_LOOP:
+            runtime = self._fused_runtime
+            if runtime is None:
+                runtime = self._fused_runtime = FusedRuntime(self.model, self.w, x.dtype)
+            if state.histories is None:  # from the rings
+                state.histories = runtime.chain.load(self.export_state(), batch, x.dtype)
+                state.ring = None
+            return runtime.run(state.histories, x)
+        ring = self.rings()
+        y = np.empty((batch, m), x.dtype)
+        w, acts, layers, arrays_, head, scale, width = self._program
+        self._kernel.run(np.ascontiguousarray(x[:, 0]), y, w, acts, layers, arrays_, head,
+                         scale, ring, state.time, np.empty((9, width), x.dtype))
+        state.time += m
         return y.reshape(batch, 1, m)
+
+    def rings(self) -> np.ndarray:
+        """The state's rings (moved from the fused chain's histories if needed)."""
+        state = self.state
+        if state.ring is None:
+            arrays = self.export_state()
+            batch, dtype = next(iter(arrays.values())).shape[0], self._dtype
+            state.ring, state.histories = np.zeros((batch, self._ring_size), dtype), None
+            load_rings(state.ring, state.time, self._rings, arrays)
+        return state.ring
+
+    def export_state(self) -> dict[str, np.ndarray]:
+        state = self.state
+        if state is None:
+            return {}
+        if state.histories is not None:
+            return {f"{name}.history": FusedConv.export(history)
+                    for name, history in state.histories.items()}
+        assert state.ring is not None
+        return ring_histories(state.ring, state.time, self._rings)
+
+    def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
+        state = self.new_state(batch, dtype)  # silence where a history is absent or short
+        assert state.ring is not None
+        load_rings(state.ring, state.time, self._rings, arrays)
+        self.state = state
+
+
+def _kernel() -> ModuleType:
+    """``wavedil.models.nam_kernel`` (numba, imported on first use)."""
+    from . import nam_kernel
+
+    return nam_kernel
