@@ -18,7 +18,7 @@ API = {
     ],
     "wavedil.nn": [
         "CausalConv1d", "Stack", "Streaming", "TCN", "TemporalBlock", "WaveNet", "WaveNetLayer",
-        "export", "folded_weight", "from_pytorch_tcn", "to_numpy",
+        "export", "export_onnx", "folded_weight", "from_pytorch_tcn", "to_numpy",
     ],
 }
 INTERNALS = ["History", "ConvStream", "Shift", "resolve_alignment", "Candidate", "feed_stream"]
