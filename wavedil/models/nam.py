@@ -47,7 +47,7 @@ import numpy.typing as npt
 
 from ..engine.fused import FusedConv
 from ..engine.history import History
-from ..engine.spec import Branches, Chain
+from ..engine.spec import Branches, Chain, LayerSpec
 from .base import Model, ModelStream, _conv_spec
 from .nam_format import normalized, read_nam, wavenet_shapes
 from .nam_runtime import FusedRuntime, build_program, load_rings, ring_histories
@@ -74,10 +74,12 @@ class NAM(Model):
     """
 
     architecture = "NAM"
+    info: dict[str, Any] = {}  # a file's version, sample_rate and metadata (load_nam)
 
     def __init__(self, layer_arrays: list[dict[str, Any]], head: dict[str, Any] | None = None,
                  head_scale: float = 1.0, sample_rate: float | None = None, *,
-                 params: dict[str, npt.ArrayLike] | None = None, seed: int | None = 0) -> None:
+                 params: Mapping[str, npt.ArrayLike] | None = None,
+                 seed: int | None = 0) -> None:
         config = normalized(layer_arrays, head, head_scale)
         if sample_rate is not None and (isinstance(sample_rate, bool) or not isinstance(
                 sample_rate, (int, float)) or not sample_rate > 0):
@@ -136,7 +138,7 @@ class NAM(Model):
                 p + "head_rechannel", a["head1x1"] or b, a["head_size"], a["head_kernel_size"])))
             x_path = Chain((start, *residual))
         assert head_path is not None  # a NAM has layer arrays
-        parts = [head_path]
+        parts: list[Chain | LayerSpec] = [head_path]
         head, width = config["head"], config["layer_arrays"][-1]["head_size"]
         for k, taps in enumerate([] if head is None else head["kernel_sizes"]):
             out = head["out_channels"] if k == len(head["kernel_sizes"]) - 1 else head["channels"]
@@ -172,14 +174,18 @@ class NAMLinear(Stack):
     """NAM's ``Linear`` architecture: one causal FIR of ``receptive_field`` taps (a
     ``Stack`` of one layer; no bias is a zero bias), with the file's ``sample_rate``."""
 
+    info: dict[str, Any] = {}  # a file's version, sample_rate and metadata (load_nam)
+
     def __init__(self, receptive_field: int, bias: bool = False,
                  sample_rate: float | None = None, *,
-                 params: dict[str, npt.ArrayLike] | None = None, seed: int | None = 0) -> None:
+                 params: Mapping[str, npt.ArrayLike] | None = None,
+                 seed: int | None = 0) -> None:
+        renamed: dict[str, npt.ArrayLike] | None = None
         if params is not None:
-            params = {"layers.0.weight": params["weight"],
-                      "layers.0.bias": params.get("bias", np.zeros(1))}
+            renamed = {"layers.0.weight": params["weight"],
+                       "layers.0.bias": params.get("bias", np.zeros(1))}
         super().__init__([{"channels": 1, "kernel_size": receptive_field, "activation": None}],
-                         in_channels=1, params=params, seed=seed)
+                         in_channels=1, params=renamed, seed=seed)
         self.sample_rate = None if sample_rate is None else float(sample_rate)
 
 
@@ -192,7 +198,7 @@ def load_nam(path: str | os.PathLike[str]) -> NAM | NAMLinear:
         model = NAMLinear(**config, sample_rate=info["sample_rate"], params=params)
     else:
         model = NAM(**config, sample_rate=info["sample_rate"], params=params)
-    model.info = info  # type: ignore[attr-defined]
+    model.info = info
     return model
 
 

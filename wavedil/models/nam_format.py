@@ -88,8 +88,10 @@ def parse_nam(data: Any) -> tuple[str, dict, dict[str, np.ndarray], dict]:
     if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))
                              or not rate > 0):
         raise ValueError(f"sample_rate must be a positive number, got {rate!r}")
-    info = {"version": version, "sample_rate": None if rate is None else float(rate),
-            "metadata": data.get("metadata") if isinstance(data.get("metadata"), dict) else {}}
+    metadata = data.get("metadata")
+    info: dict[str, Any] = {"version": version,
+                            "sample_rate": None if rate is None else float(rate),
+                            "metadata": metadata if isinstance(metadata, dict) else {}}
     if architecture == "Linear":
         config, shapes = _linear(config)
     else:

@@ -111,9 +111,9 @@ class FusedRuntime:
         """A chunk ``(B, 1, m)`` through the chain, ``histories`` updated."""
         kernels, (batch, _, m) = self.kernels, x.shape
         if self._plan[0] is not histories or self._plan[1] != (batch, m):
-            inputs = self.chain.inputs_blocks(batch, m, x.dtype)
+            blocks = self.chain.inputs_blocks(batch, m, x.dtype)
             self._plan = (histories, (batch, m), {
-                name: (conv, histories[name], inputs[name])
+                name: (conv, histories[name], blocks[name])
                 for name, conv in self.chain.convs.items()})
         plan = self._plan[2]
         audio = np.ascontiguousarray(x).reshape(batch, m, 1)  # one channel: time-major too
@@ -195,7 +195,10 @@ def build_program(model: Any, w: dict[str, np.ndarray], dtype: np.dtype,
         size[1] += (mask + 1) * width
         return convs[name][:2]
 
-    layers, arrays, acts, widest = [], [], [], 2
+    layers: list[list[int]] = []
+    arrays: list[list[int]] = []
+    acts: list[list[list[float]]] = []
+    widest = 2
     for i, a in enumerate(c["layer_arrays"]):
         ch, bot, first = a["channels"], a["bottleneck"], len(layers)
         for j, (k, d, act) in enumerate(zip(a["kernel_sizes"], a["dilations"], a["activations"])):
@@ -225,7 +228,8 @@ def build_program(model: Any, w: dict[str, np.ndarray], dtype: np.dtype,
                        put(weight.transpose(0, 2, 1)),
                        put(p[name + ".bias"]) if name + ".bias" in p else -1])
         widest = max(widest, *weight.shape[:2], (taps * weight.shape[1] + 1) // 2)
-    head_rows, head = [], c["head"]
+    head_rows: list[list[int]] = []
+    head = c["head"]
     for k, taps in enumerate([] if head is None else head["kernel_sizes"]):
         weight = p[f"head.{k}.weight"]
         base, mask = ring(f"head.{k}", taps - 1, weight.shape[1]) if taps > 1 else (0, 0)

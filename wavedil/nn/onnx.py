@@ -53,6 +53,10 @@ class _Conv(nn.Module):
     ``fill`` (per input channel) is added to the state on the way in and taken off on the
     way out, so a zero state means "after silence" for a NAM model."""
 
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+    fill: torch.Tensor | None
+
     def __init__(self, weight: np.ndarray, bias: np.ndarray | None, dilation: int = 1,
                  groups: int = 1, fill: np.ndarray | None = None) -> None:
         super().__init__()
@@ -87,6 +91,7 @@ class _Step(nn.Module):
         super().__init__()
         self.model, self.params = model, model.params
         self.names = [name for name, conv in convs.items() if conv.span]  # the states
+        self.shapes = {name: (conv.channels, conv.span) for name, conv in convs.items()}
         self.convs = nn.ModuleDict({name.replace(".", "_"): conv for name, conv in convs.items()})
 
     def conv(self, name: str, x: torch.Tensor, states: dict, nexts: dict) -> torch.Tensor:
@@ -100,8 +105,7 @@ class _Step(nn.Module):
 
     def state_shapes(self, batch: int) -> list[tuple[int, int, int]]:
         """The shape of each state, in the order of ``names``."""
-        convs = [self.convs[name.replace(".", "_")] for name in self.names]
-        return [(batch, conv.channels, conv.span) for conv in convs]
+        return [(batch, *self.shapes[name]) for name in self.names]
 
     def forward(self, x: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
         nexts: dict[str, torch.Tensor] = {}
@@ -127,7 +131,7 @@ class _TCNStep(_Step):
 class _WaveNetStep(_Step):
     def body(self, x, states, nexts):
         c = self.model.config
-        half, skip_width, layers = c["gate_channels"] // 2, c["skip_channels"], len(c["dilations"])
+        half, layers = c["gate_channels"] // 2, len(c["dilations"])
         h, skips = self.conv("input_conv", x, states, nexts), None
         for i in range(layers):
             a = self.conv(f"layers.{i}.conv", h, states, nexts)
@@ -136,6 +140,7 @@ class _WaveNetStep(_Step):
             skips = s if skips is None else skips + s
             if i < layers - 1:
                 h = h + _pointwise(self.params, f"layers.{i}.res", z)
+        assert skips is not None  # a WaveNet has layers
         y = _pointwise(self.params, "head1", torch.relu(skips))
         return _pointwise(self.params, "head2", torch.relu(y))
 
@@ -195,6 +200,7 @@ class _NAMStep(_Step):
                 term = _pointwise(p, q + "head1x1", out) if a["head1x1"] else out
                 acc = term if acc is None else acc + term
             inputs = h
+            assert acc is not None  # an array has layers
             head = self.conv(f"arrays.{i}.head_rechannel", acc, states, nexts)
         y = head * c["head_scale"]
         for k in range(0 if c["head"] is None else len(c["head"]["kernel_sizes"])):
