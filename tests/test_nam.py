@@ -200,3 +200,15 @@ def test_random_nam_models_stream_in_both_precisions():
         y = wavedil.run_stream(amp, x.astype(dtype), [1, 7, 50])
         assert y.dtype == dtype
         close(y, amp(x.astype(dtype)), dtype)
+
+
+def test_runtimes_alternate_on_one_state():
+    """Long chunks (the fused chain) and short ones (the per-sample pass) in turn; here a
+    bias-less 2-tap head rechannel beside 1-tap layer convs (whose input blocks must not be
+    shared: the head's gather would overwrite the layers' column of ones)."""
+    amp = NAM([{"channels": 1, "dilations": [1, 1], "kernel_sizes": [1, 1], "layer1x1": False,
+                "head_kernel_size": 2, "head_bias": False},
+               {"channels": 2, "dilations": [1, 3], "kernel_sizes": [1, 2]}], seed=5)
+    x = np.random.default_rng(1).standard_normal(300)
+    for sizes in ([40, 1], [1, 33, 2, 64], [100]):
+        close(wavedil.run_stream(amp, x, sizes), amp(x), np.float64)

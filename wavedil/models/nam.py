@@ -54,6 +54,12 @@ from .nam_runtime import FusedRuntime, build_program, load_rings, ring_histories
 from .stack import Stack
 
 SAMPLE_LOOP = 32  # chunks shorter than this run the per-sample pass, longer the fused chain
+_TEN = [1 << i for i in range(10)]
+_TAIL = [128, 256, 512, *_TEN[:10]]
+# NAM's training presets (Tanh layers of 3 taps, head_scale 0.02): channels of the two
+# layer arrays, their dilations, the first array's head width
+PRESETS = {"standard": ((16, 8), (_TEN, _TEN), 8), "lite": ((12, 6), (_TEN[:7], _TAIL), 6),
+           "feather": ((8, 4), (_TEN[:7], _TAIL), 4), "nano": ((4, 2), (_TEN[:7], _TAIL), 2)}
 
 class NAM(Model):
     """A Neural Amp Modeler WaveNet (module docstring), offline and streaming.
@@ -145,6 +151,23 @@ class NAM(Model):
             parts.append(_conv_spec(f"head.{k}", width, out, taps))
             width = out
         return Chain(tuple(parts))
+
+    @classmethod
+    def preset(cls, name: str, seed: int | None = 0,
+               sample_rate: float | None = 48000.0) -> NAM:
+        """NAM's training preset ``name`` (``PRESETS``: standard, lite, feather, nano) with
+        random weights: the architecture of most shared captures.
+
+        >>> NAM.preset("standard").receptive_field
+        4093
+        """
+        if name not in PRESETS:
+            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {name!r}")
+        (first, second), (d1, d2), head = PRESETS[name]
+        arrays = [{"channels": first, "dilations": list(d1), "head_size": head,
+                   "head_bias": False},
+                  {"input_size": first, "channels": second, "dilations": list(d2)}]
+        return cls(arrays, head_scale=0.02, sample_rate=sample_rate, seed=seed)
 
     def stream(self, batch: int | None = None) -> NAMStream:
         """A fresh stream (latency 0), starting from silence."""
