@@ -208,7 +208,8 @@ def test_runtimes_alternate_on_one_state():
     shared: the head's gather would overwrite the layers' column of ones)."""
     amp = NAM([{"channels": 1, "dilations": [1, 1], "kernel_sizes": [1, 1], "layer1x1": False,
                 "head_kernel_size": 2, "head_bias": False},
-               {"channels": 2, "bottleneck": 1, "dilations": [1, 3], "kernel_sizes": [1, 2]}], seed=5)
+               {"channels": 2, "bottleneck": 1, "dilations": [1, 3], "kernel_sizes": [1, 2]}],
+              seed=5)
     x = np.random.default_rng(1).standard_normal(300)
     for sizes in ([40, 1], [1, 33, 2, 64], [100]):
         close(wavedil.run_stream(amp, x, sizes), amp(x), np.float64)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import wavedil
 from wavedil.models.nam import NAM
+from wavedil.models.nam_format import parse_nam
 
 pytestmark = pytest.mark.slow
 torch = pytest.importorskip("torch")
@@ -150,11 +151,8 @@ def test_random_architectures_equal_nams_models(config, seed):
         data, model = nam_file(config, seed)
     except (ValueError, AssertionError, RuntimeError):
         return  # an architecture NAM itself does not build
-    from wavedil.models.nam_format import parse_nam
-    from wavedil.models.nam import NAM as Model
-
     _, parsed, params, _ = parse_nam(data)
-    amp = Model(**parsed, params=params)
+    amp = NAM(**parsed, params=params)
     # NAM adds up every array's span, head rechannels included, a bound on the longest path
     assert amp.receptive_field <= model.receptive_field
     x = guitar(400, seed)
