@@ -44,3 +44,11 @@ def test_offline_threads_example_splits_equal_to_one_stream(capsys):
     assert set(errors) == {"one recording", "batch of clips"}
     assert max(errors.values()) <= 1e-5
     assert capsys.readouterr().out.count("EQUAL within float32 tolerance") == 2
+
+
+def test_nam_example_streams_equal_to_offline_and_to_nam(capsys):
+    namespace = runpy.run_path(str(ROOT / "examples" / "nam_model.py"))
+    errors = namespace["main"](["--buffer", "256"])
+    assert set(errors) == {"stream vs offline", "wavedil vs NAM"}
+    assert max(errors.values()) <= 1e-5
+    assert capsys.readouterr().out.count("EQUAL within float32 tolerance") == 2
