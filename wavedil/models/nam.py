@@ -53,7 +53,7 @@ from .nam_format import normalized, read_nam, wavenet_shapes
 from .nam_runtime import FusedRuntime, build_program, load_rings, ring_histories
 from .stack import Stack
 
-SAMPLE_LOOP = 32  # chunks shorter than this run the per-sample pass, longer the fused chain
+SAMPLE_LOOP = 64  # chunks shorter than this run the per-sample pass, longer the fused chain
 _TEN = [1 << i for i in range(10)]
 _TAIL = [128, 256, 512, *_TEN[:10]]
 # NAM's training presets (Tanh layers of 3 taps, head_scale 0.02): channels of the two
@@ -282,7 +282,7 @@ class NAMStream(ModelStream):
         y = np.empty((batch, m), x.dtype)
         w, acts, layers, arrays_, head, scale, width = self._program
         self._kernel.run(np.ascontiguousarray(x[:, 0]), y, w, acts, layers, arrays_, head,
-                         scale, ring, state.time, np.empty((9, width), x.dtype))
+                         scale, ring, state.time, np.zeros((9, width), x.dtype))
         state.time += m
         return y.reshape(batch, 1, m)
 

@@ -6,9 +6,10 @@ this pass runs a whole chunk in one call, per sample through every layer, each c
 reading its taps from a ring buffer. ``wavedil.models.nam`` builds its arguments (the
 ``program``) from a model and keeps the rings in the stream's state.
 
-- ``w``: every weight in one flat array, each matrix output-major (row ``j`` holds output
-  ``j``'s weights: a conv's ``(C_out, K, C_in)``), so that each output is one dot product
-  with the inputs (a conv's taps gathered first), vectorised (sums in any order);
+- ``w``: every weight in one flat array, each matrix input-major (row ``i`` holds input
+  ``i``'s weights to every output, padded to a multiple of ``LANES``; a conv's inputs are
+  its taps, ``k * C_in + c``, gathered first), so that eight outputs accumulate in one
+  vector;
   ``acts``: ``(layers + 1, 2, 4)`` parameters of each layer's primary and secondary
   activation (the last row: the head's), their codes (``CODES``) in the tables.
 - ``layers`` (one row per layer, ``LAYER``), ``arrays`` (one row per layer array,
@@ -44,6 +45,7 @@ HEAD = ("inputs", "outputs", "taps", "ring", "mask", "w", "b", "activation")
 H_IN, H_OUT, H_TAPS, H_RING, H_MASK, H_W, H_B, H_ACT = range(len(HEAD))
 
 
+LANES = 8  # outputs per vector in _matvec (weight rows are padded to a multiple)
 FAST = {"reassoc", "contract"}  # sums in any order (vectorised dot products); no nnan/ninf
 INVERSES = (0.0,) + tuple(1.0 / k for k in range(1, 18))  # 1 / k: the Horner steps
 
@@ -117,13 +119,25 @@ def _gather(ring, b, base, mask, now, span, dilation, taps, width, col):
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy", fastmath=FAST)
 def _matvec(src, n_in, w, off, out, n_out):
-    """``out[:n_out] += w src[:n_in]``, ``w`` ``(n_out, n_in)`` row-major at ``off``."""
-    for j in range(n_out):
-        total = out[j] * 0
-        start = off + j * n_in
+    """``out[:n_out] += W src[:n_in]``; ``W`` input-major at ``off``, rows padded to a
+    multiple of ``LANES`` (``out`` has room for the padding: its values there are junk).
+    Eight outputs at a time in eight scalars, which the compiler packs into one vector."""
+    stride = (n_out + LANES - 1) // LANES * LANES
+    for j in range(0, n_out, LANES):
+        a0, a1, a2, a3 = out[j], out[j + 1], out[j + 2], out[j + 3]
+        a4, a5, a6, a7 = out[j + 4], out[j + 5], out[j + 6], out[j + 7]
         for i in range(n_in):
-            total += w[start + i] * src[i]
-        out[j] += total
+            v, b = src[i], off + i * stride + j
+            a0 += v * w[b]
+            a1 += v * w[b + 1]
+            a2 += v * w[b + 2]
+            a3 += v * w[b + 3]
+            a4 += v * w[b + 4]
+            a5 += v * w[b + 5]
+            a6 += v * w[b + 6]
+            a7 += v * w[b + 7]
+        out[j], out[j + 1], out[j + 2], out[j + 3] = a0, a1, a2, a3
+        out[j + 4], out[j + 5], out[j + 6], out[j + 7] = a4, a5, a6, a7
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
@@ -155,7 +169,7 @@ def run(x, y, w, acts, layers, arrays, head, scale, ring, start, scratch):
                 for j in range(ar[A_HIN]):
                     acc[j] = nxt[j] if n_head else 0.0
                 for li in range(ar[A_FIRST], ar[A_FIRST] + ar[A_COUNT]):
-                    ly = layers[li]
+                    ly = layers[li]  # (a row view: cheap next to a layer's work)
                     base, mask, mid, bot = ly[L_RING], ly[L_MASK], ly[L_MID], ly[L_BOT]
                     row = base + (now & mask) * ch
                     for c in range(ch):

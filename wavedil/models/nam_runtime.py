@@ -196,6 +196,16 @@ def build_program(model: Any, w: dict[str, np.ndarray], dtype: np.dtype,
         size[0] += flat[-1].size
         return size[0] - flat[-1].size
 
+    def put_matrix(weight: np.ndarray) -> int:
+        """A ``(C_out, C_in)`` matrix (or a conv's ``(C_out, C_in, K)``), input-major,
+        rows padded to a multiple of ``kernel.LANES``."""
+        if weight.ndim == 3:
+            weight = weight.transpose(0, 2, 1).reshape(len(weight), -1)  # inputs k * C + c
+        lanes = kernel.LANES
+        padded = np.zeros((weight.shape[1], -(-len(weight) // lanes) * lanes))
+        padded[:, : len(weight)] = weight.T
+        return put(padded)
+
     def ring(name: str, span: int, width: int) -> tuple[int, int]:
         mask = (1 << int(span).bit_length()) - 1  # a power of two above span, minus one
         convs[name] = (size[1], mask, span, width)
@@ -216,11 +226,11 @@ def build_program(model: Any, w: dict[str, np.ndarray], dtype: np.dtype,
             out = out_b = -1
             width = sum(len(w[n + ".weight"]) for n in outs)
             if outs:
-                out = put(np.concatenate([w[n + ".weight"] for n in outs]))
+                out = put_matrix(np.concatenate([w[n + ".weight"] for n in outs]))
                 out_b = put(np.concatenate([w[n + ".bias"][:, 0] for n in outs]))
             secondary = act["secondary"] or act["primary"]
             layers.append([base, mask, (k - 1) * d, d, k, ch, len(conv), bot,
-                           put(conv.transpose(0, 2, 1)), put(p[q + "conv.bias"]),
+                           put_matrix(conv), put(p[q + "conv.bias"]),
                            put(p[q + "mixin.weight"]), kernel.GATINGS[act["gating"]],
                            kernel.CODES[act["primary"]["type"]],
                            kernel.CODES[secondary["type"]], out, out_b, width,
@@ -230,9 +240,10 @@ def build_program(model: Any, w: dict[str, np.ndarray], dtype: np.dtype,
         name = f"arrays.{i}.head_rechannel"
         weight, taps = p[name + ".weight"], a["head_kernel_size"]  # (out, in, K)
         base, mask = ring(name, taps - 1, weight.shape[1]) if taps > 1 else (0, 0)
-        arrays.append([a["input_size"], ch, put(w[f"arrays.{i}.rechannel.weight"]), first,
+        arrays.append([a["input_size"], ch, put_matrix(w[f"arrays.{i}.rechannel.weight"]),
+                       first,
                        len(a["dilations"]), weight.shape[1], weight.shape[0], taps, base, mask,
-                       put(weight.transpose(0, 2, 1)),
+                       put_matrix(weight),
                        put(p[name + ".bias"]) if name + ".bias" in p else -1])
         widest = max(widest, *weight.shape[:2], (taps * weight.shape[1] + 1) // 2)
     head_rows: list[list[int]] = []
@@ -241,14 +252,14 @@ def build_program(model: Any, w: dict[str, np.ndarray], dtype: np.dtype,
         weight = p[f"head.{k}.weight"]
         base, mask = ring(f"head.{k}", taps - 1, weight.shape[1]) if taps > 1 else (0, 0)
         head_rows.append([weight.shape[1], weight.shape[0], taps, base, mask,
-                          put(weight.transpose(0, 2, 1)), put(p[f"head.{k}.bias"]),
+                          put_matrix(weight), put(p[f"head.{k}.bias"]),
                           kernel.CODES[head["activation"]["type"]]])
         widest = max(widest, *weight.shape[:2], (taps * weight.shape[1] + 1) // 2)
     acts.append([_params(head["activation"]) if head else [0.0] * 4, [0.0] * 4])
     table = partial(np.array, dtype=np.int64)
     program = (np.concatenate(flat), np.array(acts, dtype), table(layers),
                table(arrays), table(head_rows).reshape(-1, len(kernel.HEAD)),
-               dtype.type(c["head_scale"]), 2 * widest + 2)
+               dtype.type(c["head_scale"]), 2 * widest + 2 + 2 * kernel.LANES)
     return program, size[1], convs
 
 
