@@ -27,7 +27,7 @@ import os
 import tempfile
 
 import numpy as np
-from common import check_close, md_table, pinned_threads, time_interleaved
+from common import check_close, md_table, time_interleaved
 
 import wavedil
 from wavedil.models.nam import NAM
@@ -161,8 +161,9 @@ def run(smoke: bool) -> str:
                      TARGETS.get(buffer, "")])
     lines = ["## Neural Amp Modeler (standard preset)", "",
              f"NAM's standard WaveNet (13,802 weights, receptive field {amp.receptive_field}),"
-             f" {samples} samples at 48 kHz, float32, {pinned_threads()} BLAS thread pinned by "
-             "the runner, torch and onnxruntime 1 thread. RTF = time / audio duration.", ""]
+             f" {samples} samples at 48 kHz, float32; one thread for numpy's BLAS, torch and "
+             "onnxruntime alike. RTF = time / audio duration; NAM per buffer: its model on the"
+             " buffer and the receptive field before it.", ""]
     if offline:
         lines += [f"Offline (the whole second): NAM's PyTorch model RTF "
                   f"{offline['nam']:.3f}, wavedil RTF {offline['wavedil']:.3f}.", ""]
