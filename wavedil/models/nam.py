@@ -19,9 +19,11 @@ layout, ``.bias``); ``wavedil.models.nam_format`` reads them from a file.
 Before the start the input is silent, as NAM's own model sees it (it pads the input with
 ``receptive_field - 1`` zeros; the plugin pre-warms on silence): a fresh stream's
 histories hold what silence gives each layer (``NAM.silence``), not zeros, so every output
-sample equals NAM's. A stream runs one compiled pass per chunk, sample by sample through
-every layer (``wavedil.models.nam_kernel``): NAM's layers are narrow, so numpy's per-call
-costs would outweigh the arithmetic.
+sample equals NAM's. Two runtimes serve a stream (``wavedil.models.nam_runtime``): chunks
+shorter than ``SAMPLE_LOOP`` run one compiled pass, sample by sample through every layer
+(``wavedil.models.nam_kernel``: NAM's layers are narrow, so numpy's per-call costs would
+outweigh their arithmetic), longer chunks the fused time-major chain of the engine. The
+state moves between them when the chunk size crosses over; tests keep them equal.
 
 Shape: ``(T,)``, ``(1, T)`` or ``(B, 1, T)`` in, the same layout out (one channel).
 
