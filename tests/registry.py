@@ -32,6 +32,7 @@ import torch
 
 import wavedil
 import wavedil.nn as wnn
+from wavedil.models.nam import NAMLinear
 from wavedil.wavelets.transform import AtrousResult
 
 SEED = 20240611
@@ -297,6 +298,14 @@ NN_STACK = [{"channels": 4, "kernel_size": 3, "dilation": 2},
             {"channels": 4, "kernel_size": 2, "dilation": 4, "groups": 2, "residual": True},
             {"channels": 1, "activation": None}]
 
+NAM_ARRAYS = [
+    {"channels": 3, "dilations": [1, 3], "kernel_sizes": [3, 2], "bottleneck": 2, "head1x1": 2,
+     "head_size": 2, "activations": [{"primary": "Tanh", "gating": "gated", "secondary":
+                                      "Sigmoid"}, {"type": "LeakyReLU", "negative_slope": 0.2}]},
+    {"channels": 2, "dilations": [2, 1], "layer1x1": False, "head_kernel_size": 2,
+     "activations": {"primary": "ReLU", "gating": "blended", "secondary": "Sigmoid"}}]
+NAM_HEAD = {"channels": 2, "activation": "Softsign", "out_channels": 1, "kernel_sizes": [2, 1]}
+
 ENTRIES = {e.name: e for e in [
     # the engine: every alignment, boundary and path of DilatedConv1d
     Entry("DilatedConv1d-causal", _conv(1, (3, 2, 3), dilation=2), 2, gaps=NUMPY_GAPS),
@@ -333,6 +342,10 @@ ENTRIES = {e.name: e for e in [
     Entry("Stack-lookahead", lambda: wavedil.Stack(NN_STACK, in_channels=1,
                                                    alignment=[(2, 2), (1, 3), "causal"],
                                                    seed=3), 1, gaps=NUMPY_GAPS),
+    # Neural Amp Modeler models (wavedil.models.nam): every kind of layer, from silence
+    Entry("NAM", lambda: wavedil.NAM(NAM_ARRAYS, head=NAM_HEAD, head_scale=0.5, seed=11), 1,
+          gaps=NUMPY_GAPS),
+    Entry("NAMLinear", lambda: NAMLinear(9, bias=True, seed=12), 1, gaps=NUMPY_GAPS),
     # wavelets: the forward transform (banks, alignments, boundaries), its inverse, denoisers
     Entry("AtrousTransform-starlet", lambda: wavedil.AtrousTransform("starlet", 3), 1,
           gaps=NUMPY_GAPS),

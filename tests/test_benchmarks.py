@@ -181,6 +181,6 @@ def test_runner_smoke_writes_every_section(tmp_path):
         after = text.split(f"<!-- {name} -->\n", 1)
         assert len(after) == 2 and after[1].startswith("## "), name
     for heading in ["## Engine", "### Offline", "### Streaming", "### Chunk-size-1 streaming",
-                    "### Seed kernels"]:
+                    "### Seed kernels", "## Neural Amp Modeler (standard preset)"]:
         assert heading in text, heading
     assert str(tmp_path) not in text  # no absolute machine path in the report

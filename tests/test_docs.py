@@ -51,3 +51,11 @@ def test_effect_streaming_example_streams_equal_to_offline(capsys):
     result = namespace["main"]([])
     assert result["error"] <= 1e-5 and result["chunks"] > 100
     assert "EQUAL within float32 tolerance" in capsys.readouterr().out
+
+
+def test_nam_example_streams_equal_to_offline_and_to_nam(capsys):
+    namespace = runpy.run_path(str(ROOT / "examples" / "nam_model.py"))
+    errors = namespace["main"](["--buffer", "256"])
+    assert set(errors) == {"stream vs offline", "wavedil vs NAM"}
+    assert max(errors.values()) <= 1e-5
+    assert capsys.readouterr().out.count("EQUAL within float32 tolerance") == 2

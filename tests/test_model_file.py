@@ -149,7 +149,7 @@ def test_unexpected_array_is_named(tcn_file):
 def test_unknown_architecture_is_named(tcn_file):
     path = rewrite(tcn_file[1], header={"architecture": "Transformer"})
     with pytest.raises(ValueError, match="unknown architecture 'Transformer', expected one of "
-                                         r"\['Stack', 'TCN', 'WaveNet'\]"):
+                                         r"\['NAM', 'Stack', 'TCN', 'WaveNet'\]"):
         load(path)
 
 

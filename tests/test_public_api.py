@@ -15,12 +15,12 @@ API = {
         "modwt", "imodwt", "modwtmra",
         "probe_receptive_field", "receptive_field", "run_stream", "specs_from_schedule",
         "wavelist", "Resynthesis", "ResynthesisStream",
-        "cwt", "CWT", "CWTStream", "CWTResult", "ContinuousWavelet",
+        "cwt", "CWT", "CWTStream", "CWTResult", "ContinuousWavelet", "NAM",
     ],
     "wavedil.nn": [
         "AlignedConv1d", "CausalConv1d", "Stack", "Streaming", "TCN", "TemporalBlock",
         "WaveNet", "WaveNetLayer",
-        "export", "folded_weight", "from_pytorch_tcn", "to_numpy",
+        "export", "export_onnx", "folded_weight", "from_pytorch_tcn", "to_numpy",
     ],
 }
 INTERNALS = ["History", "ConvStream", "Shift", "resolve_alignment", "Candidate", "feed_stream"]

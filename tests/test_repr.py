@@ -104,6 +104,7 @@ FACTORIES = {
     "TCNStream": (lambda p: _tcn().stream(), None),
     "WaveNetStream": (lambda p: _wavenet().stream(), None),
     "StackStream": (lambda p: _stack().stream(), None),
+    "NAM": (lambda p: wavedil.NAM([{"channels": 4, "dilations": [1, 2, 4]}]), None),
     "ReceptiveField": (lambda p: wavedil.receptive_field(_deep_tcn(), sample_rate=16000), None),
     "LayerRow": (lambda p: wavedil.receptive_field(_tcn()).layers[0], None),
     "Plan": (lambda p: wavedil.plan_dilations(samples=1 << 16, kernel_size=2), None),

@@ -24,7 +24,7 @@ from .engine import (
     dilation_schedule,
     run_stream,
 )
-from .models import TCN, Stack, WaveNet, load
+from .models import NAM, TCN, Stack, WaveNet, load
 from .receptive import (
     Plan,
     ReceptiveField,
@@ -112,6 +112,7 @@ __all__ = [
     "TCN",
     "WaveNet",
     "Stack",
+    "NAM",
     "load",
     # receptive fields
     "receptive_field",

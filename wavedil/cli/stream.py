@@ -50,14 +50,23 @@ def _add_stream_options(p: argparse.ArgumentParser) -> None:
     add_common(p)
 
 
+NAM_DEFAULT_RATE = 48000.0  # what NAM assumes of a .nam file that gives no sample_rate
+
+
 def add_filter_command(subparsers: Subparsers) -> None:
     """Add ``wavedil filter``."""
     p = subparsers.add_parser(
         "filter", help="stream an audio file through a model file, block by block",
         description="Stream audio through a wavedil model (.npz, e.g. exported by "
-                    "wavedil.nn.export); every channel goes through the model.")
-    p.add_argument("model", help="a wavedil model file (.npz) with one input and output channel")
+                    "wavedil.nn.export) or a Neural Amp Modeler file (.nam); every channel "
+                    "goes through the model.")
+    p.add_argument("model", help="a wavedil model file (.npz) or a .nam file, with one input "
+                                 "and output channel")
     _add_stream_options(p)
+    p.add_argument("--ignore-rate", action="store_true",
+                   help="run a model trained at another sample rate than the input's anyway "
+                        "(by default that is refused: resample the input first, e.g. with "
+                        "sox in.wav -r 48000 out.wav)")
     p.set_defaults(func=run_filter)
 
 
@@ -113,7 +122,20 @@ def denoise_operator(args: argparse.Namespace) -> Any:
 def run_filter(args: argparse.Namespace) -> int:
     """Run ``wavedil filter``."""
     _check_usage(args)
-    return stream_file(filter_operator(args.model), args, f"model {args.model}")
+    op = filter_operator(args.model)
+    rate = None  # a wavedil model file does not say; a .nam file does, or NAM assumes 48 kHz
+    if hasattr(op, "sample_rate"):
+        rate = op.sample_rate or NAM_DEFAULT_RATE
+    return stream_file(op, args, f"model {args.model}", None if args.ignore_rate else rate)
+
+
+def check_rate(rate: int, model_rate: float, args: argparse.Namespace) -> None:
+    """Refuse an input whose sample rate is not the model's (no resampler streams here)."""
+    if rate != model_rate:
+        raise ValueError(f"{args.input}: {rate} Hz, but the model {args.model} was trained at "
+                         f"{model_rate:g} Hz: resample the input first (e.g. sox "
+                         f"{args.input} -r {model_rate:g} resampled.wav), or pass --ignore-rate "
+                         f"to run it at {rate} Hz anyway")
 
 
 def run_denoise(args: argparse.Namespace) -> int:
@@ -139,12 +161,20 @@ def _check_usage(args: argparse.Namespace) -> None:
         raise UsageError("raw input needs --rate, --channels and --encoding together")
 
 
-def stream_file(op: Any, args: argparse.Namespace, what: str) -> int:
-    """Stream ``args.input`` through ``op`` into ``args.output`` and print the summary."""
+def stream_file(op: Any, args: argparse.Namespace, what: str,
+                model_rate: float | None = None) -> int:
+    """Stream ``args.input`` through ``op`` into ``args.output`` and print the summary;
+    ``model_rate``: the only input rate accepted (None: any)."""
     from ..io import AudioSource, filter_file
     from .speed import blas_threads, warm_up
 
     source = AudioSource(args.input, args.rate, args.channels, args.encoding)
+    if model_rate is not None:
+        try:
+            check_rate(source.rate, model_rate, args)
+        except ValueError:
+            source.close()
+            raise
     fmt = args.format or ("RAW" if args.output == "-" and source.format == "RAW" else None)
     out: TextIO = sys.stderr if args.output == "-" else sys.stdout
     try:

@@ -6,12 +6,15 @@
 - ``tcn`` / ``wavenet`` / ``stack``: ``TCN``, ``WaveNet`` and the generic ``Stack``.
 - ``parallel``: a long offline call split over threads (by batch rows or in time).
 - ``file``: the ``.npz`` model format (read and write, no model classes).
-- ``loader``: ``load``, the numpy model of a model file.
+- ``nam``, ``nam_format``, ``nam_activations``, ``nam_kernel``: Neural Amp Modeler ``.nam``
+  files (``NAM``, ``NAMLinear``).
+- ``loader``: ``load``, the numpy model of a model file (``.npz`` or ``.nam``).
 """
 
 from .loader import load
+from .nam import NAM
 from .stack import Stack
 from .tcn import TCN
 from .wavenet import WaveNet
 
-__all__ = ["Stack", "TCN", "WaveNet", "load"]
+__all__ = ["NAM", "Stack", "TCN", "WaveNet", "load"]

@@ -10,7 +10,7 @@ allow_pickle=False)`` reads it) holding
 - ``__config__``: a 0-d unicode array, the JSON text of::
 
       {"format": "wavedil-model", "format_version": 1, "wavedil_version": "0.1.0",
-       "architecture": "TCN" | "WaveNet" | "Stack",
+       "architecture": "TCN" | "WaveNet" | "Stack" | "NAM",
        "config": {...the numpy model's constructor arguments, resolved...}}
 
   Version 2 added config options a version-1 reader does not know: ``alignment`` (a
@@ -53,7 +53,7 @@ from ..version import __version__
 FORMAT = "wavedil-model"
 FORMAT_VERSION = 2
 CONFIG_KEY = "__config__"
-ARCHITECTURES = ("Stack", "TCN", "WaveNet")  # the classes: wavedil.models.loader
+ARCHITECTURES = ("NAM", "Stack", "TCN", "WaveNet")  # the classes: wavedil.models.loader
 
 
 def save_model(path: str | os.PathLike[str], architecture: str, config: dict,

@@ -1,4 +1,6 @@
-"""``load``: the numpy model stored in a ``.npz`` model file (``wavedil.models.file``).
+"""``load``: the numpy model stored in a model file: a wavedil ``.npz`` model file
+(``wavedil.models.file``) or a Neural Amp Modeler ``.nam`` file (``wavedil.models.nam``),
+told apart by their content (a ``.nam`` file is JSON, a ``.npz`` a zip archive).
 
 >>> import os, tempfile
 >>> import numpy as np
@@ -15,15 +17,21 @@ from __future__ import annotations
 import os
 
 from .file import read
+from .nam import NAM, NAMLinear, load_nam
 from .stack import Stack
 from .tcn import TCN
 from .wavenet import WaveNet
 
-CLASSES = {"TCN": TCN, "WaveNet": WaveNet, "Stack": Stack}
+CLASSES = {"TCN": TCN, "WaveNet": WaveNet, "Stack": Stack, "NAM": NAM}
 
 
-def load(path: str | os.PathLike[str]) -> TCN | WaveNet | Stack:
-    """The numpy model (``wavedil.models.stack.TCN``/``WaveNet``/``Stack``) stored in ``path``."""
+def load(path: str | os.PathLike[str]) -> TCN | WaveNet | Stack | NAM | NAMLinear:
+    """The numpy model stored in ``path``: ``TCN``/``WaveNet``/``Stack``/``NAM`` from a
+    ``.npz`` model file, ``NAM``/``NAMLinear`` from a ``.nam`` file."""
+    with open(path, "rb") as file:
+        head = file.read(64).lstrip()
+    if head.startswith(b"{") or os.fspath(path).endswith(".nam"):
+        return load_nam(path)
     meta, arrays = read(path)
     cls = CLASSES[meta["architecture"]]
     try:

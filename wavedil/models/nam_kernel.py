@@ -1,0 +1,232 @@
+"""The compiled (numba) pass of a NAM stream: every layer, sample by sample, in one call.
+
+A NAM model has many narrow layers (the standard preset: 20 layers of 16 and 8 channels),
+so a chunk costs little arithmetic per layer and numpy's per-call overhead would dominate;
+this pass runs a whole chunk in one call, per sample through every layer, each conv
+reading its taps from a ring buffer. ``wavedil.models.nam`` builds its arguments (the
+``program``) from a model and keeps the rings in the stream's state.
+
+- ``w``: every weight in one flat array, each matrix input-major (row ``i`` holds input
+  ``i``'s weights to every output, padded to a multiple of ``LANES``; a conv's inputs are
+  its taps, ``k * C_in + c``, gathered first), so that eight outputs accumulate in one
+  vector;
+  ``acts``: ``(layers + 1, 2, 4)`` parameters of each layer's primary and secondary
+  activation (the last row: the head's), their codes (``CODES``) in the tables.
+- ``layers`` (one row per layer, ``LAYER``), ``arrays`` (one row per layer array,
+  ``ARRAY``), ``head`` (one row per head block, ``HEAD``): int64 tables of sizes and offsets.
+- ``ring``: ``(B, size)``; conv ``i`` keeps its input's last ``mask + 1`` samples time-major
+  at ``offset + (t & mask) * C + c`` for time ``t`` (a power of two above its span).
+
+``tanh`` is computed in float64 from ``expm1`` (a Taylor polynomial on ``|x| / 32``, then six
+doublings ``m <- m (m + 2)``) so it vectorises: within a few float64 ulps of ``np.tanh``.
+
+Imported on first use, so ``import wavedil`` does not import numba.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+CODES = {"Tanh": 0, "Sigmoid": 1, "ReLU": 2, "LeakyReLU": 3, "Hardtanh": 4,
+         "LeakyHardtanh": 5, "SiLU": 6, "Hardswish": 7, "Softsign": 8, "Softsigmoid": 9}
+GATINGS = {"none": 0, "gated": 1, "blended": 2}
+# columns of the int tables
+LAYER = ("ring", "mask", "span", "dilation", "taps", "channels", "mid", "bottleneck",
+         "conv", "bias", "mixin", "gating", "primary", "secondary", "out", "out_bias",
+         "out_width", "residual", "head")
+ARRAY = ("inputs", "channels", "rechannel", "first", "count", "head_in", "head_out",
+         "head_taps", "head_ring", "head_mask", "head_w", "head_b")
+HEAD = ("inputs", "outputs", "taps", "ring", "mask", "w", "b", "activation")
+(L_RING, L_MASK, L_SPAN, L_DIL, L_TAPS, L_CH, L_MID, L_BOT, L_CONV, L_BIAS, L_MIX, L_GATE,
+ L_PRIM, L_SEC, L_OUT, L_OUTB, L_OUTW, L_RES, L_HEAD) = range(len(LAYER))
+(A_IN, A_CH, A_RECH, A_FIRST, A_COUNT, A_HIN, A_HOUT, A_HTAPS, A_HRING, A_HMASK, A_HW,
+ A_HB) = range(len(ARRAY))
+H_IN, H_OUT, H_TAPS, H_RING, H_MASK, H_W, H_B, H_ACT = range(len(HEAD))
+
+
+LANES = 8  # outputs per vector in _matvec (weight rows are padded to a multiple)
+FAST = {"reassoc", "contract"}  # sums in any order (vectorised dot products); no nnan/ninf
+INVERSES = (0.0,) + tuple(1.0 / k for k in range(1, 18))  # 1 / k: the Horner steps
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _tanh(x):
+    a = abs(np.float64(x))
+    a = a if a < 19.1 else 19.1  # tanh(19.1) rounds to 1 in float64
+    y = a * 0.03125
+    p = 1.0
+    for k in range(17, 1, -1):  # expm1(y) / y = 1 + y/2 (1 + y/3 (1 + ...))
+        p = 1.0 + y * p * INVERSES[k]
+    m = y * p
+    for _ in range(5):  # expm1(2y) = m (m + 2)
+        m = m * (m + 2.0)
+    m = m * (m + 2.0)  # expm1(2 |x|)
+    r = m / (m + 2.0)
+    return r if x >= 0 else -r
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _activate(code, prm, src, dst, n):
+    """``dst[:n] = act(src[:n])`` for activation ``code`` with parameters ``prm``."""
+    if code == 0:
+        for j in range(n):
+            dst[j] = _tanh(src[j])
+    elif code == 1:
+        for j in range(n):
+            dst[j] = 0.5 + 0.5 * _tanh(0.5 * src[j])
+    elif code == 2:
+        for j in range(n):
+            dst[j] = max(src[j], 0.0)
+    elif code == 3:
+        for j in range(n):
+            v = src[j]
+            dst[j] = v if v > 0 else v * prm[0]
+    elif code == 4:
+        for j in range(n):
+            dst[j] = min(max(src[j], prm[0]), prm[1])
+    elif code == 5:
+        for j in range(n):
+            v = src[j]
+            if v < prm[0]:
+                v = (v - prm[0]) * prm[2] + prm[0]
+            elif v > prm[1]:
+                v = (v - prm[1]) * prm[3] + prm[1]
+            dst[j] = v
+    elif code == 6:
+        for j in range(n):
+            dst[j] = src[j] * (0.5 + 0.5 * _tanh(0.5 * src[j]))
+    elif code == 7:
+        for j in range(n):
+            v = src[j]
+            dst[j] = v * min(max(v + 3.0, 0.0), 6.0) / 6.0
+    elif code == 8:
+        for j in range(n):
+            dst[j] = src[j] / (1.0 + abs(src[j]))
+    else:
+        for j in range(n):
+            dst[j] = 0.5 * (1.0 + src[j] / (1.0 + abs(src[j])))
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _gather(ring, b, base, mask, now, span, dilation, taps, width, col):
+    """``col[k * C + c] = ring[time now - span + k d, c]``: a conv's taps, contiguous."""
+    for k in range(taps):
+        row = base + ((now - span + k * dilation) & mask) * width
+        for c in range(width):
+            col[k * width + c] = ring[b, row + c]
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy", fastmath=FAST)
+def _matvec(src, n_in, w, off, out, n_out):
+    """``out[:n_out] += W src[:n_in]``; ``W`` input-major at ``off``, rows padded to a
+    multiple of ``LANES`` (``out`` has room for the padding: its values there are junk).
+    Eight outputs at a time in eight scalars, which the compiler packs into one vector."""
+    stride = (n_out + LANES - 1) // LANES * LANES
+    for j in range(0, n_out, LANES):
+        a0, a1, a2, a3 = out[j], out[j + 1], out[j + 2], out[j + 3]
+        a4, a5, a6, a7 = out[j + 4], out[j + 5], out[j + 6], out[j + 7]
+        for i in range(n_in):
+            v, b = src[i], off + i * stride + j
+            a0 += v * w[b]
+            a1 += v * w[b + 1]
+            a2 += v * w[b + 2]
+            a3 += v * w[b + 3]
+            a4 += v * w[b + 4]
+            a5 += v * w[b + 5]
+            a6 += v * w[b + 6]
+            a7 += v * w[b + 7]
+        out[j], out[j + 1], out[j + 2], out[j + 3] = a0, a1, a2, a3
+        out[j + 4], out[j + 5], out[j + 6], out[j + 7] = a4, a5, a6, a7
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _bias(w, off, out, n_out):
+    """``out[:n_out] = w[off:off + n_out]`` (zeros when ``off < 0``)."""
+    for j in range(n_out):
+        out[j] = w[off + j] if off >= 0 else 0.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def run(x, y, w, acts, layers, arrays, head, scale, ring, start, scratch):
+    """Run a chunk: ``x`` ``(B, m)`` in, ``y`` ``(B, m)`` out, ``start`` samples seen
+    before (the rings' clock). ``scratch``: ``(9, width)`` work rows, ``width`` at least
+    twice the widest layer and the longest conv's ``K * C_in``."""
+    inp, h, z, p, q, out, acc, nxt, col = (scratch[0], scratch[1], scratch[2], scratch[3],
+                                           scratch[4], scratch[5], scratch[6], scratch[7],
+                                           scratch[8])
+    for b in range(x.shape[0]):
+        for t in range(x.shape[1]):
+            now = start + t
+            xv = x[b, t]
+            inp[0] = xv
+            n_in, n_head = 1, 0
+            for a in range(arrays.shape[0]):
+                ar = arrays[a]
+                ch = ar[A_CH]
+                _bias(w, -1, h, ch)
+                _matvec(inp, n_in, w, ar[A_RECH], h, ch)
+                for j in range(ar[A_HIN]):
+                    acc[j] = nxt[j] if n_head else 0.0
+                for li in range(ar[A_FIRST], ar[A_FIRST] + ar[A_COUNT]):
+                    ly = layers[li]  # (a row view: cheap next to a layer's work)
+                    base, mask, mid, bot = ly[L_RING], ly[L_MASK], ly[L_MID], ly[L_BOT]
+                    row = base + (now & mask) * ch
+                    for c in range(ch):
+                        ring[b, row + c] = h[c]
+                    for j in range(mid):
+                        z[j] = w[ly[L_BIAS] + j] + w[ly[L_MIX] + j] * xv
+                    _gather(ring, b, base, mask, now, ly[L_SPAN], ly[L_DIL], ly[L_TAPS], ch,
+                            col)
+                    _matvec(col, ly[L_TAPS] * ch, w, ly[L_CONV], z, mid)
+                    _activate(ly[L_PRIM], acts[li, 0], z, p, bot)
+                    if ly[L_GATE]:
+                        _activate(ly[L_SEC], acts[li, 1], z[bot:], q, bot)
+                        if ly[L_GATE] == 1:
+                            for j in range(bot):
+                                p[j] = p[j] * q[j]
+                        else:
+                            for j in range(bot):
+                                p[j] = q[j] * p[j] + (1.0 - q[j]) * z[j]
+                    n_out = ly[L_OUTW]
+                    if n_out:
+                        _bias(w, ly[L_OUTB], out, n_out)
+                        _matvec(p, bot, w, ly[L_OUT], out, n_out)
+                    src = out if ly[L_RES] else p
+                    for c in range(ch):
+                        h[c] += src[c]
+                    src = out if ly[L_HEAD] else p
+                    shift = ch if ly[L_HEAD] and ly[L_RES] else 0
+                    for j in range(ar[A_HIN]):
+                        acc[j] += src[shift + j]
+                for c in range(ch):
+                    inp[c] = h[c]
+                n_in = ch
+                _head_conv(ring, b, now, acc, ar[A_HIN], ar[A_HOUT], ar[A_HTAPS],
+                           ar[A_HRING], ar[A_HMASK], w, ar[A_HW], ar[A_HB], nxt, col)
+                n_head = ar[A_HOUT]
+            for j in range(n_head):
+                acc[j] = nxt[j] * scale
+            for k in range(head.shape[0]):
+                hd = head[k]
+                _activate(hd[H_ACT], acts[layers.shape[0], 0], acc, acc, hd[H_IN])
+                _head_conv(ring, b, now, acc, hd[H_IN], hd[H_OUT], hd[H_TAPS], hd[H_RING],
+                           hd[H_MASK], w, hd[H_W], hd[H_B], nxt, col)
+                for j in range(hd[H_OUT]):
+                    acc[j] = nxt[j]
+            y[b, t] = acc[0]
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _head_conv(ring, b, now, src, n_in, n_out, taps, base, mask, w, off, bias_off, out, col):
+    """A causal conv of ``taps`` taps (dilation 1) on ``src`` into ``out``; with more than
+    one tap ``src`` goes into its ring first."""
+    _bias(w, bias_off, out, n_out)
+    if taps == 1:
+        _matvec(src, n_in, w, off, out, n_out)
+        return
+    row = base + (now & mask) * n_in
+    for c in range(n_in):
+        ring[b, row + c] = src[c]
+    _gather(ring, b, base, mask, now, taps - 1, 1, taps, n_in, col)
+    _matvec(col, taps * n_in, w, off, out, n_out)
