@@ -1,4 +1,7 @@
-"""A Neural Amp Modeler capture (.nam) in wavedil: load it, stream audio through it in
+"""A Neural Amp Modeler capture, streamed
+=======================================
+
+A Neural Amp Modeler capture (.nam) in wavedil: load it, stream audio through it in
 buffers of a plugin's size, and check the stream against the offline call and against what
 NAM's own PyTorch model computed for the same file.
 

@@ -30,6 +30,7 @@ from ..engine.fused import (
     pointwise_tm,
     store_product,
 )
+from .base import BLOCK
 from .nam_activations import apply, apply_layer
 
 RingLayout = dict[str, tuple[int, int, int, int]]  # conv -> (offset, mask, span, C_in)
@@ -58,7 +59,7 @@ class FusedRuntime:
     def __init__(self, model: Any, w: dict[str, np.ndarray], dtype: np.dtype) -> None:
         c, self.kernels = model.config, compiled_passes()
         self.chain = FusedChain({name: FusedConv(conv, dtype)
-                                 for name, conv in model.dilated_convs.items()})
+                                 for name, conv in model.dilated_convs.items()}, BLOCK)
         arrays, mixins, start = [], [], 0
         for i, a in enumerate(c["layer_arrays"]):
             p, layers = f"arrays.{i}.", []
