@@ -3,6 +3,8 @@
 
 A Morlet scalogram of the shipped guitar, offline and live, with its cone of influence.
 
+Run::
+
     python examples/cwt_scalogram.py [--input data/guitar.wav] [--seconds 3]
                                      [--octaves 8] [--voices 12] [--output out/cwt.png]
 
@@ -10,8 +12,8 @@ Holschneider's continuous wavelet transform (``wavedil.cwt``: 8 octaves x 12 voi
 Morlet wavelet, the two highest octaves direct, the others à trous) of a few seconds of
 ``data/guitar.wav`` (16 kHz). The script prints the bands' frequency range, the latency of
 the live form and its real-time factor in chunks of 512 samples, checks that the stream
-gives the offline coefficients bit for bit, names the strongest band (mean |W|) per half second (the
-notes' fundamentals and partials), and writes the scalogram (log-frequency axis, the cone
+gives the offline coefficients bit for bit, names the strongest band (mean magnitude) per
+half second (the notes' fundamentals and partials), and writes the scalogram (log-frequency axis, the cone
 of influence shaded) as a PNG file.
 """
 
