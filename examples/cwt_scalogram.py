@@ -13,8 +13,8 @@ Morlet wavelet, the two highest octaves direct, the others à trous) of a few se
 ``data/guitar.wav`` (16 kHz). The script prints the bands' frequency range, the latency of
 the live form and its real-time factor in chunks of 512 samples, checks that the stream
 gives the offline coefficients bit for bit, names the strongest band (mean magnitude) per
-half second (the notes' fundamentals and partials), and writes the scalogram (log-frequency axis, the cone
-of influence shaded) as a PNG file.
+half second (the notes' fundamentals and partials), and writes the scalogram
+(log-frequency axis, the cone of influence shaded) as a PNG file.
 """
 
 from __future__ import annotations
