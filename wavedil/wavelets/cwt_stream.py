@@ -34,11 +34,10 @@ import numpy.typing as npt
 from ..engine.checks import as_float_array, positive_int
 from ..engine.history import History
 from ..engine.spec import Branches
-from ..engine.stream import Stream
 from .cwt_plan import CWTPlan, make_plan
 from .cwt_wavelets import WaveletLike
+from .streams import STREAM_BOUNDARIES, BandedStream
 
-STREAM_BOUNDARIES = ("zero", "edge")
 _PAD_MODES = {"zero": "constant", "edge": "edge", "periodic": "wrap",
               "symmetric": "symmetric", "reflect": "reflect"}
 
@@ -165,12 +164,14 @@ class CWTState:
     last: np.ndarray | None = None  # (rows,)
 
 
-class CWTStream(Stream):
+class CWTStream(BandedStream):
     """Holschneider's CWT chunk by chunk (see the module docstring); options as ``CWT``.
 
     Shape: chunks ``(m,)``, ``(C, m)`` or ``(B, C, m)`` in; ``(bands, *chunk_shape)``
     complex out.
     """
+
+    empty_dtype = np.complex128
 
     state: CWTState
 
@@ -245,17 +246,10 @@ class CWTStream(Stream):
         y = self._feed(np.zeros((batch * self.channels, 0), dtype), True)
         return y.reshape(self.plan.bands, batch, self.channels, y.shape[-1])
 
-    def restore(self, y: np.ndarray) -> np.ndarray:
-        assert self.layout is not None
-        ndim = self.layout.ndim
-        return y if ndim == 3 else y[:, 0, 0] if ndim == 1 else y[:, 0]
-
-    def flush(self) -> np.ndarray:
-        if self.layout is None and not self.flushed and self.batch is None:
-            self.flushed = True
-            shape = (self.plan.bands,) + ((0,) if self.channels == 1 else (self.channels, 0))
-            return np.zeros(shape, np.complex128)
-        return super().flush()
+    @property
+    def bands(self) -> int:
+        """Scales per sample (octaves x voices)."""
+        return self.plan.bands
 
     # -- the state as arrays -----------------------------------------------------------------
     def export_state(self) -> dict[str, np.ndarray]:

@@ -99,7 +99,34 @@ class InverseState:
     lags: list[DelayLine] = field(default_factory=list)
 
 
-class AtrousStream(Stream):
+class BandedStream(Stream):
+    """A stream whose output chunks carry a leading band axis, ``(bands, *chunk_layout)``
+    (the levels of ``AtrousStream``, the scales of ``wavedil.CWTStream``): ``restore``
+    gives the input chunks' layout back behind that axis, and a stream flushed before any
+    chunk returns ``(bands, [C,] 0)`` of ``empty_dtype``. A subclass defines ``bands`` and
+    ``channels``."""
+
+    empty_dtype: type = np.float64
+    channels: int
+
+    @property
+    def bands(self) -> int:
+        raise NotImplementedError
+
+    def restore(self, y: np.ndarray) -> np.ndarray:
+        assert self.layout is not None
+        ndim = self.layout.ndim
+        return y if ndim == 3 else y[:, 0, 0] if ndim == 1 else y[:, 0]
+
+    def flush(self) -> np.ndarray:
+        if self.layout is None and not self.flushed and self.batch is None:
+            self.flushed = True
+            shape = (self.bands,) + ((0,) if self.channels == 1 else (self.channels, 0))
+            return np.zeros(shape, self.empty_dtype)
+        return super().flush()
+
+
+class AtrousStream(BandedStream):
     """The forward à trous transform, chunk by chunk (see the module docstring).
 
     Args:
@@ -198,17 +225,10 @@ class AtrousStream(Stream):
         y = self._run(np.zeros((batch * self.channels, 0), dtype), True)
         return y.reshape(self.levels + 1, batch, self.channels, y.shape[-1])
 
-    def restore(self, y: np.ndarray) -> np.ndarray:
-        assert self.layout is not None
-        ndim = self.layout.ndim
-        return y if ndim == 3 else y[:, 0, 0] if ndim == 1 else y[:, 0]
-
-    def flush(self) -> np.ndarray:
-        if self.layout is None and not self.flushed and self.batch is None:
-            self.flushed = True
-            shape = (self.levels + 1,) + ((0,) if self.channels == 1 else (self.channels, 0))
-            return np.zeros(shape)
-        return super().flush()
+    @property
+    def bands(self) -> int:
+        """Coefficient rows per sample: ``w_1 .. w_J`` and ``c_J``."""
+        return self.levels + 1
 
     def _named(self) -> Iterator[tuple[str, History, int]]:
         """``(state key, history, most samples)`` of every level's history and delay line."""
