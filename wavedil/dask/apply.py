@@ -69,7 +69,9 @@ def fit_chunks(chunks: tuple[int, ...], smallest: int) -> tuple[int, ...]:
     chunk that is too small with the ones after it (the last with the one before).
 
     >>> fit_chunks((100, 3, 4, 100, 2), 10)
-    (100, 107, 102)
+    (100, 109)
+    >>> fit_chunks((3, 4), 10)
+    (7,)
     """
     if len(chunks) <= 1 or min(chunks) >= smallest:
         return tuple(chunks)
