@@ -48,9 +48,14 @@ print(json.dumps([time.perf_counter() - start,
 
 
 def run(smoke: bool) -> str:
-    rate = 8000 if smoke else 48000
-    long_seconds, files, file_seconds = (20, 4, 1) if smoke else (600, 50, 60)
-    segment = 1 << (14 if smoke else 22)  # 87 s at 48 kHz: a one-minute file is one task
+    if smoke:
+        return sized(8000, 20, 4, 1, 1 << 14, smoke=True)
+    return sized(48000, 600, 50, 60, 1 << 22)  # 87 s at 48 kHz: a 1-minute file is one task
+
+
+def sized(rate: int, long_seconds: float, files: int, file_seconds: float, segment: int,
+          smoke: bool = False) -> str:
+    """The section for these sizes (``python benchmarks/bench_dask.py --help``)."""
     with tempfile.TemporaryDirectory() as folder:
         long_path = os.path.join(folder, "long", "recording.wav")
         write_noisy([long_path], long_seconds, rate, "FLOAT")
@@ -189,3 +194,19 @@ def empty_task_round_trip(smoke: bool) -> float:
             client.submit(int, i, pure=False).result()
             times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+if __name__ == "__main__":  # other sizes: python benchmarks/bench_dask.py --long 120 --files 10
+    import argparse
+
+    from common import THREADS, pin_threads
+
+    pin_threads(THREADS)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=int, default=48000)
+    parser.add_argument("--long", type=float, default=600, help="seconds of the long file")
+    parser.add_argument("--files", type=int, default=50)
+    parser.add_argument("--file-seconds", type=float, default=60)
+    parser.add_argument("--segment", type=int, default=1 << 22, help="frames")
+    args = parser.parse_args()
+    print(sized(args.rate, args.long, args.files, args.file_seconds, args.segment))
