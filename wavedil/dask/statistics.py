@@ -101,6 +101,10 @@ def _answer(values: np.ndarray, q: Query, sums: bool) -> Any:
     patterns = values.view(np.int64)
     if q.starts == (0,) and q.width >= TOP:  # everything
         which, offset = None, patterns
+    elif len(q.starts) == 1:  # one interval: two comparisons
+        offset = patterns - np.int64(q.starts[0])
+        inside = (offset >= 0) & (offset < q.width)
+        which, values, offset = None, values[inside], offset[inside]
     else:
         starts = np.array(q.starts, np.int64)
         which = np.searchsorted(starts, patterns, side="right") - 1
