@@ -98,7 +98,7 @@ def sized(rate: int, long_seconds: float, files: int, file_seconds: float, segme
             again = on_dask([long_path], os.path.join(folder, "out-small"), smaller, smoke)
             memory_rows.append(["one long file", "-", f"{smaller} ({smaller / rate:.0f} s)",
                                 " / ".join(f"{m:.0f}" for m in again["memory"])])
-        overhead = empty_task_round_trip(smoke)
+        overhead, background = empty_task_round_trip(smoke)
     lines = [
         "## Dask", "",
         f"The offline `denoise` (sym8, 10 levels, BayesShrink) at {rate} Hz: one in-memory "
@@ -115,7 +115,9 @@ def sized(rate: int, long_seconds: float, files: int, file_seconds: float, segme
         f"An empty task's round trip on the cluster: {overhead * 1e3:.2f} ms (median of "
         f"{'50' if smoke else '500'}). 'Not in tasks': {WORKERS} x the wall time minus the "
         f"time the file tasks report, per file (scheduling, transfers, idle workers at the "
-        f"end). The long file runs the statistics passes (about two more transforms of each "
+        f"end). Idle, the cluster and this process use {background:.2f} processor "
+        f"seconds per second (heartbeats, profiling, event loops): part of the Dask CPU "
+        f"column, in proportion to the wall time. The long file runs the statistics passes (about two more transforms of each "
         f"segment) before the segments: more arithmetic than in memory, where the median "
         f"partitions every level instead, so that every worker's memory stays bounded by its "
         f"segments.",
@@ -216,8 +218,10 @@ def compare(paths: list[str], first: str, second: str) -> float:
     return worst
 
 
-def empty_task_round_trip(smoke: bool) -> float:
-    """Median seconds from submitting an empty task to having its result."""
+def empty_task_round_trip(smoke: bool) -> tuple[float, float]:
+    """Median seconds from submitting an empty task to having its result; and the
+    processor seconds per second the idle cluster and this process use (heartbeats,
+    profiling, event loops)."""
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=WORKERS, threads_per_worker=1, processes=not smoke,
@@ -227,20 +231,8 @@ def empty_task_round_trip(smoke: bool) -> float:
             start = time.perf_counter()
             client.submit(int, i, pure=False).result()
             times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
-if __name__ == "__main__":  # other sizes: python benchmarks/bench_dask.py --long 120 --files 10
-    import argparse
-
-    from common import THREADS, pin_threads
-
-    pin_threads(THREADS)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=int, default=48000)
-    parser.add_argument("--long", type=float, default=600, help="seconds of the long file")
-    parser.add_argument("--files", type=int, default=50)
-    parser.add_argument("--file-seconds", type=float, default=60)
-    parser.add_argument("--segment", type=int, default=1 << 22, help="frames")
-    args = parser.parse_args()
-    print(sized(args.rate, args.long, args.files, args.file_seconds, args.segment))
+        idle = 1.0 if smoke else 10.0
+        cpu = _cpu(client, smoke)
+        time.sleep(idle)
+        cpu = (_cpu(client, smoke) - cpu) / idle
+    return float(np.median(times)), cpu
