@@ -117,10 +117,10 @@ def sized(rate: int, long_seconds: float, files: int, file_seconds: float, segme
         f"time the file tasks report, per file (scheduling, transfers, idle workers at the "
         f"end). Idle, the cluster and this process use {background:.2f} processor "
         f"seconds per second (heartbeats, profiling, event loops): part of the Dask CPU "
-        f"column, in proportion to the wall time. The long file runs the statistics passes (about two more transforms of each "
-        f"segment) before the segments: more arithmetic than in memory, where the median "
-        f"partitions every level instead, so that every worker's memory stays bounded by its "
-        f"segments.",
+        f"column, in proportion to the wall time. The long file runs the statistics passes "
+        f"(about two more transforms of each segment) before the segments: more arithmetic "
+        f"than in memory, where the median partitions every level instead, so that every "
+        f"worker's memory stays bounded by its segments.",
     ]
     if memory_rows:
         lines += ["", "Memory: the resident memory above the level after loading wavedil "
