@@ -11,9 +11,9 @@
 4. memory: the resident memory of the in-memory process and of each worker above its
    level after loading wavedil (sampled), for two segment sizes.
 
-Each in-memory run is a fresh subprocess and each Dask run a fresh cluster. One run of
-each (they take minutes). Smoke: 20 s and 4 one-second files at 8 kHz, a cluster of
-threads, no memory figures.
+Each in-memory run is a fresh subprocess and each Dask run a fresh cluster; rounds
+interleaved, in memory then Dask (DESIGN.md), each side's total reported. Smoke: 20 s and
+4 one-second files at 8 kHz, a cluster of threads, no memory figures.
 """
 
 from __future__ import annotations
@@ -76,18 +76,18 @@ def sized(rate: int, long_seconds: float, files: int, file_seconds: float, segme
         paths = [os.path.join(folder, "many", f"take{i:02d}.wav") for i in range(files)]
         write_noisy(paths, file_seconds, rate, "PCM_16")
         rows, memory_rows = [], []
-        for name, inputs, seconds in (("one long file", [long_path], long_seconds),
-                                      (f"{files} files", paths, files * file_seconds)):
+        long_rounds, file_rounds = (1, 2) if smoke else (2, 5)
+        for name, inputs, seconds, rounds in (
+                ("one long file", [long_path], long_seconds, long_rounds),
+                (f"{files} files", paths, files * file_seconds, file_rounds)):
             out = os.path.join(folder, "out-" + name.replace(" ", "-"))
-            alone = in_memory(inputs, out + "-memory")
-            ours = on_dask(inputs, out + "-dask", segment, smoke)
+            alone, ours = interleaved(inputs, out, segment, smoke, rounds)
             error = compare(inputs, out + "-memory", out + "-dask")
-            busy = sum(r.elapsed for r in ours["table"] if r.status == "done")
             rows.append([name, f"{seconds:.0f} s", f"{alone['wall']:.1f}",
                          f"{alone['cpu']:.1f}", f"{ours['wall']:.1f}", f"{ours['cpu']:.1f}",
-                         f"{alone['wall'] / ours['wall']:.2f}x",
+                         f"{np.median(ours['ratios']):.2f}x",
                          f"{ours['cpu'] / alone['cpu']:.2f}",
-                         f"{(WORKERS * ours['wall'] - busy) / len(inputs) * 1e3:.0f}"
+                         f"{(WORKERS * ours['wall'] - ours['busy']) / len(inputs) * 1e3:.0f}"
                          if len(inputs) > 1 else "-", f"{error:.2g}"])
             if not smoke:
                 memory_rows.append([name, f"{alone['memory']:.0f}",
@@ -105,7 +105,10 @@ def sized(rate: int, long_seconds: float, files: int, file_seconds: float, segme
         f"process (read, denoise, write, file after file) against `process_files` on a "
         f"LocalCluster of {WORKERS} worker processes with one thread each"
         + (" (smoke: a cluster of threads)" if smoke else "")
-        + f"; a long file in segments of {segment} frames. One run each. CPU: the seconds "
+        + f"; a long file in segments of {segment} frames. Rounds interleaved, in memory then "
+        f"Dask ({long_rounds} of the long file, {file_rounds} of {files // file_rounds} "
+        f"files): times are the sums (long file: the means), the speed-up the median of "
+        f"the rounds' ratios. CPU: the seconds "
         f"of processor time the in-memory process, and the workers and this process (client "
         f"and scheduler) together, used: on a shared machine the wall-clock speed-up follows "
         f"the share of the cores the runs get, the CPU ratio does not.", "",
@@ -143,6 +146,29 @@ def write_noisy(paths: list[str], seconds: float, rate: int, subtype: str) -> No
                 f.write((clean + 0.05 * rng.standard_normal(t.size)).astype(np.float32))
 
 
+def interleaved(paths: list[str], out: str, segment: int, smoke: bool,
+                rounds: int) -> tuple[dict, dict]:
+    """In memory then on Dask, round after round, each round on its share of ``paths``
+    (all of them for one file, then averaged): the two sides' totals."""
+    alone: dict = {"wall": 0.0, "cpu": 0.0, "memory": 0.0}
+    ours: dict = {"wall": 0.0, "cpu": 0.0, "busy": 0.0, "memory": [0.0] * WORKERS,
+                  "ratios": []}
+    repeat = len(paths) == 1
+    for k in range(rounds):
+        share = paths if repeat else paths[k::rounds]
+        a = in_memory(share, out + "-memory")
+        b = on_dask(share, out + "-dask", segment, smoke, overwrite=repeat)
+        ours["ratios"].append(a["wall"] / b["wall"])
+        scale = 1 / rounds if repeat else 1.0
+        for side, run in ((alone, a), (ours, b)):
+            side["wall"] += run["wall"] * scale
+            side["cpu"] += run["cpu"] * scale
+        alone["memory"] = max(alone["memory"], a["memory"])
+        ours["busy"] += sum(r.elapsed for r in b["table"] if r.status == "done") * scale
+        ours["memory"] = [max(m, n) for m, n in zip(ours["memory"], b["memory"])]
+    return alone, ours
+
+
 def in_memory(paths: list[str], out: str) -> dict:
     """Wall and CPU seconds, and the memory, of one process denoising ``paths`` in turn."""
     os.makedirs(out, exist_ok=True)
@@ -152,7 +178,8 @@ def in_memory(paths: list[str], out: str) -> dict:
     return {"wall": wall, "cpu": cpu, "memory": memory}
 
 
-def on_dask(paths: list[str], out: str, segment: int, smoke: bool) -> dict:
+def on_dask(paths: list[str], out: str, segment: int, smoke: bool,
+            overwrite: bool = False) -> dict:
     """``process_files`` on a fresh cluster: wall and CPU seconds, the table, and each
     worker's memory above its level once wavedil is loaded."""
     from distributed import Client, LocalCluster
@@ -166,7 +193,8 @@ def on_dask(paths: list[str], out: str, segment: int, smoke: bool) -> dict:
         client.run(_start)
         cpu = _cpu(client, smoke)
         start = time.perf_counter()
-        table = process_files(paths, wavedil.denoise, out, client, segment=segment)
+        table = process_files(paths, wavedil.denoise, out, client, segment=segment,
+                              overwrite=overwrite)
         wall = time.perf_counter() - start
         cpu = _cpu(client, smoke) - cpu
         memory = client.run(_stop)
