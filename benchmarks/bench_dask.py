@@ -8,19 +8,18 @@
    one process, against one task per file on the 2 workers;
 3. the cost of Dask itself: the round trip of an empty task, and the time per file not
    spent in the tasks;
-4. memory: the peak resident memory of the in-memory process, and each worker's peak
-   above its level after loading wavedil, for two segment sizes.
+4. memory: the resident memory of the in-memory process and of each worker above its
+   level after loading wavedil (sampled), for two segment sizes.
 
-Each in-memory run is a fresh subprocess and each Dask run a fresh cluster, so every peak
-is that run's own. One run of each (they take minutes). Smoke: 20 s and 4 one-second
-files at 8 kHz, a cluster of threads, no memory figures.
+Each in-memory run is a fresh subprocess and each Dask run a fresh cluster; rounds
+interleaved, in memory then Dask (DESIGN.md), each side's total reported. Smoke: 20 s and
+4 one-second files at 8 kHz, a cluster of threads, no memory figures.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,78 +30,106 @@ import soundfile as sf
 from common import md_table
 
 WORKERS = 2
-CODE = """
-import json, resource, sys, time
+SAMPLER = """
+import threading, time, psutil
+def start_sampler():
+    process = psutil.Process()
+    state = {"idle": process.memory_info().rss, "peak": 0, "run": True}
+    def loop():
+        while state["run"]:
+            state["peak"] = max(state["peak"], process.memory_info().rss)
+            time.sleep(0.002)
+    threading.Thread(target=loop, daemon=True).start()
+    return state
+def stop_sampler(state):
+    state["run"] = False
+    return max(state["peak"] - state["idle"], 0) / 2**20
+"""
+CODE = SAMPLER + """
+import json, sys
 import numpy as np, soundfile as sf, wavedil
 paths, out = json.loads(sys.argv[1]), sys.argv[2]
-wavedil.denoise(np.zeros((1, 1, 4096), np.float32))
-start = time.perf_counter()
+wavedil.denoise(np.zeros((1, 1, 1 << 16), np.float32))
+state = start_sampler()
+start, cpu = time.perf_counter(), time.process_time()
 for path in paths:
     audio, rate = sf.read(path, dtype="float32", always_2d=True)
     info = sf.info(path)
     y = wavedil.denoise(audio.T[:, None, :])[:, 0, :].T
     sf.write(out + "/" + path.rsplit("/", 1)[1], np.clip(y, -1, 1), rate, subtype=info.subtype)
-print(json.dumps([time.perf_counter() - start,
-                  resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]))
+print(json.dumps([time.perf_counter() - start, time.process_time() - cpu, stop_sampler(state)]))
 """
 
 
 def run(smoke: bool) -> str:
-    rate = 8000 if smoke else 48000
-    long_seconds, files, file_seconds = (20, 4, 1) if smoke else (600, 50, 60)
-    segment = 1 << (14 if smoke else 22)  # 87 s at 48 kHz: a one-minute file is one task
+    if smoke:
+        return sized(8000, 20, 4, 1, 1 << 14, smoke=True)
+    return sized(48000, 600, 50, 60, 1 << 22)  # 87 s at 48 kHz: a 1-minute file is one task
+
+
+def sized(rate: int, long_seconds: float, files: int, file_seconds: float, segment: int,
+          smoke: bool = False) -> str:
+    """The section for these sizes (``python benchmarks/bench_dask.py --help``)."""
     with tempfile.TemporaryDirectory() as folder:
         long_path = os.path.join(folder, "long", "recording.wav")
         write_noisy([long_path], long_seconds, rate, "FLOAT")
         paths = [os.path.join(folder, "many", f"take{i:02d}.wav") for i in range(files)]
         write_noisy(paths, file_seconds, rate, "PCM_16")
-        rows = []
-        memory_rows = []
-        for name, inputs, seconds in (("one long file", [long_path], long_seconds),
-                                      (f"{files} files", paths, files * file_seconds)):
+        rows, memory_rows = [], []
+        long_rounds, file_rounds = (1, 2) if smoke else (2, 5)
+        for name, inputs, seconds, rounds in (
+                ("one long file", [long_path], long_seconds, long_rounds),
+                (f"{files} files", paths, files * file_seconds, file_rounds)):
             out = os.path.join(folder, "out-" + name.replace(" ", "-"))
-            alone, alone_peak = in_memory(inputs, out + "-memory")
-            dask_run = on_dask(inputs, out + "-dask", segment, smoke)
-            table = dask_run["table"]
+            alone, ours = interleaved(inputs, out, segment, smoke, rounds)
             error = compare(inputs, out + "-memory", out + "-dask")
-            busy = sum(r.elapsed for r in table if r.status == "done") if len(inputs) > 1 \
-                else None
-            rows.append([name, f"{seconds:.0f} s", f"{alone:.1f}",
-                         f"{dask_run['wall']:.1f}", f"{alone / dask_run['wall']:.2f}x",
-                         f"{alone / seconds:.4f}", f"{dask_run['wall'] / seconds:.4f}",
-                         "-" if busy is None else
-                         f"{(WORKERS * dask_run['wall'] - busy) / len(inputs) * 1e3:.0f}",
-                         f"{error:.2g}"])
+            rows.append([name, f"{seconds:.0f} s", f"{alone['wall']:.1f}",
+                         f"{alone['cpu']:.1f}", f"{ours['wall']:.1f}", f"{ours['cpu']:.1f}",
+                         f"{np.median(ours['ratios']):.2f}x",
+                         f"{ours['cpu'] / alone['cpu']:.2f}",
+                         f"{(WORKERS * ours['wall'] - ours['busy']) / len(inputs) * 1e3:.0f}"
+                         if len(inputs) > 1 else "-", f"{error:.2g}"])
             if not smoke:
-                memory_rows.append([name, f"{alone_peak:.0f}",
+                memory_rows.append([name, f"{alone['memory']:.0f}",
                                     f"{segment} ({segment / rate:.0f} s)",
-                                    " / ".join(f"{m:.0f}" for m in dask_run["growth"])])
+                                    " / ".join(f"{m:.0f}" for m in ours["memory"])])
         if not smoke:
-            for smaller in (segment // 4,):
-                again = on_dask([long_path], os.path.join(folder, "out-small"), smaller, smoke)
-                memory_rows.append(["one long file", "-", f"{smaller} ({smaller / rate:.0f} s)",
-                                    " / ".join(f"{m:.0f}" for m in again["growth"])])
-        overhead = empty_task_round_trip(smoke)
+            smaller = segment // 4
+            again = on_dask([long_path], os.path.join(folder, "out-small"), smaller, smoke)
+            memory_rows.append(["one long file", "-", f"{smaller} ({smaller / rate:.0f} s)",
+                                " / ".join(f"{m:.0f}" for m in again["memory"])])
+        overhead, background = empty_task_round_trip(smoke)
     lines = [
         "## Dask", "",
         f"The offline `denoise` (sym8, 10 levels, BayesShrink) at {rate} Hz: one in-memory "
         f"process (read, denoise, write, file after file) against `process_files` on a "
-        f"LocalCluster of {WORKERS} worker processes with one thread each "
-        + ("(smoke: a cluster of threads)" if smoke else "")
-        + f"; a long file in segments of {segment} frames. One run each.", "",
-        md_table(["input", "audio", "in memory (s)", "Dask (s)", "speed-up", "RTF in memory",
-                  "RTF Dask", "not in tasks (ms per file)", "max difference"], rows), "",
+        f"LocalCluster of {WORKERS} worker processes with one thread each"
+        + (" (smoke: a cluster of threads)" if smoke else "")
+        + f"; a long file in segments of {segment} frames. Rounds interleaved, in memory then "
+        f"Dask ({long_rounds} of the long file, {file_rounds} of {files // file_rounds} "
+        f"files): times are the sums (long file: the means), the speed-up the median of "
+        f"the rounds' ratios. CPU: the seconds "
+        f"of processor time the in-memory process, and the workers and this process (client "
+        f"and scheduler) together, used: on a shared machine the wall-clock speed-up follows "
+        f"the share of the cores the runs get, the CPU ratio does not.", "",
+        md_table(["input", "audio", "in memory (s)", "CPU (s)", "Dask (s)", "CPU (s)",
+                  "speed-up", "CPU Dask / memory", "not in tasks (ms per file)",
+                  "max difference"], rows), "",
         f"An empty task's round trip on the cluster: {overhead * 1e3:.2f} ms (median of "
         f"{'50' if smoke else '500'}). 'Not in tasks': {WORKERS} x the wall time minus the "
         f"time the file tasks report, per file (scheduling, transfers, idle workers at the "
-        f"end). The long file runs the statistics passes (about three transforms of each "
-        f"segment) before the segments, where memory runs one transform and one synthesis: "
-        f"the Dask path does about twice the arithmetic to keep every worker's memory "
-        f"bounded by its segments.",
+        f"end). Idle, the cluster and this process use {background:.2f} processor "
+        f"seconds per second (heartbeats, profiling, event loops): part of the Dask CPU "
+        f"column, in proportion to the wall time. The long file runs the statistics passes "
+        f"(about two more transforms of each segment) before the segments: more arithmetic "
+        f"than in memory, where the median partitions every level instead, so that every "
+        f"worker's memory stays bounded by its segments.",
     ]
     if memory_rows:
-        lines += ["", md_table(["input", "in-memory peak (MB)", "segment (frames)",
-                                "peak per worker above its idle level (MB)"], memory_rows)]
+        lines += ["", "Memory: the resident memory above the level after loading wavedil "
+                  "(sampled every 2 ms), of the in-memory process and of each worker.", "",
+                  md_table(["input", "in memory (MB)", "segment (frames)",
+                            "per worker (MB)"], memory_rows)]
     return "\n".join(lines)
 
 
@@ -119,18 +146,42 @@ def write_noisy(paths: list[str], seconds: float, rate: int, subtype: str) -> No
                 f.write((clean + 0.05 * rng.standard_normal(t.size)).astype(np.float32))
 
 
-def in_memory(paths: list[str], out: str) -> tuple[float, float]:
-    """Seconds and peak MB of one process denoising ``paths`` one after the other."""
+def interleaved(paths: list[str], out: str, segment: int, smoke: bool,
+                rounds: int) -> tuple[dict, dict]:
+    """In memory then on Dask, round after round, each round on its share of ``paths``
+    (all of them for one file, then averaged): the two sides' totals."""
+    alone: dict = {"wall": 0.0, "cpu": 0.0, "memory": 0.0}
+    ours: dict = {"wall": 0.0, "cpu": 0.0, "busy": 0.0, "memory": [0.0] * WORKERS,
+                  "ratios": []}
+    repeat = len(paths) == 1
+    for k in range(rounds):
+        share = paths if repeat else paths[k::rounds]
+        a = in_memory(share, out + "-memory")
+        b = on_dask(share, out + "-dask", segment, smoke, overwrite=repeat)
+        ours["ratios"].append(a["wall"] / b["wall"])
+        scale = 1 / rounds if repeat else 1.0
+        for side, run in ((alone, a), (ours, b)):
+            side["wall"] += run["wall"] * scale
+            side["cpu"] += run["cpu"] * scale
+        alone["memory"] = max(alone["memory"], a["memory"])
+        ours["busy"] += sum(r.elapsed for r in b["table"] if r.status == "done") * scale
+        ours["memory"] = [max(m, n) for m, n in zip(ours["memory"], b["memory"])]
+    return alone, ours
+
+
+def in_memory(paths: list[str], out: str) -> dict:
+    """Wall and CPU seconds, and the memory, of one process denoising ``paths`` in turn."""
     os.makedirs(out, exist_ok=True)
     done = subprocess.run([sys.executable, "-c", CODE, json.dumps(paths), out],
                           capture_output=True, text=True, check=True)
-    seconds, peak = json.loads(done.stdout.strip().splitlines()[-1])
-    return seconds, peak
+    wall, cpu, memory = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"wall": wall, "cpu": cpu, "memory": memory}
 
 
-def on_dask(paths: list[str], out: str, segment: int, smoke: bool) -> dict:
-    """``process_files`` on a fresh cluster: wall seconds, the table, each worker's peak
-    MB above its level once wavedil is loaded."""
+def on_dask(paths: list[str], out: str, segment: int, smoke: bool,
+            overwrite: bool = False) -> dict:
+    """``process_files`` on a fresh cluster: wall and CPU seconds, the table, and each
+    worker's memory above its level once wavedil is loaded."""
     from distributed import Client, LocalCluster
 
     import wavedil
@@ -139,15 +190,26 @@ def on_dask(paths: list[str], out: str, segment: int, smoke: bool) -> dict:
     with LocalCluster(n_workers=WORKERS, threads_per_worker=1, processes=not smoke,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         client.run(_load)
-        idle = client.run(_peak_mb)
+        client.run(_start)
+        cpu = _cpu(client, smoke)
         start = time.perf_counter()
-        table = process_files(paths, wavedil.denoise, out, client, segment=segment)
+        table = process_files(paths, wavedil.denoise, out, client, segment=segment,
+                              overwrite=overwrite)
         wall = time.perf_counter() - start
-        peaks = client.run(_peak_mb)
+        cpu = _cpu(client, smoke) - cpu
+        memory = client.run(_stop)
     if table.failed:
         raise RuntimeError(f"process_files failed: {table.failed}")
-    return {"wall": wall, "table": table,
-            "growth": [peaks[w] - idle[w] for w in sorted(peaks)]}
+    return {"wall": wall, "cpu": cpu, "table": table,
+            "memory": [memory[w] for w in sorted(memory)]}
+
+
+def _cpu(client: object, threads: bool) -> float:
+    """Processor seconds so far of this process and (unless they are its threads) of the
+    worker processes."""
+    if threads:
+        return time.process_time()
+    return sum(client.run(time.process_time).values()) + time.process_time()  # type: ignore
 
 
 def _load() -> None:
@@ -156,8 +218,15 @@ def _load() -> None:
     wavedil.denoise(np.zeros((1, 1, 1 << 16), np.float32))
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _start(dask_worker: object = None) -> None:
+    namespace: dict = {}
+    exec(SAMPLER, namespace)
+    dask_worker.wavedil_memory = (namespace, namespace["start_sampler"]())  # type: ignore
+
+
+def _stop(dask_worker: object = None) -> float:
+    namespace, state = dask_worker.wavedil_memory  # type: ignore
+    return namespace["stop_sampler"](state)
 
 
 def compare(paths: list[str], first: str, second: str) -> float:
@@ -177,8 +246,10 @@ def compare(paths: list[str], first: str, second: str) -> float:
     return worst
 
 
-def empty_task_round_trip(smoke: bool) -> float:
-    """Median seconds from submitting an empty task to having its result."""
+def empty_task_round_trip(smoke: bool) -> tuple[float, float]:
+    """Median seconds from submitting an empty task to having its result; and the
+    processor seconds per second the idle cluster and this process use (heartbeats,
+    profiling, event loops)."""
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=WORKERS, threads_per_worker=1, processes=not smoke,
@@ -188,4 +259,8 @@ def empty_task_round_trip(smoke: bool) -> float:
             start = time.perf_counter()
             client.submit(int, i, pure=False).result()
             times.append(time.perf_counter() - start)
-    return float(np.median(times))
+        idle = 1.0 if smoke else 10.0
+        cpu = _cpu(client, smoke)
+        time.sleep(idle)
+        cpu = (_cpu(client, smoke) - cpu) / idle
+    return float(np.median(times)), cpu

@@ -3,11 +3,11 @@
 Each chunk ``[a, b)`` runs with a halo: ``left`` samples of context before it and ``right``
 after it, from the operator's receptive field (``wavedil.dask.plans``), through
 ``dask.array.overlap.overlap(depth={time: (left, right)}, boundary="none")`` (asymmetric
-for causal operators) and one ``map_blocks`` call: a graph linear in the number of
-chunks. At the ends of the signal there is no halo and the operator's own boundary
-applies, exactly as in memory; operators whose in-memory call wraps around or extends the
-whole signal (periodic boundaries, SWT ``mra`` and ``denoise``) get the signal padded first
-by ``dask.array.pad`` in that mode.
+for causal operators) and one ``map_blocks`` call, as ``dask.array.map_overlap`` with
+``trim=False``: a graph linear in the number of chunks. At the ends of the signal there
+is no halo and the operator's own boundary applies, exactly as in memory; operators whose
+in-memory call wraps around or extends the whole signal (periodic boundaries, SWT ``mra``
+and ``denoise``) get the signal padded first by ``dask.array.pad`` in that mode.
 
 Chunks smaller than the halo: every chunk must hold at least ``max(left, right)`` samples
 (the halo comes from the neighbours only, and a mirror boundary reads that far into the

@@ -80,37 +80,51 @@ def block_statistics(details: np.ndarray, queries: list[Query], moments: bool,
     out: dict[str, Any] = {"queries": {}}
     if not queries and not moments:
         return out
-    w = np.abs(np.asarray(details, dtype=np.float64))
+    levels, rows = details.shape[:2]
     if moments:
-        out["sumsq"] = np.sum(w * w, axis=-1)
-        out["max"] = np.max(w, axis=-1, initial=0.0)
-    bits = w.view(np.int64)
-    for q in queries:
-        values, patterns = w[q.level, q.row], bits[q.level, q.row]
-        if q.starts == (0,) and q.width >= TOP:  # everything
-            which, offset = None, patterns
-        else:
-            starts = np.array(q.starts, np.int64)
-            which = np.searchsorted(starts, patterns, side="right") - 1
-            offset = patterns - starts[np.maximum(which, 0)]
-            inside = (which >= 0) & (offset < q.width)
-            values, which, offset = values[inside], which[inside], offset[inside]
-        if q.shift < 0:
-            out["queries"][q] = np.sort(values)
+        out["sumsq"], out["max"] = np.zeros((levels, rows)), np.zeros((levels, rows))
+    for level in range(levels):  # one level at a time: a float64 copy of one level at most
+        asked = [q for q in queries if q.level == level]
+        if not asked and not moments:
             continue
-        keys = offset >> q.shift
-        if which is not None:
-            keys += which * q.per_interval
-        if len(q.starts) * q.per_interval <= DENSE:
-            counts = np.bincount(keys)
-            occupied = np.flatnonzero(counts)
-            counts = counts[occupied]
-            total = np.bincount(keys, weights=values * values)[occupied] if sums else None
-        else:
-            occupied, where, counts = np.unique(keys, return_inverse=True, return_counts=True)
-            total = np.bincount(where, weights=values * values) if sums else None
-        out["queries"][q] = (occupied, counts, np.zeros(occupied.size) if total is None else total)
+        w = np.abs(np.asarray(details[level], dtype=np.float64))  # (rows, n)
+        if moments:
+            out["sumsq"][level] = np.sum(w * w, axis=-1)
+            out["max"][level] = np.max(w, axis=-1, initial=0.0)
+        for q in asked:
+            out["queries"][q] = _answer(w[q.row], q, sums)
     return out
+
+
+def _answer(values: np.ndarray, q: Query, sums: bool) -> Any:
+    """One query's answer from one row's ``|w|`` (float64)."""
+    patterns = values.view(np.int64)
+    if q.starts == (0,) and q.width >= TOP:  # everything
+        which, offset = None, patterns
+    elif len(q.starts) == 1:  # one interval: two comparisons
+        offset = patterns - np.int64(q.starts[0])
+        inside = (offset >= 0) & (offset < q.width)
+        which, values, offset = None, values[inside], offset[inside]
+    else:
+        starts = np.array(q.starts, np.int64)
+        which = np.searchsorted(starts, patterns, side="right") - 1
+        offset = patterns - starts[np.maximum(which, 0)]
+        inside = (which >= 0) & (offset < q.width)
+        values, which, offset = values[inside], which[inside], offset[inside]
+    if q.shift < 0:
+        return np.sort(values)
+    keys = offset >> q.shift
+    if which is not None:
+        keys += which * q.per_interval
+    if len(q.starts) * q.per_interval <= DENSE:
+        counts = np.bincount(keys)
+        occupied = np.flatnonzero(counts)
+        counts = counts[occupied]
+        total = np.bincount(keys, weights=values * values)[occupied] if sums else None
+    else:
+        occupied, where, counts = np.unique(keys, return_inverse=True, return_counts=True)
+        total = np.bincount(where, weights=values * values) if sums else None
+    return occupied, counts, np.zeros(occupied.size) if total is None else total
 
 
 def merge(*parts: dict) -> dict:
