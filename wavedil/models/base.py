@@ -41,7 +41,8 @@ from ..engine.conv import ConvStream, DilatedConv1d
 from ..engine.fused import FusedChain
 from ..engine.history import History
 from ..engine.spec import Chain, LayerSpec
-from ..engine.stream import Stream
+from ..engine.state import ArraySpec, check_together, history_spec
+from ..engine.stream import Layout, Stream
 from ..receptive.field import past_extent, short_tuple
 from .file import save_model
 from .parallel import cut_in_time, run_offline
@@ -55,12 +56,18 @@ class Model:
 
     architecture = ""
 
-    def __init__(self, config: dict[str, Any], params: Mapping[str, npt.ArrayLike] | None,
+    def __init__(self, config: dict[str, Any], params: Mapping[str, npt.ArrayLike] | None
+                 | Callable[[dict[str, tuple[int, ...]]], Mapping[str, npt.ArrayLike]],
                  seed: int | None) -> None:
+        """``params``: ``{name: array}``, None (random, from ``seed``), or a function of
+        ``{name: shape}`` that returns them (``wavedil.load`` checks each file member
+        against its shape before it reads it)."""
         self.config = config
         shapes = self.param_shapes()
         if params is None:
             params = _init_params(shapes, np.random.default_rng(seed))
+        elif callable(params):
+            params = params(shapes)
         self.params = _check_params(params, shapes)
         self._casts: dict = {}
         self.dilated_convs = {name: DilatedConv1d(self.params[name + ".weight"],
@@ -284,6 +291,19 @@ class ModelStream(Stream):
         if self._chain is None or self.state is None:
             return {}
         return self._chain.export(self.state.histories)
+
+    def state_spec(self, layout: Layout) -> dict[str, ArraySpec | None]:
+        """The fused chain's ``{conv}.history``, each the conv's last ``span`` inputs
+        (the unfused convs are children with their own ``history``)."""
+        if not self.fused():
+            return {}
+        return {f"{name}.history": history_spec(layout.batch, conv.in_channels, conv.span,
+                                                layout.dtype, conv.span, required=True)
+                for name, conv in self.model.dilated_convs.items()}
+
+    def check_state(self, arrays: Mapping[str, Any], layout: Layout) -> None:
+        check_together(arrays, [f"{name}.history" for name in self._convs],
+                       "the convs of a model start together, on its first samples")
 
     def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         self._prepare(dtype)

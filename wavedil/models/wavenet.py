@@ -43,6 +43,7 @@ from ..engine.fused import (
     time_major_1x1,
 )
 from ..engine.spec import Branches, Chain, dilation_schedule
+from ..engine.stream import single_consumer
 from .activations import relu, sigmoid
 from .base import Model, ModelStream, _conv_spec, _pointwise
 from .parallel import run_offline
@@ -191,6 +192,7 @@ class WaveNetStream(ModelStream):
     def fused(self) -> bool:
         return self.model.config["kernel_size"] > 1
 
+    @single_consumer
     def process(self, chunk: npt.ArrayLike, global_cond: npt.ArrayLike | None = None,
                 local_cond: npt.ArrayLike | None = None) -> np.ndarray:
         """Feed ``chunk`` and its conditioning; return the output for the chunk."""

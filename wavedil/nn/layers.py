@@ -29,6 +29,7 @@ Shape: ``(B, C_in, T)`` in, ``(B, C_out, T)`` out (a stream also takes ``(C_in, 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,9 +43,11 @@ from torch import nn
 
 from ..engine.checks import positive_int
 from ..engine.spec import LayerSpec
-from ..engine.stream import Layout, Stream
+from ..engine.state import ArraySpec, check_arrays, check_together
+from ..engine.stream import Layout, Stream, single_consumer
 
 ROOM = 256  # minimum spare samples behind a history before it is compacted
+_INSTALLING = threading.Lock()  # held while a stream checks and installs its steppers
 GATHER_MAX = 24  # chunks up to this length gather their taps with one index_select
 
 
@@ -109,6 +112,7 @@ class Streaming(_Module):
         assert layout is not None  # started by ``streaming``
         arrays = {k: torch.as_tensor(v).detach().cpu().numpy() for k, v in state.items()}
         arrays = {k: v.astype(layout.dtype, copy=False) for k, v in arrays.items()}
+        check_arrays(arrays, stream.state_spec(layout))  # shapes, finite values
         stream.import_state(arrays, layout.batch, layout.dtype)
 
     def _active_stream(self) -> TorchStream:
@@ -160,6 +164,7 @@ class TorchStream(Stream):
     def config(self) -> dict[str, Any]:
         return json.loads(json.dumps(self.module.stream_config()))
 
+    @single_consumer
     def process(  # type: ignore[override]  # the numpy protocol in torch types: tensors out
             self, chunk: torch.Tensor | npt.ArrayLike,
             **cond: torch.Tensor | npt.ArrayLike | None) -> torch.Tensor:
@@ -174,6 +179,7 @@ class TorchStream(Stream):
         self.begin(layout)
         return torch.from_numpy(self.restore(self.step(x, **self._cond(cond, layout))))
 
+    @single_consumer
     def flush(self) -> torch.Tensor:  # type: ignore[override]  # as process: a tensor
         """End the stream: causal, so an empty ``(B, C_out, 0)`` output."""
         if self.layout is None and not self.flushed:
@@ -198,11 +204,14 @@ class TorchStream(Stream):
     def installed(self) -> Iterator[None]:
         """The state's steppers in the module's convs, for one call or block."""
         convs = self.module._causal_convs()
-        if any(conv._stream is not None for _, conv in convs):
-            raise RuntimeError("this module is already streaming; leave that block first")
-        steppers = self.state.convs
-        for name, conv in convs:
-            conv._stream = steppers[name]
+        with _INSTALLING:  # (another stream of the module may be installing in another thread)
+            if any(conv._stream is not None for _, conv in convs):
+                raise RuntimeError("this module is already streaming (a `streaming` block, or "
+                                   "another of its streams in another thread); leave that "
+                                   "block first, or give each thread its own module")
+            steppers = self.state.convs
+            for name, conv in convs:
+                conv._stream = steppers[name]
         try:
             yield
         finally:
@@ -214,6 +223,21 @@ class TorchStream(Stream):
             return {}
         return {_key(name): conv.history.recent().detach().cpu().numpy().copy()
                 for name, conv in self.state.convs.items() if conv.history is not None}
+
+    def state_spec(self, layout: Layout) -> dict[str, ArraySpec | None]:
+        """Each ``CausalConv1d``'s ``{name}.history``, its last ``span`` inputs (a state
+        of the numpy twin may leave them out before any sample, or hold an empty one for
+        a conv without taps)."""
+        return {_key(name): ArraySpec((layout.batch, conv.in_channels, conv.span),
+                                      layout.dtype, required=False)
+                for name, conv in self.module._causal_convs()}
+
+    def check_state(self, arrays: Mapping[str, Any], layout: Layout) -> None:
+        model_dtype = _numpy_dtype(_weights_dtype(self.module))
+        if layout.dtype != model_dtype:
+            raise ValueError(f"state is {layout.dtype}, this model computes in {model_dtype}")
+        check_together(arrays, [_key(name) for name, conv in self.module._causal_convs()
+                                if conv.span], "the convs of a model start together")
 
     def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         """Load ``{name}.history`` arrays (absent: zeros; an empty one for a conv without
