@@ -1,5 +1,10 @@
 """``load``: the numpy model stored in a ``.npz`` model file (``wavedil.models.file``).
 
+The file is opened as a ``ModelArchive`` (its header checked, nothing else read), its
+config checked against the architecture's table (``wavedil.models.schema``), the model
+built from it, and only then are the arrays read that this model declares, each checked
+against its shape before its data is read.
+
 >>> import os, tempfile
 >>> import numpy as np
 >>> from wavedil.models.tcn import TCN
@@ -13,8 +18,10 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from .file import read
+from .file import ModelArchive, ModelFileError
+from .schema import check_config
 from .stack import Stack
 from .tcn import TCN
 from .wavenet import WaveNet
@@ -24,12 +31,17 @@ CLASSES = {"TCN": TCN, "WaveNet": WaveNet, "Stack": Stack}
 
 def load(path: str | os.PathLike[str]) -> TCN | WaveNet | Stack:
     """The numpy model (``wavedil.models.stack.TCN``/``WaveNet``/``Stack``) stored in ``path``."""
-    meta, arrays = read(path)
-    cls = CLASSES[meta["architecture"]]
-    try:
-        return cls(**meta["config"], params=arrays)
-    except TypeError as error:
-        raise ValueError(f"{path}: the {meta['architecture']} config does not fit "
-                         f"({error})") from None
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+    with ModelArchive(path) as archive:
+        architecture = archive.meta["architecture"]
+        try:
+            config = check_config(architecture, archive.meta["config"])
+            arguments: dict[str, Any] = {**config, "params": archive.read_arrays}
+            return CLASSES[architecture](**arguments)
+        except ModelFileError:
+            raise
+        except TypeError as error:
+            raise ValueError(f"{path}: the {architecture} config does not fit "
+                             f"({error})") from None
+        except ValueError as error:
+            raise ValueError(f"{path}: the {architecture} config does not fit: "
+                             f"{error}") from None
