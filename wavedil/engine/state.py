@@ -52,12 +52,14 @@ class ArraySpec:
     high: float | None = None
 
     def describe(self) -> str:
-        """The spec in words, for messages: ``float64 of shape (2, 3, n), 4 <= n <= 8``."""
+        """The spec in words, for messages: ``float64 of shape (2, 3, <= 8)``."""
         dtype = "an integer" if self.dtype == INTEGER else f"{self.dtype}"
         if self.shortest is None or self.shortest == self.shape[-1]:
             return f"{dtype} of shape {self.shape}"
         lead = "".join(f"{n}, " for n in self.shape[:-1])
-        return f"{dtype} of shape ({lead}n), {self.shortest} <= n <= {self.shape[-1]}"
+        last = f"<= {self.shape[-1]}" if self.shortest == 0 else \
+            f"{self.shortest} to {self.shape[-1]}"
+        return f"{dtype} of shape ({lead}{last})"
 
 
 def history_spec(batch: int, channels: int, most: int, dtype: np.dtype, shortest: int = 0,
@@ -139,9 +141,11 @@ def check_layout(layout: Any, in_channels: int, batch: int | None) -> tuple[int,
     if ndim == 1 and in_channels != 1:
         raise ValueError(f"state layout: (T,) chunks need 1 input channel, this stream "
                          f"takes {in_channels}")
-    if batch is not None and (ndim, rows) != (3, batch):
-        raise ValueError(f"state has {ndim}-D chunks of batch {rows}, this stream takes "
-                         f"({batch}, {in_channels}, T) chunks (batch={batch})")
+    if batch is not None and rows != batch:
+        raise ValueError(f"state has batch {rows}, this stream expects {batch}")
+    if batch is not None and ndim != 3:
+        raise ValueError(f"state has {ndim}-D chunks, this stream takes ({batch}, "
+                         f"{in_channels}, T) chunks (batch={batch})")
     return ndim, rows, dtype
 
 
@@ -165,8 +169,9 @@ def check_arrays(arrays: Mapping[str, Any], spec: Mapping[str, ArraySpec | None]
             f"'{key}' ({value.describe()})" for key, value in sorted(missing.items())[:3]))
     for key, value in arrays.items():
         want = spec.get(key)
-        if want is None:  # under a free prefix: numeric is all we can tell
-            _plain_array(key, value)
+        if want is None:  # under a free prefix: another object's, only no pickles here
+            if np.asarray(value).dtype.hasobject:
+                raise TypeError(f"state '{key}' must be a plain numpy array, got objects")
         else:
             check_array(key, value, want)
 

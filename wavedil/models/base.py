@@ -302,7 +302,8 @@ class ModelStream(Stream):
                 for name, conv in self.model.dilated_convs.items()}
 
     def check_state(self, arrays: Mapping[str, Any], layout: Layout) -> None:
-        check_together(arrays, [f"{name}.history" for name in self._convs],
+        check_together(arrays, [f"{name}.history" for name, conv in self._convs.items()
+                                if conv.layer.span],
                        "the convs of a model start together, on its first samples")
 
     def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:

@@ -43,7 +43,7 @@ from torch import nn
 
 from ..engine.checks import positive_int
 from ..engine.spec import LayerSpec
-from ..engine.state import ArraySpec, check_arrays, check_together
+from ..engine.state import ArraySpec, check_together
 from ..engine.stream import Layout, Stream, single_consumer
 
 ROOM = 256  # minimum spare samples behind a history before it is compacted
@@ -112,7 +112,6 @@ class Streaming(_Module):
         assert layout is not None  # started by ``streaming``
         arrays = {k: torch.as_tensor(v).detach().cpu().numpy() for k, v in state.items()}
         arrays = {k: v.astype(layout.dtype, copy=False) for k, v in arrays.items()}
-        check_arrays(arrays, stream.state_spec(layout))  # shapes, finite values
         stream.import_state(arrays, layout.batch, layout.dtype)
 
     def _active_stream(self) -> TorchStream:
@@ -260,6 +259,8 @@ class TorchStream(Stream):
             if value.dtype != dtype or value.shape != want:
                 raise ValueError(f"stream state '{key}' must have shape {want} and dtype "
                                  f"{dtype}, got {value.shape} {value.dtype}")
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"stream state '{key}' must be finite")
             if conv.history is not None and span:
                 loads.append((conv.history, value))
         for history, value in loads:
