@@ -287,10 +287,10 @@ _BOUNDED = textwrap.dedent("""
 
 
 def _nasty_files(valid, folder):
-    """name -> path of the nastiest files: each holds 32 MiB to 256 MiB once decompressed,
+    """name -> path of the nastiest files: each holds 128 MiB to 256 MiB once decompressed,
     or claims far more, in a few hundred kB at most."""
     members, header = valid["TCN"]
-    zeros = np.zeros(2**25 // 8)  # 32 MiB
+    zeros = np.zeros(2**27 // 8)  # 128 MiB
     bomb = npy_bytes(zeros)
     files = {}
 
@@ -314,8 +314,8 @@ def _nasty_files(valid, folder):
     claim = npy_header((10**6, 10**6), "<f8") + bytes(8 * 16)
     put("header-claims-1e12", [(n, claim if n == "head.weight.npy" else d)
                                for n, d in members])
-    big = json.dumps(dict(header, config=dict(header["config"], channels=[8192, 8192],
-                                               in_channels=8192)))
+    big = json.dumps(dict(header, config=dict(header["config"], channels=[8192, 8191],
+                                               in_channels=8000)))  # the same array names
     put("declared-2e9-values", [(n, npy_bytes(np.array(big)) if n == "__config__.npy" else d)
                                 for n, d in members])
     stacks = json.dumps(dict(header, config=dict(header["config"], stacks=10**8, channels=3)))
@@ -337,6 +337,7 @@ def test_nasty_files_are_refused_in_bounded_memory_and_time(valid, tmp_path):
                           env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout.splitlines()[-1])
+    assert "more than a model file may hold" in results["declared-2e9-values"][0]
     for name, (verdict, seconds) in results.items():
         assert verdict.startswith("refused: "), (name, verdict)
         assert seconds < SECONDS, (name, seconds)

@@ -85,7 +85,7 @@ def read_meta(state: Any) -> dict[str, Any]:
     if "meta" not in state:
         raise ValueError("not a wavedil stream state: no 'meta' entry")
     raw = np.asarray(state["meta"])
-    if raw.shape != () or raw.dtype.kind not in "US":
+    if raw.shape != () or raw.dtype.kind != "U":
         raise ValueError(f"not a wavedil stream state: 'meta' must be a 0-d string array "
                          f"(JSON), got {raw.dtype} of shape {raw.shape}")
     try:

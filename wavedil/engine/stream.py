@@ -181,7 +181,7 @@ class Stream:
         try:
             self._apply(arrays, layout, meta["flushed"])
         except Exception:  # (a check missed): the stream goes back to where it was
-            self._apply(before, _layout_of(before), self.flushed)
+            self._apply(before, *_layout_of(before))
             raise
 
     # -- the composite protocol -------------------------------------------------------------
@@ -322,10 +322,12 @@ class Stream:
         return y
 
 
-def _layout_of(state: Mapping[str, Any]) -> Layout | None:
-    """The layout of a ``state_dict`` this process made (trusted)."""
-    layout = json.loads(str(state["meta"]))["layout"]
-    return None if layout is None else Layout(layout[0], layout[1], np.dtype(layout[2]))
+def _layout_of(state: Mapping[str, Any]) -> tuple[Layout | None, bool]:
+    """The layout and flushed flag of a ``state_dict`` this process made (trusted)."""
+    meta = json.loads(str(state["meta"]))
+    layout = meta["layout"]
+    return (None if layout is None else Layout(layout[0], layout[1], np.dtype(layout[2])),
+            meta["flushed"])
 
 
 def sub_state(state: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -289,13 +289,13 @@ def _open_regular_file(path: str) -> BinaryIO:
     if not stat.S_ISREG(mode):
         raise ModelFileError(f"{path}: not a regular file ({_kind(mode)}): a model file must "
                              f"be a regular file")
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    handle = os.open(path, flags)
+    nonblocking = getattr(os, "O_NONBLOCK", 0)  # (POSIX: opening a FIFO would wait)
+    handle = os.open(path, os.O_RDONLY | nonblocking | getattr(os, "O_BINARY", 0))
     try:
         mode = os.fstat(handle).st_mode
         if not stat.S_ISREG(mode):  # replaced since the first look
             raise ModelFileError(f"{path}: not a regular file ({_kind(mode)})")
-        if hasattr(os, "set_blocking"):
+        if nonblocking:
             os.set_blocking(handle, True)
         return os.fdopen(handle, "rb")
     except BaseException:
