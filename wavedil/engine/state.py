@@ -16,7 +16,7 @@ the numbers, any state it could not continue exactly:
 - then each kind's ``check_state`` compares the arrays with each other (a history's length
   with the samples counted, say).
 
-``check_arrays`` runs the array part on any ``{key: array}`` (the torch block form uses it).
+``check_arrays`` runs the array part on any ``{key: array}`` and spec.
 
 Shape: histories are ``(B, C, n)`` with time last, as every stream exports them.
 """
@@ -41,7 +41,8 @@ class ArraySpec:
 
     ``shape``: the exact shape, except the last axis when ``shortest`` is set (then it may
     hold ``shortest .. shape[-1]`` samples); ``dtype``: exact, or ``INTEGER``; ``required``:
-    whether the key must be present; ``low`` / ``high``: bounds on every value.
+    whether the key must be present; ``low`` / ``high``: bounds on every value; ``finite``:
+    whether NaN and inf are refused.
     """
 
     shape: tuple[int, ...]
@@ -50,10 +51,11 @@ class ArraySpec:
     shortest: int | None = None
     low: float | None = None
     high: float | None = None
+    finite: bool = True
 
     def describe(self) -> str:
         """The spec in words, for messages: ``float64 of shape (2, 3, <= 8)``."""
-        dtype = "an integer" if self.dtype == INTEGER else f"{self.dtype}"
+        dtype = "an integer" if isinstance(self.dtype, str) else f"{self.dtype}"
         if self.shortest is None or self.shortest == self.shape[-1]:
             return f"{dtype} of shape {self.shape}"
         lead = "".join(f"{n}, " for n in self.shape[:-1])
@@ -63,7 +65,7 @@ class ArraySpec:
 
 
 def history_spec(batch: int, channels: int, most: int, dtype: np.dtype, shortest: int = 0,
-            required: bool = False) -> ArraySpec:
+                 required: bool = False) -> ArraySpec:
     """A kept past ``(batch, channels, n)`` with ``shortest <= n <= most``."""
     return ArraySpec((batch, channels, most), dtype, required, shortest)
 
@@ -75,7 +77,8 @@ def count_spec(required: bool = True) -> ArraySpec:
 
 def read_meta(state: Any) -> dict[str, Any]:
     """The ``meta`` entry of ``state`` as a dict with ``config``, ``layout`` and ``flushed``
-    (``flushed`` checked; the others by ``check_meta``)."""
+    (``flushed`` checked here; ``same_json`` compares the config, ``check_layout`` the
+    layout)."""
     if not isinstance(state, Mapping):
         raise TypeError(f"a stream state must be a mapping of names to arrays (as "
                         f"state_dict() gives), got {type(state).__name__}")
@@ -179,7 +182,7 @@ def check_arrays(arrays: Mapping[str, Any], spec: Mapping[str, ArraySpec | None]
 def check_array(key: str, value: Any, spec: ArraySpec) -> np.ndarray:
     """``value`` as its spec says, or a ValueError that names ``key`` and quotes both."""
     array = _plain_array(key, value)
-    if spec.dtype == INTEGER:
+    if isinstance(spec.dtype, str):  # INTEGER
         if array.dtype.kind not in "iu":
             raise ValueError(f"state '{key}' must be an integer array, got {array.dtype} "
                              f"{array.shape}")
@@ -195,7 +198,7 @@ def check_array(key: str, value: Any, spec: ArraySpec) -> np.ndarray:
     if not fits:
         raise ValueError(f"state '{key}' must be {spec.describe()}, got {array.dtype} "
                          f"{array.shape}")
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+    if spec.finite and array.dtype.kind == "f" and not np.all(np.isfinite(array)):
         bad = int(array.size - np.count_nonzero(np.isfinite(array)))
         raise ValueError(f"state '{key}' must be finite, got {bad} non-finite value(s) of "
                          f"{array.size}")

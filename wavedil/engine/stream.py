@@ -24,8 +24,7 @@ implements, on ``(B, C, m)`` arrays:
 - ``step(x)`` / ``finish()``: a chunk in, its ready output out; the end of the stream;
 - ``export_state()`` / ``import_state(arrays, batch, dtype)``: its own state as plain
   arrays, and back (checked: a wrong shape or dtype is a ValueError that quotes both);
-- ``children()``: its named sub-streams (a composite calls their ``step``/``finish``).
-
+- ``children()``: its named sub-streams (a composite calls their ``step``/``finish``);
 - ``state_spec(layout)`` / ``check_state(arrays, layout)``: what its saved arrays must be
   (``wavedil.engine.state.ArraySpec`` per key), and how they must agree with each other.
 
@@ -101,7 +100,6 @@ class Layout:
 class Stream:
     """Base class: chunk checks, layout, flush bookkeeping, the state protocol, the
     single-consumer guard."""
-
 
     def __init__(self, in_channels: int, out_channels: int, latency: int,
                  batch: int | None = None) -> None:
