@@ -253,8 +253,8 @@ def test_a_state_without_its_sample_count_is_refused():
     stream.process(np.ones(10))
     state = stream.state_dict()
     del state["count"]
-    with pytest.raises(ValueError, match=r"'count' must be an integer >= 0 \(the samples fed "
-                                         r"so far\), got None"):
+    with pytest.raises(ValueError, match=r"state is missing \['count'\]: 'count' \(an integer "
+                                         r"of shape \(\)\)"):
         AtrousStream("haar", 2).load_state_dict(state)
 
 

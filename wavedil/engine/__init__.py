@@ -9,6 +9,7 @@ a whole chain, compiled per-tap and per-level loops), each held to the same orac
 - ``checks``: input checks shared by every module (dtypes, shapes, positive integers).
 - ``history``: ``History``, a stream's past without re-copying, and the ``DelayLine``.
 - ``stream``: the streaming contract (``Stream``) and the drivers ``run_stream``/``feed_stream``.
+- ``state``: what a saved stream state may hold (``ArraySpec`` per key), checked on load.
 - ``conv``: ``DilatedConv1d``, its stream and the functional ``conv1d``.
 - ``depthwise``: the per-tap path of a layer with one filter per channel.
 - ``fused``: the time-major chain of convs that the model streams run.

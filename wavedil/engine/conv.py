@@ -39,7 +39,8 @@ from .depthwise import depthwise_correlate
 from .history import History
 from .memory import kept_block, scratch
 from .spec import LayerSpec, resolve_alignment
-from .stream import Stream
+from .state import ArraySpec, history_spec
+from .stream import Layout, Stream
 
 BOUNDARIES = ("zero", "edge")
 IM2COL_BYTES = 2 << 20  # bytes per im2col block: cache-sized (a 2048-sample block of 64 x 3 rows)
@@ -373,6 +374,13 @@ class ConvStream(Stream):
         if self.state is None or self.state.history is None:
             return {}
         return {"history": self.state.history.recent().copy()}
+
+    def state_spec(self, layout: Layout) -> dict[str, ArraySpec | None]:
+        """``history``: the last ``n`` inputs, ``left <= n <= span`` (the left boundary, then
+        every sample seen), once a chunk with samples arrived."""
+        layer = self.layer
+        return {"history": history_spec(layout.batch, self.in_channels, layer.span,
+                                        layout.dtype, shortest=layer.left)}
 
     def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         if "history" not in arrays:

@@ -24,23 +24,68 @@ implements, on ``(B, C, m)`` arrays:
 - ``step(x)`` / ``finish()``: a chunk in, its ready output out; the end of the stream;
 - ``export_state()`` / ``import_state(arrays, batch, dtype)``: its own state as plain
   arrays, and back (checked: a wrong shape or dtype is a ValueError that quotes both);
-- ``children()``: its named sub-streams (a composite calls their ``step``/``finish``).
+- ``children()``: its named sub-streams (a composite calls their ``step``/``finish``);
+- ``state_spec(layout)`` / ``check_state(arrays, layout)``: what its saved arrays must be
+  (``wavedil.engine.state.ArraySpec`` per key), and how they must agree with each other.
 
 ``start``, ``reset``, ``state_dict`` and ``load_state_dict`` walk the children by name, so a
 composite never reaches into its parts: ``{name}.{key}`` holds child ``name``'s ``key``.
+``load_state_dict`` checks the whole state (``wavedil.engine.state``: meta types, every key
+known, every array's presence, shape, dtype and finiteness) before it changes anything.
+
+A stream is a single-consumer object: one thread at a time may use it. ``process``,
+``flush``, ``reset``, ``state_dict`` and ``load_state_dict`` called from a second thread
+while another one runs raise RuntimeError (nothing is changed); give each thread its own
+stream, or hold a lock around the calls. Handing a stream from one thread to another
+between calls is fine.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from .checks import as_float_array
+from .state import ArraySpec, check_arrays, check_layout, read_meta, same_json
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def single_consumer(method: _Method) -> _Method:
+    """``method`` of a stream, run by one thread at a time: a call while another thread is
+    in one of the stream's guarded methods raises RuntimeError (the stream is unchanged);
+    a nested call from the same thread (an override calling the base) runs.
+
+    The user's thread id sits in the stream's ``__dict__`` while it runs: ``setdefault``
+    is atomic, so of two threads that find the stream free only one gets it.
+    """
+
+    @functools.wraps(method)
+    def guarded(self: Stream, *args: Any, **kwargs: Any) -> Any:
+        me = threading.get_ident()
+        slot = self.__dict__
+        user = slot.get("_user")
+        if user == me:  # nested
+            return method(self, *args, **kwargs)
+        if user is None and slot.setdefault("_user", me) == me:
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                del slot["_user"]
+        raise RuntimeError(
+            f"{type(self).__name__}.{method.__name__}() was called while another thread is "
+            f"using this stream: a stream is a single-consumer object, use it from one "
+            f"thread at a time (give each thread its own stream, or hold a lock around its "
+            f"calls)")
+
+    return cast(_Method, guarded)
 
 
 @dataclass(frozen=True)
@@ -53,7 +98,8 @@ class Layout:
 
 
 class Stream:
-    """Base class: chunk checks, layout, flush bookkeeping, the state protocol."""
+    """Base class: chunk checks, layout, flush bookkeeping, the state protocol, the
+    single-consumer guard."""
 
     def __init__(self, in_channels: int, out_channels: int, latency: int,
                  batch: int | None = None) -> None:
@@ -68,12 +114,14 @@ class Stream:
         self.state: Any = None
 
     # -- the contract -----------------------------------------------------------------------
+    @single_consumer
     def process(self, chunk: npt.ArrayLike) -> np.ndarray:
         """Feed ``chunk`` (``(T,)``, ``(C, T)`` or ``(B, C, T)``); return the ready output."""
         x, layout = self.accept(chunk)
         self.begin(layout)
         return self.restore(self.step(x))
 
+    @single_consumer
     def flush(self) -> np.ndarray:
         """End the stream: the last ``latency`` samples (empty for a causal stream)."""
         if self.flushed:
@@ -85,6 +133,7 @@ class Stream:
         self.flushed = True
         return self.restore(y)
 
+    @single_consumer
     def reset(self) -> None:
         """Forget everything: the stream is as new (layout and dtype free again)."""
         self.layout = None
@@ -93,6 +142,7 @@ class Stream:
         for child in self.children().values():
             child.reset()
 
+    @single_consumer
     def state_dict(self) -> dict[str, np.ndarray]:
         """The whole state as plain numpy arrays (``np.savez``-able, no pickling)."""
         meta: dict[str, Any] = {"config": self.config(), "layout": None,
@@ -105,22 +155,31 @@ class Stream:
             state.update(self.arrays())
         return state
 
+    @single_consumer
     def load_state_dict(self, state: Mapping[str, npt.ArrayLike]) -> None:
-        """Continue from ``state``; a state of another configuration raises ValueError."""
-        try:
-            meta = json.loads(str(np.asarray(state["meta"])))
-        except (KeyError, TypeError, ValueError):
-            raise ValueError("not a wavedil stream state: no readable 'meta' entry") from None
+        """Continue from ``state`` (as ``state_dict`` gave it), checked whole first
+        (``wavedil.engine.state``): a state of another configuration, or one this stream
+        could not continue exactly, raises ValueError/TypeError and changes nothing."""
+        meta = read_meta(state)
         mine = self.config()
-        if not isinstance(meta, dict) or meta.get("config") != mine:
-            theirs = meta.get("config") if isinstance(meta, dict) else meta
+        if not same_json(meta["config"], mine):
             raise ValueError(f"state is from another configuration: "
-                             f"{_config_difference(mine, theirs)}")
+                             f"{_config_difference(mine, meta['config'])}")
+        arrays = {key: value for key, value in state.items() if key != "meta"}
+        layout = None
+        if meta["layout"] is not None:
+            layout = Layout(*check_layout(meta["layout"], self.in_channels, self.batch))
+            check_arrays(arrays, self.full_state_spec(layout))
+            if not meta["flushed"]:  # (a flushed stream never continues: only its shapes)
+                self.check_states(arrays, layout)
+        elif arrays:
+            raise ValueError(f"a state without a layout (no chunk seen) holds no arrays, "
+                             f"got {sorted(arrays)[:6]}")
         before = self.state_dict()
         try:
-            self._apply(state, meta)
-        except Exception:  # a rejected state leaves the stream as it was
-            self._apply(before, json.loads(str(before["meta"])))
+            self._apply(arrays, layout, meta["flushed"])
+        except Exception:  # (a check missed): the stream goes back to where it was
+            self._apply(before, *_layout_of(before))
             raise
 
     # -- the composite protocol -------------------------------------------------------------
@@ -149,6 +208,29 @@ class Stream:
         for name, child in self.children().items():
             out.update({f"{name}.{key}": value for key, value in child.arrays().items()})
         return out
+
+    def full_state_spec(self, layout: Layout) -> dict[str, ArraySpec | None]:
+        """``state_spec`` of this stream and of its children (``{name}.{key}``)."""
+        spec = dict(self.state_spec(layout))
+        for name, child in self.children().items():
+            spec.update({f"{name}.{key}": value
+                         for key, value in child.full_state_spec(layout).items()})
+        return spec
+
+    def check_states(self, arrays: Mapping[str, Any], layout: Layout) -> None:
+        """``check_state`` here and in every child (on its ``{name}.`` entries; its
+        errors quote the keys in full)."""
+        self.check_state(arrays, layout)
+        for name, child in self.children().items():
+            mine = sub_state(arrays, name)
+            try:
+                child.check_states(mine, layout)
+            except ValueError as error:
+                message = str(error)
+                for key in sorted(set(child.full_state_spec(layout)) | set(mine), key=len,
+                                  reverse=True):
+                    message = message.replace(f"'{key}'", f"'{name}.{key}'")
+                raise ValueError(message) from None
 
     def load_arrays(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         """Load ``arrays()`` of a stream of this configuration (after ``start``)."""
@@ -181,16 +263,22 @@ class Stream:
     def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         """Replace the fresh state by ``arrays`` (as ``export_state`` gave), checked."""
 
+    def state_spec(self, layout: Layout) -> dict[str, ArraySpec | None]:
+        """What each of this stream's own saved arrays must be, by key (children excluded;
+        a ``prefix.*`` key mapped to None admits another object's state under ``prefix.``)."""
+        return {}
+
+    def check_state(self, arrays: Mapping[str, Any], layout: Layout) -> None:
+        """Refuse saved arrays (already checked against ``state_spec``, children's under
+        ``{name}.``) that disagree with each other; change nothing."""
+
     # -- layout ---------------------------------------------------------------------------
-    def _apply(self, state: Mapping[str, Any], meta: dict[str, Any]) -> None:
+    def _apply(self, arrays: Mapping[str, Any], layout: Layout | None, flushed: bool) -> None:
         self.reset()
-        if meta["layout"] is not None:
-            ndim, batch, dtype = meta["layout"]
-            if self.batch is not None and batch != self.batch:
-                raise ValueError(f"state has batch {batch}, this stream expects {self.batch}")
-            self.start(batch, np.dtype(dtype), ndim)
-            self.load_arrays(state, batch, np.dtype(dtype))
-        self.flushed = bool(meta["flushed"])
+        if layout is not None:
+            self.start(layout.batch, layout.dtype, layout.ndim)
+            self.load_arrays(arrays, layout.batch, layout.dtype)
+        self.flushed = flushed
 
     def accept(self, chunk: npt.ArrayLike) -> tuple[np.ndarray, Layout]:
         """``chunk`` as ``(B, C_in, m)`` and its layout, checked against this stream's
@@ -232,6 +320,14 @@ class Stream:
         return y
 
 
+def _layout_of(state: Mapping[str, Any]) -> tuple[Layout | None, bool]:
+    """The layout and flushed flag of a ``state_dict`` this process made (trusted)."""
+    meta = json.loads(str(state["meta"]))
+    layout = meta["layout"]
+    return (None if layout is None else Layout(layout[0], layout[1], np.dtype(layout[2])),
+            meta["flushed"])
+
+
 def sub_state(state: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The entries of ``state`` under ``name.``, with that prefix removed."""
     prefix = f"{name}."
@@ -240,11 +336,16 @@ def sub_state(state: Mapping[str, Any], name: str) -> dict[str, Any]:
 
 def _config_difference(mine: dict, theirs) -> str:
     if not isinstance(theirs, dict):
-        return f"expected a config like {mine}, got {theirs!r}"
+        return f"expected a config like {mine}, got {_short(theirs)}"
     keys = sorted(set(mine) | set(theirs), key=str)
-    parts = [f"{k}: expected {mine.get(k)!r}, got {theirs.get(k)!r}"
-             for k in keys if mine.get(k) != theirs.get(k)]
-    return "; ".join(parts)
+    parts = [f"{k}: expected {_short(mine.get(k))}, got {_short(theirs.get(k))}"
+             for k in keys if not same_json(mine.get(k), theirs.get(k))]
+    return "; ".join(parts[:8])
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 100 else text[:97] + "..."
 
 
 def run_stream(op: Any, x: npt.ArrayLike, chunk_sizes: Iterable[int],

@@ -6,6 +6,7 @@
 - ``tcn`` / ``wavenet`` / ``stack``: ``TCN``, ``WaveNet`` and the generic ``Stack``.
 - ``parallel``: a long offline call split over threads (by batch rows or in time).
 - ``file``: the ``.npz`` model format (read and write, no model classes).
+- ``schema``: the strict schema a model file's config must meet, one table per class.
 - ``nam``, ``nam_format``, ``nam_activations``, ``nam_kernel``: Neural Amp Modeler ``.nam``
   files (``NAM``, ``NAMLinear``).
 - ``loader``: ``load``, the numpy model of a model file (``.npz`` or ``.nam``).

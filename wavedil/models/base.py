@@ -48,7 +48,8 @@ from ..engine.conv import ConvStream, DilatedConv1d, checked_history
 from ..engine.fused import FusedChain
 from ..engine.history import DelayLine, History
 from ..engine.spec import Branches, Chain, LayerSpec
-from ..engine.stream import Stream
+from ..engine.state import ArraySpec, check_fill, check_together, fill_table, history_spec
+from ..engine.stream import Layout, Stream
 from ..receptive.field import future_extent, past_extent, short_tuple
 from .file import save_model
 from .parallel import cut_in_time, run_offline
@@ -64,12 +65,18 @@ class Model:
     architecture = ""
     OPTIONS_V2: tuple[str, ...] = ("alignment",)  # config keys a version-1 reader lacks
 
-    def __init__(self, config: dict[str, Any], params: Mapping[str, npt.ArrayLike] | None,
+    def __init__(self, config: dict[str, Any], params: Mapping[str, npt.ArrayLike] | None
+                 | Callable[[dict[str, tuple[int, ...]]], Mapping[str, npt.ArrayLike]],
                  seed: int | None) -> None:
+        """``params``: ``{name: array}``, None (random, from ``seed``), or a function of
+        ``{name: shape}`` that returns them (``wavedil.load`` checks each file member
+        against its shape before it reads it)."""
         self.config = config
         shapes = self.param_shapes()
         if params is None:
             params = _init_params(shapes, np.random.default_rng(seed))
+        elif callable(params):
+            params = params(shapes)
         self.params = _check_params(params, shapes)
         self._casts: dict = {}
         extents = self.extents
@@ -394,6 +401,53 @@ class ModelStream(Stream):
                     for name, line in self.state.delays.items()})
         out.update({name: value[..., 0].copy() for name, value in self.state.cond.items()})
         return out
+
+    def state_spec(self, layout: Layout) -> dict[str, ArraySpec | None]:
+        """The fused chain's ``{conv}.history``, each the conv's last ``span`` inputs (the
+        unfused convs are children with their own ``history``); with lookahead, each delay
+        line's ``{branch}.history`` (up to its delay) and ``_cond_spec``'s conditioning."""
+        spec: dict[str, ArraySpec | None] = {}
+        if self.fused():
+            spec.update({f"{name}.history": history_spec(layout.batch, conv.in_channels,
+                                                         conv.span, layout.dtype, conv.span,
+                                                         required=True)
+                         for name, conv in self.model.dilated_convs.items()})
+        spec.update({f"{name}.history": history_spec(layout.batch, channels, samples,
+                                                     layout.dtype)
+                     for name, (channels, samples) in self._delays.items()})
+        spec.update(self._cond_spec(layout))
+        return spec
+
+    def _cond_spec(self, layout: Layout) -> dict[str, ArraySpec | None]:
+        """The saved conditioning a flush needs (a WaveNet's ``global_cond``)."""
+        return {}
+
+    def check_state(self, arrays: Mapping[str, Any], layout: Layout) -> None:
+        if self.latency:  # the convs and delay lines fill in turn
+            self._check_fill(arrays, layout)
+        else:
+            check_together(arrays, [f"{name}.history" for name, conv in self._convs.items()
+                                    if conv.layer.span],
+                           "the convs of a model start together, on its first samples")
+
+    def _check_fill(self, arrays: Mapping[str, Any], layout: Layout) -> None:
+        """With lookahead each conv and delay line sees the input later by the lookahead
+        upstream of it: the lengths must be those a probe stream of this model shows after
+        some count of zero samples (``wavedil.engine.state.check_fill``)."""
+        if "_fill" not in self.__dict__:
+            specs = self.full_state_spec(layout)
+            most = max((spec.shape[-1] for spec in specs.values() if spec is not None),
+                       default=0)
+            probe = self.model.stream()
+            self._probe_step(probe, np.zeros((self.in_channels, 0)))  # started, no sample
+            self.__dict__["_fill"] = fill_table(
+                probe.state_dict, lambda: self._probe_step(probe, np.zeros((self.in_channels, 1))),
+                self.latency + most + 1)
+        check_fill(arrays, self.__dict__["_fill"])
+
+    def _probe_step(self, probe: Stream, x: np.ndarray) -> None:
+        """One zero sample through ``probe`` (a WaveNet adds its conditioning)."""
+        probe.process(x)
 
     def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         self._prepare(dtype)

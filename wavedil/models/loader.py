@@ -2,6 +2,11 @@
 (``wavedil.models.file``) or a Neural Amp Modeler ``.nam`` file (``wavedil.models.nam``),
 told apart by their content (a ``.nam`` file is JSON, a ``.npz`` a zip archive).
 
+The file is opened as a ``ModelArchive`` (its header checked, nothing else read), its
+config checked against the architecture's table (``wavedil.models.schema``), the model
+built from it, and only then are the arrays read that this model declares, each checked
+against its shape before its data is read.
+
 >>> import os, tempfile
 >>> import numpy as np
 >>> from wavedil.models.tcn import TCN
@@ -15,9 +20,11 @@ told apart by their content (a ``.nam`` file is JSON, a ``.npz`` a zip archive).
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from .file import read
+from .file import ModelArchive, ModelFileError, open_regular_file
 from .nam import NAM, NAMLinear, load_nam
+from .schema import check_config
 from .stack import Stack
 from .tcn import TCN
 from .wavenet import WaveNet
@@ -28,16 +35,21 @@ CLASSES = {"TCN": TCN, "WaveNet": WaveNet, "Stack": Stack, "NAM": NAM}
 def load(path: str | os.PathLike[str]) -> TCN | WaveNet | Stack | NAM | NAMLinear:
     """The numpy model stored in ``path``: ``TCN``/``WaveNet``/``Stack``/``NAM`` from a
     ``.npz`` model file, ``NAM``/``NAMLinear`` from a ``.nam`` file."""
-    with open(path, "rb") as file:
+    with open_regular_file(os.fspath(path)) as file:  # a FIFO or device is refused here
         head = file.read(64).lstrip()
     if head.startswith(b"{") or os.fspath(path).endswith(".nam"):
         return load_nam(path)
-    meta, arrays = read(path)
-    cls = CLASSES[meta["architecture"]]
-    try:
-        return cls(**meta["config"], params=arrays)
-    except TypeError as error:
-        raise ValueError(f"{path}: the {meta['architecture']} config does not fit "
-                         f"({error})") from None
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+    with ModelArchive(path) as archive:
+        architecture = archive.meta["architecture"]
+        try:
+            config = check_config(architecture, archive.meta["config"])
+            arguments: dict[str, Any] = {**config, "params": archive.read_arrays}
+            return CLASSES[architecture](**arguments)
+        except ModelFileError:
+            raise
+        except TypeError as error:
+            raise ValueError(f"{path}: the {architecture} config does not fit "
+                             f"({error})") from None
+        except ValueError as error:
+            raise ValueError(f"{path}: the {architecture} config does not fit: "
+                             f"{error}") from None

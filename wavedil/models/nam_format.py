@@ -33,9 +33,11 @@ from typing import Any
 
 import numpy as np
 
+from .file import open_regular_file
 from .nam_activations import GATING, check_activation
 
 VERSIONS = ("0.5", "0.6", "0.7")  # file format versions read (major.minor)
+MAX_NAM_BYTES = 64 << 20  # the largest .nam file read (a JSON text)
 MAX_RECEPTIVE_FIELD = 1 << 20  # samples
 MAX_HISTORY = 1 << 24  # samples x channels kept by a stream's histories (batch 1)
 FILM_KEYS = ("conv_pre_film", "conv_post_film", "input_mixin_pre_film",
@@ -56,10 +58,15 @@ NEW_KEYS = {"input_size", "condition_size", "head", "channels", "bottleneck", "k
 
 def read_nam(path: str | os.PathLike[str]) -> tuple[str, dict, dict[str, np.ndarray], dict]:
     """``parse_nam`` of the JSON file ``path`` (errors name the file)."""
+    with open_regular_file(os.fspath(path)) as file:  # a FIFO or device is refused
+        text = file.read(MAX_NAM_BYTES + 1)
+    if len(text) > MAX_NAM_BYTES:
+        raise ValueError(f"{path}: a .nam file over {MAX_NAM_BYTES} bytes "
+                         f"(wavedil.models.nam_format.MAX_NAM_BYTES); the largest shared "
+                         f"captures are under 1 MB")
     try:
-        with open(path, encoding="utf-8") as file:
-            data = json.load(file)
-    except (UnicodeDecodeError, ValueError) as error:
+        data = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ValueError(f"{path}: not a .nam file (not JSON: {error})") from None
     try:
         return parse_nam(data)

@@ -26,7 +26,7 @@ the input with ``C_lc`` channels.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -45,6 +45,8 @@ from ..engine.fused import (
     time_major_1x1,
 )
 from ..engine.spec import Branches, Chain, dilation_schedule
+from ..engine.state import ArraySpec
+from ..engine.stream import Layout, Stream, single_consumer
 from .activations import relu, sigmoid
 from .alignment import Alignment, alignment_option, branch_delays, conv_extents
 from .base import BLOCK, Model, ModelStream, _conv_spec, _pointwise
@@ -234,6 +236,7 @@ class WaveNetStream(ModelStream):
     def fused(self) -> bool:
         return self.model.config["kernel_size"] > 1 and not self.latency
 
+    @single_consumer
     def process(self, chunk: npt.ArrayLike, global_cond: npt.ArrayLike | None = None,
                 local_cond: npt.ArrayLike | None = None) -> np.ndarray:
         """Feed ``chunk`` and its conditioning; return the output for the chunk."""
@@ -244,6 +247,14 @@ class WaveNetStream(ModelStream):
             self.state.cond["global_cond"] = cond["global_cond"]
         return self.restore(self.step(x, **cond))
 
+    def _probe_step(self, probe: Stream, x: np.ndarray) -> None:
+        c = self.model.config
+        cond = {"global_cond": np.zeros(c["global_cond_channels"]) if c["global_cond_channels"]
+                else None,
+                "local_cond": np.zeros((c["local_cond_channels"], x.shape[-1]))
+                if c["local_cond_channels"] else None}
+        probe.process(x, **cond)
+
     def _final_cond(self, batch: int) -> dict[str, np.ndarray]:
         c, layout = self.model.config, self.layout
         assert layout is not None
@@ -251,6 +262,19 @@ class WaveNetStream(ModelStream):
         if c["local_cond_channels"]:
             cond["local_cond"] = np.zeros((batch, c["local_cond_channels"], 0), layout.dtype)
         return cond
+
+    def _cond_spec(self, layout: Layout) -> dict[str, ArraySpec | None]:
+        width = self.model.config["global_cond_channels"]
+        if not (self.latency and width):
+            return {}
+        return {"global_cond": ArraySpec((layout.batch, width), layout.dtype, required=False)}
+
+    def check_state(self, arrays: Mapping[str, Any], layout: Layout) -> None:
+        super().check_state(arrays, layout)
+        fed = any(np.shape(v)[-1] for k, v in arrays.items() if k.endswith("history"))
+        if self._cond_spec(layout) and fed and "global_cond" not in arrays:
+            raise ValueError("state is missing 'global_cond': a WaveNet stream with lookahead "
+                             "keeps the last chunk's global_cond for its flush")
 
     def _import_cond(self, arrays, batch: int, dtype: np.dtype) -> dict[str, np.ndarray]:
         if "global_cond" not in arrays:

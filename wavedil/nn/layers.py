@@ -36,6 +36,7 @@ Shape: ``(B, C_in, T)`` in, ``(B, C_out, T)`` out (a stream also takes ``(C_in, 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,9 +50,11 @@ from torch import nn
 
 from ..engine.checks import positive_int
 from ..engine.spec import LayerSpec, resolve_alignment
-from ..engine.stream import Layout, Stream
+from ..engine.state import ArraySpec, check_fill, check_together, fill_table
+from ..engine.stream import Layout, Stream, single_consumer
 
 ROOM = 256  # minimum spare samples behind a history before it is compacted
+_INSTALLING = threading.Lock()  # held while a stream checks and installs its steppers
 GATHER_MAX = 24  # chunks up to this length gather their taps with one index_select
 
 
@@ -190,6 +193,7 @@ class TorchStream(Stream):
     def config(self) -> dict[str, Any]:
         return json.loads(json.dumps(self.module.stream_config()))
 
+    @single_consumer
     def process(  # type: ignore[override]  # the numpy protocol in torch types: tensors out
             self, chunk: torch.Tensor | npt.ArrayLike,
             **cond: torch.Tensor | npt.ArrayLike | None) -> torch.Tensor:
@@ -209,6 +213,7 @@ class TorchStream(Stream):
                                for k, v in tensors.items() if v is not None}
         return torch.from_numpy(self.restore(y))
 
+    @single_consumer
     def flush(self) -> torch.Tensor:  # type: ignore[override]  # as process: a tensor
         """End the stream: the last ``latency`` samples (empty if causal)."""
         if self.layout is None and not self.flushed:
@@ -252,11 +257,14 @@ class TorchStream(Stream):
     def installed(self) -> Iterator[None]:
         """The state's steppers in the module's convs and delays, for one call or block."""
         convs = self.module._steppable()
-        if any(conv._stream is not None for _, conv in convs):
-            raise RuntimeError("this module is already streaming; leave that block first")
-        steppers = self.state.convs
-        for name, conv in convs:
-            conv._stream = steppers[name]
+        with _INSTALLING:  # (another stream of the module may be installing in another thread)
+            if any(conv._stream is not None for _, conv in convs):
+                raise RuntimeError("this module is already streaming (a `streaming` block, or "
+                                   "another of its streams in another thread); leave that "
+                                   "block first, or give each thread its own module")
+            steppers = self.state.convs
+            for name, conv in convs:
+                conv._stream = steppers[name]
         try:
             yield
         finally:
@@ -267,10 +275,68 @@ class TorchStream(Stream):
         if self.state is None:
             return {}
         out = {_key(name): conv.history.recent().detach().cpu().numpy().copy()
-               for name, conv in self.state.convs.items() if conv.history is not None}
+               for name, conv in self.state.convs.items()
+               if conv.history is not None and conv.started}
         if "global_cond" in self.state.cond:
             out["global_cond"] = self.state.cond["global_cond"].detach().cpu().numpy().copy()
         return out
+
+    def state_spec(self, layout: Layout) -> dict[str, ArraySpec | None]:
+        """Each conv's and delay line's ``{name}.history``: a conv's last ``span`` inputs
+        (at least its left padding), a delay line's samples not yet out (a state of the
+        numpy twin may leave them out before any sample, or hold an empty one for a conv
+        without taps); with lookahead, the saved ``global_cond`` ``(B, C_gc)``."""
+        spec: dict[str, ArraySpec | None] = {}
+        for name, part in self.module._steppable():
+            if isinstance(part, AlignedConv1d):
+                size, least = part.span, min(part.span, part.left)
+                spec[_key(name)] = ArraySpec((layout.batch, part.in_channels, size),
+                                             layout.dtype, required=False, shortest=least)
+            else:
+                spec[_key(name)] = ArraySpec((layout.batch, part.channels, part.delay),
+                                             layout.dtype, required=False, shortest=0)
+        width = getattr(self.module, "config", {}).get("global_cond_channels", 0)
+        if self.latency and width:
+            spec["global_cond"] = ArraySpec((layout.batch, width), layout.dtype,
+                                            required=False)
+        return spec
+
+    def check_state(self, arrays: Mapping[str, Any], layout: Layout) -> None:
+        model_dtype = _numpy_dtype(_weights_dtype(self.module))
+        if layout.dtype != model_dtype:
+            raise ValueError(f"state is {layout.dtype}, this model computes in {model_dtype}")
+        fed = any(np.shape(v)[-1] for k, v in arrays.items() if k.endswith("history"))
+        if "global_cond" in self.state_spec(layout) and fed and "global_cond" not in arrays:
+            raise ValueError("state is missing 'global_cond': a WaveNet stream with lookahead "
+                             "keeps the last chunk's global_cond for its flush")
+        if self.latency:  # the convs and delay lines fill in turn
+            self._check_fill(arrays, layout)
+        else:
+            check_together(arrays, [_key(name) for name, conv in self.module._steppable()
+                                    if isinstance(conv, AlignedConv1d) and conv.span],
+                           "the convs of a model start together")
+
+    def _check_fill(self, arrays: Mapping[str, Any], layout: Layout) -> None:
+        """The lengths a probe stream of this module shows after some count of zero
+        samples (``wavedil.engine.state.check_fill``)."""
+        if "_fill" not in self.__dict__:
+            specs = self.full_state_spec(layout)
+            most = max((spec.shape[-1] for spec in specs.values() if spec is not None),
+                       default=0)
+            probe = self.module.stream(1)
+            config = getattr(self.module, "config", {})
+            cond = {name: np.zeros((1, width) + ((1,) if name == "local_cond" else ()),
+                                   layout.dtype)
+                    for name in ("global_cond", "local_cond")
+                    if (width := config.get(f"{name}_channels", 0))}
+            probe.process(np.zeros((1, self.in_channels, 0), layout.dtype), **{
+                name: value[..., :0] if name == "local_cond" else value
+                for name, value in cond.items()})  # started, no sample
+            zero = np.zeros((1, self.in_channels, 1), layout.dtype)
+            self.__dict__["_fill"] = fill_table(probe.state_dict,
+                                                lambda: probe.process(zero, **cond),
+                                                self.latency + most + 1)
+        check_fill(arrays, self.__dict__["_fill"])
 
     def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         """Load ``{name}.history`` arrays (absent: zeros, or an empty delay line; an empty
@@ -297,8 +363,10 @@ class TorchStream(Stream):
                 raise ValueError(f"stream state '{key}' must have shape "
                                  f"({', '.join(map(str, want))}) and dtype {dtype}, got "
                                  f"{value.shape} {value.dtype}")
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"stream state '{key}' must be finite")
             if conv.history is not None and size:
-                loads.append((conv.history, value))
+                loads.append((conv, value))
         cond = {}
         if "global_cond" in arrays:
             value = np.asarray(arrays["global_cond"])
@@ -308,8 +376,10 @@ class TorchStream(Stream):
                                  f"B = {batch} (a stream with lookahead), got {value.dtype} "
                                  f"{value.shape}")
             cond["global_cond"] = torch.from_numpy(value.copy()).to(self.module_device())
-        for history, value in loads:
-            history.load(value)
+        for conv, value in loads:
+            assert conv.history is not None  # (only convs with a history are loaded)
+            conv.history.load(value)
+            conv.started = True
         self.state.cond = cond
 
     def _cond(self, cond: dict, layout: Layout) -> dict[str, torch.Tensor | None]:
@@ -487,6 +557,7 @@ class _ConvStream:
 
     def reset(self) -> None:
         conv = self.conv
+        self.started = False  # saved from its first sample on, as the numpy streams do
         if conv.span:
             self.history = _History(self.batch, conv.in_channels, conv.span, self.weight,
                                     kept=conv.left)
@@ -505,6 +576,7 @@ class _ConvStream:
         conv = self.conv
         if x.shape[-1] == 0:
             return x.new_zeros((self.batch, conv.out_channels, 0))
+        self.started = True
         if self.history is None:  # kernel size 1: nothing to remember
             return F.conv1d(x, self.weight, self.bias, groups=conv.groups)
         window = self.history.append(x)
@@ -534,6 +606,8 @@ class _ConvStream:
 class _DelayStream:
     """One ``Delay``'s streaming state: the samples not yet ``delay`` old; in the flush
     (``final``) it gives them all out."""
+
+    started = True  # a delay line is saved from the start, as the numpy ones are
 
     def __init__(self, delay: Delay, batch: int, like: torch.Tensor) -> None:
         self.delay, self.batch, self.final = delay, batch, False

@@ -34,6 +34,8 @@ import numpy.typing as npt
 from ..engine.checks import as_float_array, positive_int
 from ..engine.history import History
 from ..engine.spec import Branches
+from ..engine.state import INTEGER, ArraySpec, count_spec, history_spec, scalar
+from ..engine.stream import Layout
 from .cwt_plan import CWTPlan, make_plan
 from .cwt_wavelets import WaveletLike
 from .streams import STREAM_BOUNDARIES, BandedStream
@@ -265,6 +267,56 @@ class CWTStream(BandedStream):
             values = history.recent()
             arrays[f"level{level}.history"] = values.reshape(batch, self.channels, -1).copy()
         return arrays
+
+    def state_spec(self, layout: Layout) -> dict[str, ArraySpec | None]:
+        """``count`` (samples fed), ``done`` (outputs given), ``ends`` (where each lowpass
+        level's signal ends), ``last`` (the last sample, ``(B, C)``) and each level's
+        history ``(B, C, <= size)``."""
+        batch, channels, dtype = layout.batch, self.channels, layout.dtype
+        lo, sizes, _ = self._geometry()
+        spec: dict[str, ArraySpec | None] = {
+            "count": count_spec(), "done": count_spec(),
+            "ends": ArraySpec((len(lo),), INTEGER, low=-2**62, high=2**62),
+            "last": ArraySpec((batch, channels), dtype, required=False)}
+        spec.update({f"level{level}.history": history_spec(batch, channels, size, dtype)
+                     for level, size in enumerate(sizes)})
+        return spec
+
+    def check_state(self, arrays: Mapping[str, Any], layout: Layout) -> None:
+        """Everything follows from ``count``: ``done`` is ``count - latency`` (at least 0),
+        level 0 ends at ``count`` and each next level ``right`` samples before the one it
+        filters, each history holds the last ``min(size, ends - start)`` samples of its
+        level, and ``last`` is there once a sample was fed."""
+        count, done = scalar(arrays, "count"), scalar(arrays, "done")
+        if done != max(0, count - self.latency):
+            raise ValueError(f"state 'done' is {done} and 'count' {count}: expected done "
+                             f"{max(0, count - self.latency)} (latency {self.latency})")
+        lo, sizes, rights = self._geometry()
+        ends = list(lo)
+        if count:
+            ends[0] = count
+            for level, right in enumerate(rights):
+                ends[level + 1] = max(lo[level + 1], ends[level] - right)
+        saved = [int(v) for v in np.asarray(arrays["ends"])]
+        if saved != ends:
+            raise ValueError(f"state 'ends' is {saved}, expected {ends} ('count' {count})")
+        for level, size in enumerate(sizes):
+            key = f"level{level}.history"
+            held = np.shape(arrays[key])[-1] if key in arrays else 0
+            want = min(size, ends[level] - lo[level])
+            if held != want:
+                raise ValueError(f"state '{key}' holds {held} samples, expected {want} "
+                                 f"('count' {count})")
+        if ("last" in arrays) != (count > 0):
+            raise ValueError(f"state 'last' must be present exactly when samples were fed "
+                             f"('count' {count})")
+
+    def _geometry(self) -> tuple[list[int], list[int], list[int]]:
+        """Each lowpass level's first index, each level's history size, and each lowpass's
+        right extent (a fresh cascade's)."""
+        cascade = Cascade(self.plan, 1, np.dtype(np.float64))
+        rights = [self.plan.lowpass_extent(level)[1] for level in range(self.plan.depth)]
+        return ([int(v) for v in cascade.hi], [h.size for h in cascade.histories], rights)
 
     def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         cascade = self.state.cascade

@@ -15,9 +15,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import as_float_array, positive_int
-from ..engine.conv import checked_history
+from ..engine.conv import ConvStream, checked_history
 from ..engine.history import DelayLine, History
-from ..engine.stream import Stream, sub_state
+from ..engine.state import ArraySpec, check_delay_lines, count_spec, history_spec, scalar
+from ..engine.stream import Layout, Stream, sub_state
 from .banks import WaveletLike, filter_bank
 from .denoise import (
     MODES,
@@ -28,7 +29,7 @@ from .denoise import (
     shrink,
 )
 from .guards import check_channels, check_stream_levels
-from .streams import AtrousStream, check_stream_options
+from .streams import AtrousStream, check_stream_options, check_synthesis, synthesis_geometry
 from .transform import reconstruction_gain, synthesis_layers
 
 
@@ -39,6 +40,13 @@ class DenoiseState:
     thresholds: RunningThresholds
     lags: list[DelayLine]  # per level: w_j waiting for the synthesis to reach it
     last: np.ndarray | None = None  # the last input sample, (B, C, 1), for an edge flush
+
+
+def fixed_thresholds(threshold: str | float, sigma: float | None) -> bool:
+    """Whether thresholds are fixed from the start: a fixed ``sigma`` with k or
+    ``"universal"`` (no window of coefficients kept)."""
+    numeric = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+    return sigma is not None and (numeric or threshold == "universal")
 
 
 class RunningThresholds:
@@ -58,8 +66,7 @@ class RunningThresholds:
         self.threshold, self.mode = threshold, mode
         self.sigma = None if sigma is None else float(sigma)
         self.window, self.hop, self.channels = window, hop, channels
-        numeric = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
-        self.fixed = self.sigma is not None and (numeric or threshold == "universal")
+        self.fixed = fixed_thresholds(threshold, sigma)
         # the state: the last `window` coefficients (B, J C, <= window), the thresholds in
         # force (B, J, C) and the coefficient index of every level
         self.history: History | None = None
@@ -206,7 +213,7 @@ class DenoiseStream(Stream):
         self._forward = AtrousStream(self.bank, self.levels, alignment, boundary,
                                      channels=self.channels)
         self._gains = detail_gains(self.bank, self.levels, alignment)
-        self._synthesis: list[tuple[Stream, Stream]] = []
+        self._synthesis: list[tuple[ConvStream, ConvStream]] = []
         self._lags: list[int] = []  # per level: the delay that aligns w_j with c_j
         latency = self._forward.latency
         if not self.bank.difference:
@@ -288,6 +295,48 @@ class DenoiseStream(Stream):
         if self.state.last is not None:
             state["last"] = self.state.last.copy()
         return state
+
+    def state_spec(self, layout: Layout) -> dict[str, ArraySpec | None]:
+        """Each level's delay line, the thresholds' ``count``, ``lambdas`` ``(B, J, C)``
+        (float64, >= 0) and ``history`` ``(B, J C, <= window)``, the ``last`` sample."""
+        batch, dtype, channels = layout.batch, layout.dtype, self.channels
+        spec: dict[str, ArraySpec | None] = {
+            f"lag{j + 1}.pending": history_spec(batch, channels, lag, dtype, required=True)
+            for j, lag in enumerate(self._lags) if lag}
+        spec.update({
+            "thresholds.count": count_spec(),
+            "thresholds.lambdas": ArraySpec((batch, self.levels, channels),
+                                            np.dtype(np.float64), required=False, low=0),
+            "thresholds.history": history_spec(batch, self.levels * channels, self.window,
+                                               dtype),
+            "last": ArraySpec((batch, channels, 1), dtype, required=False)})
+        return spec
+
+    def check_state(self, arrays: Mapping[str, Any], layout: Layout) -> None:
+        """The coefficients passed (``thresholds.count``: the forward's samples less its
+        latency) fill the delay lines and the thresholds' window; ``last`` once fed."""
+        fed = scalar(arrays, "forward.count")
+        passed = max(0, fed - self._forward.latency)
+        source = f", from 'forward.count' = {fed} samples fed"
+        if scalar(arrays, "thresholds.count") != passed:
+            raise ValueError(f"state 'thresholds.count' is {scalar(arrays, 'thresholds.count')}"
+                             f", expected {passed} (the coefficients{source})")
+        check_delay_lines(arrays, {f"lag{j + 1}.pending": lag
+                                   for j, lag in enumerate(self._lags) if lag}, passed, source)
+        check_synthesis(arrays, synthesis_geometry(self._synthesis, self._lags), passed, source)
+        if fed and "thresholds.lambdas" not in arrays:
+            raise ValueError(f"state is missing 'thresholds.lambdas' (the thresholds in "
+                             f"force) after {fed} samples fed")
+        fixed = fixed_thresholds(self.threshold, self.sigma)
+        window = None if fixed or not passed else min(self.window, passed)
+        held = np.shape(arrays["thresholds.history"])[-1] \
+            if "thresholds.history" in arrays else None
+        if held != window:
+            raise ValueError(f"state 'thresholds.history' holds {held} coefficients, expected "
+                             f"{window} (None: absent) after {passed} coefficients{source}")
+        if ("last" in arrays) != (fed > 0):
+            raise ValueError(f"state 'last' (the last input sample) must be there once samples "
+                             f"were fed, and only then: 'forward.count' = {fed}")
 
     def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         for j, lag in enumerate(self.state.lags):

@@ -45,10 +45,16 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import positive_int
-from ..engine.stream import Stream, sub_state
+from ..engine.state import FREE, ArraySpec, check_delay_lines, scalar
+from ..engine.stream import Layout, Stream, single_consumer, sub_state
 from .banks import WaveletLike, filter_bank
 from .guards import check_stream_levels
-from .streams import AtrousStream, InverseAtrousStream, check_stream_options
+from .streams import (
+    AtrousStream,
+    InverseAtrousStream,
+    check_stream_options,
+    check_synthesis,
+)
 
 # what ``fn`` may be: None (the identity), ``fn(coefficients) -> coefficients`` (memoryless) or
 # an object with ``process(coefficients) -> coefficients`` (see the module docstring)
@@ -145,6 +151,7 @@ class ResynthesisStream(Stream):
             reset()  # a fresh fn for a fresh stream
         return ResynthesisState()
 
+    @single_consumer
     def reset(self) -> None:
         super().reset()
         reset = getattr(self.fn, "reset", None)
@@ -200,6 +207,28 @@ class ResynthesisStream(Stream):
             for key, value in state_dict().items():
                 state[f"fn.{key}"] = np.asarray(value)
         return state
+
+    def state_spec(self, layout: Layout) -> dict[str, ArraySpec | None]:
+        """The ``last`` input sample ``(B, C, 1)``, and a stream-like ``fn``'s own state
+        under ``fn.`` (checked by its ``load_state_dict``)."""
+        spec: dict[str, ArraySpec | None] = {
+            "last": ArraySpec((layout.batch, self.channels, 1), layout.dtype, required=False)}
+        if is_stream_like(self.fn) and callable(getattr(self.fn, "load_state_dict", None)):
+            spec["fn.*"] = FREE
+        return spec
+
+    def check_state(self, arrays: Mapping[str, Any], layout: Layout) -> None:
+        """``last`` once samples were fed; the inverse's delay lines hold what the
+        forward passed on."""
+        fed = scalar(arrays, "forward.count")
+        if ("last" in arrays) != (fed > 0):
+            raise ValueError(f"state 'last' (the last input sample) must be there once samples "
+                             f"were fed, and only then: 'forward.count' = {fed}")
+        passed = max(0, fed - self._forward.latency)
+        source = f", from 'forward.count' = {fed} samples fed"
+        check_delay_lines(arrays, {f"inverse.{key}": delay for key, delay
+                                   in self._inverse.delay_lines().items()}, passed, source)
+        check_synthesis(arrays, self._inverse.synthesis_geometry("inverse."), passed, source)
 
     def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         if "last" in arrays:

@@ -33,10 +33,18 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import as_float_array, positive_int
-from ..engine.conv import checked_history
+from ..engine.conv import ConvStream, checked_history
 from ..engine.history import DelayLine, History, HistoryArena
 from ..engine.spec import Branches
-from ..engine.stream import Stream
+from ..engine.state import (
+    INTEGER,
+    ArraySpec,
+    check_delay_lines,
+    count_spec,
+    history_spec,
+    scalar,
+)
+from ..engine.stream import Layout, Stream, single_consumer
 from .banks import WaveletLike, filter_bank
 from .guards import check_levels, check_stream_levels
 from .transform import (
@@ -118,6 +126,7 @@ class BandedStream(Stream):
         ndim = self.layout.ndim
         return y if ndim == 3 else y[:, 0, 0] if ndim == 1 else y[:, 0]
 
+    @single_consumer
     def flush(self) -> np.ndarray:
         if self.layout is None and not self.flushed and self.batch is None:
             self.flushed = True
@@ -225,10 +234,6 @@ class AtrousStream(BandedStream):
         y = self._run(np.zeros((batch * self.channels, 0), dtype), True)
         return y.reshape(self.levels + 1, batch, self.channels, y.shape[-1])
 
-    @property
-    def bands(self) -> int:
-        """Coefficient rows per sample: ``w_1 .. w_J`` and ``c_J``."""
-        return self.levels + 1
 
     def _named(self) -> Iterator[tuple[str, History, int]]:
         """``(state key, history, most samples)`` of every level's history and delay line."""
@@ -249,6 +254,36 @@ class AtrousStream(BandedStream):
                 state[name] = values.copy()
         return state
 
+    def state_spec(self, layout: Layout) -> dict[str, ArraySpec | None]:
+        """``count`` (samples fed), each level's history (from its first sample on) and
+        each delay line (always): ``(B, C, n)``, their lengths set by ``count``."""
+        spec: dict[str, ArraySpec | None] = {"count": count_spec()}
+        batch, channels, dtype = layout.batch, self.channels, layout.dtype
+        for j, (left, right, _, wait) in enumerate(self._geometry.tolist()):
+            spec[f"level{j + 1}.history"] = history_spec(batch, channels, left + right, dtype)
+            if wait:
+                spec[f"out{j + 1}.pending"] = history_spec(batch, channels, wait, dtype,
+                                                           required=True)
+        return spec
+
+    def check_state(self, arrays: Mapping[str, Any], layout: Layout) -> None:
+        """Every history and delay line holds what ``count`` samples leave in it: level j
+        sees ``a = count - R_(j-1)`` samples (``R``: the levels' summed delays) and keeps
+        ``min(span, left + a)`` once ``a >= 1``; its details wait ``min(wait, count - R_j)``."""
+        count, delay = scalar(arrays, "count"), 0
+        for j, (left, right, _, wait) in enumerate(self._geometry.tolist()):
+            seen, span = count - delay, left + right
+            name = f"level{j + 1}.history"
+            want = min(span, left + seen) if seen >= 1 else None
+            held = np.shape(arrays[name])[-1] if name in arrays else None
+            if held != want:
+                raise ValueError(f"state '{name}' holds {held} samples, expected {want} "
+                                 f"(None: absent) after 'count' = {count} samples fed")
+            delay += right
+            if wait:
+                check_delay_lines(arrays, {f"out{j + 1}.pending": wait}, max(0, count - delay),
+                                  f", from 'count' = {count} samples fed")
+
     def import_state(self, state: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         count = np.asarray(state.get("count", -1))
         if count.shape != () or count.dtype.kind not in "iu" or int(count) < 0:
@@ -264,6 +299,46 @@ class AtrousStream(BandedStream):
                                      f"{values.shape}")
                 history.load(values.reshape(batch * self.channels, values.shape[2]))
         self.state.count = int(count)
+
+
+def synthesis_geometry(synthesis: list[tuple[ConvStream, ConvStream]], lags: list[int],
+                       prefix: str = "") -> dict[str, tuple[int, int, int]]:
+    """Per synthesis conv: its history's state key and ``(left, span, lag)``."""
+    return {f"{prefix}synthesis_{side}{j + 1}.history": (conv.layer.left, conv.layer.span, lag)
+            for j, (pair, lag) in enumerate(zip(synthesis, lags))
+            for side, conv in zip(("lo", "hi"), pair)}
+
+
+def check_synthesis(arrays: Mapping[str, Any], geometry: Mapping[str, tuple[int, int, int]],
+                    passed: int | None, source: str = "") -> int | None:
+    """The synthesis convs' histories (``synthesis_geometry``) after ``passed`` coefficients
+    (None: unknown; found from a history that is not full, if any). A conv whose delay line
+    holds ``lag`` sees ``seen = passed - lag`` of them and keeps ``min(span, left + seen)``
+    once ``seen >= 1``, nothing before. Returns ``passed`` (None: at least the longest lag,
+    every history full)."""
+    held = {key: np.shape(arrays[key])[-1] if key in arrays else None for key in geometry}
+    if passed is None:
+        for key, (left, span, lag) in geometry.items():
+            n = held[key]
+            if n is not None and n < span:
+                passed, source = lag + n - left, f", as '{key}' holds {n}"
+                break
+    if passed is None:
+        longest = max((lag for _, _, lag in geometry.values()), default=0)
+        for key, (_, _, lag) in geometry.items():
+            level = [k for k, (_, _, other) in geometry.items() if other == lag]
+            if held[key] is None and (lag < longest or any(held[k] for k in level)):
+                raise ValueError(f"state is missing '{key}' (its delay {lag}: it has seen "
+                                 f"coefficients, as the other synthesis filters have)")
+        return None
+    for key, (left, span, lag) in geometry.items():
+        seen = passed - lag
+        want = min(span, left + seen) if seen >= 1 else None
+        if held[key] != want:
+            raise ValueError(f"state '{key}' holds {held[key]} samples, expected {want} "
+                             f"(None: absent) after {passed} coefficients passed{source} "
+                             f"(its delay {lag})")
+    return passed
 
 
 class AtrousTransform:
@@ -357,7 +432,7 @@ class InverseAtrousStream(Stream):
         self.levels = check_stream_levels(self.bank, levels, "InverseAtrousStream")
         self.norm = bool(norm)
         self.channels = positive_int(channels, "channels")
-        self._synthesis: list[tuple[Stream, Stream]] = []  # per level: (lowpass, highpass)
+        self._synthesis: list[tuple[ConvStream, ConvStream]] = []  # per level: (lo, hi)
         self._lags: list[int] = []  # per level: the delay that aligns w_j with c_j
         latency = 0
         if not self.bank.difference:
@@ -384,6 +459,7 @@ class InverseAtrousStream(Stream):
         return InverseState(lags=[DelayLine((batch, self.channels), lag, dtype)
                                   for lag in self._lags])
 
+    @single_consumer
     def process(self, coefficients: npt.ArrayLike) -> np.ndarray:
         """Feed ``(levels + 1, *chunk_shape)`` coefficients; return the signal chunk."""
         c = as_float_array(coefficients, "coefficients")
@@ -403,6 +479,7 @@ class InverseAtrousStream(Stream):
         self.state.signal_ndim = c.ndim - 1
         return y[0] if self.state.signal_ndim == 1 else y
 
+    @single_consumer
     def flush(self) -> np.ndarray:
         y = super().flush()
         return y[0] if self.state.signal_ndim == 1 else y
@@ -415,6 +492,40 @@ class InverseAtrousStream(Stream):
             if lag.delay:
                 state[f"lag{j + 1}.pending"] = lag.recent().copy()
         return state
+
+    def state_spec(self, layout: Layout) -> dict[str, ArraySpec | None]:
+        """``signal_ndim`` (once a chunk came) and each level's delay line ``(B, C, n)``."""
+        spec: dict[str, ArraySpec | None] = {
+            "signal_ndim": ArraySpec((), INTEGER, required=False, low=1, high=3)}
+        for key, lag in self.delay_lines().items():
+            spec[key] = history_spec(layout.batch, self.channels, lag, layout.dtype,
+                                     required=True)
+        return spec
+
+    @property
+    def lags(self) -> list[int]:
+        """Per level: the delay that aligns w_j with c_j (none for a difference bank)."""
+        return list(self._lags)
+
+    def delay_lines(self) -> dict[str, int]:
+        """The state key and delay of every level's delay line (levels with a delay)."""
+        return {f"lag{j + 1}.pending": lag for j, lag in enumerate(self._lags) if lag}
+
+    def synthesis_geometry(self, prefix: str = "") -> dict[str, tuple[int, int, int]]:
+        """Per synthesis conv: its history's state key and ``(left, span, lag)``."""
+        return synthesis_geometry(self._synthesis, self._lags, prefix)
+
+    def check_state(self, arrays: Mapping[str, Any], layout: Layout) -> None:
+        """The delay lines and synthesis filters agree on the samples fed; ``signal_ndim``
+        fits the layout."""
+        fed = check_delay_lines(arrays, self.delay_lines())
+        fed = check_synthesis(arrays, self.synthesis_geometry(), fed)
+        if fed is not None:
+            check_delay_lines(arrays, self.delay_lines(), fed, f" ({fed} coefficients fed)")
+        ndim = scalar(arrays, "signal_ndim", layout.ndim)
+        if (ndim == 3) != (layout.ndim == 3) or (ndim == 1 and self.channels != 1):
+            raise ValueError(f"state 'signal_ndim' {ndim} does not fit {layout.ndim}-D "
+                             f"coefficient chunks of {self.channels} channel(s)")
 
     def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
         for j, lag in enumerate(self.state.lags):
