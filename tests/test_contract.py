@@ -150,6 +150,7 @@ EXCLUDED = {
     Stream: "the base of every numpy stream (abstract config/step hooks)",
     wavedil.models.base.Model: "the base of TCN, WaveNet, Stack (stream() not implemented)",
     wavedil.models.base.ModelStream: "the base of TCNStream, WaveNetStream, StackStream",
+    wavedil.wavelets.streams.BandedStream: "the base of AtrousStream and CWTStream",
     wavedil.nn.layers.Streaming: "the torch streaming mixin of CausalConv1d and nn models",
     wavedil.nn.models._Model: "the base of the torch TCN, WaveNet, Stack",
 }

@@ -409,8 +409,7 @@ class ModelStream(Stream):
         spec: dict[str, ArraySpec | None] = {}
         if self.fused():
             spec.update({f"{name}.history": history_spec(layout.batch, conv.in_channels,
-                                                         conv.span, layout.dtype, conv.span,
-                                                         required=True)
+                                                         conv.span, layout.dtype, conv.span)
                          for name, conv in self.model.dilated_convs.items()})
         spec.update({f"{name}.history": history_spec(layout.batch, channels, samples,
                                                      layout.dtype)
@@ -426,8 +425,8 @@ class ModelStream(Stream):
         if self.latency:  # the convs and delay lines fill in turn
             self._check_fill(arrays, layout)
         else:
-            check_together(arrays, [f"{name}.history" for name, conv in self._convs.items()
-                                    if conv.layer.span],
+            check_together(arrays, [f"{name}.history" for name, conv
+                                    in self.model.dilated_convs.items() if conv.span],
                            "the convs of a model start together, on its first samples")
 
     def _check_fill(self, arrays: Mapping[str, Any], layout: Layout) -> None:

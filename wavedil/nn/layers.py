@@ -131,15 +131,14 @@ class Streaming(_Module):
     def load_stream_state(self, state: dict) -> None:
         """Continue from ``stream_state()`` (tensors or numpy arrays); all checked first."""
         stream = self._active_stream()
-        expected = set(stream.export_state())
-        missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
-        if missing or extra:
-            raise ValueError(f"stream state does not fit this model: missing {missing}, "
-                             f"unexpected {extra}")
         layout = stream.layout
         assert layout is not None  # started by ``streaming``
+        extra = sorted(set(state) - set(stream.state_spec(layout)))
+        if extra:
+            raise ValueError(f"stream state does not fit this model: unexpected {extra}")
         arrays = {k: torch.as_tensor(v).detach().cpu().numpy() for k, v in state.items()}
         arrays = {k: v.astype(layout.dtype, copy=False) for k, v in arrays.items()}
+        stream.check_state(arrays, layout)
         stream.import_state(arrays, layout.batch, layout.dtype)
 
     def _active_stream(self) -> TorchStream:

@@ -235,6 +235,11 @@ class AtrousStream(BandedStream):
         return y.reshape(self.levels + 1, batch, self.channels, y.shape[-1])
 
 
+    @property
+    def bands(self) -> int:
+        """Coefficient rows per sample: ``w_1 .. w_J`` and ``c_J``."""
+        return self.levels + 1
+
     def _named(self) -> Iterator[tuple[str, History, int]]:
         """``(state key, history, most samples)`` of every level's history and delay line."""
         for j in range(self.levels):
