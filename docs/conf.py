@@ -12,6 +12,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
 sys.path.insert(0, str(HERE.parent))  # the checkout's wavedil, not an installed copy
 
+import wavedil_reference  # noqa: E402
 from sphinx.util.inspect import TypeAliasForwardRef  # noqa: E402
 
 import wavedil  # noqa: E402
@@ -30,6 +31,7 @@ extensions = [
     "myst_parser",
     "sphinx_gallery.gen_gallery",
     "wavedil_cli",
+    "wavedil_reference",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -42,6 +44,9 @@ smartquotes = False  # "--option" stays two hyphens in help texts and docstrings
 # -- autodoc, autosummary, napoleon ---------------------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = True
+# the class template's :inherited-members: names and public bases (wavedil_reference: a class
+# page shows what it inherits from a private base, a public base's members stay on its page)
+autosummary_context = wavedil_reference.template_context()
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"  # types in the parameter list, signatures stay short
 autodoc_typehints_format = "short"

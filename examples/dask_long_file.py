@@ -7,7 +7,9 @@ the in-memory calls, then a folder of files processed one task per file.
     python examples/dask_long_file.py [--seconds 30] [--chunk 65536] [--workers 2]
 
 Without ``--workers`` it runs on Dask's threaded scheduler; with it, on a LocalCluster of
-that many worker processes.
+that many worker processes. Its figure (drawn in the gallery) shows the first channel in
+and out, the output's scalogram and the difference to the in-memory calls over time, with
+the chunk boundaries.
 """
 
 from __future__ import annotations
@@ -37,19 +39,58 @@ def noisy_recording(seconds: float, seed: int = 0) -> np.ndarray:
     return (clean + noise).astype(np.float32)[:, None, :]
 
 
-def compare(name: str, op, x: np.ndarray, chunk: int, **options) -> float:
-    """Run ``op`` whole and on Dask; print both times and the largest difference."""
+def compare(name: str, op, x: np.ndarray, chunk: int,
+            **options) -> tuple[np.ndarray, np.ndarray]:
+    """Run ``op`` whole and on Dask; print both times and the largest difference; return
+    the Dask result and ``|Dask - whole|``."""
     start = time.perf_counter()
     whole = op(x, **options)
     middle = time.perf_counter()
     lazy = apply(op, da.from_array(x, chunks=(2, 1, chunk)), **options)
     chunked = lazy.compute()
     end = time.perf_counter()
-    error = float(np.max(np.abs(chunked - whole)))
+    difference = np.abs(chunked - whole)
+    error = float(np.max(difference))
     verdict = "EQUAL" if error <= 1e-5 else "DIFFERENT"
     print(f"{name}: in memory {middle - start:.2f} s, on Dask in {lazy.numblocks[-1]} chunks "
           f"{end - middle:.2f} s; max |difference| {error:.2g}: {verdict} (float32)")
-    return error
+    return chunked, difference
+
+
+def draw(x: np.ndarray, y: np.ndarray, differences: dict[str, np.ndarray], chunk: int) -> None:
+    """The gated tone in and out, the chirp's scalogram after (``wavedil.plot``), and
+    ``|Dask - in memory|`` of each operation over time; the chunk boundaries dotted."""
+    import matplotlib.pyplot as plt
+
+    from wavedil.plot import plot_scalogram
+
+    fig, axes = plt.subplots(3, 1, figsize=(8, 7.4), sharex=True, layout="constrained",
+                             height_ratios=[1, 1.2, 0.8])
+    hop = RATE // 20  # 50 ms bins
+    bins = x.shape[-1] // hop
+    t = (np.arange(bins) + 0.5) * hop / RATE
+    for s, color, label in [(x, "0.65", "noisy"), (y, "C0", "denoised on Dask")]:
+        frames = s[1, 0, : bins * hop].reshape(bins, hop)
+        axes[0].fill_between(t, frames.min(axis=1), frames.max(axis=1), color=color, lw=0,
+                             label=label)
+    axes[0].set(ylabel="amplitude", title=f"{x.shape[-1] / RATE:.0f} s in Dask chunks of "
+                                          f"{chunk} samples: the gated 440 Hz tone")
+    axes[0].legend(loc="upper right", fontsize=8)
+    plot_scalogram(wavedil.atrous(y[0, 0], "sym8", 7), RATE, ax=axes[1],
+                   title="the other channel, the chirp, denoised: à trous scalogram "
+                         "(sym8, 7 levels)")
+    for (what, difference), color in zip(differences.items(), ["C2", "C1"]):
+        peaks = difference[..., : bins * hop].reshape(-1, bins, hop).max(axis=(0, 2))
+        axes[2].plot(t, 1e6 * peaks, color=color, lw=1.2,
+                     label=f"{what}: max {float(difference.max()):.2g}")
+    axes[2].axhline(10, color="0.3", ls="--", lw=0.8, label="float32 tolerance 1e-5")
+    axes[2].set(xlabel="time (s)", ylabel="|Dask - in memory| (1e-6)", ylim=(-2, 15),
+                title="max |difference| per 50 ms, both channels")
+    axes[2].legend(loc="center right", fontsize=8)
+    for ax in axes:
+        for edge in range(chunk, x.shape[-1], chunk):
+            ax.axvline(edge / RATE, color="k", lw=0.8, ls=":")
+    axes[1].set_xlabel("")
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -70,12 +111,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         else:
             client = None
         wavedil.denoise(x[..., :4096])  # numba compiles once, outside the timings
-        errors = {
-            "offline denoise": compare("offline denoise (thresholds from the whole signal)",
-                                       wavedil.denoise, x, args.chunk),
-            "streaming denoiser": compare("streaming Denoiser (warm-up per chunk)",
-                                          wavedil.Denoiser(), x, args.chunk),
-        }
+        offline, offline_difference = compare(
+            "offline denoise (thresholds from the whole signal)", wavedil.denoise, x,
+            args.chunk)
+        _, streaming_difference = compare("streaming Denoiser (warm-up per chunk)",
+                                          wavedil.Denoiser(), x, args.chunk)
+        differences = {"offline denoise": offline_difference,
+                       "streaming denoiser": streaming_difference}
+        errors = {what: float(np.max(d)) for what, d in differences.items()}
+        draw(x, offline, differences, args.chunk)
         folder = stack.enter_context(tempfile.TemporaryDirectory())
         for i in range(4):
             clip = noisy_recording(args.seconds / 4, seed=i)[:, 0, :].T

@@ -52,7 +52,8 @@ def draw(clean: np.ndarray, rows: list, rate: int) -> None:
     fig, axes = plt.subplots(len(panels), 1, figsize=(8, 1.5 * len(panels) + 0.6),
                              sharex=True, layout="constrained")
     for ax, (title, signal) in zip(axes, panels):
-        ax.specgram(signal, **options, cmap="magma", vmin=top - 80, vmax=top)
+        with np.errstate(divide="ignore"):  # silent bins (exact zeros) are -inf dB: the floor
+            ax.specgram(signal, **options, cmap="magma", vmin=top - 80, vmax=top)
         ax.set_ylim(0, 8000)
         ax.set(title=title, ylabel="Hz")
     axes[-1].set_xlabel("time (s)")

@@ -13,7 +13,10 @@ coefficients (per band: an RMS envelope that runs across chunks, a gain above a 
 a make-up gain), and the synthesis. The script prints the latency in samples and ms, the
 level spread of 50 ms frames before and after and the level of every band, and checks the live
 output against the same chain run offline in one go (``wavedil.atrous`` of the signal
-followed by ``latency`` zeros, the compressor on all of it, ``wavedil.iatrous``).
+followed by ``latency`` zeros, the compressor on all of it, ``wavedil.iatrous``). Its
+figures (drawn in the gallery) show the input and the output with the gain the compressor
+applied on every band over time, and the scalograms (``wavedil.plot.plot_scalogram``) of
+the input and the output.
 """
 
 from __future__ import annotations
@@ -45,13 +48,17 @@ class BandCompressor:
         self.makeup = np.asarray(makeup, np.float64)
         self.zi: np.ndarray | None = None  # the envelope filters' state
 
-    def process(self, c: np.ndarray) -> np.ndarray:
+    def gain(self, c: np.ndarray) -> np.ndarray:
+        """The compressor's gain (before make-up) on every coefficient of ``c``, same shape;
+        moves the envelope on."""
         zi = np.zeros(c.shape[:-1] + (1,)) if self.zi is None else self.zi
         envelope, self.zi = lfilter([1 - self.pole], [1, -self.pole], c**2, axis=-1, zi=zi)
         over = np.maximum(envelope, self.threshold**2) / self.threshold**2
-        gain = over ** ((1 / self.ratio - 1) / 2)  # -(1 - 1/ratio) dB per dB over
+        return over ** ((1 / self.ratio - 1) / 2)  # -(1 - 1/ratio) dB per dB over
+
+    def process(self, c: np.ndarray) -> np.ndarray:
         makeup = self.makeup.reshape((-1,) + (1,) * (c.ndim - 1))
-        return c * gain * makeup
+        return c * self.gain(c) * makeup
 
     def reset(self) -> None:
         self.zi = None
@@ -96,6 +103,43 @@ def level_spread(s: np.ndarray, rate: int) -> float:
     return float(np.percentile(levels, 90) - np.percentile(levels, 10))
 
 
+def draw(x: np.ndarray, y: np.ndarray, wavelet: str, levels: int, gain: np.ndarray,
+         rate: int) -> None:
+    """Two figures: input and output with the gain of every band over time; the à trous
+    scalograms of input and output (``wavedil.plot``)."""
+    import matplotlib.pyplot as plt
+
+    from wavedil.plot import plot_scalogram
+
+    hop = max(1, int(0.01 * rate))  # 10 ms bins
+    bins = x.size // hop
+    t = (np.arange(bins) + 0.5) * hop / rate
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.4), sharex=True,
+                                      layout="constrained")
+    for s, color, label in [(x, "0.65", "input"), (y, "C3", "compressed, live")]:
+        frames = s[: bins * hop].reshape(bins, hop)
+        top.fill_between(t, frames.min(axis=1), frames.max(axis=1), color=color, lw=0,
+                         alpha=0.8 if s is y else 1.0, label=label)
+    top.set(ylabel="amplitude", title=f"live multiband compressor ({wavelet}, {levels} "
+                                      f"levels): input and output, same time axis")
+    top.legend(loc="upper right", fontsize=8)
+    reduction = 20 * np.log10(gain[:, : bins * hop].reshape(levels + 1, bins, hop).min(axis=2))
+    names = [f"w{j}" for j in range(1, levels + 1)] + [f"c{levels}"]
+    colors = plt.cm.viridis(np.linspace(0, 0.9, levels + 1))
+    for row, name, color in zip(reduction, names, colors):
+        bottom.plot(t, row, color=color, lw=1, label=name)
+    bottom.set(xlabel="time (s)", ylabel="gain (dB)",
+               title="the compressor's gain on every band (before make-up), 10 ms minima")
+    bottom.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize=8)
+    bottom.margins(x=0)
+
+    fig, axes = plt.subplots(2, 1, figsize=(8, 5.6), sharex=True, layout="constrained")
+    for ax, s, what in [(axes[0], x, "input"), (axes[1], y, "compressed, live")]:
+        plot_scalogram(wavedil.atrous(s, wavelet, levels, boundary="zero"), rate, ax=ax,
+                       title=f"{what}: à trous scalogram ({wavelet}, causal)")
+    axes[0].set_xlabel("")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", default=str(DATA / "guitar.wav"))
@@ -137,6 +181,7 @@ def main(argv=None) -> int:
     verdict = "EQUAL" if error <= 1e-12 * max(1.0, float(np.max(np.abs(expected)))) else \
         "DIFFERENT"
     print(f"live vs offline chain: max |difference| = {error:.2e} ({verdict})")
+    draw(x, y, args.wavelet, args.levels, compressor().gain(before), rate)
     if args.output:
         output = Path(args.output)
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -59,3 +59,29 @@ def test_nam_example_streams_equal_to_offline_and_to_nam(capsys):
     assert set(errors) == {"stream vs offline", "wavedil vs NAM"}
     assert max(errors.values()) <= 1e-5
     assert capsys.readouterr().out.count("EQUAL within float32 tolerance") == 2
+
+
+def test_nino_example_finds_el_nino(tmp_path, capsys):
+    """The MRA adds up to the series; the CWT's strongest period outside the cone agrees
+    with the periodogram of the anomaly computed here; the 2-16 year components peak in
+    the strong El Niño events of 1982-83 and 1997-98."""
+    import numpy as np
+    import pywt
+
+    namespace = runpy.run_path(str(ROOT / "examples" / "nino_scalogram.py"))
+    output = tmp_path / "nino.png"
+    assert namespace["main"](["--output", str(output)]) == 0
+    out = capsys.readouterr().out
+    assert float(out.split("max |sum - x| = ")[1].split()[0]) < 1e-12
+    period = float(out.split("outside the cone of influence: ")[1].split()[0])
+    _, sst = pywt.data.nino()
+    anomaly = sst - np.tile(sst.reshape(-1, 4).mean(axis=0), sst.size // 4)
+    power = np.abs(np.fft.rfft(anomaly)) ** 2
+    peak = 1 / np.fft.rfftfreq(sst.size, 0.25)[1:][np.argmax(power[1:])]
+    assert 2 < peak < 7 and abs(period - peak) / peak < 0.25, (period, peak)
+    line = out.split("largest peaks of D3 + D4 + D5: ")[1].splitlines()[0]
+    years = [float(y) for y in line.split(", ")]
+    assert any(1982.5 <= y <= 1983.5 for y in years), years
+    assert any(1997.5 <= y <= 1998.5 for y in years), years
+    for png in (output, tmp_path / "nino_scalogram.png"):
+        assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 10_000

@@ -1,11 +1,16 @@
 """The documentation site's sources stay complete (``make docs`` builds them; this needs no
-Sphinx): every public name has an entry in the API reference and a docstring, every
+Sphinx): every public name has an entry in the API reference and a docstring, every public
+method and property of a public class has a docstring and a page that shows it, every
 example can be a gallery page, every subcommand has help, and the README's links resolve.
+
+(The build itself checks the last step too: ``docs/_ext/wavedil_reference.py`` warns, an
+error under ``-W``, about any public name or member the built reference lacks.)
 """
 
 import ast
 import importlib
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +20,8 @@ DOCS = ROOT / "docs"
 API = DOCS / "api"
 PACKAGE = ROOT / "wavedil"
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+sys.path.insert(0, str(DOCS / "_ext"))
+import wavedil_reference as reference  # noqa: E402  (docs/_ext: no Sphinx needed)
 
 # Modules without ``__all__``: their public names are the functions and classes they define.
 MODULES = {"wavedil": "__init__.py", "wavedil.nn": "nn/__init__.py",
@@ -73,6 +80,80 @@ def test_every_public_name_has_a_docstring(module):
     empty = [n for n in public_names(module) if n != "__version__"
              and not (getattr(getattr(mod, n), "__doc__", None) or "").strip()]
     assert empty == [], f"{module}: public names without a docstring: {empty}"
+
+
+def class_directives() -> dict[str, tuple[str, set[str]]]:
+    """Documented class name -> how its page is made: ``("template", {})`` for an
+    autosummary item with ``:toctree:`` (``_templates/autosummary/class.rst``), else
+    ``("automodule", options)`` or ``("autoclass", options)`` with the directive's options."""
+    found: dict[str, tuple[str, set[str]]] = {}
+    for path in sorted(API.glob("*.rst")):
+        lines = path.read_text().splitlines() + [""]
+        module = None
+        for i, line in enumerate(lines):
+            if m := re.match(r"\.\. (?:current)?module::\s*(\S+)", line):
+                module = m.group(1)
+                continue
+            m = re.match(r"\.\. (autosummary|automodule|autoclass|autoexception)::\s*(\S*)", line)
+            if not m:
+                continue
+            block = []
+            for following in lines[i + 1:]:
+                if following and not following.startswith("   "):
+                    break
+                block.append(following.strip())
+            options = {b.split(":")[1] for b in block if b.startswith(":")}
+            kind, target = m.groups()
+            if kind == "autosummary" and "toctree" in options:
+                for item in block:
+                    if item and not item.startswith(":"):
+                        found[f"{module}.{item}"] = ("template", set())
+            elif kind == "automodule":
+                module = target
+                for name in reference.public_names(target):
+                    found.setdefault(f"{target}.{name}", ("automodule", options))
+            elif kind in ("autoclass", "autoexception"):
+                found[f"{module}.{target}"] = ("autoclass", options)
+    return found
+
+
+def test_every_public_member_has_a_docstring():
+    """Every method and property a class page shows (its own, and those from a private
+    base) has a docstring: autodoc leaves a member without one out of the reference."""
+    public = reference.public_classes()
+    empty = [f"{name}.{member}" for cls, name in public.items()
+             for member, value in reference.page_members(cls, public).items()
+             if not reference.docstring(value)]
+    assert empty == [], f"public members without a docstring: {empty}"
+
+
+def test_every_class_page_shows_its_public_members():
+    """Each public class is documented with ``:members:`` and, when it inherits members
+    from a private base, with the class template's ``:inherited-members:``, which leaves
+    out only public classes' members (on their own pages) and classes outside wavedil."""
+    template = (DOCS / "_templates" / "autosummary" / "class.rst").read_text()
+    assert ":members:" in template and ":inherited-members: {{ skipped_bases }}" in template
+    conf = (DOCS / "conf.py").read_text()
+    assert "autosummary_context = wavedil_reference.template_context()" in conf
+    assert '"wavedil_reference"' in conf, "the build's own check is not in the extensions"
+    public = reference.public_classes()
+    skipped = set(reference.skipped_bases(public))
+    directives = class_directives()
+    for cls, name in public.items():
+        private = [base for base in cls.__mro__[1:]
+                   if reference.is_ours(base) and base not in public]
+        assert not [b for b in private if b.__name__ in skipped], (
+            f"{name}: a private base shares a name with a skipped class, so its members "
+            f"would vanish from the page: {[b.__name__ for b in private]}")
+        kind, options = directives.get(name, ("missing", set()))
+        members = reference.page_members(cls, public)
+        inherited = sorted(m for m, v in members.items() if m not in vars(cls))
+        if kind == "template" or not members:
+            continue
+        assert kind != "missing", f"{name} has no page in docs/api/*.rst"
+        assert "members" in options, f"{name}: its {kind} directive needs :members:"
+        assert not inherited, (f"{name} inherits {inherited} from a private base: list it "
+                               f"in an autosummary with :toctree: (the class template)")
 
 
 def test_the_reference_lists_no_name_that_is_gone():

@@ -96,6 +96,7 @@ class FileTable(Sequence[FileResult]):
 
     @property
     def failed(self) -> list[FileResult]:
+        """The rows whose file failed (``status == "failed"``), with their ``error``."""
         return [r for r in self.rows if r.status == "failed"]
 
     def __str__(self) -> str:
@@ -118,6 +119,7 @@ class FileTable(Sequence[FileResult]):
                             f"tasks"])
 
     def to_json(self) -> str:
+        """The rows as a JSON list of objects (one per file: the ``FileResult`` fields)."""
         return json.dumps([asdict(r) for r in self.rows], indent=1)
 
 

@@ -97,22 +97,27 @@ class DilatedConv1d:
 
     @property
     def in_channels(self) -> int:
+        """C_in: ``weight.shape[1] * groups``."""
         return self.weight.shape[1] * self.groups
 
     @property
     def depthwise(self) -> bool:  # one filter per channel
+        """Whether every channel has one filter of its own (``groups == C_in == C_out``)."""
         return self.weight.shape[1] == 1 and self.weight.shape[0] == self.groups
 
     @property
     def out_channels(self) -> int:
+        """C_out: ``weight.shape[0]``."""
         return self.weight.shape[0]
 
     @property
     def kernel_size(self) -> int:
+        """K: the taps of each filter."""
         return self.weight.shape[2]
 
     @property
     def latency(self) -> int:
+        """Samples a stream holds back: the lookahead ``right`` (0 when causal)."""
         return self.right
 
     @property

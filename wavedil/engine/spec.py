@@ -94,10 +94,12 @@ class LayerSpec:
 
     @property
     def effective_kernel(self) -> int:
+        """``span + 1``: the input samples one output reads (the dilated kernel's length)."""
         return self.span + 1
 
     @property
     def params(self) -> int:
+        """Weights plus biases, ``C_out * (C_in // groups) * K (+ C_out)``; 0 for a pool."""
         if self.kind == "pool":
             return 0
         weights = self.out_channels * (self.in_channels // self.groups) * self.kernel_size

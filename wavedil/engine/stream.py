@@ -240,6 +240,8 @@ class Stream:
 
     # -- for each stream kind ---------------------------------------------------------------
     def config(self) -> dict[str, Any]:
+        """The configuration as JSON (a saved state must come from the same one); each stream kind
+        defines it."""
         raise NotImplementedError
 
     def new_state(self, batch: int, dtype: np.dtype) -> Any:

@@ -88,6 +88,7 @@ class Model:
 
     @property
     def in_channels(self) -> int:
+        """C_in: the channels of the input ``(B, C_in, T)``."""
         return self.config["in_channels"]
 
     @property

@@ -99,10 +99,12 @@ class NAM(Model):
 
     @property
     def in_channels(self) -> int:
+        """1: a NAM model takes mono audio ``(B, 1, T)``."""
         return 1
 
     @property
     def out_channels(self) -> int:
+        """1: a NAM model gives mono audio ``(B, 1, T)``."""
         return 1
 
     @property
@@ -111,6 +113,7 @@ class NAM(Model):
         return self.config["sample_rate"]
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter's name and shape (PyTorch layout: conv weights ``(C_out, C_in, K)``)."""
         return wavenet_shapes(self.config)
 
     def _dilated(self) -> dict[str, tuple[int, int]]:
@@ -128,6 +131,7 @@ class NAM(Model):
 
     @classmethod
     def spec_of(cls, config: dict[str, Any]) -> Chain:
+        """The spec tree of a NAM WaveNet with this (resolved) ``config``."""
         x_path, head_path = Chain(()), None
         for i, a in enumerate(config["layer_arrays"]):
             p, c, b = f"arrays.{i}.", a["channels"], a["bottleneck"]

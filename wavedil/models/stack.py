@@ -172,10 +172,12 @@ class Stack(Model):
 
     @property
     def format_version(self) -> int:
+        """The model-file version this config needs: 2 if a layer sets ``alignment``, else 1."""
         return 2 if any("alignment" in layer for layer in self.config["layers"]) else 1
 
     @property
     def out_channels(self) -> int:
+        """C_out: the last layer's channels."""
         return self.config["layers"][-1]["channels"]
 
     @staticmethod
@@ -184,6 +186,8 @@ class Stack(Model):
         return list(zip(widths[:-1], widths[1:]))
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter's name and shape (PyTorch layout), as in the torch twin
+        ``wavedil.nn.Stack``."""
         shapes: dict[str, tuple[int, ...]] = {}
         for i, ((c_in, c_out), lay) in enumerate(zip(self._widths(self.config),
                                                      self.config["layers"])):
@@ -198,6 +202,7 @@ class Stack(Model):
 
     @classmethod
     def spec_of(cls, config: dict[str, Any]) -> Chain:
+        """The spec tree of a stack with this (resolved) ``config``; the torch twin uses it."""
         parts = []
         for i, ((c_in, c_out), lay) in enumerate(zip(cls._widths(config), config["layers"])):
             conv = _conv_spec(f"layers.{i}", c_in, c_out, lay["kernel_size"],

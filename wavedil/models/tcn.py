@@ -188,6 +188,8 @@ class TCN(Model):
         return list(zip([c["in_channels"]] + c["channels"][:-1], c["channels"]))
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter's name and shape (PyTorch layout), as in the torch twin
+        ``wavedil.nn.TCN``."""
         k, shapes = self.config["kernel_size"], {}
         gate, norm = self.option("gate"), self.option("norm")
         last = self.config["channels"][-1]
@@ -224,10 +226,12 @@ class TCN(Model):
 
     @property
     def out_channels(self) -> int:
+        """C_out: ``out_channels`` (the head's), else the last block's channels."""
         return self.config["out_channels"] or self.config["channels"][-1]
 
     @classmethod
     def spec_of(cls, config: dict[str, Any]) -> Chain:
+        """The spec tree of a TCN with this (resolved) ``config``; the torch twin uses it."""
         k, last = config["kernel_size"], config["channels"][-1]
         extents = conv_extents(config.get("alignment", "causal"), conv_spans(config))
         wide = 2 if config.get("gate", False) else 1

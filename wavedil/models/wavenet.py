@@ -149,9 +149,12 @@ class WaveNet(Model):
 
     @property
     def out_channels(self) -> int:
+        """C_out: the output head's channels."""
         return self.config["out_channels"]
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter's name and shape (PyTorch layout), as in the torch twin
+        ``wavedil.nn.WaveNet``."""
         c = self.config
         r, g, s, half = (c["residual_channels"], c["gate_channels"], c["skip_channels"],
                          c["gate_channels"] // 2)
@@ -182,6 +185,7 @@ class WaveNet(Model):
 
     @classmethod
     def spec_of(cls, c: dict[str, Any]) -> Chain:
+        """The spec tree of a WaveNet with this (resolved) ``config``; the torch twin uses it."""
         r, g, s = c["residual_channels"], c["gate_channels"], c["skip_channels"]
         k = c["kernel_size"]
         extents = conv_extents(c.get("alignment", "causal"), conv_spans(c))

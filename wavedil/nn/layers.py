@@ -428,6 +428,7 @@ class AlignedConv1d(Streaming, nn.Conv1d):
 
     @property
     def latency(self) -> int:
+        """Samples a stream holds back: the lookahead ``right`` (0 when causal)."""
         return self.right
 
     def stream_config(self) -> dict[str, Any]:
@@ -445,6 +446,8 @@ class AlignedConv1d(Streaming, nn.Conv1d):
                          name=type(self).__name__)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C_in, T)`` in, ``(B, C_out, T)`` out (zero padding ``(left, right)``); while a
+        stream runs, a chunk in and its ready samples out."""
         if self._stream is not None:
             return self._stream.step(x)
         if x.shape[-1] == 0:

@@ -153,6 +153,7 @@ class TemporalBlock(nn.Module):
         return f"TemporalBlock({self._args})"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C_in, T)`` in, the block's ``(B, C_out, T)`` out (``forward_with_skip(x)[0]``)."""
         return self.forward_with_skip(x)[0]
 
     def forward_with_skip(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -228,6 +229,8 @@ class TCN(_Model):
         self.in_channels, self.out_channels = in_channels, out_channels or last
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C_in, T)`` in, ``(B, C_out, T)`` out (``(B, T, C)`` both ways with
+        ``input_shape="NLC"``)."""
         if self.input_shape == "NCL":
             return self._stream_forward(x)
         channels = self.config["in_channels"]
@@ -357,6 +360,8 @@ class WaveNet(_Model):
 
     def forward(self, x: torch.Tensor, global_cond: torch.Tensor | None = None,
                 local_cond: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, C_in, T)`` in, ``(B, C_out, T)`` out; ``global_cond`` ``(B, C_gc)`` and
+        ``local_cond`` ``(B, C_lc, T)`` when the model takes them."""
         c = self.config
         _check_input(x, c["in_channels"])
         if bool(c["global_cond_channels"]) != (global_cond is not None):
@@ -433,6 +438,7 @@ class Stack(_Model):
         self.in_channels, self.out_channels = in_channels, plan[-1]["channels"]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C_in, T)`` in, ``(B, C_out, T)`` out."""
         _check_input(x, self.config["in_channels"])
         for i, (conv, lay) in enumerate(zip(self.layers, self.config["layers"])):
             h = ACTIVATIONS[lay["activation"]](conv(x))

@@ -88,10 +88,12 @@ class ReceptiveField:
 
     @property
     def gap_free(self) -> bool | None:
+        """Whether every lag in ``[-left, right]`` is reached (None: not analysed, see ``gaps``)."""
         return None if self.gaps is None else not self.gaps
 
     @property
     def params(self) -> int:
+        """The parameters of all layers (the sum over ``layers``)."""
         return sum(row.params for row in self.layers)
 
     @property

@@ -63,6 +63,7 @@ class Plan:
 
     @property
     def best(self) -> Candidate:
+        """The first candidate: the fewest layers, then the closest to the target."""
         return self.candidates[0]
 
     def __repr__(self) -> str:

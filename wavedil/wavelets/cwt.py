@@ -88,22 +88,29 @@ class CWTResult:
 
     @property
     def scales(self) -> np.ndarray:
+        """``(bands,)``: each band's scale in samples, increasing."""
         return self.plan.scales.copy()
 
     @property
     def frequencies(self) -> np.ndarray:
+        """``(bands,)``: each band's centre frequency, in Hz given ``sample_rate``, else in cycles
+        per sample."""
         return self.plan.frequencies(self.sample_rate)
 
     @property
     def delays(self) -> np.ndarray:
+        """``(bands,)``: the samples each band comes out late (half its support when causal, else
+        0)."""
         return self.plan.delays
 
     @property
     def lookahead(self) -> np.ndarray:
+        """``(bands,)``: the future samples each band reads (0 when causal)."""
         return self.plan.lookahead
 
     @property
     def cone(self) -> np.ndarray:
+        """``(bands,)``: the cone of influence's half width in samples (``√2 a`` for the Morlet)."""
         return self.plan.cone
 
     def cone_mask(self) -> np.ndarray:

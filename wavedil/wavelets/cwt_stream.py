@@ -193,12 +193,15 @@ class CWTStream(BandedStream):
 
     @property
     def spec(self) -> Branches:
+        """The spec tree (one path per band) for ``wavedil.receptive_field`` and
+        ``wavedil.halo``."""
         return self.plan.spec
 
     def __repr__(self) -> str:
         return f"CWTStream({_options(self.plan, self.boundary, self.channels)})"
 
     def config(self) -> dict[str, Any]:
+        """Stream hook: the configuration as JSON (a saved state must come from the same one)."""
         plan = self.plan
         return {"op": "CWTStream", "wavelet": plan.wavelet.name, "omega": plan.wavelet.omega,
                 "octaves": plan.octaves, "voices": plan.voices, "scale0": plan.scale0,
@@ -207,6 +210,7 @@ class CWTStream(BandedStream):
                 "channels": self.channels}
 
     def new_state(self, batch: int, dtype: np.dtype) -> CWTState:
+        """Stream hook: a fresh cascade for ``batch * C`` rows of ``dtype``."""
         return CWTState(Cascade(self.plan, batch * self.channels, dtype))
 
     def _feed(self, x: np.ndarray, final: bool) -> np.ndarray:
@@ -238,11 +242,14 @@ class CWTStream(BandedStream):
         return out
 
     def step(self, x: np.ndarray) -> np.ndarray:
+        """Stream hook: ``(B, C, m)`` in, the ready ``(bands, B, C, m')`` complex out."""
         batch, channels, m = x.shape
         y = self._feed(np.ascontiguousarray(x).reshape(batch * channels, m), False)
         return y.reshape(self.plan.bands, batch, channels, y.shape[-1])
 
     def finish(self) -> np.ndarray:
+        """Stream hook: the last ``latency`` samples, ``(bands, B, C, latency)`` complex (the
+        boundary fed after the end)."""
         assert self.layout is not None
         batch, dtype = self.layout.batch, self.layout.dtype
         y = self._feed(np.zeros((batch * self.channels, 0), dtype), True)
@@ -255,6 +262,8 @@ class CWTStream(BandedStream):
 
     # -- the state as arrays -----------------------------------------------------------------
     def export_state(self) -> dict[str, np.ndarray]:
+        """Stream hook: the samples fed and given out (``count``, ``done``), the cascade's ``ends``,
+        the ``last`` sample ``(B, C)`` and each level's history ``(B, C, n)``."""
         assert self.layout is not None
         state, cascade = self.state, self.state.cascade
         batch = self.layout.batch
@@ -319,6 +328,7 @@ class CWTStream(BandedStream):
         return ([int(v) for v in cascade.hi], [h.size for h in cascade.histories], rights)
 
     def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
+        """Stream hook: load what ``export_state`` gave (shapes and dtype checked)."""
         cascade = self.state.cascade
         counts = {}
         for name in ("count", "done"):
@@ -388,6 +398,7 @@ class CWT:
 
     @property
     def latency(self) -> int:
+        """Samples a stream holds back: the largest band lookahead (0 when causal)."""
         return self.plan.latency
 
     @property
@@ -397,6 +408,7 @@ class CWT:
 
     @property
     def scales(self) -> np.ndarray:
+        """``(bands,)``: each band's scale in samples, ``scale0 2^(j + m/voices)``, increasing."""
         return self.plan.scales.copy()
 
     def frequencies(self, sample_rate: float | None = None) -> np.ndarray:
@@ -416,6 +428,8 @@ class CWT:
         return y.reshape((self.plan.bands,) + x.shape)
 
     def stream(self, batch: int | None = None) -> CWTStream:
+        """A fresh ``CWTStream`` with these options; ``batch`` fixes the batch size of 3-D
+        chunks."""
         plan = self.plan
         return CWTStream(plan.wavelet, plan.octaves, plan.voices, plan.scale0, plan.a0,
                          plan.interpolator, plan.alignment, self.boundary, self.channels,

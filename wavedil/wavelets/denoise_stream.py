@@ -234,6 +234,7 @@ class DenoiseStream(Stream):
                 f"latency={self.latency})")
 
     def config(self) -> dict[str, Any]:
+        """Stream hook: the configuration as JSON (a saved state must come from the same one)."""
         return {"op": "DenoiseStream", "wavelet": self.bank.name,
                 "dec_lo": self.bank.dec_lo.tolist(), "levels": self.levels,
                 "alignment": self.alignment, "boundary": self.boundary,
@@ -241,6 +242,8 @@ class DenoiseStream(Stream):
                 "window": self.window, "hop": self.hop, "channels": self.channels}
 
     def children(self) -> dict[str, Stream]:
+        """Stream hook: the analysis ``forward`` and, for an SWT bank, the synthesis filters
+        (``synthesis_lo{j}``, ``synthesis_hi{j}``)."""
         parts: dict[str, Stream] = {"forward": self._forward}
         for j, (lo, hi) in enumerate(self._synthesis):
             parts[f"synthesis_lo{j + 1}"] = lo
@@ -248,6 +251,7 @@ class DenoiseStream(Stream):
         return parts
 
     def new_state(self, batch: int, dtype: np.dtype) -> DenoiseState:
+        """Stream hook: fresh running thresholds and delay lines for ``batch`` rows of ``dtype``."""
         return DenoiseState(
             RunningThresholds(self._gains, self.threshold, self.mode, self.sigma, self.window,
                               self.hop, self.channels),
@@ -269,11 +273,14 @@ class DenoiseStream(Stream):
         return c
 
     def step(self, x: np.ndarray) -> np.ndarray:
+        """Stream hook: ``(B, C, m)`` in, the ready denoised ``(B, C, m')`` out."""
         if x.shape[-1]:
             self.state.last = x[..., -1:].copy()
         return self._denoise(self._forward.step(x))
 
     def finish(self) -> np.ndarray:
+        """Stream hook: the last ``latency`` samples, ``(B, C, latency)`` (the boundary fed after
+        the end)."""
         if self.bank.difference:
             return self._denoise(self._forward.finish())
         assert self.layout is not None
@@ -286,6 +293,8 @@ class DenoiseStream(Stream):
         return self._denoise(self._forward.step(np.ascontiguousarray(tail)))
 
     def export_state(self) -> dict[str, np.ndarray]:
+        """Stream hook: the details' delay lines ``(B, C, lag)``, the running thresholds
+        (``thresholds.*``) and the ``last`` sample ``(B, C, 1)``."""
         state = {}
         for j, lag in enumerate(self.state.lags):
             if lag.delay:
@@ -339,6 +348,7 @@ class DenoiseStream(Stream):
                              f"were fed, and only then: 'forward.count' = {fed}")
 
     def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
+        """Stream hook: load what ``export_state`` gave (shapes and dtype checked)."""
         for j, lag in enumerate(self.state.lags):
             name = f"lag{j + 1}.pending"
             if name in arrays:
@@ -390,4 +400,6 @@ class Denoiser:
         return np.moveaxis(np.concatenate([y, stream.flush()], axis=-1), -1, self.axis)
 
     def stream(self, batch: int | None = None) -> DenoiseStream:
+        """A fresh ``DenoiseStream`` with these options; ``batch`` fixes the batch size of 3-D
+        chunks."""
         return DenoiseStream(self.wavelet, self.levels, batch=batch, **self.options)

@@ -137,15 +137,18 @@ class ResynthesisStream(Stream):
                 f"latency={self.latency})")
 
     def config(self) -> dict[str, Any]:
+        """Stream hook: the configuration as JSON (a saved state must come from the same one)."""
         return {"op": "ResynthesisStream", "wavelet": self.bank.name,
                 "dec_lo": self.bank.dec_lo.tolist(), "levels": self.levels,
                 "fn": fn_name(self.fn), "alignment": self.alignment,
                 "boundary": self.boundary, "norm": self.norm, "channels": self.channels}
 
     def children(self) -> dict[str, Stream]:
+        """Stream hook: the analysis (``forward``) and synthesis (``inverse``) streams."""
         return {"forward": self._forward, "inverse": self._inverse}
 
     def new_state(self, batch: int, dtype: np.dtype) -> ResynthesisState:
+        """Stream hook: a fresh memory (and a reset of a stream-like ``fn``)."""
         reset = getattr(self.fn, "reset", None)
         if is_stream_like(self.fn) and callable(reset):
             reset()  # a fresh fn for a fresh stream
@@ -153,6 +156,7 @@ class ResynthesisStream(Stream):
 
     @single_consumer
     def reset(self) -> None:
+        """Forget everything, here, in the children and in a stream-like ``fn``."""
         super().reset()
         reset = getattr(self.fn, "reset", None)
         if is_stream_like(self.fn) and callable(reset):
@@ -181,11 +185,14 @@ class ResynthesisStream(Stream):
         return self._inverse.step(c.reshape(batch, levels * channels, m))
 
     def step(self, x: np.ndarray) -> np.ndarray:
+        """Stream hook: ``(B, C, m)`` in, the ready ``(B, C, m')`` resynthesis out."""
         if x.shape[-1]:
             self.state.last = x[..., -1:].copy()
         return self._synthesise(self._forward.step(x))
 
     def finish(self) -> np.ndarray:
+        """Stream hook: the last ``latency`` samples, ``(B, C, latency)`` (the boundary fed after
+        the end)."""
         assert self.layout is not None
         batch, dtype = self.layout.batch, self.layout.dtype
         if self.state.last is None:  # nothing seen: nothing to return
@@ -199,6 +206,8 @@ class ResynthesisStream(Stream):
 
     # -- state --------------------------------------------------------------------------------
     def export_state(self) -> dict[str, np.ndarray]:
+        """Stream hook: the ``last`` sample ``(B, C, 1)`` and a stream-like ``fn``'s ``state_dict``
+        (``fn.*``)."""
         state = {}
         if self.state.last is not None:
             state["last"] = self.state.last.copy()
@@ -231,6 +240,8 @@ class ResynthesisStream(Stream):
         check_synthesis(arrays, self._inverse.synthesis_geometry("inverse."), passed, source)
 
     def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
+        """Stream hook: load what ``export_state`` gave (checked), ``fn.*`` into a stream-like
+        ``fn``."""
         if "last" in arrays:
             last = np.asarray(arrays["last"])
             if last.shape != (batch, self.channels, 1) or last.dtype != dtype:
@@ -281,5 +292,7 @@ class Resynthesis:
         return np.concatenate([y, stream.flush()], axis=-1)
 
     def stream(self, batch: int | None = None) -> ResynthesisStream:
+        """A fresh ``ResynthesisStream`` (its own copy of a stream-like ``fn``); ``batch`` fixes the
+        batch size of 3-D chunks."""
         fn = copy.deepcopy(self.fn) if is_stream_like(self.fn) else self.fn
         return ResynthesisStream(self.wavelet, self.levels, fn, batch=batch, **self.options)

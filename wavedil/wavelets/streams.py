@@ -122,12 +122,16 @@ class BandedStream(Stream):
         raise NotImplementedError
 
     def restore(self, y: np.ndarray) -> np.ndarray:
+        """A ``(bands, B, C, m)`` output in the chunks' layout: ``(bands, m)``, ``(bands, C, m)`` or
+        as it is."""
         assert self.layout is not None
         ndim = self.layout.ndim
         return y if ndim == 3 else y[:, 0, 0] if ndim == 1 else y[:, 0]
 
     @single_consumer
     def flush(self) -> np.ndarray:
+        """End the stream: the last ``latency`` samples, ``(bands, *chunk_shape)``; before any
+        chunk, ``(bands, [C,] 0)`` of ``empty_dtype``."""
         if self.layout is None and not self.flushed and self.batch is None:
             self.flushed = True
             shape = (self.bands,) + ((0,) if self.channels == 1 else (self.channels, 0))
@@ -171,6 +175,8 @@ class AtrousStream(BandedStream):
 
     @property
     def spec(self) -> Branches:
+        """The spec tree (one path per level) for ``wavedil.receptive_field`` and
+        ``wavedil.halo``."""
         return atrous_spec(self.bank, self.levels, self.alignment)
 
     def __repr__(self) -> str:
@@ -214,6 +220,7 @@ class AtrousStream(BandedStream):
 
     # -- Stream hooks -----------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
+        """Stream hook: the configuration as JSON (a saved state must come from the same one)."""
         return {"op": "AtrousStream", "wavelet": self.bank.name,
                 "dec_lo": self.bank.dec_lo.tolist(), "levels": self.levels,
                 "alignment": self.alignment, "boundary": self.boundary, "norm": self.norm,
@@ -229,6 +236,7 @@ class AtrousStream(BandedStream):
         return y.reshape(self.levels + 1, batch, channels, y.shape[-1])
 
     def finish(self) -> np.ndarray:
+        """Stream hook: the last ``latency`` samples, ``(levels + 1, B, C, latency)``."""
         assert self.layout is not None
         batch, dtype = self.layout.batch, self.layout.dtype
         y = self._run(np.zeros((batch * self.channels, 0), dtype), True)
@@ -250,6 +258,8 @@ class AtrousStream(BandedStream):
                 yield f"out{j + 1}.pending", self.state.lines[j], wait
 
     def export_state(self) -> dict[str, np.ndarray]:
+        """Stream hook: the samples fed (``count``) and every level's history and delay line,
+        ``(B, C, n)``."""
         assert self.layout is not None
         state = {"count": np.array(self.state.count, np.int64)}
         for name, history, _ in self._named():
@@ -290,6 +300,7 @@ class AtrousStream(BandedStream):
                                   f", from 'count' = {count} samples fed")
 
     def import_state(self, state: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
+        """Stream hook: load what ``export_state`` gave (shapes and dtype checked)."""
         count = np.asarray(state.get("count", -1))
         if count.shape != () or count.dtype.kind not in "iu" or int(count) < 0:
             raise ValueError(f"state 'count' must be an integer >= 0 (the samples fed so far), "
@@ -373,6 +384,8 @@ class AtrousTransform:
 
     @property
     def spec(self) -> Branches:
+        """The spec tree (one path per level) for ``wavedil.receptive_field`` and
+        ``wavedil.halo``."""
         return atrous_spec(self.bank, self.levels, self.alignment)
 
     @property
@@ -396,6 +409,8 @@ class AtrousTransform:
                       axis).stack()
 
     def stream(self, batch: int | None = None) -> AtrousStream:
+        """A fresh ``AtrousStream`` with these options; ``batch`` fixes the batch size of 3-D
+        chunks."""
         return AtrousStream(self.bank, self.levels, self.alignment, self.boundary, self.norm,
                             self.channels, batch)
 
@@ -454,6 +469,8 @@ class InverseAtrousStream(Stream):
                 f"norm={self.norm}, channels={self.channels}, latency={self.latency})")
 
     def children(self) -> dict[str, Stream]:
+        """Stream hook: the synthesis filters' streams, ``synthesis_lo{j}`` and ``synthesis_hi{j}``
+        (none for a difference bank)."""
         parts: dict[str, Stream] = {}
         for j, (lo, hi) in enumerate(self._synthesis):
             parts[f"synthesis_lo{j + 1}"] = lo
@@ -461,6 +478,7 @@ class InverseAtrousStream(Stream):
         return parts
 
     def new_state(self, batch: int, dtype: np.dtype) -> InverseState:
+        """Stream hook: empty delay lines for the details, ``(batch, C)`` rows of ``dtype``."""
         return InverseState(lags=[DelayLine((batch, self.channels), lag, dtype)
                                   for lag in self._lags])
 
@@ -486,10 +504,14 @@ class InverseAtrousStream(Stream):
 
     @single_consumer
     def flush(self) -> np.ndarray:
+        """End the stream: the synthesis of the last ``latency`` samples, in the signal chunks'
+        layout ``(n,)``, ``(C, n)`` or ``(B, C, n)``."""
         y = super().flush()
         return y[0] if self.state.signal_ndim == 1 else y
 
     def export_state(self) -> dict[str, np.ndarray]:
+        """Stream hook: the signal chunks' dimensions and the details waiting in the delay lines,
+        ``(B, C, lag)``."""
         state = {}
         if self.state.signal_ndim is not None:
             state["signal_ndim"] = np.array(self.state.signal_ndim, np.int64)
@@ -533,6 +555,7 @@ class InverseAtrousStream(Stream):
                              f"coefficient chunks of {self.channels} channel(s)")
 
     def import_state(self, arrays: Mapping[str, Any], batch: int, dtype: np.dtype) -> None:
+        """Stream hook: load what ``export_state`` gave (shapes and dtype checked)."""
         for j, lag in enumerate(self.state.lags):
             name = f"lag{j + 1}.pending"
             if name in arrays:
@@ -547,6 +570,7 @@ class InverseAtrousStream(Stream):
         self.state.signal_ndim = int(ndim)
 
     def config(self) -> dict[str, Any]:
+        """Stream hook: the configuration as JSON (a saved state must come from the same one)."""
         return {"op": "InverseAtrousStream", "wavelet": self.bank.name,
                 "dec_lo": self.bank.dec_lo.tolist(), "levels": self.levels, "norm": self.norm,
                 "channels": self.channels}

@@ -85,6 +85,7 @@ class AtrousResult:
 
     @property
     def levels(self) -> int:
+        """J: the detail levels (``details.shape[0]``)."""
         return self.details.shape[0]
 
     def __repr__(self) -> str:
