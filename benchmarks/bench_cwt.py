@@ -26,8 +26,8 @@ import scipy.fft
 from common import MATCHED_SAMPLE_SECONDS, MIN_SAMPLE_SECONDS, md_table, time_interleaved
 
 from wavedil.wavelets.cwt import cwt
+from wavedil.wavelets.cwt_operator import CWT
 from wavedil.wavelets.cwt_plan import make_plan
-from wavedil.wavelets.cwt_stream import CWT
 
 RATE, OCTAVES, VOICES, SCALE0 = 48_000, 8, 12, 8.0
 CHUNK = 512

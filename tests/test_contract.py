@@ -152,6 +152,7 @@ EXCLUDED = {
     wavedil.models.base.ModelStream: "the base of TCNStream, WaveNetStream, StackStream",
     wavedil.nn.layers.Streaming: "the torch streaming mixin of CausalConv1d and nn models",
     wavedil.nn.models._Model: "the base of the torch TCN, WaveNet, Stack",
+    wavedil.wavelets.streams.BandedStream: "the base of AtrousStream and the CWT streams",
 }
 
 
