@@ -35,11 +35,6 @@ from .cwt_plan import CWTPlan
 from .cwt_stream import PIECE, Cascade, CWTStream, _options, complex_dtype, pad_mode
 
 
-def _up(n: int, grain: int) -> int:
-    """The first multiple of ``grain`` at or after ``n``."""
-    return -(-n // grain) * grain
-
-
 def on_grid(start: int, stop: int, grain: int) -> int:
     """How many multiples of ``grain`` lie in ``[start, stop)``."""
     return max(0, (stop - 1) // grain - (start - 1) // grain)
@@ -75,13 +70,16 @@ class DecimatedCascade(Cascade):
                 sizes[level] = max(sizes[level], -(-span // 2**level) + 1)
         self.histories = [History((rows,), size, self.dtype) for size in sizes]
         self.lowpass = np.ascontiguousarray(plan.lowpass, self.dtype)
+        # per lowpass level: (left, right); per octave: (its level, its bands' largest right)
+        self._lowpasses = [plan.lowpass_extent(level) for level in range(depth)]
+        self._rights = [(level, int(arrays[5].max())) for level, _, arrays in
+                        self.octave_arrays]
 
     def held(self, level: int, end: int) -> int:
         return on_grid(self.lo[level], end, 2**level)
 
     def ready(self) -> int:
-        return min(int(self.hi[level]) - int(arrays[5].max())
-                   for level, _, arrays in self.octave_arrays)
+        return min(int(self.hi[level]) - right for level, right in self._rights)
 
     def outputs(self, start: int, stop: int) -> list[np.ndarray]:
         """Per octave j, room for its columns at the multiples of 2^j in ``[start, stop)``."""
@@ -95,41 +93,45 @@ class DecimatedCascade(Cascade):
         multiple of 2^j at or after ``base``."""
         from ..engine.compiled import complex_bands, strided_correlate
 
-        plan = self.plan
-        views = [self.histories[0].append(piece)]
-        self.hi[0] += piece.shape[1]
-        for level in range(plan.depth):
-            left, right = plan.lowpass_extent(level)
-            grain, view = 2 ** (level + 1), views[level]
-            first = _up(int(self.hi[level + 1]), grain)
-            end = max(int(self.hi[level + 1]), int(self.hi[level]) - right)
-            n = on_grid(first, end, grain)
-            target = self.histories[level + 1]
-            kept = len(target)
-            if n:
-                view_start = _up(int(self.hi[level]), 2**level) - view.shape[1] * 2**level
+        histories, hi = self.histories, self.hi
+        views = [histories[0].append(piece)]
+        end = int(hi[0]) + piece.shape[1]
+        ends = [end]  # hi as Python ints
+        hi[0] = end
+        for level, (left, right) in enumerate(self._lowpasses):
+            view, spacing = views[level], 2**level
+            start, grain = int(hi[level + 1]), 2 * spacing
+            first = -(-start // grain) * grain
+            end = max(start, end - right)
+            n = (end - 1) // grain - (first - 1) // grain  # on_grid(first, end, grain)
+            target = histories[level + 1]
+            if n > 0:
+                kept = len(target)
+                view_start = -(-ends[level] // spacing) * spacing - view.shape[1] * spacing
                 slot = target.reserve(n)
-                strided_correlate(view, (first - left - view_start) // 2**level, 2,
+                strided_correlate(view, (first - left - view_start) // spacing, 2,
                                   self.lowpass, 1, target.buffer, slot, n)
                 views.append(target.buffer[:, slot - kept : slot + n])
             else:
                 views.append(target.recent())
-            self.hi[level + 1] = end
-        stop = min(self.ready(), limit)
-        if stop <= self.done:
+            hi[level + 1] = end
+            ends.append(end)
+        stop = min(min(ends[level] - right for level, right in self._rights), limit)
+        done = self.done
+        if stop <= done:
             return
+        hermitian = self.plan.wavelet.hermitian
         for j, (level, step, arrays) in enumerate(self.octave_arrays):
-            rows_out, re, im, lengths, lefts, _ = arrays
             grain = 2**j
-            first = _up(self.done, grain)
-            n = on_grid(first, stop, grain)
-            if not n:
+            first = -(-done // grain) * grain
+            n = (stop - 1) // grain - (first - 1) // grain
+            if n <= 0:
                 continue
-            view = views[level]
-            view_start = _up(int(self.hi[level]), 2**level) - view.shape[1] * 2**level
-            starts = (first - lefts - view_start) // 2**level
-            complex_bands(view, starts, step, 1, re, im, lengths, plan.wavelet.hermitian,
-                          rows_out, out[j], on_grid(base, first, grain), n)
+            rows_out, re, im, lengths, lefts, _ = arrays
+            view, spacing = views[level], 2**level
+            view_start = -(-ends[level] // spacing) * spacing - view.shape[1] * spacing
+            complex_bands(view, (first - lefts - view_start) // spacing, step, 1, re, im,
+                          lengths, hermitian, rows_out, out[j], on_grid(base, first, grain), n)
         self.done = stop
 
     def run(self, extended: np.ndarray, out: Any, base: int, limit: int) -> None:
