@@ -63,10 +63,12 @@ class DecimatedCascade(Cascade):
             bands = np.arange(j * voices, (j + 1) * voices)
             level = int(plan.levels[bands[0]])
             arrays = self._band_arrays(bands)
-            arrays = (np.arange(voices, dtype=np.int64),) + arrays[1:]  # rows of out[j]
+            # rows of out[j] first; the lefts in samples of the level (multiples of 2^level)
+            arrays = (np.arange(voices, dtype=np.int64),) + arrays[1:4] + \
+                (arrays[4] // 2**level, arrays[5])
             self.octave_arrays.append((level, 2 ** (j - level), arrays))
             for left in arrays[4]:  # a band reads back to done - left, hi_l - done <= this
-                span = latency - delays[level] + int(left)
+                span = latency - delays[level] + int(left) * 2**level
                 sizes[level] = max(sizes[level], -(-span // 2**level) + 1)
         self.histories = [History((rows,), size, self.dtype) for size in sizes]
         self.lowpass = np.ascontiguousarray(plan.lowpass, self.dtype)
@@ -93,14 +95,13 @@ class DecimatedCascade(Cascade):
         multiple of 2^j at or after ``base``."""
         from ..engine.compiled import complex_bands, strided_correlate
 
-        histories, hi = self.histories, self.hi
+        histories, hi = self.histories, self.hi.tolist()
         views = [histories[0].append(piece)]
-        end = int(hi[0]) + piece.shape[1]
-        ends = [end]  # hi as Python ints
-        hi[0] = end
+        end = hi[0] + piece.shape[1]
+        ends = [end]
         for level, (left, right) in enumerate(self._lowpasses):
             view, spacing = views[level], 2**level
-            start, grain = int(hi[level + 1]), 2 * spacing
+            start, grain = hi[level + 1], 2 * spacing
             first = -(-start // grain) * grain
             end = max(start, end - right)
             n = (end - 1) // grain - (first - 1) // grain  # on_grid(first, end, grain)
@@ -114,8 +115,8 @@ class DecimatedCascade(Cascade):
                 views.append(target.buffer[:, slot - kept : slot + n])
             else:
                 views.append(target.recent())
-            hi[level + 1] = end
             ends.append(end)
+        self.hi[:] = ends
         stop = min(min(ends[level] - right for level, right in self._rights), limit)
         done = self.done
         if stop <= done:
@@ -129,9 +130,10 @@ class DecimatedCascade(Cascade):
                 continue
             rows_out, re, im, lengths, lefts, _ = arrays
             view, spacing = views[level], 2**level
-            view_start = -(-ends[level] // spacing) * spacing - view.shape[1] * spacing
-            complex_bands(view, (first - lefts - view_start) // spacing, step, 1, re, im,
-                          lengths, hermitian, rows_out, out[j], on_grid(base, first, grain), n)
+            view_start = -(-ends[level] // spacing) - view.shape[1]  # in samples of the level
+            complex_bands(view, first // spacing - view_start - lefts, step, 1, re, im,
+                          lengths, hermitian, rows_out, out[j],
+                          (first - 1) // grain - (base - 1) // grain, n)
         self.done = stop
 
     def run(self, extended: np.ndarray, out: Any, base: int, limit: int) -> None:
