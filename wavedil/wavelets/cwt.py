@@ -16,7 +16,9 @@ the measured table).
 ``decimate=True`` keeps octave j on a grid of hop 2^j (``result.octave(j)``; the same
 values as the undecimated transform on that grid, up to rounding): each level then runs
 on its signal taken every 2^l samples, the Mallat-like pyramid Shensa wed to the à trous
-algorithm, and the coefficients take about ``2 voices T`` instead of ``octaves voices T``.
+algorithm, and the coefficients take about ``2 voices T`` instead of ``octaves voices T``
+(one engine, ``wavedil.wavelets.cwt_decimated``, serves it and its stream,
+``CWT(...).stream(decimate=True)``).
 
 Shape: ``x`` ``(..., T)`` with time on ``axis``; ``coefficients`` ``(bands, *x.shape)``
 complex (complex64 for float32 input).
@@ -139,7 +141,9 @@ def cwt(x: npt.ArrayLike, wavelet: WaveletLike = "morlet", octaves: int | None =
         sample_rate: samples per second, for ``frequencies`` in Hz.
 
     Its operator twin ``CWT`` has the same defaults (``octaves=8``; boundary ``"zero"``
-    or ``"edge"``, time last): ``CWT(...)(x)`` equals ``cwt(x, ...).coefficients``.
+    or ``"edge"``, time last): ``CWT(...)(x)`` equals ``cwt(x, ...).coefficients``, and
+    ``CWT(...).stream(decimate=True)`` gives ``cwt(x, ..., decimate=True).octave(j)``
+    chunk by chunk.
 
     Shape: ``x`` ``(..., T)``; ``coefficients`` ``(bands, *x.shape)``.
     """

@@ -9,6 +9,8 @@ reach), computes what the new samples of x_(l-1) allow, and every band of every 
 writes the outputs that all bands can compute. So the work per chunk grows with the chunk
 and the taps, never with the dilation; every output is one fixed sum (the compiled loops of
 ``wavedil.engine.compiled``), and any chunking gives the offline result bit for bit.
+``DecimatedCWTStream`` (``wavedil.wavelets.cwt_decimated``) is this stream on the
+decimated engine (``new_cascade``): octave j every 2^j samples.
 
 Latency: the largest lookahead of a band (0 when causal); the stream holds back that many
 samples and ``flush`` returns them (the boundary's ``latency`` samples fed to the cascade).
