@@ -32,7 +32,7 @@ import numpy.typing as npt
 from ..engine.history import History
 from ..engine.stream import single_consumer
 from .cwt_plan import CWTPlan
-from .cwt_stream import PIECE, Cascade, CWTStream, _options, complex_dtype, pad_mode
+from .cwt_stream import Cascade, CWTStream, _options, complex_dtype, pad_mode
 
 
 def on_grid(start: int, stop: int, grain: int) -> int:
@@ -135,10 +135,6 @@ class DecimatedCascade(Cascade):
                           lengths, hermitian, rows_out, out[j],
                           (first - 1) // grain - (base - 1) // grain, n)
         self.done = stop
-
-    def run(self, extended: np.ndarray, out: Any, base: int, limit: int) -> None:
-        for start in range(0, extended.shape[1], PIECE):
-            self.advance(extended[:, start : start + PIECE], out, base, limit)
 
 
 def decimated_rows(plan: CWTPlan, rows: np.ndarray, boundary: str) -> list[np.ndarray]:
