@@ -426,6 +426,10 @@ def test_a_wavelet_without_symmetry_runs_the_unfolded_path():
         assert_close(dec.octave(j), r.octave(j)[:, :: 2**j])
     streamed = wavedil.run_stream(wavedil.CWT(shifted, **options), x, [7, 1, 300])
     np.testing.assert_array_equal(streamed, r.coefficients)
+    sparse = wavedil.CWT(shifted, **options).stream(decimate=True)
+    parts = [sparse.process(x[i : i + 701]) for i in range(0, x.size, 701)] + [sparse.flush()]
+    for j, octave in enumerate(_octaves(parts, 3)):
+        np.testing.assert_array_equal(octave, dec.octave(j))
 
 
 def test_dask_with_the_receptive_fields_halo():
