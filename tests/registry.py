@@ -17,6 +17,10 @@ public API only:
   streams' protocol, torch tensors out), with numpy in and out; built in float32.
 - ``ComplexAsRealOp``: an operator with complex output (the CWT) seen through its real
   and imaginary parts stacked on the first axis, in the input's real dtype.
+- ``DecimatedCWTOp``: the decimated CWT (``wavedil.cwt(..., decimate=True)`` offline,
+  ``CWT.stream(decimate=True)``, a list of per-octave chunks) seen densely: octave j's
+  columns at the multiples of 2^j, zeros between (placed by the stream's ``emitted``),
+  then as ``ComplexAsRealOp``.
 
 ``Entry.gaps`` names the checks a class fails today, with the reason: the contract test
 runs them as ``xfail(strict=True)`` so they turn into failures once fixed.
@@ -180,6 +184,48 @@ class ComplexAsRealStream:
 
     def load_state_dict(self, state):
         self.stream.load_state_dict(state)
+
+
+class DecimatedCWTOp:
+    """The decimated CWT of a ``wavedil.CWT``'s options, octaves spread on every sample."""
+
+    def __init__(self, op):
+        self.op = op
+
+    def __call__(self, x):
+        plan = self.op.plan
+        result = wavedil.cwt(x, plan.wavelet, plan.octaves, plan.voices, plan.scale0,
+                             plan.a0, plan.interpolator, plan.alignment, self.op.boundary,
+                             decimate=True)
+        return _as_real(_dense([result.octave(j) for j in range(plan.octaves)], 0,
+                               np.shape(x)[-1]))
+
+    def stream(self, batch=None):
+        return DecimatedCWTStreamAdapter(self.op.stream(batch=batch, decimate=True))
+
+
+class DecimatedCWTStreamAdapter(ComplexAsRealStream):
+    def process(self, chunk):
+        start = self.stream.emitted
+        octaves = self.stream.process(chunk)
+        return _as_real(_dense(octaves, start, self.stream.emitted))
+
+    def flush(self):
+        start = self.stream.emitted
+        octaves = self.stream.flush()
+        return _as_real(_dense(octaves, start, self.stream.emitted))
+
+
+def _dense(octaves, start, stop):
+    """Octave j's columns (at the multiples of 2^j from ``start``) on samples ``start ..
+    stop - 1``, zeros between: ``(bands, ..., stop - start)``."""
+    out = []
+    for j, block in enumerate(octaves):
+        dense = np.zeros(block.shape[:-1] + (stop - start,), block.dtype)
+        first = -(-start // 2**j) * 2**j
+        dense[..., first - start :: 2**j] = block
+        out.append(dense)
+    return np.concatenate(out)
 
 
 def _as_real(y):
@@ -381,6 +427,13 @@ ENTRIES = {e.name: e for e in [
     Entry("CWT-morse-causal-edge", lambda: ComplexAsRealOp(wavedil.CWT(
         "morse", octaves=2, voices=3, scale0=1.0, a0=1.0, interpolator=2, alignment="causal",
         boundary="edge", channels=2)), 2, covers=(wavedil.CWT, wavedil.CWTStream),
+        gaps=NUMPY_GAPS),
+    Entry("CWT-decimated-morlet-centered", lambda: DecimatedCWTOp(wavedil.CWT(
+        octaves=3, voices=2, scale0=2.0, a0=4.0, interpolator=4)), 1,
+        covers=(wavedil.CWT, wavedil.DecimatedCWTStream), gaps=NUMPY_GAPS),
+    Entry("CWT-decimated-morse-causal-edge", lambda: DecimatedCWTOp(wavedil.CWT(
+        "morse", octaves=3, voices=2, scale0=1.0, a0=1.0, interpolator=2, alignment="causal",
+        boundary="edge", channels=2)), 2, covers=(wavedil.CWT, wavedil.DecimatedCWTStream),
         gaps=NUMPY_GAPS),
     # the torch modules, through their streaming() blocks
     Entry("nn.CausalConv1d", lambda: TorchOp(_torch(7, lambda: wnn.CausalConv1d(

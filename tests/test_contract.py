@@ -153,6 +153,7 @@ EXCLUDED = {
     wavedil.wavelets.streams.BandedStream: "the base of AtrousStream and CWTStream",
     wavedil.nn.layers.Streaming: "the torch streaming mixin of CausalConv1d and nn models",
     wavedil.nn.models._Model: "the base of the torch TCN, WaveNet, Stack",
+    wavedil.wavelets.streams.BandedStream: "the base of AtrousStream and the CWT streams",
 }
 
 

@@ -1,4 +1,5 @@
-"""Holschneider's CWT (``wavedil.cwt``, ``CWT``, ``CWTStream``) against independent oracles.
+"""Holschneider's CWT (``wavedil.cwt``, ``CWT``, ``CWTStream``, ``DecimatedCWTStream``) against
+independent oracles.
 
 Oracles written here from the published definitions: the exact CWT as a direct correlation
 with the Morlet wavelet sampled at each scale (scipy), the same through the FFT with the
@@ -333,6 +334,66 @@ def test_stream_state_continues_and_reports_latency():
         other.load_state_dict(first.state_dict())
 
 
+def _octaves(parts, octaves):
+    """Per octave, the columns of every call of a decimated stream, concatenated."""
+    return [np.concatenate([p[j] for p in parts], axis=-1) for j in range(octaves)]
+
+
+@settings(max_examples=12, deadline=None)
+@given(length=st.integers(0, 1500), sizes=st.lists(st.one_of(
+    st.sampled_from(SPECIAL_SIZES), st.integers(0, 2000)), min_size=1, max_size=6),
+       alignment=st.sampled_from(["centered", "causal"]), boundary=st.sampled_from(
+           ["zero", "edge"]), dtype=st.sampled_from([np.float64, np.float32]))
+def test_decimated_stream_any_chunking_equals_offline(length, sizes, alignment, boundary,
+                                                      dtype):
+    """Octave j every 2^j samples, in any chunks: bit for bit ``cwt(decimate=True)``, and
+    the undecimated transform on the grid (direct octaves 0-1 with steps 1-2, à trous
+    octaves 2-6 on levels 1-5)."""
+    options = dict(octaves=7, voices=3, scale0=2.0, a0=4.0, interpolator=6,
+                   alignment=alignment, boundary=boundary)
+    x = noise(length, seed=length).astype(dtype)
+    stream = wavedil.CWT(**options).stream(decimate=True)
+    sizes = sizes if any(sizes) else [1]
+    parts, start, i = [stream.process(x[:0])], 0, 0  # fixes the dtype even if x is empty
+    while start < length:
+        chunk = x[start : start + sizes[i % len(sizes)]]
+        before = stream.emitted
+        parts.append(stream.process(chunk))
+        start, i = start + chunk.size, i + 1
+        assert stream.emitted == max(0, start - stream.latency) >= before
+    parts.append(stream.flush())
+    assert stream.emitted == length
+    offline = wavedil.cwt(x, decimate=True, **options)
+    full = wavedil.cwt(x, **options)
+    for j, octave in enumerate(_octaves(parts, 7)):
+        assert octave.dtype == (np.complex64 if dtype == np.float32 else np.complex128)
+        np.testing.assert_array_equal(octave, offline.octave(j))
+        assert_close(octave, full.octave(j)[..., :: 2**j], dtype)
+
+
+def test_decimated_stream_layouts_state_and_latency():
+    """``(B, C, m)`` chunks give ``(voices, B, C, n_j)`` per octave; a state saved half way
+    continues bit for bit; the latency and ``emitted`` are the undecimated stream's."""
+    op = wavedil.CWT(octaves=4, voices=2, channels=2, alignment="causal")
+    x = noise(2 * 2 * 900, seed=3).reshape(2, 2, 900)
+    first = op.stream(decimate=True)
+    head = first.process(x[..., :333])
+    assert [h.shape for h in head] == [(2, 2, 2, -(-333 // 2**j)) for j in range(4)]
+    assert first.latency == op.stream().latency == 0 and first.emitted == 333
+    second = op.stream(decimate=True)
+    second.load_state_dict(first.state_dict())
+    rest = [second.process(x[..., 333:]), second.flush()]
+    offline = wavedil.cwt(x, octaves=4, voices=2, alignment="causal", decimate=True)
+    for j, octave in enumerate(_octaves([head] + rest, 4)):
+        np.testing.assert_array_equal(octave, offline.octave(j))
+    with pytest.raises(ValueError, match="op: expected 'CWTStream', got 'DecimatedCWTStream'"):
+        op.stream().load_state_dict(first.state_dict())
+    empty = wavedil.CWT(octaves=3, voices=2).stream(decimate=True).flush()
+    assert [e.shape for e in empty] == [(2, 0)] * 3
+    assert "DecimatedCWTStream('morlet6', octaves=3" in repr(
+        wavedil.CWT(octaves=3, voices=2).stream(decimate=True))
+
+
 def test_the_scalogram_example_streams_equal_to_offline(tmp_path, capsys):
     import runpy
     from pathlib import Path
@@ -365,6 +426,10 @@ def test_a_wavelet_without_symmetry_runs_the_unfolded_path():
         assert_close(dec.octave(j), r.octave(j)[:, :: 2**j])
     streamed = wavedil.run_stream(wavedil.CWT(shifted, **options), x, [7, 1, 300])
     np.testing.assert_array_equal(streamed, r.coefficients)
+    sparse = wavedil.CWT(shifted, **options).stream(decimate=True)
+    parts = [sparse.process(x[i : i + 701]) for i in range(0, x.size, 701)] + [sparse.flush()]
+    for j, octave in enumerate(_octaves(parts, 3)):
+        np.testing.assert_array_equal(octave, dec.octave(j))
 
 
 def test_dask_with_the_receptive_fields_halo():

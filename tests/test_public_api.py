@@ -15,7 +15,7 @@ API = {
         "modwt", "imodwt", "modwtmra",
         "probe_receptive_field", "receptive_field", "run_stream", "specs_from_schedule",
         "wavelist", "Resynthesis", "ResynthesisStream",
-        "cwt", "CWT", "CWTStream", "CWTResult", "ContinuousWavelet", "NAM",
+        "cwt", "CWT", "CWTStream", "DecimatedCWTStream", "CWTResult", "ContinuousWavelet", "NAM",
     ],
     "wavedil.nn": [
         "AlignedConv1d", "CausalConv1d", "Stack", "Streaming", "TCN", "TemporalBlock",

@@ -94,6 +94,7 @@ FACTORIES = {
     "ResynthesisStream": (lambda p: wavedil.ResynthesisStream("db4", 3, np.tanh), None),
     "CWT": (lambda p: wavedil.CWT(octaves=6, voices=12), None),
     "CWTStream": (lambda p: wavedil.CWTStream(octaves=6, voices=12), None),
+    "DecimatedCWTStream": (lambda p: wavedil.DecimatedCWTStream(octaves=6, voices=12), None),
     "CWTResult": (lambda p: wavedil.cwt(np.zeros(4096), octaves=6), None),
     "ContinuousWavelet": (lambda p: wavedil.ContinuousWavelet.morse(), None),
     "TCN": (lambda p: _tcn(), None),

@@ -45,6 +45,7 @@ from .wavelets import (
     ContinuousWavelet,
     CWTResult,
     CWTStream,
+    DecimatedCWTStream,
     Denoiser,
     DenoiseStream,
     FilterBank,
@@ -106,6 +107,7 @@ __all__ = [
     "cwt",
     "CWT",
     "CWTStream",
+    "DecimatedCWTStream",
     "CWTResult",
     "ContinuousWavelet",
     # models

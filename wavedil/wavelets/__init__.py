@@ -8,14 +8,18 @@
 - ``denoise_stream``: ``DenoiseStream`` and its operator form ``Denoiser``.
 - ``resynthesis``: ``ResynthesisStream`` (analysis, your function, synthesis, live) and
   its operator form ``Resynthesis``.
-- ``cwt``, ``cwt_stream``, ``cwt_plan``, ``cwt_wavelets``: Holschneider's continuous
-  wavelet transform (voices per octave, à trous): ``cwt`` offline, ``CWTStream`` / ``CWT``
-  live, the geometry, the wavelets (``ContinuousWavelet``) and Lagrange interpolators.
+- ``cwt``, ``cwt_stream``, ``cwt_decimated``, ``cwt_operator``, ``cwt_plan``,
+  ``cwt_wavelets``: Holschneider's continuous wavelet transform (voices per octave, à
+  trous): ``cwt`` offline, ``CWTStream`` / ``DecimatedCWTStream`` live (every sample, or
+  octave j every 2^j), the operator ``CWT``, the geometry, the wavelets
+  (``ContinuousWavelet``) and Lagrange interpolators.
 """
 
 from .banks import FilterBank, filter_bank, noise_gain, wavelist
 from .cwt import CWTResult, cwt
-from .cwt_stream import CWT, CWTStream
+from .cwt_decimated import DecimatedCWTStream
+from .cwt_operator import CWT
+from .cwt_stream import CWTStream
 from .cwt_wavelets import ContinuousWavelet, lagrange_interpolator
 from .denoise import denoise
 from .denoise_stream import Denoiser, DenoiseStream
@@ -25,7 +29,7 @@ from .streams import AtrousStream, AtrousTransform, InverseAtrousStream
 from .transform import AtrousResult, atrous, iatrous, level_energies, max_level, mra
 
 __all__ = ["AtrousResult", "AtrousStream", "AtrousTransform", "CWT", "CWTResult", "CWTStream",
-           "ContinuousWavelet", "DenoiseStream", "Denoiser", "FilterBank", "InverseAtrousStream",
-           "Resynthesis", "ResynthesisStream", "atrous", "cwt", "denoise", "filter_bank",
-           "iatrous", "imodwt", "lagrange_interpolator", "level_energies", "max_level", "modwt",
-           "modwtmra", "mra", "noise_gain", "wavelist"]
+           "ContinuousWavelet", "DecimatedCWTStream", "DenoiseStream", "Denoiser", "FilterBank",
+           "InverseAtrousStream", "Resynthesis", "ResynthesisStream", "atrous", "cwt", "denoise",
+           "filter_bank", "iatrous", "imodwt", "lagrange_interpolator", "level_energies",
+           "max_level", "modwt", "modwtmra", "mra", "noise_gain", "wavelist"]

@@ -16,7 +16,9 @@ the measured table).
 ``decimate=True`` keeps octave j on a grid of hop 2^j (``result.octave(j)``; the same
 values as the undecimated transform on that grid, up to rounding): each level then runs
 on its signal taken every 2^l samples, the Mallat-like pyramid Shensa wed to the à trous
-algorithm, and the coefficients take about ``2 voices T`` instead of ``octaves voices T``.
+algorithm, and the coefficients take about ``2 voices T`` instead of ``octaves voices T``
+(one engine, ``wavedil.wavelets.cwt_decimated``, serves it and its stream,
+``CWT(...).stream(decimate=True)``).
 
 Shape: ``x`` ``(..., T)`` with time on ``axis``; ``coefficients`` ``(bands, *x.shape)``
 complex (complex64 for float32 input).
@@ -31,8 +33,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import as_float_array, positive_int
+from .cwt_decimated import decimated_rows
 from .cwt_plan import CWTPlan, default_octaves, make_plan
-from .cwt_stream import complex_dtype, pad_mode, transform_rows
+from .cwt_stream import transform_rows
 from .cwt_wavelets import WaveletLike
 
 BOUNDARIES = ("zero", "edge", "periodic", "symmetric", "reflect")
@@ -145,7 +148,9 @@ def cwt(x: npt.ArrayLike, wavelet: WaveletLike = "morlet", octaves: int | None =
         sample_rate: samples per second, for ``frequencies`` in Hz.
 
     Its operator twin ``CWT`` has the same defaults (``octaves=8``; boundary ``"zero"``
-    or ``"edge"``, time last): ``CWT(...)(x)`` equals ``cwt(x, ...).coefficients``.
+    or ``"edge"``, time last): ``CWT(...)(x)`` equals ``cwt(x, ...).coefficients``, and
+    ``CWT(...).stream(decimate=True)`` gives ``cwt(x, ..., decimate=True).octave(j)``
+    chunk by chunk.
 
     Shape: ``x`` ``(..., T)``; ``coefficients`` ``(bands, *x.shape)``.
     """
@@ -172,7 +177,7 @@ def cwt(x: npt.ArrayLike, wavelet: WaveletLike = "morlet", octaves: int | None =
     moved = np.moveaxis(x, axis, -1)
     rows = np.ascontiguousarray(moved).reshape(math.prod(moved.shape[:-1]), length)
     if decimate:
-        blocks = _decimated(plan, rows, boundary)
+        blocks = tuple(decimated_rows(plan, rows, boundary))
     else:
         out = transform_rows(plan, rows, boundary)
         blocks = tuple(out[j * voices : (j + 1) * voices] for j in range(plan.octaves))
@@ -181,60 +186,3 @@ def cwt(x: npt.ArrayLike, wavelet: WaveletLike = "morlet", octaves: int | None =
                                time_axis) for b in blocks)
     return CWTResult(plan, shaped, length, boundary, bool(decimate),
                      None if sample_rate is None else float(sample_rate), axis - x.ndim)
-
-
-def _decimated(plan: CWTPlan, rows: np.ndarray, boundary: str) -> tuple[np.ndarray, ...]:
-    """Octave j of ``(rows, T)`` on the grid ``0, 2^j, 2^(2j), ...``: per octave
-    ``(voices, rows, ceil(T / 2^j))``.
-
-    Level l keeps x_l at the multiples of 2^l only (``pyramid[l][i]`` is x_l at
-    ``2^l (i + offset_l)``): the lowpass reads it 1 sample apart with a step of 2; a band
-    of octave j reads its level 1 apart with a step of ``2^(j - l)``.
-    """
-    from ..engine.compiled import complex_bands, strided_correlate
-
-    length, dtype = rows.shape[1], rows.dtype
-    octaves, voices = plan.octaves, plan.voices
-    sizes = [-(-length // 2**j) for j in range(octaves)]
-    out = [np.empty((voices, rows.shape[0], n), complex_dtype(dtype)) for n in sizes]
-    if length == 0:
-        return tuple(out)
-    taps = plan.lowpass.size
-    grain = 2 ** (plan.depth + 1)  # pads in whole grains keep every grid aligned
-    left = -(-(int(plan.reach[:, 0].max()) + taps * grain) // grain) * grain
-    right = int(plan.reach[:, 1].max()) + (taps + 1) * grain + 2**octaves
-    pyramid = [np.pad(rows, ((0, 0), (left, right)), mode=pad_mode(boundary, length))]
-    offsets = [-left]
-    lowpass = np.ascontiguousarray(plan.lowpass, dtype)
-    for level in range(plan.depth):
-        skip = plan.lowpass_extent(level)[0] // 2**level  # the lowpass's left, in samples
-        below, n_below = pyramid[level], pyramid[level].shape[1]
-        first = -(-(offsets[level] + skip) // 2)
-        last = (offsets[level] + n_below - taps + skip) // 2
-        above = np.empty((rows.shape[0], last - first + 1), dtype)
-        strided_correlate(below, 2 * first - skip - offsets[level], 2, lowpass, 1, above, 0,
-                          above.shape[1])
-        pyramid.append(above)
-        offsets.append(first)
-    for j in range(octaves):
-        bands = np.arange(j * voices, (j + 1) * voices)
-        level = int(plan.levels[bands[0]])
-        spacing = 2**level
-        longest = max(plan.filters[b].size for b in bands)
-        re = np.zeros((voices, longest), dtype)
-        im = np.zeros((voices, longest), dtype)
-        starts = np.empty(voices, np.int64)
-        lengths = np.empty(voices, np.int64)
-        for i, b in enumerate(bands):
-            filt = plan.filters[b]
-            re[i, : filt.size], im[i, : filt.size] = filt.real, filt.imag
-            lengths[i] = filt.size
-            starts[i] = -(plan.band_extent(int(b))[0] // spacing) - offsets[level]
-        step = 2 ** (j - level)
-        ends = starts + (sizes[j] - 1) * step + lengths
-        if starts.min() < 0 or ends.max() > pyramid[level].shape[1]:
-            raise RuntimeError("cwt(decimate=True): the pad is too short (a bug)")
-        complex_bands(pyramid[level], starts, step, 1, re, im, lengths,
-                      plan.wavelet.hermitian, np.arange(voices, dtype=np.int64), out[j], 0,
-                      sizes[j])
-    return tuple(out)

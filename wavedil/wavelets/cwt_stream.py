@@ -1,4 +1,4 @@
-"""The continuous wavelet transform in real time: ``CWTStream`` and its operator ``CWT``.
+"""The continuous wavelet transform in real time: ``CWTStream`` and its engine ``Cascade``.
 
 One engine serves the offline call and the stream (``Cascade``): the signal, extended by
 its boundary (``pad_left`` samples before, ``latency`` after), arrives in pieces; level l
@@ -9,6 +9,8 @@ reach), computes what the new samples of x_(l-1) allow, and every band of every 
 writes the outputs that all bands can compute. So the work per chunk grows with the chunk
 and the taps, never with the dilation; every output is one fixed sum (the compiled loops of
 ``wavedil.engine.compiled``), and any chunking gives the offline result bit for bit.
+``DecimatedCWTStream`` (``wavedil.wavelets.cwt_decimated``) is this stream on the
+decimated engine (``new_cascade``): octave j every 2^j samples.
 
 Latency: the largest lookahead of a band (0 when causal); the stream holds back that many
 samples and ``flush`` returns them (the boundary's ``latency`` samples fed to the cascade).
@@ -23,15 +25,13 @@ after the end); the offline ``wavedil.cwt`` adds ``"periodic"``, ``"symmetric"``
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from ..engine.checks import as_float_array, positive_int
+from ..engine.checks import positive_int
 from ..engine.history import History
 from ..engine.spec import Branches
 from ..engine.state import INTEGER, ArraySpec, count_spec, history_spec, scalar
@@ -67,6 +67,7 @@ class Cascade:
         lo = [-self.pad_left]
         for level in range(depth):
             lo.append(lo[-1] + plan.lowpass_extent(level)[0])
+        self.lo = lo
         self.hi = np.array(lo, np.int64)
         self.done = 0  # outputs written so far (x indices 0 .. done - 1)
         delays = [sum(plan.lowpass_extent(i)[1] for i in range(level))
@@ -97,11 +98,20 @@ class Cascade:
         rights = np.array([plan.band_extent(int(b))[1] for b in bands], np.int64)
         return bands.astype(np.int64), re, im, lengths, lefts, rights
 
+    def outputs(self, start: int, stop: int) -> Any:
+        """Room for the outputs ``start .. stop - 1``: ``(bands, rows, n)`` complex."""
+        return np.empty((self.plan.bands, self.rows, max(0, stop - start)),
+                        complex_dtype(self.dtype))
+
+    def held(self, level: int, end: int) -> int:
+        """The samples of x_level in ``[lo, end)`` (what its history has seen)."""
+        return end - self.lo[level]
+
     def ready(self) -> int:
         """The x index up to which (exclusive) every band can compute."""
         return min(int(self.hi[level]) - int(arrays[5].max()) for level, arrays in self.groups)
 
-    def advance(self, piece: np.ndarray, out: np.ndarray, base: int, limit: int) -> None:
+    def advance(self, piece: np.ndarray, out: Any, base: int, limit: int) -> None:
         """Feed ``piece`` ``(rows, m)`` of the extended signal; write the outputs that are
         ready (and ``< limit``) to ``out[:, :, index - base]``."""
         from ..engine.compiled import complex_bands, strided_correlate
@@ -136,7 +146,7 @@ class Cascade:
                           plan.wavelet.hermitian, bands, out, self.done - base, n)
         self.done = stop
 
-    def run(self, extended: np.ndarray, out: np.ndarray, base: int, limit: int) -> None:
+    def run(self, extended: np.ndarray, out: Any, base: int, limit: int) -> None:
         """``advance`` over ``extended`` ``(rows, n)`` in pieces of at most ``PIECE``."""
         for start in range(0, extended.shape[1], PIECE):
             self.advance(extended[:, start : start + PIECE], out, base, limit)
@@ -211,19 +221,23 @@ class CWTStream(BandedStream):
 
     def new_state(self, batch: int, dtype: np.dtype) -> CWTState:
         """Stream hook: a fresh cascade for ``batch * C`` rows of ``dtype``."""
-        return CWTState(Cascade(self.plan, batch * self.channels, dtype))
+        return CWTState(self.new_cascade(batch * self.channels, dtype))
 
-    def _feed(self, x: np.ndarray, final: bool) -> np.ndarray:
-        """``(rows, m)`` in (the pads added here), ``(bands, rows, ready)`` out."""
+    def new_cascade(self, rows: int, dtype: np.dtype) -> Cascade:
+        """The engine of ``rows`` signals (``Cascade``; a subclass may run another)."""
+        return Cascade(self.plan, rows, dtype)
+
+    def _feed(self, x: np.ndarray, final: bool) -> Any:
+        """``(rows, m)`` in (the pads added here), the cascade's outputs out
+        (``Cascade.outputs``: ``(bands, rows, ready)``)."""
         state = self.state
         cascade = state.cascade
         count = state.count + x.shape[1]
         stop = count if final else max(0, count - self.latency)
-        out = np.empty((self.plan.bands, x.shape[0], max(0, stop - cascade.done)),
-                       complex_dtype(x.dtype))
+        base = cascade.done
+        out = cascade.outputs(base, stop)
         if count == 0:
             return out
-        base = cascade.done
         if state.count == 0 and x.shape[1]:  # the left boundary, before the first sample
             first = x[:, :1] if self.boundary == "edge" else np.zeros_like(x[:, :1])
             cascade.run(np.repeat(first, cascade.pad_left, axis=1), out, base, stop)
@@ -301,6 +315,7 @@ class CWTStream(BandedStream):
             raise ValueError(f"state 'done' is {done} and 'count' {count}: expected done "
                              f"{max(0, count - self.latency)} (latency {self.latency})")
         lo, sizes, rights = self._geometry()
+        probe = self.new_cascade(1, np.dtype(np.float64))
         ends = list(lo)
         if count:
             ends[0] = count
@@ -312,7 +327,7 @@ class CWTStream(BandedStream):
         for level, size in enumerate(sizes):
             key = f"level{level}.history"
             held = np.shape(arrays[key])[-1] if key in arrays else 0
-            want = min(size, ends[level] - lo[level])
+            want = min(size, probe.held(level, ends[level]))
             if held != want:
                 raise ValueError(f"state '{key}' holds {held} samples, expected {want} "
                                  f"('count' {count})")
@@ -323,7 +338,7 @@ class CWTStream(BandedStream):
     def _geometry(self) -> tuple[list[int], list[int], list[int]]:
         """Each lowpass level's first index, each level's history size, and each lowpass's
         right extent (a fresh cascade's)."""
-        cascade = Cascade(self.plan, 1, np.dtype(np.float64))
+        cascade = self.new_cascade(1, np.dtype(np.float64))
         rights = [self.plan.lowpass_extent(level)[1] for level in range(self.plan.depth)]
         return ([int(v) for v in cascade.hi], [h.size for h in cascade.histories], rights)
 
@@ -363,77 +378,6 @@ class CWTStream(BandedStream):
         cascade.hi[:] = ends
         cascade.done = counts["done"]
         self.state.count = counts["count"]
-
-
-class CWT:
-    """The CWT as an operator: offline call, ``.stream()``, per-band facts.
-
-    ``op(x)`` equals ``wavedil.cwt(x, ...).coefficients`` (time last; boundary ``"zero"``
-    or ``"edge"``) and what ``op.stream()`` returns chunk by chunk.
-
-    Args:
-        wavelet: ``"morlet"`` (ω0 = 6), ``"morse"``, a ``ContinuousWavelet`` or a callable.
-        octaves, voices: ``octaves * voices`` bands at scales ``scale0 2^(j + m/voices)``.
-        scale0: the smallest scale in samples; a0: octaves below it are computed directly.
-        interpolator: the Lagrange interpolator's points (2, 4, 6, 8, ...).
-        alignment: ``"centered"`` (latency: the largest lookahead) or ``"causal"`` (0).
-        boundary: ``"zero"`` or ``"edge"``; channels: C of each chunk.
-
-    Shape: ``(T,)``, ``(C, T)`` or ``(B, C, T)`` in; ``(bands, *x.shape)`` complex out.
-    """
-
-    def __init__(self, wavelet: WaveletLike = "morlet", octaves: int = 8, voices: int = 12,
-                 scale0: float = 2.0, a0: float = 8.0, interpolator: int = 8,
-                 alignment: str = "centered", boundary: str = "zero",
-                 channels: int = 1) -> None:
-        if boundary not in STREAM_BOUNDARIES:
-            raise ValueError(f"CWT's boundary must be one of {STREAM_BOUNDARIES} (wavedil.cwt "
-                             f"offers periodic, symmetric and reflect), got {boundary!r}")
-        self.plan = make_plan(wavelet, octaves, voices, scale0, a0, interpolator, alignment)
-        self.boundary = boundary
-        self.channels = positive_int(channels, "channels")
-
-    def __repr__(self) -> str:
-        return f"CWT({_options(self.plan, self.boundary, self.channels)})"
-
-    @property
-    def latency(self) -> int:
-        """Samples a stream holds back: the largest band lookahead (0 when causal)."""
-        return self.plan.latency
-
-    @property
-    def spec(self) -> Branches:
-        """The spec tree (``wavedil.receptive_field(op)``, ``wavedil.halo(op)``)."""
-        return self.plan.spec
-
-    @property
-    def scales(self) -> np.ndarray:
-        """``(bands,)``: each band's scale in samples, ``scale0 2^(j + m/voices)``, increasing."""
-        return self.plan.scales.copy()
-
-    def frequencies(self, sample_rate: float | None = None) -> np.ndarray:
-        """Per band, the centre frequency (cycles per sample, or Hz given ``sample_rate``)."""
-        return self.plan.frequencies(sample_rate)
-
-    def __call__(self, x: npt.ArrayLike) -> np.ndarray:
-        x = as_float_array(x, "x")
-        if x.ndim not in (1, 2, 3) or (x.ndim > 1 and x.shape[-2] != self.channels):
-            raise ValueError(f"x must be (T,), ({self.channels}, T) or (B, {self.channels}, "
-                             f"T) for channels={self.channels}, got shape {x.shape}")
-        if x.ndim == 1 and self.channels != 1:
-            raise ValueError(f"a (T,) signal has 1 channel, this CWT expects "
-                             f"{self.channels}: give ({self.channels}, T)")
-        rows = np.ascontiguousarray(x).reshape(math.prod(x.shape[:-1]), x.shape[-1])
-        y = transform_rows(self.plan, rows, self.boundary)
-        return y.reshape((self.plan.bands,) + x.shape)
-
-    def stream(self, batch: int | None = None) -> CWTStream:
-        """A fresh ``CWTStream`` with these options; ``batch`` fixes the batch size of 3-D
-        chunks."""
-        plan = self.plan
-        return CWTStream(plan.wavelet, plan.octaves, plan.voices, plan.scale0, plan.a0,
-                         plan.interpolator, plan.alignment, self.boundary, self.channels,
-                         batch)
 
 
 def _options(plan: CWTPlan, boundary: str, channels: int) -> str:
