@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..engine.checks import as_float_array, positive_int
+from ..engine.checks import positive_int
+from ..engine.finite import as_signal
 from ..engine.history import History
 from ..engine.spec import Branches
 from ..engine.state import INTEGER, ArraySpec, count_spec, history_spec, scalar
@@ -404,7 +405,7 @@ class CWT:
         return self.plan.frequencies(sample_rate)
 
     def __call__(self, x: npt.ArrayLike) -> np.ndarray:
-        x = as_float_array(x, "x")
+        x = as_signal(x, "x")
         if x.ndim not in (1, 2, 3) or (x.ndim > 1 and x.shape[-2] != self.channels):
             raise ValueError(f"x must be (T,), ({self.channels}, T) or (B, {self.channels}, "
                              f"T) for channels={self.channels}, got shape {x.shape}")
