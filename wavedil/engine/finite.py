@@ -86,12 +86,14 @@ def policy() -> str:
 def check_signal(a: np.ndarray, name: str) -> None:
     """Refuse ``a`` (ValueError quoting its first bad sample) if it holds a NaN or an
     infinity and the policy is ``"refuse"``."""
-    if _policy != "refuse" or a.dtype.kind not in "fc":
+    if _policy != "refuse":
         return
-    if a.size <= _FEW and a.dtype.kind == "f":  # a short chunk: cheaper without ufuncs
-        if all(map(math.isfinite, a.ravel().tolist())):
+    kind, size = a.dtype.kind, a.size
+    if kind == "f" and size <= _FEW:  # a short chunk: cheaper without ufuncs
+        if (math.isfinite(a.item()) if size == 1
+                else all(map(math.isfinite, a.ravel().tolist()))):
             return
-    elif np.isfinite(a).all():
+    elif kind not in "fc" or np.isfinite(a).all():
         return
     raise ValueError(nonfinite_message(a, name))
 
