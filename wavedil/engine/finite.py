@@ -42,31 +42,14 @@ _FEW = 16  # up to this many samples, a Python loop is quicker than np.isfinite
 _policy = "refuse"
 
 
-class nonfinite:  # (a lower-case name: it is called like a function)
-    """``nonfinite(policy)``: set the process-wide non-finite input policy, ``"refuse"``
-    (the default) or ``"confine"`` (module docstring); ``nonfinite()`` changes nothing.
+class Setting:
+    """The policy in force after a ``nonfinite`` call (``policy``) and the one before it
+    (``previous``), which leaving a ``with`` block puts back."""
 
-    The object returned restores the previous policy on leaving a ``with`` block; its
-    ``policy`` is the policy in force after the call.
+    def __init__(self, policy: str, previous: str) -> None:
+        self.policy, self.previous = policy, previous
 
-    >>> import wavedil
-    >>> with wavedil.nonfinite("confine"):
-    ...     wavedil.nonfinite().policy
-    'confine'
-    >>> wavedil.nonfinite().policy
-    'refuse'
-    """
-
-    def __init__(self, policy: str | None = None) -> None:
-        global _policy
-        if policy is not None and policy not in POLICIES:
-            raise ValueError(f"the non-finite policy must be one of {POLICIES}, got {policy!r}")
-        self.previous = _policy
-        if policy is not None:
-            _policy = policy
-        self.policy = _policy
-
-    def __enter__(self) -> nonfinite:
+    def __enter__(self) -> Setting:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
@@ -76,6 +59,29 @@ class nonfinite:  # (a lower-case name: it is called like a function)
 
     def __repr__(self) -> str:
         return f"nonfinite({self.policy!r})"
+
+
+def nonfinite(policy: str | None = None) -> Setting:
+    """Set the process-wide non-finite input policy, ``"refuse"`` (the default) or
+    ``"confine"`` (module docstring); ``nonfinite()`` changes nothing.
+
+    Returns a ``Setting``: its ``policy`` is the policy now in force, and leaving a
+    ``with`` block puts the previous one back.
+
+    >>> import wavedil
+    >>> with wavedil.nonfinite("confine"):
+    ...     wavedil.nonfinite().policy
+    'confine'
+    >>> wavedil.nonfinite().policy
+    'refuse'
+    """
+    global _policy
+    if policy is not None and policy not in POLICIES:
+        raise ValueError(f"the non-finite policy must be one of {POLICIES}, got {policy!r}")
+    previous = _policy
+    if policy is not None:
+        _policy = policy
+    return Setting(_policy, previous)
 
 
 def policy() -> str:
