@@ -24,7 +24,16 @@ from contract import feed, finish, split
 from helpers import assert_close, chunk_sizes
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from registry import ENTRIES, CondOp, InverseAtrousOp, build, layouts, make_input
+from registry import (
+    ENTRIES,
+    ComplexAsRealOp,
+    CondOp,
+    InverseAtrousOp,
+    TorchOp,
+    build,
+    layouts,
+    make_input,
+)
 
 import wavedil
 from wavedil.wavelets.denoise import (
@@ -189,7 +198,11 @@ def test_wavenet_conditioning_is_checked_too():
 
 def _extent(name, op) -> tuple[int, int]:
     """``(left, right)``: the input samples before and after ``n`` that output ``n`` reads."""
-    inner = op.op if isinstance(op, CondOp) else getattr(op, "op", op)
+    inner = op
+    while isinstance(inner, (CondOp, ComplexAsRealOp)):
+        inner = inner.op
+    if isinstance(inner, TorchOp):
+        inner = inner.module
     if isinstance(inner, InverseAtrousOp):  # the synthesis reads ahead only
         return 0, inner.stream().latency
     children = inner.stream().children() if hasattr(inner, "stream") else {}
