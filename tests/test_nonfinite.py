@@ -13,7 +13,7 @@
   statistics, whose thresholds come from one footprint fewer of coefficients: their
   outputs are exact before the footprint (the running statistics read the past only) and
   finite after it; on signals long against the footprint (and the offline ``denoise``),
-  within ``DENOISE_TOL`` of the signal's scale.
+  within ``DENOISE_RMS`` and ``DENOISE_PEAK`` (``_close_statistically``).
 """
 
 import re
@@ -44,7 +44,6 @@ from wavedil.wavelets.denoise import (
 )
 
 BAD = [np.nan, np.inf, -np.inf]
-NUMPY = sorted(name for name in ENTRIES if not name.startswith("nn."))
 CASES = [pytest.param(name, marks=[pytest.mark.slow] if name.startswith("nn.") else [])
          for name in sorted(ENTRIES)]
 # a user's band processor with its own running statistic (a running peak): not ours to confine
@@ -52,7 +51,11 @@ UNCONFINED = {"Resynthesis-haar-running-peak-edge"}
 # running noise and threshold estimates over windows that lose the footprint's coefficients
 ESTIMATED = {"Denoiser-starlet-running", "Denoiser-starlet-centered-edge",
              "Denoiser-default-running"}
-DENOISE_TOL = 0.1  # measured: up to 0.065 (offline BayesShrink, 2% of the coefficients lost)
+# outside the footprint, the change by thresholds estimated without the footprint's
+# coefficients (2% of them offline here): RMS <= 5% of the clean output's RMS, every sample
+# <= 25% of its peak (measured over 60 signals: RMS median 0.1-0.2%, max 1.6%; peak median
+# 0.5-1.2%, max 12%)
+DENOISE_RMS, DENOISE_PEAK = 0.05, 0.25
 
 
 @pytest.fixture(autouse=True)
@@ -196,6 +199,14 @@ def test_wavenet_conditioning_is_checked_too():
 
 # -- confinement under the opt-in ---------------------------------------------------------------
 
+def _close_statistically(y, clean):
+    """``y`` within the estimated denoisers' tolerance of ``clean`` (module docstring)."""
+    assert np.isfinite(y).all()
+    change = y - clean
+    assert np.sqrt(np.mean(change**2)) <= DENOISE_RMS * np.sqrt(np.mean(clean**2))
+    assert np.max(np.abs(change)) <= DENOISE_PEAK * np.max(np.abs(clean))
+
+
 def _extent(name, op) -> tuple[int, int]:
     """``(left, right)``: the input samples before and after ``n`` that output ``n`` reads."""
     inner = op
@@ -319,7 +330,7 @@ def _denoise_extent(wavelet, levels, alignment) -> int:
 @settings(max_examples=8, deadline=None)
 def test_offline_denoise_confined(wavelet, alignment, seed, data):
     """Periodic boundary (the footprint wraps); a fixed sigma and k: exact outside the
-    footprint; estimated thresholds: within DENOISE_TOL of the signal's scale."""
+    footprint; estimated thresholds: ``_close_statistically``."""
     rng = np.random.default_rng(seed)
     length, levels = 1024, 3
     t = np.arange(length)
@@ -330,15 +341,16 @@ def test_offline_denoise_confined(wavelet, alignment, seed, data):
     reach = _denoise_extent(wavelet, levels, alignment)
     distance = np.abs((t - p + length // 2) % length - length // 2)  # periodic
     outside = distance > reach
-    for options, tol in (({"sigma": 0.3, "threshold": 3.0}, 1e-12), ({}, DENOISE_TOL)):
+    for options in ({"sigma": 0.3, "threshold": 3.0}, {}):
         clean = wavedil.denoise(x, wavelet, levels, alignment=alignment, boundary="periodic",
                                 **options)
         with wavedil.nonfinite("confine"):
             y = wavedil.denoise(bad, wavelet, levels, alignment=alignment, boundary="periodic",
                                 **options)
-        assert np.isfinite(y[outside]).all()
-        np.testing.assert_allclose(y[outside], clean[outside], rtol=0,
-                                   atol=tol * np.max(np.abs(clean)))
+        if options:
+            assert_close(y[outside], clean[outside])
+        else:
+            _close_statistically(y[outside], clean[outside])
 
 
 def test_stream_denoiser_spoils_the_footprints_only():
@@ -362,6 +374,4 @@ def test_stream_denoiser_spoils_the_footprints_only():
         reach[max(0, p - right) : p + left + 1] = True
     assert not (spoiled & ~reach).any()
     assert spoiled.sum() <= 2 * (left + right + 1) == 2 * 931
-    clean = op(x)
-    np.testing.assert_allclose(y[~reach], clean[~reach], rtol=0,
-                               atol=DENOISE_TOL * np.max(np.abs(clean)))
+    _close_statistically(y[~reach], op(x)[~reach])
