@@ -13,9 +13,11 @@
 - ``state`` / ``state_at_end``: a state saved half way / after the last chunk
   (``state_dict``, ``np.savez``, ``np.load`` without pickles) and loaded into a fresh stream
   continues bit for bit (to the flush);
-- ``reject_channels`` / ``reject_dtype`` / ``reject_ndim``: a chunk of the wrong channel
-  count, dtype (after the first chunk) or number of dimensions raises ValueError/TypeError
-  and leaves the state unchanged (the continuation is bit for bit the clean run).
+- ``reject_channels`` / ``reject_dtype`` / ``reject_ndim`` / ``reject_nonfinite``: a chunk
+  of the wrong channel count, dtype (after the first chunk) or number of dimensions, or
+  with a NaN sample (the default non-finite policy, ``wavedil.nonfinite``), raises
+  ValueError/TypeError and leaves the state unchanged (the continuation is bit for bit the
+  clean run).
 
 ``check_unused_flush`` and ``check_states_in_fresh_process`` cover the flush of a stream
 that never saw a chunk and a state continued in another Python process.
@@ -35,7 +37,7 @@ import pytest
 from helpers import assert_close
 
 CHECKS = ("chunking", "reset", "state", "state_at_end", "reject_channels", "reject_dtype",
-          "reject_ndim")
+          "reject_ndim", "reject_nonfinite")
 TESTS_DIR = Path(__file__).resolve().parent
 
 
@@ -104,8 +106,10 @@ def bad_chunks(chunk: np.ndarray) -> dict[str, np.ndarray]:
     else:
         channels = np.concatenate([chunk, chunk[..., -1:, :]], axis=-2)
     other = np.float32 if chunk.dtype == np.float64 else np.float64
+    nonfinite = chunk.copy()  # a NaN in the first channel (the audio of a conditioned chunk)
+    nonfinite[(0,) * (chunk.ndim - 1) + (chunk.shape[-1] // 2,)] = np.nan
     return {"reject_channels": channels, "reject_dtype": chunk.astype(other),
-            "reject_ndim": chunk[None]}
+            "reject_ndim": chunk[None], "reject_nonfinite": nonfinite}
 
 
 def check_streaming_contract(op, x, sizes, *, batch=None, checks=CHECKS):

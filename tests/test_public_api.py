@@ -16,6 +16,7 @@ API = {
         "probe_receptive_field", "receptive_field", "run_stream", "specs_from_schedule",
         "wavelist", "Resynthesis", "ResynthesisStream",
         "cwt", "CWT", "CWTStream", "DecimatedCWTStream", "CWTResult", "ContinuousWavelet", "NAM",
+        "nonfinite",
     ],
     "wavedil.nn": [
         "AlignedConv1d", "CausalConv1d", "Stack", "Streaming", "TCN", "TemporalBlock",

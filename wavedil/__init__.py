@@ -22,6 +22,7 @@ from .engine import (
     Stream,
     conv1d,
     dilation_schedule,
+    nonfinite,
     run_stream,
 )
 from .models import NAM, TCN, Stack, WaveNet, load
@@ -82,6 +83,7 @@ __all__ = [
     "Chain",
     "Branches",
     "dilation_schedule",
+    "nonfinite",
     # wavelets
     "atrous",
     "iatrous",

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .engine.checks import as_float_array, per_axis
+from .engine.finite import as_signal
 
 MODES = ("full", "same", "valid")
 
@@ -72,7 +73,7 @@ def dilated_correlate(x: npt.ArrayLike, k: npt.ArrayLike, dilation: int | Sequen
 
 
 def _inputs(x: npt.ArrayLike, k: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    x = as_float_array(x, "x")
+    x = as_signal(x, "x")
     k = as_float_array(k, "k")
     if x.ndim == 0 or x.ndim != k.ndim:
         raise ValueError(

@@ -7,6 +7,7 @@ a whole chain, compiled per-tap and per-level loops), each held to the same orac
 
 - ``spec``: ``LayerSpec`` and alignments, the vocabulary every layer describes itself in.
 - ``checks``: input checks shared by every module (dtypes, shapes, positive integers).
+- ``finite``: the non-finite input policy (refuse by default, or confine), one check.
 - ``history``: ``History``, a stream's past without re-copying, and the ``DelayLine``.
 - ``stream``: the streaming contract (``Stream``) and the drivers ``run_stream``/``feed_stream``.
 - ``state``: what a saved stream state may hold (``ArraySpec`` per key), checked on load.
@@ -22,10 +23,11 @@ Nothing here imports from the wavelets, models, receptive or torch rooms.
 """
 
 from .conv import ConvStream, DilatedConv1d, conv1d
+from .finite import nonfinite
 from .history import DelayLine, History
 from .spec import Branches, Chain, LayerSpec, Shift, dilation_schedule, resolve_alignment
 from .stream import Stream, feed_stream, run_stream
 
 __all__ = ["Branches", "Chain", "ConvStream", "DelayLine", "DilatedConv1d", "History",
            "LayerSpec", "Shift", "Stream", "conv1d", "dilation_schedule", "feed_stream",
-           "resolve_alignment", "run_stream"]
+           "nonfinite", "resolve_alignment", "run_stream"]

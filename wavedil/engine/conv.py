@@ -36,6 +36,7 @@ import numpy.typing as npt
 
 from .checks import as_float_array, check_finite, positive_int
 from .depthwise import depthwise_correlate
+from .finite import as_signal
 from .history import History
 from .memory import kept_block, scratch
 from .spec import LayerSpec, resolve_alignment
@@ -134,7 +135,7 @@ class DilatedConv1d:
     def __call__(self, x) -> np.ndarray:
         """Offline: the whole signal at once (see the module docstring for shapes)."""
         stream = self.stream()
-        y = stream.process(x)
+        y = stream.process(as_signal(x, "x"))
         tail = stream.flush()
         return np.concatenate([y, tail], axis=-1) if tail.shape[-1] else y
 
@@ -427,7 +428,7 @@ def conv1d(x: npt.ArrayLike, weight: npt.ArrayLike, bias: npt.ArrayLike | None =
     stream = DilatedConv1d(weight, bias, dilation, groups, alignment, boundary).stream()
     if state is not None:
         stream.load_state_dict(state)
-    y = stream.process(x)
+    y = stream.process(as_signal(x, "x"))
     if final:
         y = np.concatenate([y, stream.flush()], axis=-1)
     return y, stream.state_dict()

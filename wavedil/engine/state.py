@@ -12,7 +12,9 @@ the numbers, any state it could not continue exactly:
 - the arrays: each stream kind declares its own keys as ``ArraySpec`` (``state_spec``),
   its children's keys come under ``{child}.``; a key no spec names is refused, a required
   key must be present, and every array must have the spec's dtype, shape (the last axis
-  between ``shortest`` and the spec's length) and finite values within its bounds;
+  between ``shortest`` and the spec's length) and finite values within its bounds (a
+  NaN or infinity loads under ``wavedil.nonfinite("confine")``: it may be what the stream
+  let through);
 - then each kind's ``check_state`` compares the arrays with each other (a history's length
   with the samples counted, say).
 
@@ -29,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .finite import policy
 
 MAX_BATCH = 4096  # the most rows a loaded state may declare (its fresh buffers are per row)
 INTEGER = "integer"  # ArraySpec.dtype of a count: any integer dtype, read as a Python int
@@ -198,7 +202,8 @@ def check_array(key: str, value: Any, spec: ArraySpec) -> np.ndarray:
     if not fits:
         raise ValueError(f"state '{key}' must be {spec.describe()}, got {array.dtype} "
                          f"{array.shape}")
-    if spec.finite and array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+    if (spec.finite and array.dtype.kind == "f" and policy() == "refuse"
+            and not np.all(np.isfinite(array))):
         bad = int(array.size - np.count_nonzero(np.isfinite(array)))
         raise ValueError(f"state '{key}' must be finite, got {bad} non-finite value(s) of "
                          f"{array.size}")

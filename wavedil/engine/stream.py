@@ -7,8 +7,9 @@
 
 ``Stream`` holds what all streams share: the layout and dtype fixed by the first chunk
 (``(T,)``, ``(C, T)`` or ``(B, C, T)``), input checks that leave the state untouched when a
-chunk is rejected, and a state made of plain numpy arrays (``state_dict``) that can be
-saved with ``np.savez`` and loaded into a fresh stream of the same configuration.
+chunk is rejected (a NaN or infinite sample too, unless ``wavedil.nonfinite("confine")``),
+and a state made of plain numpy arrays (``state_dict``) that can be saved with ``np.savez``
+and loaded into a fresh stream of the same configuration.
 
 Latency: ``process`` holds back the first ``latency`` samples of the stream (it returns
 ``len(chunk)`` samples once ``latency`` samples have been seen) and ``flush`` returns them
@@ -53,6 +54,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .checks import as_float_array
+from .finite import check_signal
 from .state import ArraySpec, check_arrays, check_layout, read_meta, same_json
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -308,6 +310,7 @@ class Stream:
             if (x.ndim, batch) != (layout.ndim, layout.batch):
                 raise ValueError(f"this stream carries {layout.ndim}-D chunks with batch "
                                  f"{layout.batch}, got shape {x.shape}")
+        check_signal(x, "chunk")  # the non-finite policy (wavedil.engine.finite)
         return x.reshape(batch, channels, x.shape[-1]), layout
 
     def restore(self, y: np.ndarray) -> np.ndarray:

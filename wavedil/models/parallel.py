@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import positive_int
+from ..engine.finite import as_signal
 
 
 class _Splittable(Protocol):
@@ -95,7 +96,9 @@ def run_offline(model: _Splittable, x: npt.ArrayLike, cond: dict[str, npt.ArrayL
     """``model``'s offline output: a fresh stream over ``x``, split over ``workers``
     threads (default: numpy's BLAS thread count) by batch rows or, for one signal, in
     time."""
-    x = np.asarray(x)
+    x = as_signal(x, "x")  # the non-finite policy, on the whole input (its indices)
+    cond = {key: None if value is None else as_signal(value, key)
+            for key, value in cond.items()}
     if workers is not None:
         workers = positive_int(workers, "workers")
     future = model.latency

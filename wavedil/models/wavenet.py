@@ -33,8 +33,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..engine.checks import as_float_array, positive_int
+from ..engine.checks import positive_int
 from ..engine.conv import DilatedConv1d
+from ..engine.finite import as_signal
 from ..engine.fused import (
     FusedChain,
     FusedConv,
@@ -301,7 +302,7 @@ class WaveNetStream(ModelStream):
                 continue
             if value is None:
                 raise ValueError(f"this WaveNet needs {name} with {width} channels, got None")
-            v = np.asarray(as_float_array(value, name), x.dtype)
+            v = np.asarray(as_signal(value, name), x.dtype)
             want: tuple[int, ...]
             if name == "global_cond":
                 want = (batch, width) if ndim == 3 else (width,)

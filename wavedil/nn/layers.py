@@ -49,6 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..engine.checks import positive_int
+from ..engine.finite import check_signal
 from ..engine.spec import LayerSpec, resolve_alignment
 from ..engine.state import ArraySpec, check_fill, check_together, fill_table
 from ..engine.stream import Layout, Stream, single_consumer
@@ -204,6 +205,10 @@ class TorchStream(Stream):
             raise TypeError(f"this model computes in {dtype}, got a chunk of "
                             f"{np.asarray(chunk).dtype}")
         x, layout = self.accept(chunk)
+        for name, value in cond.items():  # the non-finite policy, before anything changes
+            if value is not None:
+                check_signal(value.detach().cpu().numpy() if isinstance(value, torch.Tensor)
+                             else np.asarray(value), name)
         self.begin(layout)
         tensors = self._cond(cond, layout)
         y = self.step(x, **tensors)  # (the module checks the conditioning)

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ..engine.checks import as_float_array, positive_int
+from ..engine.checks import positive_int
+from ..engine.finite import as_signal
 from .cwt_decimated import decimated_rows
 from .cwt_plan import CWTPlan, default_octaves, make_plan
 from .cwt_stream import transform_rows
@@ -154,7 +155,7 @@ def cwt(x: npt.ArrayLike, wavelet: WaveletLike = "morlet", octaves: int | None =
 
     Shape: ``x`` ``(..., T)``; ``coefficients`` ``(bands, *x.shape)``.
     """
-    x = as_float_array(x, "x")
+    x = as_signal(x, "x")
     if x.ndim == 0:
         raise ValueError(f"x must have a time axis, got a scalar of shape {x.shape}")
     if not -x.ndim <= axis < x.ndim:

@@ -12,7 +12,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from ..engine.checks import as_float_array, positive_int
+from ..engine.checks import positive_int
+from ..engine.finite import as_signal
 from ..engine.spec import Branches
 from .cwt_decimated import DecimatedCWTStream
 from .cwt_plan import make_plan
@@ -72,7 +73,7 @@ class CWT:
         return self.plan.frequencies(sample_rate)
 
     def __call__(self, x: npt.ArrayLike) -> np.ndarray:
-        x = as_float_array(x, "x")
+        x = as_signal(x, "x")
         if x.ndim not in (1, 2, 3) or (x.ndim > 1 and x.shape[-2] != self.channels):
             raise ValueError(f"x must be (T,), ({self.channels}, T) or (B, {self.channels}, "
                              f"T) for channels={self.channels}, got shape {x.shape}")

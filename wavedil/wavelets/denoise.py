@@ -18,7 +18,10 @@ The recipe (Donoho & Johnstone; Chang, Yu & Vetterli for BayesShrink):
 4. shrink the details (``"soft"``, ``"hard"`` or ``"garrote"``), keep the approximation;
 5. invert.
 
-The statistics are taken per signal (per row of the leading axes). Step 5 is exact for
+The statistics are taken per signal (per row of the leading axes), over its finite
+coefficients only: under ``wavedil.nonfinite("confine")`` a NaN or infinite sample spoils
+the outputs whose receptive field holds it, not the noise level and the thresholds of the
+whole signal (``finite_only``). Step 5 is exact for
 every boundary: a difference bank sums its components, an SWT bank with a boundary other
 than periodic runs the periodic transform on a stand-in of the signal extended by that
 boundary forever (``wavedil.wavelets.boundaries.stand_in``: one period of the symmetric or
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 import numpy.typing as npt
@@ -95,13 +99,31 @@ def detail_gains(wavelet: WaveletLike, levels: int, alignment: str = "centered",
     return np.array(gains)
 
 
+def finite_only(w: np.ndarray) -> np.ndarray | None:
+    """None if every value of ``w`` is finite, else a float64 copy with the non-finite
+    ones as NaN, for the ``np.nan*`` reductions: the statistics then read the finite
+    coefficients only (a row with none gives NaN)."""
+    if w.dtype.kind not in "fc" or np.isfinite(w).all():
+        return None
+    return np.where(np.isfinite(w), w, np.nan).astype(np.float64, copy=False)
+
+
+def _nan_reduce(reduce, w: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():  # a row without a finite value: NaN, said above
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return reduce(w, axis=-1)
+
+
 def estimate_sigma(detail: npt.ArrayLike, gain: float = 1.0) -> np.ndarray:
-    """The white-noise std from one level's details: ``median(|w_j|) / 0.6745 / g_j``.
+    """The white-noise std from one level's details: ``median(|w_j|) / 0.6745 / g_j``
+    (over the finite ones: ``finite_only``).
 
     Shape: ``(..., T)`` in (time last), ``(...)`` out.
     """
-    w = np.asarray(detail)
-    return np.median(np.abs(w), axis=-1) / MAD_TO_SIGMA / gain
+    w = np.abs(np.asarray(detail))
+    masked = finite_only(w)
+    median = np.median(w, axis=-1) if masked is None else _nan_reduce(np.nanmedian, masked)
+    return median / MAD_TO_SIGMA / gain
 
 
 def noise_sigma(details: npt.ArrayLike, gains: npt.ArrayLike) -> np.ndarray:
@@ -118,7 +140,7 @@ def noise_sigma(details: npt.ArrayLike, gains: npt.ArrayLike) -> np.ndarray:
     used = max(1, sum(1 for j in range(1, details.shape[0] + 1)
                       if length >= SIGMA_COUNT * 2**j))
     per_level = [estimate_sigma(details[j], gains[j]) for j in range(used)]
-    return np.min(per_level, axis=0)
+    return np.fmin.reduce(per_level, axis=0)  # (a level without finite values: skipped)
 
 
 # -- shrinkage and threshold rules ----------------------------------------------------------
@@ -153,6 +175,10 @@ def bayes_threshold(w: npt.ArrayLike, sigma_j: npt.ArrayLike) -> np.ndarray:
     ``max |w|``: everything goes. Shape: ``(..., T)`` and ``(...)`` in, ``(...)`` out.
     """
     w = np.asarray(w, dtype=np.float64)
+    masked = finite_only(w)
+    if masked is not None:  # the finite coefficients only
+        return bayes_threshold_from(_nan_reduce(np.nanmean, masked * masked),
+                                    _nan_reduce(np.nanmax, np.abs(masked)), sigma_j)
     return bayes_threshold_from(np.mean(w * w, axis=-1), np.max(np.abs(w), axis=-1, initial=0.0),
                                 sigma_j)
 
@@ -186,6 +212,11 @@ def sure_threshold(w: npt.ArrayLike, sigma_j: npt.ArrayLike) -> np.ndarray:
     n = w.shape[-1]
     if n == 0:
         return np.zeros(w.shape[:-1])
+    if finite_only(w) is not None:  # row by row, on its finite coefficients
+        rows = w.reshape(-1, n)
+        sigmas = np.broadcast_to(sigma_j, w.shape[:-1]).reshape(-1)
+        return np.array([sure_threshold(row[np.isfinite(row)], s) if np.isfinite(row).any()
+                         else np.nan for row, s in zip(rows, sigmas)]).reshape(w.shape[:-1])
     safe = np.where(sigma_j > 0, sigma_j, 1.0)
     squares = np.sort((w / safe[..., None]) ** 2, axis=-1)
     k = np.arange(1, n + 1)

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..engine.checks import as_float_array, positive_int
+from ..engine.checks import positive_int
 from ..engine.conv import ConvStream, checked_history
+from ..engine.finite import as_signal
 from ..engine.history import DelayLine, History
 from ..engine.state import ArraySpec, check_delay_lines, count_spec, history_spec, scalar
 from ..engine.stream import Layout, Stream, sub_state
@@ -55,7 +56,7 @@ class RunningThresholds:
     At every coefficient index u that is a positive multiple of ``hop``, the thresholds
     for indices u, u+1, ... are recomputed from the last ``window`` coefficients before u
     (``wavedil.wavelets.denoise.level_thresholds``; sigma from their ``noise_sigma``
-    unless fixed).
+    unless fixed), over the finite ones (a window without any keeps the thresholds).
     Before the first estimate nothing is thresholded. The updates sit at absolute indices,
     so the output does not depend on how the stream is chunked.
     """
@@ -112,7 +113,8 @@ class RunningThresholds:
             out[..., done:offset] = shrink(w[..., done:offset],
                                            self.lambdas[..., None].astype(w.dtype), self.mode)
             recent = full[..., kept + offset - min(self.window, u) : kept + offset]
-            self.lambdas = self._estimate(recent.reshape(batch, levels, channels, -1))
+            new = self._estimate(recent.reshape(batch, levels, channels, -1))
+            self.lambdas = np.where(np.isnan(new), self.lambdas, new)  # (no finite value)
             done = offset
         out[..., done:] = shrink(w[..., done:], self.lambdas[..., None].astype(w.dtype),
                                  self.mode)
@@ -390,7 +392,7 @@ class Denoiser:
         return f"Denoiser({name!r}, levels={self.levels}{options}{axis}, latency={self.latency})"
 
     def __call__(self, x: npt.ArrayLike) -> np.ndarray:
-        x = as_float_array(x, "x")
+        x = as_signal(x, "x")
         if not -x.ndim <= self.axis < x.ndim:
             raise ValueError(f"axis {self.axis} is out of range for x of shape {x.shape}")
         moved = np.moveaxis(x, self.axis, -1)

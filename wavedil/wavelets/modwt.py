@@ -44,7 +44,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from ..engine.checks import as_float_array, positive_int
+from ..engine.checks import positive_int
+from ..engine.finite import as_signal
 from .banks import FilterBank, WaveletLike, filter_bank
 from .transform import AtrousResult, atrous, iatrous
 
@@ -109,7 +110,7 @@ def modwt(x: npt.ArrayLike, wavelet: WaveletLike = "sym4", levels: int | None = 
     """
     bank = modwt_bank(wavelet)
     _check_boundary(boundary)
-    x = as_float_array(x, "x")
+    x = as_signal(x, "x")
     if x.ndim == 0:
         raise ValueError(f"x must have a time axis, got a scalar of shape {x.shape}")
     if not -x.ndim <= axis < x.ndim:
@@ -126,7 +127,7 @@ def modwt(x: npt.ArrayLike, wavelet: WaveletLike = "sym4", levels: int | None = 
 
 def _as_coefficients(w: npt.ArrayLike, axis: int) -> tuple[np.ndarray, int]:
     """``w`` checked as ``(levels + 1, ..., N)``; and ``axis`` as a negative signal axis."""
-    w = as_float_array(w, "w")
+    w = as_signal(w, "w")
     if w.ndim < 2 or w.shape[0] < 2:
         raise ValueError(
             f"w must be the (levels + 1, ..., N) array modwt returns, with levels >= 1, got "

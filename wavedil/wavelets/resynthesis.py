@@ -45,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import positive_int
+from ..engine.finite import as_signal
 from ..engine.state import FREE, ArraySpec, check_delay_lines, scalar
 from ..engine.stream import Layout, Stream, single_consumer, sub_state
 from .banks import WaveletLike, filter_bank
@@ -288,7 +289,7 @@ class Resynthesis:
 
     def __call__(self, x: npt.ArrayLike) -> np.ndarray:
         stream = self.stream()
-        y = stream.process(x)
+        y = stream.process(as_signal(x, "x"))
         return np.concatenate([y, stream.flush()], axis=-1)
 
     def stream(self, batch: int | None = None) -> ResynthesisStream:

@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..engine.checks import as_float_array, positive_int
+from ..engine.checks import positive_int
 from ..engine.conv import ConvStream, checked_history
+from ..engine.finite import as_signal
 from ..engine.history import DelayLine, History, HistoryArena
 from ..engine.spec import Branches
 from ..engine.state import (
@@ -401,7 +402,7 @@ class AtrousTransform:
                 f"channels={self.channels}{axis}, latency={self.latency})")
 
     def __call__(self, x: npt.ArrayLike) -> np.ndarray:
-        x = as_float_array(x, "x")
+        x = as_signal(x, "x")
         axis = self.axis
         if x.ndim == 2 and axis == -1 and x.shape[0] == self.channels:
             axis = 1  # (C, T) as declared: atrous's guard is for layouts it must guess
@@ -485,7 +486,7 @@ class InverseAtrousStream(Stream):
     @single_consumer
     def process(self, coefficients: npt.ArrayLike) -> np.ndarray:
         """Feed ``(levels + 1, *chunk_shape)`` coefficients; return the signal chunk."""
-        c = as_float_array(coefficients, "coefficients")
+        c = as_signal(coefficients, "coefficients")
         if c.ndim not in (2, 3, 4) or c.shape[0] != self.levels + 1:
             raise ValueError(f"expected coefficients of shape ({self.levels + 1}, [B,] [C,] m), "
                              f"got shape {c.shape}")

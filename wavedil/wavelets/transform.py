@@ -53,8 +53,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine import memory
-from ..engine.checks import as_float_array, positive_int
+from ..engine.checks import positive_int
 from ..engine.conv import DilatedConv1d
+from ..engine.finite import as_signal, check_signal
 from ..engine.spec import Branches, Chain, LayerSpec, resolve_alignment
 from .banks import FilterBank, WaveletLike, filter_bank
 from .boundaries import BOUNDARIES, fold, stand_in, window
@@ -201,7 +202,7 @@ def _as_batch(x, axis: int, bank: FilterBank, levels: int | None, what: str):
     """``x`` as a float array with time last, reshaped to ``(B, 1, T)``; the moved shape;
     and ``levels`` checked (None: ``max_level(T)``), after the layout guard
     (``wavedil.wavelets.guards.check_time_axis``)."""
-    x = as_float_array(x, "x")
+    x = as_signal(x, "x")
     if x.ndim == 0:
         raise ValueError(f"x must have a time axis, got a scalar of shape {x.shape}")
     if not -x.ndim <= axis < x.ndim:
@@ -454,6 +455,8 @@ def iatrous(result: AtrousResult) -> np.ndarray:
     reason = _why_not_invertible(bank, result.boundary)
     if reason:
         raise ValueError(reason)
+    check_signal(np.asarray(result.details), "result.details")
+    check_signal(np.asarray(result.approx), "result.approx")
     axis = result.axis
     approx = np.moveaxis(result.approx, axis, -1)
     details = np.moveaxis(result.details, axis, -1)

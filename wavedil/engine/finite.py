@@ -1,0 +1,125 @@
+"""The non-finite input policy: what every entry point does with a NaN or infinite sample.
+
+``"refuse"`` (the default): every public entry point that takes signal data (the offline
+transforms, denoisers and models, every stream's ``process``) raises ValueError before
+anything changes, quoting the first bad sample in C order of the array as given
+(``x[1, 0, 4031] is nan``). A stream that refuses a chunk keeps its state.
+
+``"confine"``: non-finite samples go through, and the damage stays in the outputs whose
+receptive field holds them (``wavedil.receptive_field(op)``: ``(left, right)``; a bad
+``x[p]`` reaches outputs ``p - right .. p + left``, plus its mirror or periodic images
+within that reach of an end for the ``"symmetric"``, ``"reflect"`` and ``"periodic"``
+boundaries). The convolutions, activations and shrinkage are local, so plain arithmetic
+does that already; what reads a whole signal or window (the denoisers' noise level and
+thresholds) reads its finite coefficients only, so a bad sample changes the other outputs
+only by the statistic of one fewer coefficient. Saved stream states may then hold
+non-finite values, and load.
+
+The setting is one process-wide value: ``wavedil.nonfinite("confine")`` sets it and
+returns a context manager that puts the previous one back, so
+``with wavedil.nonfinite("confine"): ...`` scopes it. Why a setting rather than a keyword:
+the check sits in the few places every entry point passes through (``as_signal``,
+``Stream.accept``), no signature of the forty-odd entry points changes, and a model split
+over threads or a Dask graph sees the same setting in its worker threads (a context
+variable would not reach them). Set it from one thread.
+
+The check costs one ``np.isfinite(x).all()`` pass (a Python loop for a chunk of a few
+samples; integer input is skipped); the index is looked for only on failure.
+"""
+
+from __future__ import annotations
+
+import math
+from types import TracebackType
+
+import numpy as np
+import numpy.typing as npt
+
+from .checks import as_float_array
+
+POLICIES = ("refuse", "confine")
+_FEW = 16  # up to this many samples, a Python loop is quicker than np.isfinite
+_policy = "refuse"
+
+
+class Setting:
+    """The policy in force after a ``nonfinite`` call (``policy``) and the one before it
+    (``previous``), which leaving a ``with`` block puts back."""
+
+    def __init__(self, policy: str, previous: str) -> None:
+        self.policy, self.previous = policy, previous
+
+    def __enter__(self) -> Setting:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        global _policy
+        _policy = self.previous
+
+    def __repr__(self) -> str:
+        return f"nonfinite({self.policy!r})"
+
+
+def nonfinite(policy: str | None = None) -> Setting:
+    """Set the process-wide non-finite input policy, ``"refuse"`` (the default) or
+    ``"confine"`` (module docstring); ``nonfinite()`` changes nothing.
+
+    Returns a ``Setting``: its ``policy`` is the policy now in force, and leaving a
+    ``with`` block puts the previous one back.
+
+    >>> import wavedil
+    >>> with wavedil.nonfinite("confine"):
+    ...     wavedil.nonfinite().policy
+    'confine'
+    >>> wavedil.nonfinite().policy
+    'refuse'
+    """
+    global _policy
+    if policy is not None and policy not in POLICIES:
+        raise ValueError(f"the non-finite policy must be one of {POLICIES}, got {policy!r}")
+    previous = _policy
+    if policy is not None:
+        _policy = policy
+    return Setting(_policy, previous)
+
+
+def policy() -> str:
+    """The policy in force: ``"refuse"`` or ``"confine"``."""
+    return _policy
+
+
+def check_signal(a: np.ndarray, name: str) -> None:
+    """Refuse ``a`` (ValueError quoting its first bad sample) if it holds a NaN or an
+    infinity and the policy is ``"refuse"``."""
+    if _policy != "refuse":
+        return
+    kind, size = a.dtype.kind, a.size
+    if kind == "f" and size <= _FEW:  # a short chunk: cheaper without ufuncs
+        if (math.isfinite(a.item()) if size == 1
+                else all(map(math.isfinite, a.ravel().tolist()))):
+            return
+    elif kind not in "fc" or np.isfinite(a).all():
+        return
+    raise ValueError(nonfinite_message(a, name))
+
+
+def as_signal(x: npt.ArrayLike, name: str = "x") -> np.ndarray:
+    """``x`` as a float array (``wavedil.engine.checks.as_float_array``), checked by the
+    policy (``check_signal``)."""
+    a = as_float_array(x, name)
+    check_signal(a, name)
+    return a
+
+
+def nonfinite_message(a: np.ndarray, name: str) -> str:
+    """What is wrong with ``a`` and what to do: its first bad sample (C order)."""
+    bad = ~np.isfinite(a)
+    first = int(np.flatnonzero(bad)[0])
+    index = ", ".join(str(int(i)) for i in np.unravel_index(first, a.shape))
+    where = f"{name}[{index}]" if a.ndim else name
+    return (f"{where} is {a.flat[first]} ({np.count_nonzero(bad)} non-finite "
+            f"sample(s) of {a.size}): wavedil refuses NaN and infinite input by default; "
+            f"clean it first (np.nan_to_num, or mask and interpolate), or let it through with "
+            f"the damage confined to the outputs whose receptive field holds it: "
+            f"`with wavedil.nonfinite(\"confine\"): ...`")
