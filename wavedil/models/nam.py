@@ -20,9 +20,10 @@ Before the start the input is silent, as NAM's own model sees it (it pads the in
 ``receptive_field - 1`` zeros; the plugin pre-warms on silence): a fresh stream's
 histories hold what silence gives each layer (``NAM.silence``), not zeros, so every output
 sample equals NAM's. Two runtimes serve a stream (``wavedil.models.nam_runtime``): chunks
-shorter than ``SAMPLE_LOOP`` run one compiled pass, sample by sample through every layer
+shorter than ``SAMPLE_LOOP`` run one compiled pass over every layer
 (``wavedil.models.nam_kernel``: NAM's layers are narrow, so numpy's per-call costs would
-outweigh their arithmetic), longer chunks the fused time-major chain of the engine. The
+outweigh their arithmetic; sample by sample below ``BLOCK_FROM`` samples, else layer by
+layer over the chunk), longer chunks the fused time-major chain of the engine. The
 state moves between them when the chunk size crosses over; tests keep them equal.
 
 Shape: ``(T,)``, ``(1, T)`` or ``(B, 1, T)`` in, the same layout out (one channel).
@@ -55,7 +56,8 @@ from .nam_format import normalized, read_nam, wavenet_shapes
 from .nam_runtime import FusedRuntime, build_program, load_rings, ring_histories
 from .stack import Stack
 
-SAMPLE_LOOP = 64  # chunks shorter than this run the per-sample pass, longer the fused chain
+SAMPLE_LOOP = 64  # chunks shorter than this run a compiled pass, longer the fused chain
+BLOCK_FROM = 4  # of those, chunks this long or longer run layer by layer (``run_block``)
 _TEN = [1 << i for i in range(10)]
 _TAIL = [128, 256, 512, *_TEN[:10]]
 # NAM's training presets (Tanh layers of 3 taps, head_scale 0.02): channels of the two
@@ -239,8 +241,8 @@ class NAMState:
 
 
 class NAMStream(ModelStream):
-    """Stream of a ``NAM``: chunks shorter than ``SAMPLE_LOOP`` run the compiled
-    per-sample pass, longer ones the fused chain (``wavedil.models.nam_runtime``); a fresh
+    """Stream of a ``NAM``: chunks shorter than ``SAMPLE_LOOP`` run a compiled pass,
+    longer ones the fused chain (``wavedil.models.nam_runtime``); a fresh
     state is the state after silence (``NAM.silence``). States export each conv's history
     as ``{name}.history`` ``(B, C_in, span)``, the engine's layout, whichever runtime ran."""
 
@@ -266,8 +268,9 @@ class NAMStream(ModelStream):
     def _bind(self, dtype: np.dtype) -> None:
         self._kernel = _kernel()
         self._program, self._ring_size, self._rings = build_program(
-            self.model, self.w, dtype, self._kernel)
+            self.model, self.w, dtype, self._kernel, SAMPLE_LOOP - 1)
         self._fused_runtime: FusedRuntime | None = None  # built for the first long chunk
+        self._scratch = np.zeros((9, 0), dtype)  # the compiled passes' work rows
 
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:
         batch, _, m = x.shape
@@ -283,8 +286,12 @@ class NAMStream(ModelStream):
         ring = self.rings()
         y = np.empty((batch, m), x.dtype)
         w, acts, layers, arrays_, head, scale, width = self._program
-        self._kernel.run(np.ascontiguousarray(x[:, 0]), y, w, acts, layers, arrays_, head,
-                         scale, ring, state.time, np.zeros((9, width), x.dtype))
+        one = m < BLOCK_FROM
+        if self._scratch.shape[1] != (width if one else width * m):
+            self._scratch = np.zeros((9, width if one else width * m), x.dtype)
+        (self._kernel.run if one else self._kernel.run_block)(
+            np.ascontiguousarray(x[:, 0]), y, w, acts, layers, arrays_, head, scale, ring,
+            state.time, self._scratch)
         state.time += m
         return y.reshape(batch, 1, m)
 

@@ -162,11 +162,15 @@ class FusedRuntime:
 
 def ring_histories(ring: np.ndarray, time: int, layout: RingLayout) -> dict[str, np.ndarray]:
     """``{name}.history`` ``(B, C_in, span)`` of every conv, read from the rings."""
-    out = {}
-    for name, (base, mask, span, width) in layout.items():
-        times = (np.arange(time - span, time) & mask) * width + base
-        out[f"{name}.history"] = ring[:, times[:, None] + np.arange(width)].transpose(0, 2, 1)
-    return out
+    return {f"{name}.history": ring[:, _positions(time - span, time, base, mask, width)]
+            for name, (base, mask, span, width) in layout.items()}
+
+
+def _positions(first: int, end: int, base: int, mask: int, width: int) -> np.ndarray:
+    """The ring positions ``(C_in, end - first)`` of times ``first .. end - 1`` (the
+    first copy; the second is ``mask + 1`` further)."""
+    times = np.arange(first, end) & mask
+    return base + np.arange(width)[:, None] * 2 * (mask + 1) + times
 
 
 def load_rings(ring: np.ndarray, time: int, layout: RingLayout,
@@ -178,15 +182,15 @@ def load_rings(ring: np.ndarray, time: int, layout: RingLayout,
         key = f"{name}.history"
         if key in arrays:
             past = checked_history(arrays[key], key, dtype, (batch, width, span))
-            times = (np.arange(time - past.shape[-1], time) & mask) * width + base
-            ring[:, times[:, None] + np.arange(width)] = past.transpose(0, 2, 1)
+            at = _positions(time - past.shape[-1], time, base, mask, width)
+            ring[:, at] = ring[:, at + mask + 1] = past
 
 
 def build_program(model: Any, w: dict[str, np.ndarray], dtype: np.dtype,
-                  kernel: ModuleType) -> tuple[tuple, int, RingLayout]:
-    """The compiled pass's arguments for ``model`` in ``dtype`` (``w``: its cast 1x1
-    weights): ``(w, acts, layers, arrays, head, scale, width)``, the rings' size, and per
-    conv its ``(ring offset, mask, span, C_in)``."""
+                  kernel: ModuleType, chunk: int) -> tuple[tuple, int, RingLayout]:
+    """The compiled passes' arguments for ``model`` in ``dtype`` (``w``: its cast 1x1
+    weights) and chunks of at most ``chunk`` samples: ``(w, acts, layers, arrays, head,
+    scale, width)``, the rings' size, and per conv its ``(ring offset, mask, span, C_in)``."""
     c, p = model.config, model.params
     flat: list[np.ndarray] = []
     size = [0, 0]  # [weights, ring]
@@ -208,9 +212,9 @@ def build_program(model: Any, w: dict[str, np.ndarray], dtype: np.dtype,
         return put(padded)
 
     def ring(name: str, span: int, width: int) -> tuple[int, int]:
-        mask = (1 << int(span).bit_length()) - 1  # a power of two above span, minus one
+        mask = (1 << int(span + chunk - 1).bit_length()) - 1  # 2^n >= span + chunk, less 1
         convs[name] = (size[1], mask, span, width)
-        size[1] += (mask + 1) * width
+        size[1] += 2 * (mask + 1) * width
         return convs[name][:2]
 
     layers: list[list[int]] = []
