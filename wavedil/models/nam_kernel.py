@@ -153,19 +153,27 @@ def _activate(code, prm, src, dst, n):
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _gather(ring, b, base, mask, now, span, dilation, taps, width, col):
     """``col[k * C + c] = ring[time now - span + k d, c]``: a conv's taps, contiguous."""
+    row, step = ring[b], np.uint64(2 * (mask + 1))
     for k in range(taps):
-        at = base + ((now - span + k * dilation) & mask)
+        at = np.uint64(base + ((now - span + k * dilation) & mask))
         for c in range(width):
-            col[k * width + c] = ring[b, at + c * 2 * (mask + 1)]
+            col[k * width + c] = row[at]
+            at += step
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _store(ring, b, base, mask, now, src, width):
     """Sample ``src[:width]`` as time ``now`` in a ring (both copies)."""
-    at = base + (now & mask)
+    row, step, size = ring[b], np.uint64(2 * (mask + 1)), np.uint64(mask + 1)
+    at = np.uint64(base + (now & mask))
     for c in range(width):
-        ring[b, at + c * 2 * (mask + 1)] = src[c]
-        ring[b, at + c * 2 * (mask + 1) + mask + 1] = src[c]
+        row[at] = row[at + size] = src[c]
+        at += step
+
+
+# unsigned offsets: numba indexes with them without the negative-index fix-up (a compare
+# and a select per load), which would triple the instructions of the scalar products
+U1, U2, U3, U4, U5, U6, U7 = (np.uint64(k) for k in range(1, 8))
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy", fastmath=FAST)
@@ -173,22 +181,25 @@ def _matvec(src, n_in, w, off, out, n_out):
     """``out[:n_out] += W src[:n_in]``; ``W`` input-major at ``off``, rows padded to a
     multiple of ``LANES`` (``out`` has room for the padding: its values there are junk).
     Eight outputs at a time in eight scalars (eight sums in flight)."""
-    stride = (n_out + LANES - 1) // LANES * LANES
+    stride = np.uint64((n_out + LANES - 1) // LANES * LANES)
     for j in range(0, n_out, LANES):
-        a0, a1, a2, a3 = out[j], out[j + 1], out[j + 2], out[j + 3]
-        a4, a5, a6, a7 = out[j + 4], out[j + 5], out[j + 6], out[j + 7]
+        o = np.uint64(j)
+        a0, a1, a2, a3 = out[o], out[o + U1], out[o + U2], out[o + U3]
+        a4, a5, a6, a7 = out[o + U4], out[o + U5], out[o + U6], out[o + U7]
+        b = np.uint64(off) + o
         for i in range(n_in):
-            v, b = src[i], off + i * stride + j
+            v = src[i]
             a0 += v * w[b]
-            a1 += v * w[b + 1]
-            a2 += v * w[b + 2]
-            a3 += v * w[b + 3]
-            a4 += v * w[b + 4]
-            a5 += v * w[b + 5]
-            a6 += v * w[b + 6]
-            a7 += v * w[b + 7]
-        out[j], out[j + 1], out[j + 2], out[j + 3] = a0, a1, a2, a3
-        out[j + 4], out[j + 5], out[j + 6], out[j + 7] = a4, a5, a6, a7
+            a1 += v * w[b + U1]
+            a2 += v * w[b + U2]
+            a3 += v * w[b + U3]
+            a4 += v * w[b + U4]
+            a5 += v * w[b + U5]
+            a6 += v * w[b + U6]
+            a7 += v * w[b + U7]
+            b += stride
+        out[o], out[o + U1], out[o + U2], out[o + U3] = a0, a1, a2, a3
+        out[o + U4], out[o + U5], out[o + U6], out[o + U7] = a4, a5, a6, a7
 
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
