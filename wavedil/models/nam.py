@@ -56,8 +56,8 @@ from .nam_format import normalized, read_nam, wavenet_shapes
 from .nam_runtime import FusedRuntime, build_program, load_rings, ring_histories
 from .stack import Stack
 
-SAMPLE_LOOP = 64  # chunks shorter than this run a compiled pass, longer the fused chain
-BLOCK_FROM = 4  # of those, chunks this long or longer run layer by layer (``run_block``)
+SAMPLE_LOOP = 256  # chunks shorter than this run a compiled pass, longer the fused chain
+BLOCK_FROM = 8  # of those, chunks this long or longer run layer by layer (``run_block``)
 _TEN = [1 << i for i in range(10)]
 _TAIL = [128, 256, 512, *_TEN[:10]]
 # NAM's training presets (Tanh layers of 3 taps, head_scale 0.02): channels of the two
@@ -287,8 +287,8 @@ class NAMStream(ModelStream):
         y = np.empty((batch, m), x.dtype)
         w, acts, layers, arrays_, head, scale, width = self._program
         one = m < BLOCK_FROM
-        if self._scratch.shape[1] != (width if one else width * m):
-            self._scratch = np.zeros((9, width if one else width * m), x.dtype)
+        if self._scratch.shape[1] < width * (1 if one else m):  # (longer rows serve too)
+            self._scratch = np.zeros((9, width * (1 if one else m)), x.dtype)
         (self._kernel.run if one else self._kernel.run_block)(
             np.ascontiguousarray(x[:, 0]), y, w, acts, layers, arrays_, head, scale, ring,
             state.time, self._scratch)
