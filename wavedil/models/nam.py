@@ -51,6 +51,7 @@ import numpy.typing as npt
 from ..engine.fused import FusedConv
 from ..engine.history import History
 from ..engine.spec import Branches, Chain, LayerSpec
+from ..engine.stream import single_consumer
 from .base import Model, ModelStream, _conv_spec
 from .nam_format import normalized, read_nam, wavenet_shapes
 from .nam_runtime import FusedRuntime, build_program, load_rings, ring_histories
@@ -271,6 +272,28 @@ class NAMStream(ModelStream):
             self.model, self.w, dtype, self._kernel, SAMPLE_LOOP - 1)
         self._fused_runtime: FusedRuntime | None = None  # built for the first long chunk
         self._scratch = np.zeros((9, 0), dtype)  # the compiled passes' work rows
+
+    @single_consumer
+    def process(self, chunk: npt.ArrayLike) -> np.ndarray:
+        """``Stream.process``; a 1-D chunk of fewer than ``BLOCK_FROM`` samples in the
+        stream's layout, once running on rings, goes straight to the per-sample pass (the
+        general path would check and reshape what is known already: at a sample per call,
+        that costs as much as a third of the pass)."""
+        layout, state = self.layout, self.state
+        if (type(chunk) is np.ndarray and layout is not None and chunk.ndim == 1
+                and layout.ndim == 1 and chunk.dtype == layout.dtype
+                and 0 < chunk.shape[0] < BLOCK_FROM and not self.flushed
+                and state is not None and state.ring is not None
+                and self._dtype is not None and self._dtype == chunk.dtype
+                and self._scratch.shape[1] >= self._program[-1]):
+            m = chunk.shape[0]
+            y = np.empty((1, m), chunk.dtype)
+            w, acts, layers, arrays_, head, scale, _ = self._program
+            self._kernel.run(np.ascontiguousarray(chunk).reshape(1, m), y, w, acts, layers,
+                             arrays_, head, scale, state.ring, state.time, self._scratch)
+            state.time += m
+            return y[0]
+        return super().process(chunk)
 
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:
         batch, _, m = x.shape
