@@ -17,9 +17,10 @@ a model and keeps the rings in the stream's state.
 - ``layers`` (one row per layer, ``LAYER``), ``arrays`` (one row per layer array,
   ``ARRAY``), ``head`` (one row per head block, ``HEAD``): int64 tables of sizes and offsets.
 - ``ring``: ``(B, size)``; conv ``i`` keeps its input's last ``R = mask + 1`` samples (a
-  power of two, at least its span plus the longest chunk) channel-major, twice: time ``t``
-  of channel ``c`` at ``offset + c * 2R + (t & mask)`` and ``R`` further, so that any
-  ``R`` consecutive samples of a channel are contiguous (``run_block`` reads its taps there).
+  power of two, at least its span plus the longest chunk) channel-major: time ``t`` of
+  channel ``c`` at ``offset + c (R + ROOM) + (t & mask)``, and the first ``ROOM`` positions
+  again after the ``R``, so that a window of up to ``ROOM`` samples is contiguous wherever
+  it starts (``run_block`` reads its taps there).
 
 ``tanh`` in float64 is computed from ``expm1`` (a Taylor polynomial on ``|x| / 32``, then six
 doublings ``m <- m (m + 2)``): within a few float64 ulps of ``np.tanh``; in float32 by Eigen's
@@ -50,6 +51,7 @@ HEAD = ("inputs", "outputs", "taps", "ring", "mask", "w", "b", "activation")
 H_IN, H_OUT, H_TAPS, H_RING, H_MASK, H_W, H_B, H_ACT = range(len(HEAD))
 
 
+ROOM = 255  # the longest chunk the passes take (the rings' repeated positions)
 LANES = 8  # outputs at a time in _matvec (weight rows are padded to a multiple)
 FAST = {"reassoc", "contract"}  # sums in any order (vectorised dot products); no nnan/ninf
 INVERSES = (0.0,) + tuple(1.0 / k for k in range(1, 18))  # 1 / k: the Horner steps
@@ -153,7 +155,7 @@ def _activate(code, prm, src, dst, n):
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _gather(ring, b, base, mask, now, span, dilation, taps, width, col):
     """``col[k * C + c] = ring[time now - span + k d, c]``: a conv's taps, contiguous."""
-    row, step = ring[b], np.uint64(2 * (mask + 1))
+    row, step = ring[b], np.uint64(mask + 1 + ROOM)
     for k in range(taps):
         at = np.uint64(base + ((now - span + k * dilation) & mask))
         for c in range(width):
@@ -163,12 +165,18 @@ def _gather(ring, b, base, mask, now, span, dilation, taps, width, col):
 
 @njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _store(ring, b, base, mask, now, src, width):
-    """Sample ``src[:width]`` as time ``now`` in a ring (both copies)."""
-    row, step, size = ring[b], np.uint64(2 * (mask + 1)), np.uint64(mask + 1)
-    at = np.uint64(base + (now & mask))
-    for c in range(width):
-        row[at] = row[at + size] = src[c]
-        at += step
+    """Sample ``src[:width]`` as time ``now`` in a ring (twice in the first ``ROOM``)."""
+    row, step, size = ring[b], np.uint64(mask + 1 + ROOM), np.uint64(mask + 1)
+    pos = now & mask
+    at = np.uint64(base + pos)
+    if pos < ROOM:
+        for c in range(width):
+            row[at] = row[at + size] = src[c]
+            at += step
+    else:
+        for c in range(width):
+            row[at] = src[c]
+            at += step
 
 
 # unsigned offsets: numba indexes with them without the negative-index fix-up (a compare
@@ -337,13 +345,15 @@ def _conv_block(ring, b, now, src, width, taps, span, dilation, base, mask, w, o
     size = mask + 1  # (at least span + m: the chunk goes in first)
     row = ring[b]
     for c in range(width):
-        at = base + c * 2 * size
+        at = base + c * (size + ROOM)
         for t in range(m):
             pos = (now + t) & mask
-            row[at + pos] = row[at + pos + size] = src[c * m + t]
+            row[at + pos] = src[c * m + t]
+            if pos < ROOM:
+                row[at + pos + size] = src[c * m + t]
     stride = (n_out + LANES - 1) // LANES * LANES
     for k in range(taps):
-        _matmul(row, base + ((now + k * dilation - span) & mask), 2 * size, width, w,
+        _matmul(row, base + ((now + k * dilation - span) & mask), size + ROOM, width, w,
                 off + k * width * stride, out, n_out, m)
 
 
