@@ -3,9 +3,9 @@
 - ``FusedRuntime``: the fused time-major chain (``wavedil.engine.fused``): per dilated conv
   its products (numpy's BLAS, im2col or Winograd) with compiled gathers, the rest in numpy
   over the whole chunk; histories are ``History`` buffers. Fast for long chunks.
-- ``build_program``: the arguments of the compiled per-sample pass
-  (``wavedil.models.nam_kernel``), whose histories are rings. Fast for short chunks, where
-  the fused chain's per-layer calls would dominate.
+- ``build_program``: the arguments of the compiled passes (``wavedil.models.nam_kernel``:
+  sample by sample, or layer by layer over the chunk), whose histories are rings. Fast for
+  short chunks, where the fused chain's per-layer calls would dominate.
 
 Both compute the module docstring's formulas of ``wavedil.models.nam`` on the same values;
 ``ring_histories`` and ``load_rings`` move a state between the two (the engine's
