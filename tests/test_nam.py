@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import wavedil
-from wavedil.models.nam import NAM, NAMLinear, load_nam
+from wavedil.models.nam import BLOCK_FROM, NAM, SAMPLE_LOOP, NAMLinear, load_nam
 from wavedil.models.nam_format import parse_nam
 
 DATA = Path(__file__).resolve().parent / "data" / "nam"
@@ -203,13 +203,14 @@ def test_random_nam_models_stream_in_both_precisions():
 
 
 def test_runtimes_alternate_on_one_state():
-    """Long chunks (the fused chain) and short ones (the per-sample pass) in turn; here a
+    """Long chunks (the fused chain) and short ones (the compiled passes) in turn; here a
     bias-less 2-tap head rechannel beside 1-tap layer convs (whose input blocks must not be
     shared: the head's gather would overwrite the layers' column of ones)."""
     amp = NAM([{"channels": 1, "dilations": [1, 1], "kernel_sizes": [1, 1], "layer1x1": False,
                 "head_kernel_size": 2, "head_bias": False},
                {"channels": 2, "bottleneck": 1, "dilations": [1, 3], "kernel_sizes": [1, 2]}],
               seed=5)
-    x = np.random.default_rng(1).standard_normal(300)
-    for sizes in ([40, 1], [1, 33, 2, 64], [100]):
+    x = np.random.default_rng(1).standard_normal(900)
+    long = SAMPLE_LOOP  # the fused chain from here on; below BLOCK_FROM, sample by sample
+    for sizes in ([40, 1], [1, 33, 2, long], [long + 100], [BLOCK_FROM, BLOCK_FROM - 1, long]):
         close(wavedil.run_stream(amp, x, sizes), amp(x), np.float64)

@@ -20,9 +20,10 @@ Before the start the input is silent, as NAM's own model sees it (it pads the in
 ``receptive_field - 1`` zeros; the plugin pre-warms on silence): a fresh stream's
 histories hold what silence gives each layer (``NAM.silence``), not zeros, so every output
 sample equals NAM's. Two runtimes serve a stream (``wavedil.models.nam_runtime``): chunks
-shorter than ``SAMPLE_LOOP`` run one compiled pass, sample by sample through every layer
+shorter than ``SAMPLE_LOOP`` run one compiled pass over every layer
 (``wavedil.models.nam_kernel``: NAM's layers are narrow, so numpy's per-call costs would
-outweigh their arithmetic), longer chunks the fused time-major chain of the engine. The
+outweigh their arithmetic; sample by sample below ``BLOCK_FROM`` samples, else layer by
+layer over the chunk), longer chunks the fused time-major chain of the engine. The
 state moves between them when the chunk size crosses over; tests keep them equal.
 
 Shape: ``(T,)``, ``(1, T)`` or ``(B, 1, T)`` in, the same layout out (one channel).
@@ -50,12 +51,14 @@ import numpy.typing as npt
 from ..engine.fused import FusedConv
 from ..engine.history import History
 from ..engine.spec import Branches, Chain, LayerSpec
+from ..engine.stream import single_consumer
 from .base import Model, ModelStream, _conv_spec
 from .nam_format import normalized, read_nam, wavenet_shapes
 from .nam_runtime import FusedRuntime, build_program, load_rings, ring_histories
 from .stack import Stack
 
-SAMPLE_LOOP = 64  # chunks shorter than this run the per-sample pass, longer the fused chain
+SAMPLE_LOOP = 256  # chunks shorter than this run a compiled pass, longer the fused chain
+BLOCK_FROM = 8  # of those, chunks this long or longer run layer by layer (``run_block``)
 _TEN = [1 << i for i in range(10)]
 _TAIL = [128, 256, 512, *_TEN[:10]]
 # NAM's training presets (Tanh layers of 3 taps, head_scale 0.02): channels of the two
@@ -243,8 +246,8 @@ class NAMState:
 
 
 class NAMStream(ModelStream):
-    """Stream of a ``NAM``: chunks shorter than ``SAMPLE_LOOP`` run the compiled
-    per-sample pass, longer ones the fused chain (``wavedil.models.nam_runtime``); a fresh
+    """Stream of a ``NAM``: chunks shorter than ``SAMPLE_LOOP`` run a compiled pass,
+    longer ones the fused chain (``wavedil.models.nam_runtime``); a fresh
     state is the state after silence (``NAM.silence``). States export each conv's history
     as ``{name}.history`` ``(B, C_in, span)``, the engine's layout, whichever runtime ran."""
 
@@ -270,8 +273,31 @@ class NAMStream(ModelStream):
     def _bind(self, dtype: np.dtype) -> None:
         self._kernel = _kernel()
         self._program, self._ring_size, self._rings = build_program(
-            self.model, self.w, dtype, self._kernel)
+            self.model, self.w, dtype, self._kernel, SAMPLE_LOOP - 1)
         self._fused_runtime: FusedRuntime | None = None  # built for the first long chunk
+        self._scratch = np.zeros((9, 0), dtype)  # the compiled passes' work rows
+
+    @single_consumer
+    def process(self, chunk: npt.ArrayLike) -> np.ndarray:
+        """``Stream.process``; a 1-D chunk of fewer than ``BLOCK_FROM`` samples in the
+        stream's layout, once running on rings, goes straight to the per-sample pass (the
+        general path would check and reshape what is known already: at a sample per call,
+        that costs as much as a third of the pass)."""
+        layout, state = self.layout, self.state
+        if (type(chunk) is np.ndarray and layout is not None and chunk.ndim == 1
+                and layout.ndim == 1 and chunk.dtype == layout.dtype
+                and 0 < chunk.shape[0] < BLOCK_FROM and not self.flushed
+                and state is not None and state.ring is not None
+                and self._dtype is not None and self._dtype == chunk.dtype
+                and self._scratch.shape[1] >= self._program[-1]):
+            m = chunk.shape[0]
+            y = np.empty((1, m), chunk.dtype)
+            w, acts, layers, arrays_, head, scale, _ = self._program
+            self._kernel.run(np.ascontiguousarray(chunk).reshape(1, m), y, w, acts, layers,
+                             arrays_, head, scale, state.ring, state.time, self._scratch)
+            state.time += m
+            return y[0]
+        return super().process(chunk)
 
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:
         batch, _, m = x.shape
@@ -287,8 +313,12 @@ class NAMStream(ModelStream):
         ring = self.rings()
         y = np.empty((batch, m), x.dtype)
         w, acts, layers, arrays_, head, scale, width = self._program
-        self._kernel.run(np.ascontiguousarray(x[:, 0]), y, w, acts, layers, arrays_, head,
-                         scale, ring, state.time, np.zeros((9, width), x.dtype))
+        one = m < BLOCK_FROM
+        if self._scratch.shape[1] < width * (1 if one else m):  # (longer rows serve too)
+            self._scratch = np.zeros((9, width * (1 if one else m)), x.dtype)
+        (self._kernel.run if one else self._kernel.run_block)(
+            np.ascontiguousarray(x[:, 0]), y, w, acts, layers, arrays_, head, scale, ring,
+            state.time, self._scratch)
         state.time += m
         return y.reshape(batch, 1, m)
 

@@ -3,9 +3,9 @@
 - ``FusedRuntime``: the fused time-major chain (``wavedil.engine.fused``): per dilated conv
   its products (numpy's BLAS, im2col or Winograd) with compiled gathers, the rest in numpy
   over the whole chunk; histories are ``History`` buffers. Fast for long chunks.
-- ``build_program``: the arguments of the compiled per-sample pass
-  (``wavedil.models.nam_kernel``), whose histories are rings. Fast for short chunks, where
-  the fused chain's per-layer calls would dominate.
+- ``build_program``: the arguments of the compiled passes (``wavedil.models.nam_kernel``:
+  sample by sample, or layer by layer over the chunk), whose histories are rings. Fast for
+  short chunks, where the fused chain's per-layer calls would dominate.
 
 Both compute the module docstring's formulas of ``wavedil.models.nam`` on the same values;
 ``ring_histories`` and ``load_rings`` move a state between the two (the engine's
@@ -33,7 +33,8 @@ from ..engine.fused import (
 from .base import BLOCK
 from .nam_activations import apply, apply_layer
 
-RingLayout = dict[str, tuple[int, int, int, int]]  # conv -> (offset, mask, span, C_in)
+RingLayout = dict[str, tuple[int, int, int, int, int]]  # conv -> (offset, mask, span, C_in,
+# ROOM: wavedil.models.nam_kernel)
 
 
 class _Layer(NamedTuple):
@@ -162,11 +163,16 @@ class FusedRuntime:
 
 def ring_histories(ring: np.ndarray, time: int, layout: RingLayout) -> dict[str, np.ndarray]:
     """``{name}.history`` ``(B, C_in, span)`` of every conv, read from the rings."""
-    out = {}
-    for name, (base, mask, span, width) in layout.items():
-        times = (np.arange(time - span, time) & mask) * width + base
-        out[f"{name}.history"] = ring[:, times[:, None] + np.arange(width)].transpose(0, 2, 1)
-    return out
+    return {f"{name}.history": ring[:, _positions(time - span, time, base, mask, width, room)]
+            for name, (base, mask, span, width, room) in layout.items()}
+
+
+def _positions(first: int, end: int, base: int, mask: int, width: int,
+               room: int) -> np.ndarray:
+    """The ring positions ``(C_in, end - first)`` of times ``first .. end - 1`` (the
+    first copy; the second, of the first ``room`` positions, is ``mask + 1`` further)."""
+    times = np.arange(first, end) & mask
+    return base + np.arange(width)[:, None] * (mask + 1 + room) + times
 
 
 def load_rings(ring: np.ndarray, time: int, layout: RingLayout,
@@ -174,19 +180,25 @@ def load_rings(ring: np.ndarray, time: int, layout: RingLayout,
     """Write the histories in ``arrays`` (checked; absent ones left as they are) into the
     rings, as the last samples before ``time``."""
     batch, dtype = ring.shape[0], ring.dtype
-    for name, (base, mask, span, width) in layout.items():
+    for name, (base, mask, span, width, room) in layout.items():
         key = f"{name}.history"
         if key in arrays:
             past = checked_history(arrays[key], key, dtype, (batch, width, span))
-            times = (np.arange(time - past.shape[-1], time) & mask) * width + base
-            ring[:, times[:, None] + np.arange(width)] = past.transpose(0, 2, 1)
+            at = _positions(time - past.shape[-1], time, base, mask, width, room)
+            again = (at[0] - base) < room  # (the positions of channel 0)
+            ring[:, at] = past
+            ring[:, at[:, again] + mask + 1] = past[:, :, again]
 
 
 def build_program(model: Any, w: dict[str, np.ndarray], dtype: np.dtype,
-                  kernel: ModuleType) -> tuple[tuple, int, RingLayout]:
-    """The compiled pass's arguments for ``model`` in ``dtype`` (``w``: its cast 1x1
-    weights): ``(w, acts, layers, arrays, head, scale, width)``, the rings' size, and per
-    conv its ``(ring offset, mask, span, C_in)``."""
+                  kernel: ModuleType, chunk: int) -> tuple[tuple, int, RingLayout]:
+    """The compiled passes' arguments for ``model`` in ``dtype`` (``w``: its cast 1x1
+    weights) and chunks of at most ``chunk`` samples: ``(w, acts, layers, arrays, head,
+    scale, width)``, the rings' size, and per conv its ``(ring offset, mask, span, C_in,
+    ROOM)``."""
+    if chunk > kernel.ROOM:
+        raise ValueError(f"chunks of up to {chunk} samples need a ROOM of as many; the "
+                         f"kernel has {kernel.ROOM}")
     c, p = model.config, model.params
     flat: list[np.ndarray] = []
     size = [0, 0]  # [weights, ring]
@@ -208,10 +220,10 @@ def build_program(model: Any, w: dict[str, np.ndarray], dtype: np.dtype,
         return put(padded)
 
     def ring(name: str, span: int, width: int) -> tuple[int, int]:
-        mask = (1 << int(span).bit_length()) - 1  # a power of two above span, minus one
-        convs[name] = (size[1], mask, span, width)
-        size[1] += (mask + 1) * width
-        return convs[name][:2]
+        mask = (1 << int(span + chunk - 1).bit_length()) - 1  # 2^n >= span + chunk, less 1
+        convs[name] = (size[1], mask, span, width, kernel.ROOM)
+        size[1] += (mask + 1 + kernel.ROOM) * width
+        return size[1] - (mask + 1 + kernel.ROOM) * width, mask
 
     layers: list[list[int]] = []
     arrays: list[list[int]] = []
