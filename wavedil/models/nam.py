@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..engine.finite import check_signal
 from ..engine.fused import FusedConv
 from ..engine.history import History
 from ..engine.spec import Branches, Chain, LayerSpec
@@ -290,6 +291,7 @@ class NAMStream(ModelStream):
                 and state is not None and state.ring is not None
                 and self._dtype is not None and self._dtype == chunk.dtype
                 and self._scratch.shape[1] >= self._program[-1]):
+            check_signal(chunk, "chunk")  # the non-finite policy (wavedil.engine.finite)
             m = chunk.shape[0]
             y = np.empty((1, m), chunk.dtype)
             w, acts, layers, arrays_, head, scale, _ = self._program
