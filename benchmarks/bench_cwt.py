@@ -6,14 +6,16 @@
    octaves, every octave à trous);
 2. offline: 1 s of 48 kHz noise, 8 octaves x 12 voices, Morlet on the same scales (8 to
    ~3900 samples, 5.7 kHz down to 22 Hz) against ``pywt.cwt`` (``cmor2.0-0.955``, method
-   ``fft`` and ``conv``) and an FFT CWT written on scipy (``scipy.fft``, the closed-form
-   spectrum, one inverse FFT per band): times, ratios, and each one's error against the
-   exact CWT;
+   ``fft`` and ``conv``), an FFT CWT written on scipy (``scipy.fft``, the closed-form
+   spectrum, one inverse FFT per band), ssqueezepy's ``cwt`` (its Morlet, ``mu`` = 6) and
+   fCWT (its Morlet of bandwidth 6/2π, float32, FFTW): times, ratios, and each one's error
+   against the exact CWT;
 3. the streams, undecimated and decimated (octave j every 2^j samples): chunks of 512 at
    48 kHz, real-time factor and latency; and the memory of the decimated form.
 
-fCWT and ssqueezepy are not in the development extra (fCWT's wheel needs FFTW's single
-precision library): they are not compared here.
+ssqueezepy is in the development extra. fCWT is optional (the ``bench`` extra): its sdist
+builds, but its module loads only with FFTW's single-precision library installed (Debian:
+``libfftw3-single3``); without it the table says so.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pywt
@@ -98,6 +101,63 @@ def scipy_cwt(x: np.ndarray, scales: np.ndarray) -> np.ndarray:
     return out
 
 
+Transform = Callable[[], np.ndarray]
+
+
+def competitors(x: np.ndarray, scales: np.ndarray) -> tuple[dict[str, tuple[Transform, float]],
+                                                            list[str]]:
+    """ssqueezepy's and fCWT's CWT of ``x`` on ``scales`` (Morlet, one thread), each with the
+    gain of its normalisation against the exact CWT (its values = gain x exact), and a note
+    for each one that is missing."""
+    found: dict[str, tuple[Transform, float]] = {}
+    missing = []
+    os.environ["SSQ_PARALLEL"] = "0"  # ssqueezepy: one thread (numba loops and FFTs)
+    try:
+        import ssqueezepy
+    except ModuleNotFoundError:
+        missing.append("ssqueezepy not installed (it is in the dev extra)")
+    else:
+        for dtype in ("float32", "float64"):  # float32: its default
+            wavelet = ssqueezepy.Wavelet(("morlet", {"mu": W0, "dtype": dtype}))
+            # its spectrum is L1-normalised like the exact one, with peak sqrt(2) pi^(1/4)
+            # (times ~1 for mu = 6) instead of 2
+            gain = float(np.asarray(wavelet.fn(np.array([W0])))[0]) / 2
+
+            xd, sd = x.astype(dtype), scales.astype(dtype)
+
+            def run_ssq(wavelet=wavelet, xd=xd, sd=sd):
+                return ssqueezepy.cwt(xd, wavelet, scales=sd, padtype="zero",
+                                      astensor=False)[0]
+
+            found[f"ssqueezepy {dtype}"] = (run_ssq, gain)
+    try:
+        import fcwt
+    except ModuleNotFoundError:
+        missing.append("fcwt not installed (the bench extra; it needs FFTW's single-precision "
+                       "library, Debian libfftw3-single3)")
+    except ImportError as error:  # built, but FFTW's library is missing
+        missing.append(f"fcwt does not load ({error})")
+    else:
+        # fCWT's Morlet of bandwidth fb at its scale s is exp(-(fb (s w - 2 pi))^2 / 2):
+        # the Morlet of w0 at scale a for fb = w0 / 2 pi and s = 2 pi a / w0
+        morlet = fcwt.Morlet(W0 / (2 * np.pi))
+        theirs = 2 * np.pi * scales / W0
+        grid = fcwt.Scales(morlet, fcwt.FCWT_LOGSCALES, RATE, float(RATE / theirs[-1]),
+                           float(RATE / theirs[0]), scales.size)
+        # 1 thread, no wisdom files, normalised; each call makes its FFTW plans and the
+        # Morlet's spectrum table, which it never frees (4 bytes per padded sample a call)
+        transform = fcwt.FCWT(morlet, 1, False, True)
+        x32 = x.astype(np.float32)
+
+        def run_fcwt(keep=(morlet, grid)):  # SWIG keeps no reference: freed, they crash
+            out = np.empty((scales.size, x.size), np.complex64)
+            transform.cwt(x32, grid, out)
+            return out
+
+        found["fCWT"] = (run_fcwt, math.sqrt(2 * math.pi) * math.pi**-0.25 / 2)
+    return found, missing
+
+
 def offline_section(smoke: bool) -> str:
     seconds = 0.1 if smoke else 1.0
     x = np.random.default_rng(0).standard_normal(int(seconds * RATE))
@@ -140,6 +200,10 @@ def offline_section(smoke: bool) -> str:
                   "wavedil decimated float32": lambda: ours(np.float32, True),
                   "scipy FFT CWT": lambda: scipy_cwt(x, scales),
                   "pywt fft": lambda: pywt.cwt(x, scales, wavelet, method="fft")}
+    others, missing = competitors(x, scales)
+    for name, (transform, gain) in others.items():
+        candidates[name] = transform
+        errors[name] = error(transform() / gain)
     if not smoke:
         candidates["pywt conv"] = lambda: pywt.cwt(x, scales, wavelet, method="conv")
         errors["pywt conv"] = pywt_error("conv")
@@ -147,8 +211,11 @@ def offline_section(smoke: bool) -> str:
                                min_time=MIN_SAMPLE_SECONDS if smoke else MATCHED_SAMPLE_SECONDS)
     rows = [[name, f"{timings[name] / seconds:.3f}",
              f"{timings.ratio('pywt fft', name):.2f}x",
-             f"{timings.ratio('scipy FFT CWT', name):.2f}x", f"{errors[name]:.2g}"]
-            for name in candidates]
+             f"{timings.ratio('scipy FFT CWT', name):.2f}x",
+             f"{timings.ratio('fCWT', name):.2f}x" if "fCWT" in timings else "-",
+             f"{errors[name]:.2g}"] for name in candidates]
+    rows += [[note, "-", "-", "-", "-", "-"] for note in missing]
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     return "\n".join([
         f"### Offline: {OCTAVES} octaves x {VOICES} voices at {RATE // 1000} kHz", "",
         f"{seconds:g} s of noise, Morlet (ω0 = 6) at scales {scales[0]:g} to "
@@ -158,9 +225,17 @@ def offline_section(smoke: bool) -> str:
         f"and the largest error against the exact CWT relative to its largest magnitude "
         f"(pywt: of |W|, its 1/√a normalisation undone; it lies half a sample off).", "",
         md_table(["candidate", "s per s of audio", "pywt fft / this", "scipy FFT / this",
-                  "error"], rows), "",
+                  "fCWT / this", "error"], rows), "",
         "wavedil runs one thread (numba loops); the FFTs one thread too (scipy.fft, "
-        "numpy.fft in pywt). The decimated rows keep octave j every 2^j samples."])
+        "numpy.fft in pywt, ssqueezepy with SSQ_PARALLEL=0, fCWT given 1 thread). The "
+        "decimated rows keep octave j every 2^j samples. ssqueezepy: zero padding, its "
+        "Morlet (mu = 6, L1 norm; peak of its spectrum sqrt(2) pi^(1/4) instead of 2, "
+        "divided out before the error). fCWT: float32, its Morlet of bandwidth 6/2π on its "
+        "log scales 2π a / 6 (the same wavelets; its spectrum's peak sqrt(2π) π^(-1/4) "
+        "divided out), the input zero-padded to a power of 2; its FFTW plans "
+        "(FFTW_ESTIMATE) are made inside each call, which its Python API cannot keep, so "
+        "they are timed (its optional FFTW_MEASURE wisdom files are not used). Load "
+        f"average at the end: {load}."])
 
 
 # -- 3. the stream ------------------------------------------------------------------------------
