@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from .engine.checks import as_float_array, per_axis
+from .engine.checks import per_axis
 from .engine.finite import as_signal
 
 MODES = ("full", "same", "valid")
@@ -74,7 +74,7 @@ def dilated_correlate(x: npt.ArrayLike, k: npt.ArrayLike, dilation: int | Sequen
 
 def _inputs(x: npt.ArrayLike, k: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     x = as_signal(x, "x")
-    k = as_float_array(k, "k")
+    k = as_signal(k, "k")  # a NaN or infinite tap too, by the non-finite policy
     if x.ndim == 0 or x.ndim != k.ndim:
         raise ValueError(
             f"x and k need the same number of axes (>= 1), got x shape {x.shape}, k shape {k.shape}"

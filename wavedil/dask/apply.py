@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.finite import in_task, nonfinite_message, policy
 from .blocks import Blocks, minimum_block
 from .plans import plan_for
 
@@ -59,7 +60,7 @@ def apply(op: Callable[..., Any], x: Any, halo: tuple[int, int] | None = None,
         raise ValueError(f"x needs a known, non-zero length on axis {axis}, got shape "
                          f"{x.shape}; call x.compute_chunk_sizes() first if it is unknown")
     plan = plan_for(op, int(length), halo, options)
-    y = run_plan(plan, x)
+    y = run_plan(plan, x, axis % x.ndim)
     out_axis = axis if y.ndim == x.ndim or axis < 0 else axis + 1
     return da.moveaxis(y, -1, out_axis)
 
@@ -90,8 +91,16 @@ def fit_chunks(chunks: tuple[int, ...], smallest: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def run_plan(plan: Blocks, x: Any) -> Any:
-    """The plan over ``x`` (time last): a lazy dask array with ``x``'s chunks in time."""
+def run_plan(plan: Blocks, x: Any, axis: int = -1) -> Any:
+    """The plan over ``x`` (time last): a lazy dask array with ``x``'s chunks in time.
+
+    The non-finite policy in force now travels with the tasks (``wavedil.nonfinite``: a
+    worker may be another process). Under ``"refuse"`` each block checks the samples it
+    outputs, so a bad sample is refused by the block that holds it, quoted at its index in
+    the caller's array (time back on ``axis``); the operator itself then runs under
+    ``"confine"`` (its halo is its neighbours' to check).
+    """
+    setting = policy()
 
     lead = x.ndim - 1
     x = x.rechunk({i: -1 for i in range(lead)})
@@ -108,11 +117,13 @@ def run_plan(plan: Blocks, x: Any) -> Any:
     new_axis = [0] if sample.ndim > x.ndim else []  # a leading axis of coefficients
     dtype = sample.dtype
     if len(chunks) == 1:  # one block: the in-memory call itself
-        y = x.map_blocks(plan.whole, chunks=out_chunks, new_axis=new_axis, dtype=dtype)
+        y = x.map_blocks(_whole, plan=plan, setting=setting, axis=axis, chunks=out_chunks,
+                         new_axis=new_axis, dtype=dtype)
     else:
         windows = overlapped(plan, x)
         extra = plan.prepare(_windows(windows, plan, chunks), x)
-        y = windows.map_blocks(_block, plan=plan, extra=extra, chunks=out_chunks,
+        y = windows.map_blocks(_block, plan=plan, extra=extra, setting=setting, axis=axis,
+                               chunks=out_chunks,
                                new_axis=new_axis, dtype=dtype, meta=np.empty((0,) * (
                                    x.ndim + len(new_axis)), dtype))
     if y.chunks[-1] != original:
@@ -159,9 +170,31 @@ def _windows(windows: Any, plan: Blocks, chunks: tuple[int, ...]) -> list[tuple]
     return [(block,) + bound for block, bound in zip(blocks, bounds(plan, chunks))]
 
 
-def _block(window: np.ndarray, plan: Blocks, extra: Any = None,
-           block_info: dict | None = None) -> np.ndarray:
-    """One chunk: checks the window it got, then ``plan.run``."""
+def check_own(x: np.ndarray, a: int, setting: str, axis: int) -> None:
+    """Under ``"refuse"``, refuse the samples ``x`` (time last) that start at sample ``a``,
+    quoting the first bad one at its index in the caller's array (time on ``axis``)."""
+    if setting != "refuse" or x.dtype.kind not in "fc" or np.isfinite(x).all():
+        return
+
+    def locate(index: tuple[int, ...]) -> tuple[int, ...]:
+        where = list(index[:-1])
+        where.insert(axis if axis >= 0 else len(index) + axis, index[-1] + a)
+        return tuple(where)
+
+    raise ValueError(f"in the chunk of samples [{a}, {a + x.shape[-1]}): "
+                     + nonfinite_message(x, "x", locate))
+
+
+def _whole(x: np.ndarray, plan: Blocks, setting: str, axis: int) -> np.ndarray:
+    """The one chunk: the in-memory call, under the policy of the graph."""
+    check_own(x, 0, setting, axis)
+    with in_task(setting):
+        return plan.whole(x)
+
+
+def _block(window: np.ndarray, plan: Blocks, extra: Any = None, setting: str = "refuse",
+           axis: int = -1, block_info: dict | None = None) -> np.ndarray:
+    """One chunk: checks the window it got and the samples it outputs, then ``plan.run``."""
     assert block_info is not None
     a, b = block_info[None]["array-location"][-1]
     length = block_info[None]["shape"][-1]
@@ -171,7 +204,9 @@ def _block(window: np.ndarray, plan: Blocks, extra: Any = None,
         raise RuntimeError(f"chunk [{a}, {b}) got a window of {window.shape[-1]} samples, "
                            f"expected {hi - lo} ({lo} to {hi}); the halo ({plan.left}, "
                            f"{plan.right}) did not reach it whole")
-    y = plan.run(window, lo, hi, a, b, extra)
+    check_own(window[..., a - lo : b - lo], a, setting, axis)
+    with in_task("confine"):  # the halo: the neighbours' samples, checked by them
+        y = plan.run(window, lo, hi, a, b, extra)
     if y.shape[-1] != b - a:
         raise RuntimeError(f"{plan!r} gave {y.shape[-1]} samples for chunk [{a}, {b})")
     return y

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.finite import in_task
 from ..receptive.field import halo as receptive_halo
 from ..wavelets import AtrousResult, atrous, denoise, filter_bank, iatrous, max_level
 from ..wavelets.denoise import detail_gains, shrink
@@ -126,7 +127,9 @@ def _answer(plan: DenoiseBlocks, window: np.ndarray, lo: int, a: int, b: int,
     queries, moments, sums = asked
     if not queries and not moments:
         return {"queries": {}}
-    return block_statistics(plan.details(window, lo, a, b), queries, moments, sums)
+    with in_task("confine"):  # non-finite details are left out; the blocks refuse them
+        details = plan.details(window, lo, a, b)
+    return block_statistics(details, queries, moments, sums)
 
 
 def _tree(answers: list[Any]) -> Any:

@@ -22,6 +22,11 @@ Rounding: the median and ``max |w|`` are the very values ``numpy`` finds (bit fo
 of order 1e-16 times the number of terms), which moves a SURE minimum only when two
 candidate risks lie within that rounding of each other.
 
+Non-finite coefficients (``wavedil.nonfinite("confine")``) are left out of every count,
+sum and search, as the in-memory ``denoise`` leaves them out (``finite_only``): the first
+pass counts the finite ones per level and row, and the medians' ranks, ``mean(w^2)`` and
+the SURE risk take that count for ``n``.
+
 Shape: details ``(levels, rows, n)`` per block; statistics ``(levels, rows)``.
 """
 
@@ -75,24 +80,30 @@ def values_of(patterns: npt.ArrayLike) -> np.ndarray:
 def block_statistics(details: np.ndarray, queries: list[Query], moments: bool,
                      sums: bool = True) -> dict:
     """One block's answers: per query the occupied bins ``(keys, counts, sums of w^2)``
-    (the sums zero unless ``sums``) or the sorted values inside; with ``moments``, the sums
-    of ``w^2`` and the largest ``|w|`` per level and row."""
+    (the sums zero unless ``sums``) or the sorted values inside; with ``moments``, the count
+    and sum of ``w^2`` of the finite ``|w|`` and the largest one per level and row (the
+    non-finite left out everywhere)."""
     out: dict[str, Any] = {"queries": {}}
     if not queries and not moments:
         return out
     levels, rows = details.shape[:2]
     if moments:
         out["sumsq"], out["max"] = np.zeros((levels, rows)), np.zeros((levels, rows))
+        out["count"] = np.zeros((levels, rows), np.int64)
     for level in range(levels):  # one level at a time: a float64 copy of one level at most
         asked = [q for q in queries if q.level == level]
         if not asked and not moments:
             continue
         w = np.abs(np.asarray(details[level], dtype=np.float64))  # (rows, n)
+        finite = None if np.isfinite(w).all() else np.isfinite(w)
         if moments:
-            out["sumsq"][level] = np.sum(w * w, axis=-1)
-            out["max"][level] = np.max(w, axis=-1, initial=0.0)
+            kept = w if finite is None else np.where(finite, w, 0.0)
+            out["sumsq"][level] = np.sum(kept * kept, axis=-1)
+            out["max"][level] = np.max(kept, axis=-1, initial=0.0)
+            out["count"][level] = w.shape[-1] if finite is None else finite.sum(axis=-1)
         for q in asked:
-            out["queries"][q] = _answer(w[q.row], q, sums)
+            row = w[q.row] if finite is None else w[q.row][finite[q.row]]
+            out["queries"][q] = _answer(row, q, sums)
     return out
 
 
@@ -130,7 +141,7 @@ def _answer(values: np.ndarray, q: Query, sums: bool) -> Any:
 def merge(*parts: dict) -> dict:
     """The answers of several blocks as one."""
     out: dict[str, Any] = {"queries": {}}
-    for key, combine in (("sumsq", np.add), ("max", np.maximum)):
+    for key, combine in (("sumsq", np.add), ("max", np.maximum), ("count", np.add)):
         found = [p[key] for p in parts if key in p]
         if found:
             total = found[0]
@@ -158,11 +169,14 @@ def next_step(shift: int, count: int) -> int:
 
 @dataclass
 class RankSearch:
-    """Where the value of rank ``rank`` (0-based, ascending) of one level and row lies."""
+    """Where the value of rank ``rank`` (0-based, ascending) of one level and row lies: the
+    lower (``upper`` False) or upper middle of its finite values, ``rank`` set from their
+    count after the first pass."""
 
     level: int
     row: int
-    rank: int
+    upper: bool
+    rank: int = -1
     lo: int = 0
     width: int = TOP
     below: int = 0  # values under ``lo``
@@ -284,9 +298,8 @@ class Statistics:
         self.sigma = sigma
         # noise_sigma's levels: 1, and each j with length >= SIGMA_COUNT * 2^j
         self.used = max(1, sum(1 for j in range(1, levels + 1) if length >= SIGMA_COUNT * 2**j))
-        ranks = sorted({(length - 1) // 2, length // 2})
-        self.medians = [RankSearch(j, r, k) for j in range(self.used) for r in range(rows)
-                        for k in ranks] if sigma is None else []
+        self.medians = [RankSearch(j, r, upper) for j in range(self.used) for r in range(rows)
+                        for upper in (False, True)] if sigma is None else []
         self.sure: list[SureSearch] | None = None
         self.moments: dict[str, np.ndarray] = {}
         self.first: dict[Query, Any] = {}  # the first pass's histograms (SURE starts there)
@@ -305,8 +318,7 @@ class Statistics:
         if self.passes == 0:
             levels = range(self.levels) if sure else range(self.used if self.sigma is None else 0)
             return ([Query(j, r, (0,), TOP, SHIFTS[0]) for j in levels
-                     for r in range(self.rows)],
-                    self.threshold == "bayes", sure)
+                     for r in range(self.rows)], True, sure)  # moments: the counts
         found = {m.query() for m in self.medians if m.value is None}
         found.update(s.query() for s in self.sure or [] if s.square is None)
         return sorted(found, key=lambda q: (q.level, q.row, q.starts)), False, sure
@@ -316,8 +328,13 @@ class Statistics:
         new = copy.deepcopy(self)
         answers = merged["queries"]
         if new.passes == 0:
-            new.moments = {k: merged[k] for k in ("sumsq", "max") if k in merged}
+            new.moments = {k: merged[k] for k in ("sumsq", "max", "count") if k in merged}
             new.first = dict(answers)
+            for m in new.medians:
+                n = int(new.counts[m.level, m.row])
+                m.rank = n // 2 if m.upper else (n - 1) // 2
+                if n == 0:  # no finite value: NaN, as np.nanmedian
+                    m.value = math.nan
         for m in new.medians:
             if m.value is None:
                 m.update(answers[m.query()])
@@ -331,6 +348,11 @@ class Statistics:
         return new
 
     @property
+    def counts(self) -> np.ndarray:
+        """The finite coefficients per level and row ``(levels, rows)`` (after a pass)."""
+        return self.moments["count"]
+
+    @property
     def done(self) -> bool:
         return self.passes > 0 and all(m.value is not None for m in self.medians) and \
             (self.threshold != "sure" or (self.sure is not None and
@@ -342,12 +364,14 @@ class Statistics:
             return np.asarray(self.sigma, np.float64)
         per_level = []
         for j in range(self.used):
+            # as denoise: in float64 when the level holds a non-finite value (finite_only)
+            dtype = self.dtype if np.all(self.counts[j] == self.length) else np.float64
             rows = []
             for r in range(self.rows):
                 middle = [m.value for m in self.medians if m.level == j and m.row == r]
-                rows.append(estimate_sigma(np.array(middle, self.dtype), self.gains[j]))
+                rows.append(estimate_sigma(np.array(middle, dtype), self.gains[j]))
             per_level.append(np.array(rows))
-        return np.min(per_level, axis=0)
+        return np.fmin.reduce(per_level, axis=0)  # a level without finite values: skipped
 
     def sigma_j(self) -> np.ndarray:
         return self.gains[:, None] * np.asarray(self.noise(), np.float64)[None, :]
@@ -357,8 +381,11 @@ class Statistics:
         for j in range(self.levels):
             for r in range(self.rows):
                 keys, counts, sums = self.first[Query(j, r, (0,), TOP, SHIFTS[0])]
-                search = SureSearch(j, r, self.length, float(sigma_j[j, r]), float(np.sum(sums)))
-                if search.sigma > 0:
+                n = int(self.counts[j, r])  # the finite coefficients
+                search = SureSearch(j, r, n, float(sigma_j[j, r]), float(np.sum(sums)))
+                if n == 0:
+                    search.square = math.nan
+                elif search.sigma > 0:
                     search.start(keys, counts, sums)
                 else:
                     search.square = 0.0
@@ -375,12 +402,18 @@ class Statistics:
             return float(threshold) * sigma_j
         if threshold == "universal":
             return universal_threshold(sigma_j, self.length)
+        counts = self.counts
         if threshold == "bayes":
-            return bayes_threshold_from(self.moments["sumsq"] / self.length,
-                                        self.moments["max"], sigma_j)
+            with np.errstate(invalid="ignore", divide="ignore"):  # no finite value: NaN
+                mean_square = self.moments["sumsq"] / counts
+            return bayes_threshold_from(mean_square,
+                                        np.where(counts > 0, self.moments["max"], np.nan),
+                                        sigma_j)
         assert self.sure is not None
         squares = np.array([s.square for s in self.sure]).reshape(self.levels, self.rows)
-        t = np.minimum(np.sqrt(squares), universal_threshold(1.0, self.length))
+        cap = np.array([[float(universal_threshold(1.0, int(n))) for n in row]
+                        for row in counts])  # per row, over its finite coefficients
+        t = np.minimum(np.sqrt(squares), cap)
         return np.where(sigma_j > 0, t * sigma_j, 0.0)
 
     def max_passes(self) -> int:

@@ -21,7 +21,9 @@ returns a context manager that puts the previous one back, so
 the check sits in the few places every entry point passes through (``as_signal``,
 ``Stream.accept``), no signature of the forty-odd entry points changes, and a model split
 over threads or a Dask graph sees the same setting in its worker threads (a context
-variable would not reach them). Set it from one thread.
+variable would not reach them). Set it from one thread. A task that may run in another
+process (a Dask worker) captures the policy when it is built and runs under it:
+``in_task(policy)`` sets it for the running thread only, over the process-wide value.
 
 The check costs one ``np.isfinite(x).all()`` pass (a Python loop for a chunk of a few
 samples; integer input is skipped); the index is looked for only on failure.
@@ -30,6 +32,9 @@ samples; integer input is skipped); the index is looked for only on failure.
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 import numpy as np
@@ -40,6 +45,7 @@ from .checks import as_float_array
 POLICIES = ("refuse", "confine")
 _FEW = 16  # up to this many samples, a Python loop is quicker than np.isfinite
 _policy = "refuse"
+_task = threading.local()  # ``in_task``'s policy of the running thread, over ``_policy``
 
 
 class Setting:
@@ -85,14 +91,28 @@ def nonfinite(policy: str | None = None) -> Setting:
 
 
 def policy() -> str:
-    """The policy in force: ``"refuse"`` or ``"confine"``."""
-    return _policy
+    """The policy in force in this thread: ``"refuse"`` or ``"confine"``."""
+    return getattr(_task, "policy", None) or _policy
+
+
+@contextmanager
+def in_task(setting: str) -> Iterator[None]:
+    """``setting`` in force in the running thread only, within the block (a task built
+    under one policy and run by a worker thread or process: ``wavedil.dask``)."""
+    if setting not in POLICIES:
+        raise ValueError(f"the non-finite policy must be one of {POLICIES}, got {setting!r}")
+    before = getattr(_task, "policy", None)
+    _task.policy = setting
+    try:
+        yield
+    finally:
+        _task.policy = before
 
 
 def check_signal(a: np.ndarray, name: str) -> None:
     """Refuse ``a`` (ValueError quoting its first bad sample) if it holds a NaN or an
     infinity and the policy is ``"refuse"``."""
-    if _policy != "refuse":
+    if policy() != "refuse":
         return
     kind, size = a.dtype.kind, a.size
     if kind == "f" and size <= _FEW:  # a short chunk: cheaper without ufuncs
@@ -112,11 +132,14 @@ def as_signal(x: npt.ArrayLike, name: str = "x") -> np.ndarray:
     return a
 
 
-def nonfinite_message(a: np.ndarray, name: str) -> str:
-    """What is wrong with ``a`` and what to do: its first bad sample (C order)."""
+def nonfinite_message(a: np.ndarray, name: str,
+                      locate: Callable[[tuple[int, ...]], tuple[int, ...]] | None = None) -> str:
+    """What is wrong with ``a`` and what to do: its first bad sample (C order), quoted at
+    ``locate(index)`` when ``a`` is a piece of a larger array (a Dask block)."""
     bad = ~np.isfinite(a)
     first = int(np.flatnonzero(bad)[0])
-    index = ", ".join(str(int(i)) for i in np.unravel_index(first, a.shape))
+    at = tuple(int(i) for i in np.unravel_index(first, a.shape))
+    index = ", ".join(str(i) for i in (at if locate is None else locate(at)))
     where = f"{name}[{index}]" if a.ndim else name
     return (f"{where} is {a.flat[first]} ({np.count_nonzero(bad)} non-finite "
             f"sample(s) of {a.size}): wavedil refuses NaN and infinite input by default; "

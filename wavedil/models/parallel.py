@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import positive_int
-from ..engine.finite import as_signal
+from ..engine.finite import as_signal, in_task, policy
 
 
 class _Splittable(Protocol):
@@ -118,7 +118,7 @@ def run_offline(model: _Splittable, x: npt.ArrayLike, cond: dict[str, npt.ArrayL
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(len(parts)) as pool:
-            outputs = list(pool.map(run, parts))
+            outputs = list(pool.map(partial(_run_in, policy(), run), parts))
     finally:
         _SPLIT_LOCK.release()
     return np.concatenate(outputs, axis=axis)
@@ -137,6 +137,12 @@ def _split_shape(x: np.ndarray, cond: dict) -> tuple[int, int]:
                          for v in (local, global_)):
         return 1, 0
     return batch, x.shape[-1]
+
+
+def _run_in(setting: str, run: Any, part: Any) -> np.ndarray:
+    """``run(part)`` in a worker thread under the caller's non-finite policy."""
+    with in_task(setting):
+        return run(part)
 
 
 def _group(model: Any, x: np.ndarray, cond: dict, rows: tuple[int, int]) -> np.ndarray:

@@ -49,10 +49,23 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..engine.checks import positive_int
-from ..engine.finite import check_signal
+from ..engine.finite import check_signal, policy
 from ..engine.spec import LayerSpec, resolve_alignment
 from ..engine.state import ArraySpec, check_fill, check_together, fill_table
 from ..engine.stream import Layout, Stream, single_consumer
+
+
+def check_tensor(x: torch.Tensor, name: str = "x") -> None:
+    """The non-finite policy on a module's input (``wavedil.nonfinite``): one
+    ``torch.isfinite(x).all()`` pass; the first bad index is looked for only on failure.
+    Skipped while tracing or exporting (the check would become part of the graph)."""
+    if policy() != "refuse" or not (x.is_floating_point() or x.is_complex()) or \
+            torch.jit.is_tracing() or torch.jit.is_scripting() or \
+            torch.onnx.is_in_onnx_export():
+        return
+    if not bool(torch.isfinite(x).all()):
+        check_signal(x.detach().cpu().numpy(), name)
+
 
 ROOM = 256  # minimum spare samples behind a history before it is compacted
 _INSTALLING = threading.Lock()  # held while a stream checks and installs its steppers
@@ -453,6 +466,7 @@ class AlignedConv1d(Streaming, nn.Conv1d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C_in, T)`` in, ``(B, C_out, T)`` out (zero padding ``(left, right)``); while a
         stream runs, a chunk in and its ready samples out."""
+        check_tensor(x)
         if self._stream is not None:
             return self._stream.step(x)
         if x.shape[-1] == 0:

@@ -31,7 +31,7 @@ from ..models.activations import LEAKY_SLOPE
 from ..models.alignment import Alignment, alignment_option
 from ..models.base import spec_layers
 from ..receptive.field import future_extent, past_extent
-from .layers import AlignedConv1d, Delay, Streaming
+from .layers import AlignedConv1d, Delay, Streaming, check_tensor
 
 ACTIVATIONS = {
     "identity": lambda x: x,
@@ -50,6 +50,7 @@ INPUT_SHAPES = ("NCL", "NLC")
 def _check_input(x: torch.Tensor, channels: int, name: str = "x") -> None:
     if x.dim() != 3 or x.shape[1] != channels:
         raise ValueError(f"expected {name} of shape (B, {channels}, T), got {tuple(x.shape)}")
+    check_tensor(x, name)  # the non-finite policy
 
 
 def _short(value, most: int = 6):
@@ -375,12 +376,14 @@ class WaveNet(_Model):
                 raise ValueError(f"expected global_cond of shape "
                                  f"{(x.shape[0], c['global_cond_channels'])}, "
                                  f"got {tuple(global_cond.shape)}")
+            check_tensor(global_cond, "global_cond")
             global_cond = global_cond.unsqueeze(-1)
         if local_cond is not None:
             want = (x.shape[0], c["local_cond_channels"], x.shape[-1])
             if tuple(local_cond.shape) != want:
                 raise ValueError(f"expected local_cond of shape {want}, "
                                  f"got {tuple(local_cond.shape)}")
+            check_tensor(local_cond, "local_cond")
         h, skips = self.input_conv(x), 0
         for layer in self.layers:
             if local_cond is not None:
