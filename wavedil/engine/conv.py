@@ -38,6 +38,7 @@ from .checks import as_float_array, check_finite, positive_int
 from .depthwise import depthwise_correlate
 from .history import History
 from .memory import kept_block, scratch
+from .params import check_budget
 from .spec import LayerSpec, resolve_alignment
 from .state import ArraySpec, history_spec
 from .stream import Layout, Stream
@@ -80,6 +81,11 @@ class DilatedConv1d:
         self.dilation = positive_int(dilation, "dilation")
         self.groups = positive_int(groups, "groups")
         c_out, c_in_group, k = weight.shape
+        span = (k - 1) * self.dilation
+        check_budget(8.0 * span * c_in_group * self.groups,
+                     f"DilatedConv1d with dilation={self.dilation} and kernel_size={k}: a "
+                     f"history of (K - 1) * dilation = {span} samples x {c_in_group * self.groups}"
+                     f" channel(s) in float64", "use a smaller dilation")
         if c_out % self.groups:
             raise ValueError(f"C_out = {c_out} is not divisible by groups = {self.groups}")
         if bias is not None:

@@ -14,11 +14,13 @@ directly (``left + right == span``). The future extent is the latency of a strea
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import TypeAlias
 
 from .checks import positive_int
+from .params import check_budget
 
 ALIGNMENTS = ("causal", "centered")
 LAYER_KINDS = ("conv", "pool", "transposed")
@@ -180,4 +182,11 @@ def dilation_schedule(layers: int, base: int = 2, stacks: int = 1) -> list[int]:
     """
     layers, base, stacks = (positive_int(v, n) for v, n in
                             ((layers, "layers"), (base, "base"), (stacks, "stacks")))
+    largest = (layers - 1) * math.log2(base) if base > 1 else 0.0
+    if largest > 62:
+        raise ValueError(f"dilation_schedule(layers={layers}, base={base}): the last dilation "
+                         f"base**(layers - 1) would be 2^{largest:.4g}, beyond 2^62; use fewer "
+                         f"layers (or stacks, to repeat the schedule)")
+    check_budget(8.0 * layers * stacks, f"dilation_schedule with layers={layers} and "
+                 f"stacks={stacks}: {layers * stacks} dilations", "use fewer layers or stacks")
     return [base**i for i in range(layers)] * stacks

@@ -285,7 +285,8 @@ class Stream:
         (nothing changes here: a rejected chunk leaves the stream as it was)."""
         if self.flushed:
             raise ValueError("this stream was flushed; call reset() before processing more")
-        x = as_float_array(chunk, "chunk")
+        given = np.asarray(chunk)
+        x = as_float_array(given, "chunk")
         if x.ndim not in (1, 2, 3):
             raise ValueError(f"chunk must be (T,), (C, T) or (B, C, T), got shape {x.shape}")
         batch = x.shape[0] if x.ndim == 3 else 1
@@ -302,7 +303,10 @@ class Stream:
             layout = Layout(x.ndim, batch, x.dtype)
         else:  # later chunks are checked against it (no new object per chunk)
             if x.dtype != layout.dtype:
-                raise TypeError(f"this stream carries {layout.dtype}, got a chunk of {x.dtype}")
+                read = "" if given.dtype == x.dtype else f", read as {x.dtype}"
+                raise TypeError(f"this stream carries {layout.dtype} (fixed by its first chunk), "
+                                f"got a chunk of {given.dtype}{read}; pass "
+                                f"chunk.astype(np.{layout.dtype}) or reset() the stream")
             if (x.ndim, batch) != (layout.ndim, layout.batch):
                 raise ValueError(f"this stream carries {layout.ndim}-D chunks with batch "
                                  f"{layout.batch}, got shape {x.shape}")

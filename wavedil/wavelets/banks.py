@@ -43,6 +43,7 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from ..engine.params import check_budget, flag
 from ._tables import BIOR, DEC_LO, DMEY_DEC_LO
 
 __all__ = [
@@ -356,6 +357,11 @@ def equivalent_detail_filter(wavelet: WaveletLike, level: int, norm: bool = Fals
     """
     bank = filter_bank(wavelet)
     level = _check_level(level)
+    norm = flag(norm, "norm")
+    support = (bank.length - 1) * (2.0**min(level, 1000) - 1) + 1
+    check_budget(8.0 * 3 * support, f"the level-{level} filter of {bank.name!r} "
+                 f"((K - 1)(2^level - 1) + 1 = {support:.4g} samples, three buffers in float64)",
+                 "use a smaller level")
     response = np.ones(1)
     for j in range(1, level):
         response = _convolve_dilated(response, bank.dec_lo, 2 ** (j - 1))

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import as_float_array, positive_int
+from ..engine.params import flag
 from .cwt_plan import CWTPlan, default_octaves, make_plan
 from .cwt_stream import complex_dtype, pad_mode, transform_rows
 from .cwt_wavelets import WaveletLike
@@ -159,6 +160,7 @@ def cwt(x: npt.ArrayLike, wavelet: WaveletLike = "morlet", octaves: int | None =
                                     not math.isfinite(sample_rate) or sample_rate <= 0):
         raise ValueError(f"sample_rate must be a positive number, got {sample_rate!r}")
     voices = positive_int(voices, "voices")
+    decimate = flag(decimate, "decimate")
     if octaves is None:
         octaves = default_octaves(length, wavelet, voices, float(scale0))
     plan = make_plan(wavelet, octaves, voices, scale0, a0, interpolator, alignment)
@@ -172,7 +174,7 @@ def cwt(x: npt.ArrayLike, wavelet: WaveletLike = "morlet", octaves: int | None =
     time_axis = axis + 1  # in a block: (voices, *x.shape)
     shaped = tuple(np.moveaxis(b.reshape((voices,) + moved.shape[:-1] + (b.shape[-1],)), -1,
                                time_axis) for b in blocks)
-    return CWTResult(plan, shaped, length, boundary, bool(decimate),
+    return CWTResult(plan, shaped, length, boundary, decimate,
                      None if sample_rate is None else float(sample_rate), axis - x.ndim)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import as_float_array, positive_int
+from ..engine.params import check_budget
 from ..engine.conv import ConvStream, checked_history
 from ..engine.history import DelayLine, History
 from ..engine.state import ArraySpec, check_delay_lines, count_spec, history_spec, scalar
@@ -210,6 +211,10 @@ class DenoiseStream(Stream):
         self.alignment, self.boundary = alignment, boundary
         self.threshold, self.mode, self.sigma = threshold, mode, sigma
         self.channels = positive_int(channels, "channels")
+        check_budget(8.0 * self.channels * self.levels * 2 * self.window,
+                     f"DenoiseStream with window={self.window}: running thresholds over "
+                     f"2 x window samples of {self.levels} level(s) x {self.channels} "
+                     f"channel(s) in float64", "use a smaller window (8192 by default)")
         self._forward = AtrousStream(self.bank, self.levels, alignment, boundary,
                                      channels=self.channels)
         self._gains = detail_gains(self.bank, self.levels, alignment)

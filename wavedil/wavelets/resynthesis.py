@@ -45,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import positive_int
+from ..engine.params import flag
 from ..engine.state import FREE, ArraySpec, check_delay_lines, scalar
 from ..engine.stream import Layout, Stream, single_consumer, sub_state
 from .banks import WaveletLike, filter_bank
@@ -122,7 +123,7 @@ class ResynthesisStream(Stream):
             raise ValueError(f"fn must return as many samples as it gets (latency 0), got "
                              f"latency {fn_latency!r}")
         self.fn: Any = fn  # a callable or a stream-like object (BandFunction)
-        self.alignment, self.boundary, self.norm = alignment, boundary, bool(norm)
+        self.alignment, self.boundary, self.norm = alignment, boundary, flag(norm, "norm")
         self.channels = positive_int(channels, "channels")
         self._forward = AtrousStream(self.bank, self.levels, alignment, boundary, self.norm,
                                      self.channels)

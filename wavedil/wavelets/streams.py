@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import as_float_array, positive_int
+from ..engine.params import flag
 from ..engine.conv import ConvStream, checked_history
 from ..engine.history import DelayLine, History, HistoryArena
 from ..engine.spec import Branches
@@ -159,7 +160,7 @@ class AtrousStream(BandedStream):
         self.bank = filter_bank(wavelet)
         self.levels = check_stream_levels(self.bank, levels, "AtrousStream")
         check_stream_options(alignment, boundary)
-        self.alignment, self.boundary, self.norm = alignment, boundary, bool(norm)
+        self.alignment, self.boundary, self.norm = alignment, boundary, flag(norm, "norm")
         self.channels = positive_int(channels, "channels")
         extents = [level_extent(self.bank, j, alignment) for j in range(1, self.levels + 1)]
         delays = np.cumsum([right for _, right in extents])  # R_j: level j's own delay
@@ -362,7 +363,7 @@ class AtrousTransform:
         self.bank = filter_bank(wavelet)
         self.levels = check_levels(levels)
         check_stream_options(alignment, boundary)
-        self.alignment, self.boundary, self.norm = alignment, boundary, bool(norm)
+        self.alignment, self.boundary, self.norm = alignment, boundary, flag(norm, "norm")
         self.channels = positive_int(channels, "channels")
         self.axis = int(axis)
 
@@ -430,7 +431,7 @@ class InverseAtrousStream(Stream):
                  batch: int | None = None) -> None:
         self.bank = filter_bank(wavelet)
         self.levels = check_stream_levels(self.bank, levels, "InverseAtrousStream")
-        self.norm = bool(norm)
+        self.norm = flag(norm, "norm")
         self.channels = positive_int(channels, "channels")
         self._synthesis: list[tuple[ConvStream, ConvStream]] = []  # per level: (lo, hi)
         self._lags: list[int] = []  # per level: the delay that aligns w_j with c_j

@@ -54,6 +54,7 @@ import numpy.typing as npt
 
 from ..engine import memory
 from ..engine.checks import as_float_array, positive_int
+from ..engine.params import flag
 from ..engine.conv import DilatedConv1d
 from ..engine.spec import Branches, Chain, LayerSpec, resolve_alignment
 from .banks import FilterBank, WaveletLike, filter_bank
@@ -352,11 +353,12 @@ def atrous(x: npt.ArrayLike, wavelet: WaveletLike, levels: int | None = None,
     """
     bank = filter_bank(wavelet)
     _check_options(alignment, boundary)
+    norm = flag(norm, "norm")
     x3, shape, levels = _as_batch(x, axis, bank, levels, "atrous")
-    details, approx = _analysis(x3, bank, levels, alignment, boundary, bool(norm))
+    details, approx = _analysis(x3, bank, levels, alignment, boundary, norm)
     details = np.moveaxis(details.reshape((levels,) + shape), -1, axis if axis < 0 else axis + 1)
     approx = np.moveaxis(approx.reshape(shape), -1, axis)
-    return AtrousResult(details, approx, bank, alignment, boundary, bool(norm),
+    return AtrousResult(details, approx, bank, alignment, boundary, norm,
                         axis if axis < 0 else axis - len(shape))
 
 
@@ -570,7 +572,7 @@ def mra(x: npt.ArrayLike, wavelet: WaveletLike, levels: int | None = None,
         return mra(x, bank, levels, alignment, boundary, norm, axis)[::-1]
     x3, shape, levels = _as_batch(x, axis, bank, levels, "mra")
     length = shape[-1]
-    norm = bool(norm)
+    norm = flag(norm, "norm")
     if bank.difference:
         details, approx = _analysis(x3, bank, levels, alignment, boundary, False)
         parts = np.concatenate([details, approx[None]], axis=0)
