@@ -53,6 +53,25 @@ def feed(stream):
             np.asarray(stream.flush())]
 
 
+def run_op(op):
+    """An operator of ``channels`` on a short input of as many (its construction when that
+    is large)."""
+    channels = op.channels
+    return repr(op) if channels > 64 else op(np.resize(X, (channels, 64)) if channels > 1 else X)
+
+
+def feed_inverse(stream):
+    """An inverse stream on the coefficients of a short input."""
+    if stream.channels * (stream.batch or 1) > 64:
+        return repr(stream)
+    shape = ((stream.batch,) if stream.batch else ()) + (stream.channels, 40)
+    shape = shape if len(shape) > 2 or stream.channels > 1 else (40,)
+    w = wavedil.atrous(np.resize(X, shape), stream.bank, stream.levels, norm=stream.norm,
+                       boundary="zero").stack()
+    return [np.asarray(stream.process(w[..., :17])), np.asarray(stream.process(w[..., 17:])),
+            np.asarray(stream.flush())]
+
+
 def run_model(model):
     """A model on a short input of its channels (its construction when that is large)."""
     channels = model.in_channels
@@ -62,11 +81,17 @@ def run_model(model):
 def torch_model(module):
     import torch
 
-    channels = module.in_channels
+    channels = getattr(module, "in_channels", None) or module.conv1.in_channels
     if channels > 64:
         return repr(module)
     with torch.no_grad():
         return module(torch.as_tensor(np.resize(X, (1, channels, 32)), dtype=torch.float32)).numpy()
+
+
+def _torch_conv():
+    import wavedil.nn as wnn
+
+    return wnn.CausalConv1d(1, 1, 3, dilation=2)
 
 
 def _tcn():
@@ -135,15 +160,15 @@ TABLE: dict[str, EntryPoint] = {
                        "order": "fine-to-coarse"},
                       {"levels": LEVELS_OR_NONE, "norm": Flag(),
                        "order": Choice(("fine-to-coarse", "coarse-to-fine"))}),
-    "AtrousTransform": EntryPoint(lambda **k: wavedil.AtrousTransform(**k)(X),
+    "AtrousTransform": EntryPoint(lambda **k: run_op(wavedil.AtrousTransform(**k)),
                                   {"wavelet": "db2", "levels": 3, "norm": False, "channels": 1},
-                                  {"levels": LEVELS, "norm": Flag(), "channels": Int(1, 1)}),
+                                  {"levels": LEVELS, "norm": Flag(), "channels": POSITIVE}),
     "AtrousStream": EntryPoint(lambda **k: feed(wavedil.AtrousStream(**k)),
                                {"wavelet": "db2", "levels": 3, "norm": False, "channels": 1,
                                 "batch": None},
                                {"levels": LEVELS, "norm": Flag(), "channels": POSITIVE,
                                 "batch": BATCH}),
-    "InverseAtrousStream": EntryPoint(lambda **k: feed(wavedil.InverseAtrousStream(**k)),
+    "InverseAtrousStream": EntryPoint(lambda **k: feed_inverse(wavedil.InverseAtrousStream(**k)),
                                       {"wavelet": "haar", "levels": 2, "norm": False,
                                        "channels": 1, "batch": None},
                                       {"levels": LEVELS, "norm": Flag(), "channels": POSITIVE,
@@ -162,9 +187,9 @@ TABLE: dict[str, EntryPoint] = {
                                  "channels": POSITIVE, "batch": BATCH,
                                  "mode": Choice(("soft", "hard", "garrote")),
                                  "threshold": THRESHOLD}),
-    "Resynthesis": EntryPoint(lambda **k: wavedil.Resynthesis(**k)(X),
+    "Resynthesis": EntryPoint(lambda **k: run_op(wavedil.Resynthesis(**k)),
                               {"wavelet": "db2", "levels": 3, "norm": False, "channels": 1},
-                              {"levels": LEVELS, "norm": Flag(), "channels": Int(1, 1)}),
+                              {"levels": LEVELS, "norm": Flag(), "channels": POSITIVE}),
     "ResynthesisStream": EntryPoint(lambda **k: feed(wavedil.ResynthesisStream(**k)),
                                     {"wavelet": "db2", "levels": 3, "norm": False,
                                      "channels": 1, "batch": None},
@@ -186,22 +211,22 @@ TABLE: dict[str, EntryPoint] = {
     "modwtmra": EntryPoint(lambda **k: wavedil.modwtmra(wavedil.modwt(X, "sym4", 3), **k),
                            {"wavelet": "sym4", "boundary": "periodic"},
                            {"boundary": Choice(("periodic", "reflection"))}),
-    "cwt": EntryPoint(lambda **k: wavedil.cwt(X, **k).coefficients(),
+    "cwt": EntryPoint(lambda **k: wavedil.cwt(X, **k).octave(0),
                       {"octaves": 2, "voices": 2, "scale0": 2.0, "a0": 8.0, "interpolator": 8,
                        "decimate": False, "sample_rate": None},
                       {"octaves": Int(1, none=True), "voices": POSITIVE, "scale0": Real(2.0, False),
                        "a0": Real(0.0), "interpolator": Int(2, 64, even=True),
                        "decimate": Flag(), "sample_rate": Real(0.0, none=True)}),
-    "CWT": EntryPoint(lambda **k: wavedil.CWT(**k)(X),
+    "CWT": EntryPoint(lambda **k: run_op(wavedil.CWT(**k)),
                       {"octaves": 2, "voices": 2, "scale0": 2.0, "channels": 1},
                       {"octaves": POSITIVE, "voices": POSITIVE, "scale0": Real(2.0, False),
-                       "channels": Int(1, 1)}),
+                       "channels": POSITIVE}),
     "CWTStream": EntryPoint(lambda **k: feed(wavedil.CWTStream(**k)),
                             {"octaves": 2, "voices": 2, "channels": 1, "batch": None},
                             {"octaves": POSITIVE, "voices": POSITIVE, "channels": POSITIVE,
                              "batch": BATCH}),
     # models
-    "TCN": EntryPoint(lambda **k: run_model(wavedil.TCN(**k, seed=0)),
+    "TCN": EntryPoint(lambda **k: run_model(wavedil.TCN(**k, dilations=[1, 2], seed=0)),
                       {"in_channels": 1, "channels": 3, "kernel_size": 2, "stacks": 1,
                        "gate": False, "skip_connections": False},
                       {"in_channels": POSITIVE, "channels": POSITIVE, "kernel_size": POSITIVE,
@@ -238,13 +263,13 @@ TABLE: dict[str, EntryPoint] = {
                                   "channels": 8, "max_layers": 32},
                                  {"samples": POSITIVE, "kernel_size": Int(2),
                                   "convs_per_block": POSITIVE, "channels": POSITIVE,
-                                  "max_layers": POSITIVE}),
+                                  "max_layers": Int(7)}),
     "probe_receptive_field": EntryPoint(
         lambda **k: repr(wavedil.probe_receptive_field(_tcn(), **k)),
         {"length": 40, "trials": 2, "seed": 0}, {"length": POSITIVE, "trials": POSITIVE,
                                                  "seed": Int(0)}),
     "effective_receptive_field": EntryPoint(
-        lambda **k: repr(wavedil.effective_receptive_field(_tcn(), **k)),
+        lambda **k: repr(wavedil.effective_receptive_field(_torch_conv(), **k)),
         {"length": 40, "trials": 2, "seed": 0}, {"length": POSITIVE, "trials": POSITIVE,
                                                  "seed": Int(0)}),
 }
@@ -283,7 +308,7 @@ def _torch_table() -> dict[str, EntryPoint]:
                                        dict(conv_domains, alignment=ALIGN)),
         "nn.CausalConv1d": EntryPoint(lambda **k: torch_model(wnn.CausalConv1d(**k)), conv,
                                       conv_domains),
-        "nn.TCN": EntryPoint(lambda **k: torch_model(wnn.TCN(**k)),
+        "nn.TCN": EntryPoint(lambda **k: torch_model(wnn.TCN(**k, dilations=[1, 2])),
                              {"in_channels": 1, "channels": 2, "kernel_size": 2, "stacks": 1,
                               "weight_norm": False},
                              {"in_channels": POSITIVE, "channels": POSITIVE,

@@ -18,6 +18,7 @@ asks for, a guard against typos (``window=10**12``) rather than an accounting of
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 
@@ -95,3 +96,22 @@ def flag(value: object, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
     return bool(value)
+
+
+def finite_number(value: object) -> bool:
+    """Whether ``value`` is a real number (not a bool) that is finite as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int beyond float
+        return False
+
+
+def axis_index(axis: object, shape: tuple[int, ...], what: str = "x") -> int:
+    """``axis`` as an int in ``-ndim .. ndim - 1`` for an array of ``shape``."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"axis must be an integer, got {axis!r} ({type(axis).__name__})")
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(f"axis {axis} is out of range for {what} of shape {shape}")
+    return int(axis)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from .checks import positive_int
-from .params import check_budget
+from .params import check_budget, flag, integer
 
 ALIGNMENTS = ("causal", "centered")
 LAYER_KINDS = ("conv", "pool", "transposed")
@@ -80,9 +80,12 @@ class LayerSpec:
     bias: bool = True
 
     def __post_init__(self) -> None:
-        positive_int(self.kernel_size, "kernel_size")
-        positive_int(self.dilation, "dilation")
-        positive_int(self.stride, "stride")
+        for key in ("kernel_size", "dilation", "stride", "in_channels", "out_channels", "groups"):
+            object.__setattr__(self, key, positive_int(getattr(self, key), key))
+        object.__setattr__(self, "right", integer(self.right, "right", low=0))
+        if self.left is not None:
+            object.__setattr__(self, "left", integer(self.left, "left", low=0))
+        object.__setattr__(self, "bias", flag(self.bias, "bias"))
         if self.kind not in LAYER_KINDS:
             raise ValueError(f"kind must be one of {LAYER_KINDS}, got {self.kind!r}")
         if self.left is None:

@@ -53,6 +53,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .checks import as_float_array
+from .params import integer
 from .state import ArraySpec, check_arrays, check_layout, read_meta, same_json
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -103,12 +104,10 @@ class Stream:
 
     def __init__(self, in_channels: int, out_channels: int, latency: int,
                  batch: int | None = None) -> None:
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.latency = int(latency)
-        if batch is not None and (isinstance(batch, bool) or int(batch) != batch or batch < 1):
-            raise ValueError(f"batch must be None or an integer >= 1, got {batch!r}")
-        self.batch = None if batch is None else int(batch)
+        self.in_channels = integer(in_channels, "in_channels")
+        self.out_channels = integer(out_channels, "out_channels")
+        self.latency = integer(latency, "latency", low=0)
+        self.batch = None if batch is None else integer(batch, "batch")
         self.layout: Layout | None = None  # fixed by the first chunk (or by start)
         self.flushed = False
         self.state: Any = None

@@ -43,6 +43,7 @@ from ..engine.fused import (
     store_product,
     time_major_1x1,
 )
+from ..engine.params import check_budget
 from ..engine.spec import Branches, Chain, LayerSpec, dilation_schedule
 from .activations import ACTIVATIONS, activate, glu, layer_norm
 from .alignment import Alignment, alignment_option, branch_delays, conv_extents
@@ -83,11 +84,14 @@ def tcn_plan(channels: int | Sequence[int], dilations: Sequence[int] | None = No
             raise ValueError(f"{blocks} channel widths cannot be split into {stacks} stacks")
         full = dilation_schedule(blocks // stacks, stacks=stacks)
     else:
-        full = [positive_int(d, "dilation") for d in dilations] * stacks
+        full = [positive_int(d, "dilation") for d in dilations]
+        check_budget(8.0 * len(full) * stacks, f"stacks={stacks} of {len(full)} dilations",
+                     "use fewer stacks")
+        full *= stacks
         if not full:
             raise ValueError("dilations must list at least one dilation, got an empty list")
     if isinstance(channels, (int, np.integer)):
-        widths = [positive_int(int(channels), "channels")] * len(full)
+        widths = [positive_int(channels, "channels")] * len(full)
     else:
         widths = [positive_int(int(c), "channels") for c in channels]
         if len(widths) != len(full):  # (one width for all always fits)

@@ -44,6 +44,7 @@ from ..engine.fused import (
     store_product,
     time_major_1x1,
 )
+from ..engine.params import check_budget
 from ..engine.spec import Branches, Chain, dilation_schedule
 from ..engine.state import ArraySpec
 from ..engine.stream import Layout, Stream, single_consumer
@@ -58,7 +59,10 @@ def wavenet_plan(dilations: Sequence[int] | None = None, stacks: int = 1) -> lis
     stacks = positive_int(stacks, "stacks")
     if dilations is None:
         return dilation_schedule(10, stacks=stacks)
-    full = [positive_int(d, "dilation") for d in dilations] * stacks
+    full = [positive_int(d, "dilation") for d in dilations]
+    check_budget(8.0 * len(full) * stacks, f"stacks={stacks} of {len(full)} dilations",
+                 "use fewer stacks")
+    full *= stacks
     if not full:
         raise ValueError("dilations must list at least one dilation, got an empty list")
     return full

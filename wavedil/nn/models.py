@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm as _weight_norm
 
+from ..engine.params import integer
 from ..engine.spec import Chain
 from ..models import stack as np_stack
 from ..models import tcn as np_tcn
@@ -327,6 +328,15 @@ class WaveNet(_Model):
                  input_kernel_size: int | None = None, weight_norm: bool = False, *,
                  alignment: Alignment = "causal") -> None:
         super().__init__()
+        in_channels, residual_channels, gate_channels, skip_channels, kernel_size = (
+            integer(value, name) for value, name in (
+                (in_channels, "in_channels"), (residual_channels, "residual_channels"),
+                (gate_channels, "gate_channels"), (skip_channels, "skip_channels"),
+                (kernel_size, "kernel_size")))
+        global_cond_channels, local_cond_channels = (
+            integer(value, name, low=0) for value, name in (
+                (global_cond_channels, "global_cond_channels"),
+                (local_cond_channels, "local_cond_channels")))
         if gate_channels % 2:
             raise ValueError(f"gate_channels must be even (tanh and sigmoid halves), "
                              f"got {gate_channels}")

@@ -182,7 +182,7 @@ def as_spec(op: object, example_input: Any = None) -> tuple[SpecTree, Sequence[s
         traced = trace_spec(op, example_input=example_input)
         return traced.spec, traced.notes  # type: ignore[return-value]
     raise TypeError(
-        "expected a spec tree (LayerSpec, Shift, Chain, Branches), a list of LayerSpec, a "
+        "op must be a spec tree (LayerSpec, Shift, Chain, Branches), a list of LayerSpec, a "
         f"wavedil object with .spec or a torch.nn.Module, got {type(op).__name__}"
     )
 

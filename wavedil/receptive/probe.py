@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.checks import positive_int
+from ..engine.params import check_budget, integer
 from .field import is_torch_module
 
 
@@ -90,9 +91,17 @@ def probe_receptive_field(op: Any, length: int | None = None, *,
 
 
 def _shape(op, length, shape):
+    shape = _given_shape(op, length, shape)
+    check_budget(8.0 * 4 * math.prod(shape), f"a probe of shape={shape} (length={shape[-1]}): "
+                 f"a few inputs and gradients of that shape in float64",
+                 "probe a shorter input (a few receptive fields long)")
+    return shape
+
+
+def _given_shape(op, length, shape):
     if shape is not None:
-        shape = tuple(int(s) for s in shape)
-        if not shape or min(shape) < 1:
+        shape = tuple(integer(s, "shape") for s in shape)
+        if not shape:
             raise ValueError(f"shape must be a non-empty tuple of sizes >= 1, got {shape}")
         return shape
     if length is None:

@@ -320,7 +320,7 @@ def filter_bank(wavelet: WaveletLike) -> FilterBank:
     if isinstance(wavelet, (tuple, list)) or (isinstance(wavelet, np.ndarray) and wavelet.ndim):
         if len(wavelet) != 2:
             raise ValueError(
-                f"a user filter pair must be (lowpass, highpass), got {len(wavelet)} "
+                f"wavelet as a user filter pair must be (lowpass, highpass), got {len(wavelet)} "
                 f"items: {_quote(wavelet)}"
             )
         lowpass = _as_filter(wavelet[0], "lowpass")

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import as_float_array, positive_int
-from ..engine.params import flag
+from ..engine.params import axis_index, finite_number, flag
 from .cwt_plan import CWTPlan, default_octaves, make_plan
 from .cwt_stream import complex_dtype, pad_mode, transform_rows
 from .cwt_wavelets import WaveletLike
@@ -146,8 +146,7 @@ def cwt(x: npt.ArrayLike, wavelet: WaveletLike = "morlet", octaves: int | None =
     x = as_float_array(x, "x")
     if x.ndim == 0:
         raise ValueError(f"x must have a time axis, got a scalar of shape {x.shape}")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"axis {axis} is out of range for x of shape {x.shape}")
+    axis = axis_index(axis, x.shape)
     axis = axis % x.ndim
     length = x.shape[axis]
     if x.ndim == 2 and 0 < length < 64 and x.shape[1 - axis] > 4 * length:
@@ -156,8 +155,7 @@ def cwt(x: npt.ArrayLike, wavelet: WaveletLike = "morlet", octaves: int | None =
                          f"pass axis={1 - axis} (or x.T)")
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
-    if sample_rate is not None and (isinstance(sample_rate, bool) or
-                                    not math.isfinite(sample_rate) or sample_rate <= 0):
+    if sample_rate is not None and not (finite_number(sample_rate) and sample_rate > 0):
         raise ValueError(f"sample_rate must be a positive number, got {sample_rate!r}")
     voices = positive_int(voices, "voices")
     decimate = flag(decimate, "decimate")

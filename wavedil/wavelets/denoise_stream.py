@@ -15,9 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import as_float_array, positive_int
-from ..engine.params import check_budget
 from ..engine.conv import ConvStream, checked_history
 from ..engine.history import DelayLine, History
+from ..engine.params import axis_index, check_budget
 from ..engine.state import ArraySpec, check_delay_lines, count_spec, history_spec, scalar
 from ..engine.stream import Layout, Stream, sub_state
 from .banks import WaveletLike, filter_bank
@@ -213,8 +213,8 @@ class DenoiseStream(Stream):
         self.channels = positive_int(channels, "channels")
         check_budget(8.0 * self.channels * self.levels * 2 * self.window,
                      f"DenoiseStream with window={self.window}: running thresholds over "
-                     f"2 x window samples of {self.levels} level(s) x {self.channels} "
-                     f"channel(s) in float64", "use a smaller window (8192 by default)")
+                     f"2 x window samples of {self.levels} level(s) x channels={self.channels} "
+                     f"in float64", "use a smaller window (8192 by default)")
         self._forward = AtrousStream(self.bank, self.levels, alignment, boundary,
                                      channels=self.channels)
         self._gains = detail_gains(self.bank, self.levels, alignment)
@@ -386,8 +386,7 @@ class Denoiser:
 
     def __call__(self, x: npt.ArrayLike) -> np.ndarray:
         x = as_float_array(x, "x")
-        if not -x.ndim <= self.axis < x.ndim:
-            raise ValueError(f"axis {self.axis} is out of range for x of shape {x.shape}")
+        axis_index(self.axis, x.shape)
         moved = np.moveaxis(x, self.axis, -1)
         check_channels(moved.shape, self.options.get("channels", 1), self.axis, "Denoiser")
         stream = self.stream()

@@ -33,9 +33,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import as_float_array, positive_int
-from ..engine.params import flag
 from ..engine.conv import ConvStream, checked_history
 from ..engine.history import DelayLine, History, HistoryArena
+from ..engine.params import flag
 from ..engine.spec import Branches
 from ..engine.state import (
     INTEGER,

@@ -54,8 +54,8 @@ import numpy.typing as npt
 
 from ..engine import memory
 from ..engine.checks import as_float_array, positive_int
-from ..engine.params import flag
 from ..engine.conv import DilatedConv1d
+from ..engine.params import axis_index, flag
 from ..engine.spec import Branches, Chain, LayerSpec, resolve_alignment
 from .banks import FilterBank, WaveletLike, filter_bank
 from .boundaries import BOUNDARIES, fold, stand_in, window
@@ -204,8 +204,7 @@ def _as_batch(x, axis: int, bank: FilterBank, levels: int | None, what: str):
     x = as_float_array(x, "x")
     if x.ndim == 0:
         raise ValueError(f"x must have a time axis, got a scalar of shape {x.shape}")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"axis {axis} is out of range for x of shape {x.shape}")
+    axis = axis_index(axis, x.shape)
     levels = None if levels is None else check_levels(levels)
     check_time_axis(x.shape, axis, bank, levels, what)
     moved = np.moveaxis(x, axis, -1)
@@ -449,7 +448,7 @@ def iatrous(result: AtrousResult) -> np.ndarray:
     Shape: ``result.approx.shape``.
     """
     if not isinstance(result, AtrousResult):
-        raise TypeError(f"iatrous expects an AtrousResult (from atrous), got "
+        raise TypeError(f"iatrous: result must be an AtrousResult (from atrous), got "
                         f"{type(result).__name__}")
     bank = result.wavelet
     reason = _why_not_invertible(bank, result.boundary)
@@ -608,6 +607,9 @@ def level_energies(result: AtrousResult) -> list[tuple[str, float, float]]:
     of the total over the rows. For an orthogonal bank with ``norm=True`` and periodic
     boundary the total equals ``sum(x**2)`` (MODWT energy preservation).
     """
+    if not isinstance(result, AtrousResult):
+        raise TypeError(f"level_energies: result must be an AtrousResult (from atrous), got "
+                        f"{type(result).__name__}")
     stacked = result.stack()
     energies = [float(np.sum(np.square(part, dtype=np.float64))) for part in stacked]
     total = sum(energies)
