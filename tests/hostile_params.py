@@ -100,6 +100,18 @@ class Kind:
 
 
 @dataclass(frozen=True)
+class Each:
+    """A list or tuple of ``length`` values of one domain."""
+
+    item: Any = None
+    length: int = 1
+
+    def admits(self, value: object) -> bool:
+        return isinstance(value, (list, tuple)) and len(value) == self.length and all(
+            self.item.admits(v) for v in value)
+
+
+@dataclass(frozen=True)
 class Either:
     parts: tuple = ()
 

@@ -19,6 +19,7 @@ from hostile_params import (
     HOSTILE,
     SECONDS,
     Choice,
+    Each,
     Either,
     EntryPoint,
     Flag,
@@ -49,14 +50,14 @@ def feed(stream):
         return repr(stream)
     shape = (stream.batch, stream.in_channels, 40) if stream.batch else (stream.in_channels, 40)
     chunk = np.resize(X, shape)
-    return [np.asarray(stream.process(chunk[..., :17])), np.asarray(stream.process(chunk[..., 17:])),
-            np.asarray(stream.flush())]
+    return [np.asarray(stream.process(chunk[..., :17])),
+            np.asarray(stream.process(chunk[..., 17:])), np.asarray(stream.flush())]
 
 
-def run_op(op):
+def run_op(op, channels=1):
     """An operator of ``channels`` on a short input of as many (its construction when that
     is large)."""
-    channels = op.channels
+    channels = python_twin(channels)
     return repr(op) if channels > 64 else op(np.resize(X, (channels, 64)) if channels > 1 else X)
 
 
@@ -78,9 +79,13 @@ def run_model(model):
     return repr(model) if channels > 64 else model(np.resize(X, (channels, 64)))
 
 
-def torch_model(module):
+def torch_model(make, *args, **kwargs):
+    """``make(*args, **kwargs)`` (torch's generator seeded: equal weights for equal
+    parameters) on a short input of its channels (its construction when that is large)."""
     import torch
 
+    torch.manual_seed(0)
+    module = make(*args, **kwargs)
     channels = getattr(module, "in_channels", None) or module.conv1.in_channels
     if channels > 64:
         return repr(module)
@@ -103,6 +108,7 @@ LEVELS_OR_NONE = Int(1, 40, none=True)
 POSITIVE = Int(1)
 BATCH = Int(1, none=True)
 AXIS = Int(-1, 0)
+DILATION = Either((POSITIVE, Each(POSITIVE, 1)))  # one per axis of a 1-D input
 ALIGN = Choice(("causal", "centered"))
 WAVELET = Choice(tuple(wavedil.wavelist()))
 THRESHOLD = Either((Choice(("bayes", "sure", "universal")), Real(0.0, strict=False)))
@@ -110,24 +116,26 @@ THRESHOLD = Either((Choice(("bayes", "sure", "universal")), Real(0.0, strict=Fal
 TABLE: dict[str, EntryPoint] = {
     # the seed formula
     "dilate_kernel": EntryPoint(lambda **k: wavedil.dilate_kernel(K, **k), {"dilation": 2},
-                                {"dilation": POSITIVE}),
+                                {"dilation": DILATION}),
     "dilated_convolve": EntryPoint(lambda **k: wavedil.dilated_convolve(X, K, **k),
                                    {"dilation": 2, "mode": "full"},
-                                   {"dilation": POSITIVE, "mode": Choice(("full", "same", "valid"))}),
+                                   {"dilation": DILATION,
+                                    "mode": Choice(("full", "same", "valid"))}),
     "dilated_correlate": EntryPoint(lambda **k: wavedil.dilated_correlate(X, K, **k),
                                     {"dilation": 2, "mode": "same"},
-                                    {"dilation": POSITIVE,
+                                    {"dilation": DILATION,
                                      "mode": Choice(("full", "same", "valid"))}),
     # the engine
     "DilatedConv1d": EntryPoint(
         lambda **k: feed(wavedil.DilatedConv1d(np.ones((2, 1, 3)), **k).stream()),
         {"dilation": 2, "groups": 1, "alignment": "causal", "boundary": "zero"},
-        {"dilation": POSITIVE, "groups": Int(1, 1), "alignment": ALIGN,
+        {"dilation": POSITIVE, "groups": Int(1, 2), "alignment": ALIGN,
          "boundary": Choice(("zero", "edge"))}),
     "conv1d": EntryPoint(
-        lambda **k: wavedil.conv1d(X[None], np.ones((2, 1, 3)), **k)[0],
+        lambda **k: wavedil.conv1d(np.resize(X, (2 if k["groups"] == 2 else 1, 64)),
+                                   np.ones((2, 1, 3)), **k)[0],
         {"dilation": 2, "groups": 1, "alignment": "causal", "boundary": "zero", "final": True},
-        {"dilation": POSITIVE, "groups": Int(1, 1), "alignment": ALIGN,
+        {"dilation": POSITIVE, "groups": Int(1, 2), "alignment": ALIGN,
          "boundary": Choice(("zero", "edge")), "final": Flag()}),
     "Stream": EntryPoint(lambda **k: repr(wavedil.Stream(**k)),
                          {"in_channels": 1, "out_channels": 1, "latency": 0, "batch": None},
@@ -160,7 +168,7 @@ TABLE: dict[str, EntryPoint] = {
                        "order": "fine-to-coarse"},
                       {"levels": LEVELS_OR_NONE, "norm": Flag(),
                        "order": Choice(("fine-to-coarse", "coarse-to-fine"))}),
-    "AtrousTransform": EntryPoint(lambda **k: run_op(wavedil.AtrousTransform(**k)),
+    "AtrousTransform": EntryPoint(lambda **k: run_op(wavedil.AtrousTransform(**k), k["channels"]),
                                   {"wavelet": "db2", "levels": 3, "norm": False, "channels": 1},
                                   {"levels": LEVELS, "norm": Flag(), "channels": POSITIVE}),
     "AtrousStream": EntryPoint(lambda **k: feed(wavedil.AtrousStream(**k)),
@@ -187,7 +195,7 @@ TABLE: dict[str, EntryPoint] = {
                                  "channels": POSITIVE, "batch": BATCH,
                                  "mode": Choice(("soft", "hard", "garrote")),
                                  "threshold": THRESHOLD}),
-    "Resynthesis": EntryPoint(lambda **k: run_op(wavedil.Resynthesis(**k)),
+    "Resynthesis": EntryPoint(lambda **k: run_op(wavedil.Resynthesis(**k), k["channels"]),
                               {"wavelet": "db2", "levels": 3, "norm": False, "channels": 1},
                               {"levels": LEVELS, "norm": Flag(), "channels": POSITIVE}),
     "ResynthesisStream": EntryPoint(lambda **k: feed(wavedil.ResynthesisStream(**k)),
@@ -217,7 +225,7 @@ TABLE: dict[str, EntryPoint] = {
                       {"octaves": Int(1, none=True), "voices": POSITIVE, "scale0": Real(2.0, False),
                        "a0": Real(0.0), "interpolator": Int(2, 64, even=True),
                        "decimate": Flag(), "sample_rate": Real(0.0, none=True)}),
-    "CWT": EntryPoint(lambda **k: run_op(wavedil.CWT(**k)),
+    "CWT": EntryPoint(lambda **k: run_op(wavedil.CWT(**k), k["channels"]),
                       {"octaves": 2, "voices": 2, "scale0": 2.0, "channels": 1},
                       {"octaves": POSITIVE, "voices": POSITIVE, "scale0": Real(2.0, False),
                        "channels": POSITIVE}),
@@ -303,25 +311,25 @@ def _torch_table() -> dict[str, EntryPoint]:
                     "dilation": POSITIVE, "groups": Int(1, 1), "bias": Flag()}
     small_tcn = wnn.TCN(1, 2, kernel_size=2, dilations=[1, 2])
     return {
-        "nn.AlignedConv1d": EntryPoint(lambda **k: torch_model(wnn.AlignedConv1d(**k)),
+        "nn.AlignedConv1d": EntryPoint(lambda **k: torch_model(wnn.AlignedConv1d, **k),
                                        dict(conv, alignment="centered"),
                                        dict(conv_domains, alignment=ALIGN)),
-        "nn.CausalConv1d": EntryPoint(lambda **k: torch_model(wnn.CausalConv1d(**k)), conv,
+        "nn.CausalConv1d": EntryPoint(lambda **k: torch_model(wnn.CausalConv1d, **k), conv,
                                       conv_domains),
-        "nn.TCN": EntryPoint(lambda **k: torch_model(wnn.TCN(**k, dilations=[1, 2])),
+        "nn.TCN": EntryPoint(lambda **k: torch_model(wnn.TCN, **k, dilations=[1, 2]),
                              {"in_channels": 1, "channels": 2, "kernel_size": 2, "stacks": 1,
                               "weight_norm": False},
                              {"in_channels": POSITIVE, "channels": POSITIVE,
                               "kernel_size": POSITIVE, "stacks": POSITIVE,
                               "weight_norm": Flag()}),
-        "nn.TemporalBlock": EntryPoint(lambda **k: torch_model(wnn.TemporalBlock(**k)),
+        "nn.TemporalBlock": EntryPoint(lambda **k: torch_model(wnn.TemporalBlock, **k),
                                        {"in_channels": 1, "out_channels": 2, "kernel_size": 2,
                                         "dilation": 2, "weight_norm": False},
                                        {"in_channels": POSITIVE, "out_channels": POSITIVE,
                                         "kernel_size": POSITIVE, "dilation": POSITIVE,
                                         "weight_norm": Flag()}),
-        "nn.Stack": EntryPoint(lambda weight_norm=False, **k: torch_model(wnn.Stack(
-            [dict(k, channels=1)], in_channels=1, weight_norm=weight_norm)),
+        "nn.Stack": EntryPoint(lambda weight_norm=False, **k: torch_model(
+            wnn.Stack, [dict(k, channels=1)], in_channels=1, weight_norm=weight_norm),
             {"kernel_size": 3, "dilation": 2, "weight_norm": False},
             {"kernel_size": POSITIVE, "dilation": POSITIVE, "weight_norm": Flag()}),
         "nn.WaveNet": EntryPoint(lambda **k: repr(wnn.WaveNet(**k, dilations=[1, 2])),
@@ -362,7 +370,7 @@ def _dask_table() -> dict[str, EntryPoint]:
         "dask.apply": EntryPoint(
             lambda **k: np.asarray(wd.apply(wavedil.denoise, x, levels=2, wavelet="haar",
                                             **k).compute()),
-            {"axis": -1}, {"axis": Int(-2, 1)}),
+            {"axis": -1}, {"axis": Either((Int(-1, -1), Int(1, 1)))}),
         "dask.fit_chunks": EntryPoint(lambda **k: wd.fit_chunks((100, 3, 4, 100, 2), **k),
                                       {"smallest": 10}, {"smallest": POSITIVE}),
         "dask.process_files": EntryPoint(

@@ -86,6 +86,10 @@ class LayerSpec:
         if self.left is not None:
             object.__setattr__(self, "left", integer(self.left, "left", low=0))
         object.__setattr__(self, "bias", flag(self.bias, "bias"))
+        if self.kind != "pool" and (self.in_channels % self.groups
+                                    or self.out_channels % self.groups):
+            raise ValueError(f"groups = {self.groups} must divide in_channels = "
+                             f"{self.in_channels} and out_channels = {self.out_channels}")
         if self.kind not in LAYER_KINDS:
             raise ValueError(f"kind must be one of {LAYER_KINDS}, got {self.kind!r}")
         if self.left is None:

@@ -363,7 +363,7 @@ def run_stream(op: Any, x: npt.ArrayLike, chunk_sizes: Iterable[int],
 def feed_stream(stream: Any, x: npt.ArrayLike, chunk_sizes: Iterable[int]) -> np.ndarray:
     """Feed ``x`` to ``stream`` in chunks of the given sizes (cycled), flush, concatenate."""
     x = np.asarray(x)
-    sizes = [int(c) for c in chunk_sizes]
+    sizes = [integer(c, "chunk_sizes", low=0) for c in chunk_sizes]
     if not sizes or any(c < 0 for c in sizes) or not any(sizes):
         raise ValueError(f"chunk_sizes must be >= 0 with at least one > 0, got {chunk_sizes}")
     parts, start, i = [stream.process(x[..., :0])], 0, 0  # fixes the layout even if x is empty

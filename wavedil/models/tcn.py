@@ -75,6 +75,8 @@ def tcn_plan(channels: int | Sequence[int], dilations: Sequence[int] | None = No
     ([8, 8, 16, 16], [1, 2, 1, 2])
     """
     stacks = positive_int(stacks, "stacks")
+    if not isinstance(channels, (int, np.integer, list, tuple)):
+        raise TypeError(f"channels must be an integer or a list of integers, got {channels!r}")
     if dilations is None:
         if isinstance(channels, (int, np.integer)):
             raise ValueError(f"TCN needs channels as a list (one width per block) or a dilations "
@@ -95,7 +97,7 @@ def tcn_plan(channels: int | Sequence[int], dilations: Sequence[int] | None = No
     else:
         widths = [positive_int(int(c), "channels") for c in channels]
         if len(widths) != len(full):  # (one width for all always fits)
-            raise ValueError(f"expected {len(full)} channel widths (one per block: "
+            raise ValueError(f"channels: expected {len(full)} widths (one per block: "
                              f"{len(full) // stacks}"
                              f" dilations x {stacks} stacks), got {len(widths)}: "
                              f"{list(channels)}")

@@ -13,7 +13,8 @@
 
 Shape: inputs are ``shape`` (time last); by default ``(C_in, length)`` for a wavedil object
 with ``in_channels``, ``(length,)`` for another numpy callable, ``(1, C_in, length)`` for a
-torch module (``C_in`` of its first Conv1d).
+torch module (``C_in`` of its first Conv1d). ``trials`` is at most ``MAX_TRIALS``, and an
+input shape whose arrays pass the memory budget (``wavedil.engine.params``) is refused.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import numpy as np
 from ..engine.checks import positive_int
 from ..engine.params import check_budget, integer
 from .field import is_torch_module
+
+MAX_TRIALS = 4096
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,8 @@ def probe_receptive_field(op: Any, length: int | None = None, *,
     probed sample, or the support is cut at the signal's ends.
     """
     shape = _shape(op, length, shape)
-    trials = positive_int(trials, "trials")
-    rng = np.random.default_rng(seed)
+    trials = integer(trials, "trials", 1, MAX_TRIALS)
+    rng = np.random.default_rng(integer(seed, "seed", low=0))
     if is_torch_module(op):
         grads, position, _ = _torch_gradients(op, shape, position, trials, rng, output_axis)
         support = np.flatnonzero((grads != 0).any(axis=0))
@@ -215,9 +218,9 @@ def effective_receptive_field(op: Any, length: int | None = None, *,
         raise TypeError(f"effective_receptive_field needs a torch.nn.Module, got "
                         f"{type(op).__name__}")
     shape = _shape(op, length, shape)
-    rng = np.random.default_rng(seed)
-    grads, position, _ = _torch_gradients(op, shape, position, positive_int(trials, "trials"),
-                                          rng, output_axis)
+    rng = np.random.default_rng(integer(seed, "seed", low=0))
+    trials = integer(trials, "trials", 1, MAX_TRIALS)
+    grads, position, _ = _torch_gradients(op, shape, position, trials, rng, output_axis)
     mean = grads.mean(axis=0)
     support = np.flatnonzero(mean)
     if support.size == 0:

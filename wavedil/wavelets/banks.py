@@ -323,8 +323,8 @@ def filter_bank(wavelet: WaveletLike) -> FilterBank:
                 f"wavelet as a user filter pair must be (lowpass, highpass), got {len(wavelet)} "
                 f"items: {_quote(wavelet)}"
             )
-        lowpass = _as_filter(wavelet[0], "lowpass")
-        highpass = _as_filter(wavelet[1], "highpass")
+        lowpass = _as_filter(wavelet[0], "wavelet's lowpass")
+        highpass = _as_filter(wavelet[1], "wavelet's highpass")
         if lowpass.size != highpass.size:
             raise ValueError(
                 f"lowpass and highpass must have the same number of taps, got "

@@ -35,7 +35,7 @@ import numpy.typing as npt
 from ..engine.checks import as_float_array, positive_int
 from ..engine.conv import ConvStream, checked_history
 from ..engine.history import DelayLine, History, HistoryArena
-from ..engine.params import flag
+from ..engine.params import check_budget, flag
 from ..engine.spec import Branches
 from ..engine.state import (
     INTEGER,
@@ -433,6 +433,10 @@ class InverseAtrousStream(Stream):
         self.levels = check_stream_levels(self.bank, levels, "InverseAtrousStream")
         self.norm = flag(norm, "norm")
         self.channels = positive_int(channels, "channels")
+        check_budget(8.0 * 2 * self.levels * self.channels * self.bank.length,
+                     f"InverseAtrousStream with channels={self.channels}: synthesis filters of "
+                     f"{self.bank.length} taps x {self.levels} level(s) x 2 per channel",
+                     "use fewer channels (or one stream per group of channels)")
         self._synthesis: list[tuple[ConvStream, ConvStream]] = []  # per level: (lo, hi)
         self._lags: list[int] = []  # per level: the delay that aligns w_j with c_j
         latency = 0

@@ -55,7 +55,7 @@ import numpy.typing as npt
 from ..engine import memory
 from ..engine.checks import as_float_array, positive_int
 from ..engine.conv import DilatedConv1d
-from ..engine.params import axis_index, flag
+from ..engine.params import axis_index, flag, integer
 from ..engine.spec import Branches, Chain, LayerSpec, resolve_alignment
 from .banks import FilterBank, WaveletLike, filter_bank
 from .boundaries import BOUNDARIES, fold, stand_in, window
@@ -115,7 +115,7 @@ def max_level(length: int, wavelet: WaveletLike) -> int:
     (3, 7, 1)
     """
     bank = filter_bank(wavelet)
-    length = int(length)
+    length = integer(length, "length", low=0)
     level = 1
     while level < MAX_LEVELS:
         support = bank.support(level + 1) if bank.length > 1 else 2 ** (level + 1)
