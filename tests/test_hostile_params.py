@@ -108,6 +108,7 @@ LEVELS_OR_NONE = Int(1, 40, none=True)
 POSITIVE = Int(1)
 BATCH = Int(1, none=True)
 AXIS = Int(-1, 0)
+WIDTHS = Either((POSITIVE, Each(POSITIVE, 2)))  # one width, or one per block of two
 DILATION = Either((POSITIVE, Each(POSITIVE, 1)))  # one per axis of a 1-D input
 ALIGN = Choice(("causal", "centered"))
 WAVELET = Choice(tuple(wavedil.wavelist()))
@@ -237,7 +238,7 @@ TABLE: dict[str, EntryPoint] = {
     "TCN": EntryPoint(lambda **k: run_model(wavedil.TCN(**k, dilations=[1, 2], seed=0)),
                       {"in_channels": 1, "channels": 3, "kernel_size": 2, "stacks": 1,
                        "gate": False, "skip_connections": False},
-                      {"in_channels": POSITIVE, "channels": POSITIVE, "kernel_size": POSITIVE,
+                      {"in_channels": POSITIVE, "channels": WIDTHS, "kernel_size": POSITIVE,
                        "stacks": POSITIVE, "gate": Flag(), "skip_connections": Flag()}),
     "WaveNet": EntryPoint(lambda **k: run_model(wavedil.WaveNet(**k, dilations=[1, 2], seed=0)),
                           {"in_channels": 1, "residual_channels": 4, "gate_channels": 4,
@@ -319,7 +320,7 @@ def _torch_table() -> dict[str, EntryPoint]:
         "nn.TCN": EntryPoint(lambda **k: torch_model(wnn.TCN, **k, dilations=[1, 2]),
                              {"in_channels": 1, "channels": 2, "kernel_size": 2, "stacks": 1,
                               "weight_norm": False},
-                             {"in_channels": POSITIVE, "channels": POSITIVE,
+                             {"in_channels": POSITIVE, "channels": WIDTHS,
                               "kernel_size": POSITIVE, "stacks": POSITIVE,
                               "weight_norm": Flag()}),
         "nn.TemporalBlock": EntryPoint(lambda **k: torch_model(wnn.TemporalBlock, **k),

@@ -198,7 +198,7 @@ def is_torch_module(obj: object) -> bool:
     return torch is not None and isinstance(obj, torch.nn.Module)
 
 
-def _check_tree(tree, path="spec") -> int:
+def _check_tree(tree, path="op") -> int:
     """Validate the node types; return the number of layers (LayerSpec) in ``tree``."""
     if isinstance(tree, LayerSpec):
         return 1

@@ -95,8 +95,9 @@ def probe_receptive_field(op: Any, length: int | None = None, *,
 
 def _shape(op, length, shape):
     shape = _given_shape(op, length, shape)
-    check_budget(8.0 * 4 * math.prod(shape), f"a probe of shape={shape} (length={shape[-1]}): "
-                 f"a few inputs and gradients of that shape in float64",
+    check_budget(8.0 * 16 * math.prod(shape), f"a probe of shape={shape} (length={shape[-1]}): "
+                 f"inputs, outputs and the operator's work arrays, about 16 of that shape in "
+                 f"float64",
                  "probe a shorter input (a few receptive fields long)")
     return shape
 
