@@ -102,8 +102,8 @@ def test_plan_dilations_of_a_million_samples_is_quick():
 def test_a_chunk_of_another_dtype_is_named_as_given():
     stream = wavedil.AtrousStream("haar", 2)
     stream.process(np.zeros(8, np.float32))
-    with pytest.raises(TypeError, match="carries float32.*got a chunk of int16, read as "
-                                        "float64.*astype"):
+    with pytest.raises(TypeError, match=r"carries float32, got a chunk of int16 \(read as "
+                                        r"float64\).*astype"):
         stream.process(np.zeros(8, np.int16))
 
 

@@ -302,9 +302,9 @@ class Stream:
             layout = Layout(x.ndim, batch, x.dtype)
         else:  # later chunks are checked against it (no new object per chunk)
             if x.dtype != layout.dtype:
-                read = "" if given.dtype == x.dtype else f", read as {x.dtype}"
-                raise TypeError(f"this stream carries {layout.dtype} (fixed by its first chunk), "
-                                f"got a chunk of {given.dtype}{read}; pass "
+                read = "" if given.dtype == x.dtype else f" (read as {x.dtype})"
+                raise TypeError(f"this stream carries {layout.dtype}, got a chunk of "
+                                f"{given.dtype}{read}; the first chunk fixed the dtype: pass "
                                 f"chunk.astype(np.{layout.dtype}) or reset() the stream")
             if (x.ndim, batch) != (layout.ndim, layout.batch):
                 raise ValueError(f"this stream carries {layout.ndim}-D chunks with batch "
