@@ -112,6 +112,7 @@ def axis_index(axis: object, shape: tuple[int, ...], what: str = "x") -> int:
     """``axis`` as an int in ``-ndim .. ndim - 1`` for an array of ``shape``."""
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"axis must be an integer, got {axis!r} ({type(axis).__name__})")
-    if not -len(shape) <= axis < len(shape):
-        raise ValueError(f"axis {axis} is out of range for {what} of shape {shape}")
-    return int(axis)
+    index = int(axis)
+    if not -len(shape) <= index < len(shape):
+        raise ValueError(f"axis {index} is out of range for {what} of shape {shape}")
+    return index
