@@ -75,8 +75,8 @@ class Model:
         against its shape before it reads it)."""
         self.config = config
         shapes = self.param_shapes()
-        _check_size(self.architecture, config, shapes)
-        if params is None:
+        if params is None:  # (given ones exist already; a file's are capped by its reader)
+            _check_size(self.architecture, config, shapes)
             params = _init_params(shapes, np.random.default_rng(seed))
         elif callable(params):
             params = params(shapes)
