@@ -138,7 +138,8 @@ TABLE: dict[str, EntryPoint] = {
         {"dilation": 2, "groups": 1, "alignment": "causal", "boundary": "zero", "final": True},
         {"dilation": POSITIVE, "groups": Int(1, 2), "alignment": ALIGN,
          "boundary": Choice(("zero", "edge")), "final": Flag()}),
-    "Stream": EntryPoint(lambda **k: repr(wavedil.Stream(**k)),
+    "Stream": EntryPoint(lambda **k: repr([getattr(wavedil.Stream(**k), key) for key in
+                                           ("in_channels", "out_channels", "latency", "batch")]),
                          {"in_channels": 1, "out_channels": 1, "latency": 0, "batch": None},
                          {"in_channels": POSITIVE, "out_channels": POSITIVE, "latency": Int(0),
                           "batch": BATCH}),
