@@ -204,9 +204,6 @@ def offline_section(smoke: bool) -> str:
     for name, (transform, gain) in others.items():
         candidates[name] = transform
         errors[name] = error(transform() / gain)
-    if not smoke:
-        candidates["pywt conv"] = lambda: pywt.cwt(x, scales, wavelet, method="conv")
-        errors["pywt conv"] = pywt_error("conv")
     timings = time_interleaved(candidates, repeats=1 if smoke else 5,
                                min_time=MIN_SAMPLE_SECONDS if smoke else MATCHED_SAMPLE_SECONDS)
     rows = [[name, f"{timings[name] / seconds:.3f}",
@@ -226,6 +223,8 @@ def offline_section(smoke: bool) -> str:
         f"(pywt: of |W|, its 1/√a normalisation undone; it lies half a sample off).", "",
         md_table(["candidate", "s per s of audio", "pywt fft / this", "scipy FFT / this",
                   "fCWT / this", "error"], rows), "",
+        "pywt's direct method (`method=\"conv\"`) is left out: about 150 times slower than "
+        "its FFT method here, it would take most of the benchmark's time. "
         "wavedil runs one thread (numba loops); the FFTs one thread too (scipy.fft, "
         "numpy.fft in pywt, ssqueezepy with SSQ_PARALLEL=0, fCWT given 1 thread). The "
         "decimated rows keep octave j every 2^j samples. ssqueezepy: zero padding, its "

@@ -301,7 +301,7 @@ def test_unmappable_options_are_named(name):
 
 
 def test_other_modules_are_refused():
-    with pytest.raises(TypeError, match="expected a pytorch_tcn.TCN, got TCN"):
+    with pytest.raises(TypeError, match="model must be a pytorch_tcn.TCN, got TCN"):
         from_pytorch_tcn(TCN(1, [2]))
 
 

@@ -295,7 +295,7 @@ def test_bad_schedules():
         receptive_field(kernel_size=3, dilations=[1, -1])
     with pytest.raises(ValueError, match="empty list"):
         receptive_field(kernel_size=3, dilations=[])
-    with pytest.raises(ValueError, match="needs an object"):
+    with pytest.raises(ValueError, match="needs op"):
         receptive_field()
     with pytest.raises(ValueError, match="not both"):
         receptive_field(LayerSpec(3), kernel_size=3, dilations=[1])
@@ -310,7 +310,7 @@ def test_bad_trees():
         receptive_field(Chain((Shift(2),)))
     with pytest.raises(ValueError, match="Branches needs at least one path"):
         receptive_field(Chain((LayerSpec(3), Branches(()))))
-    with pytest.raises(TypeError, match=r"spec\.Chain\[1\]: spec tree nodes must be .* got int"):
+    with pytest.raises(TypeError, match=r"op\.Chain\[1\]: spec tree nodes must be .* got int"):
         receptive_field(Chain((LayerSpec(3), 5)))
     with pytest.raises(TypeError, match="got str"):
         receptive_field("model.npz")

@@ -392,7 +392,7 @@ def test_parameter_errors_name_the_array():
 def test_plans_and_their_errors():
     assert tcn_plan([8, 8, 16], None) == ([8, 8, 16], [1, 2, 4])
     assert tcn_plan(4, [1, 5]) == ([4, 4], [1, 5])
-    with pytest.raises(ValueError, match="expected 4 channel widths.*got 3"):
+    with pytest.raises(ValueError, match="channels: expected 4 widths.*got 3"):
         tcn_plan([8, 8, 8], [1, 2], stacks=2)
     with pytest.raises(ValueError, match="channels as a list"):
         tcn_plan(8)

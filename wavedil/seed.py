@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from .engine.checks import per_axis
 from .engine.finite import as_signal
+from .engine.params import check_budget
 
 MODES = ("full", "same", "valid")
 
@@ -43,6 +44,10 @@ def dilate_kernel(k: npt.ArrayLike, dilation: int | Sequence[int]) -> np.ndarray
     if k.ndim == 0 or k.size == 0:
         raise ValueError(f"kernel must have >= 1 axis and >= 1 tap, got shape {k.shape}")
     d = per_axis(dilation, k.ndim, "dilation")
+    shape = tuple((n - 1) * di + 1 for n, di in zip(k.shape, d))
+    check_budget(float(np.prod(shape, dtype=float)) * k.itemsize,
+                 f"dilate_kernel with dilation={d}: a kernel of shape {shape}",
+                 "use dilated_convolve, which never builds the dilated kernel")
     out = np.zeros(tuple((n - 1) * di + 1 for n, di in zip(k.shape, d)), dtype=k.dtype)
     out[tuple(slice(None, None, di) for di in d)] = k
     return out
@@ -55,7 +60,10 @@ def dilated_convolve(x: npt.ArrayLike, k: npt.ArrayLike, dilation: int | Sequenc
     Equal to ``scipy.signal.convolve(x, dilate_kernel(k, dilation), mode)`` with the same
     output shapes: ``full`` is ``x.shape + eff - 1``, ``same`` is ``x.shape``, ``valid`` is
     ``|x.shape - eff| + 1`` per axis (``eff = (K - 1) * d + 1``). Cost: one pass over ``x``
-    per tap.
+    per tap, over only the part of the result that ``mode`` keeps (a huge ``dilation`` with
+    ``mode="same"`` costs no more than a small one). Every tap counts, zeros too: ``0 * inf``
+    is NaN, as in ``np.convolve``. An output beyond the memory budget
+    (``wavedil.engine.params``) is refused.
     """
     x, k = _inputs(x, k)
     return _accumulate(x, k, per_axis(dilation, x.ndim, "dilation"), mode, flip=False)
@@ -87,6 +95,9 @@ def _inputs(x: npt.ArrayLike, k: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]
 
 def _accumulate(x: np.ndarray, k: np.ndarray, d: tuple[int, ...], mode: str,
                 flip: bool) -> np.ndarray:
+    """The part of the full result that ``mode`` keeps, computed alone: every tap (zeros
+    too, so ``0 * inf`` is NaN as in ``np.convolve``) adds its shifted, scaled copy of ``x``
+    where it overlaps that part."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     eff = tuple((n - 1) * di + 1 for n, di in zip(k.shape, d))
@@ -98,22 +109,33 @@ def _accumulate(x: np.ndarray, k: np.ndarray, d: tuple[int, ...], mode: str,
                 "mode 'valid' needs x at least as large as the dilated kernel on every axis "
                 f"(or the reverse), got x shape {x.shape}, dilated kernel shape {eff}"
             )
-    full = np.zeros(tuple(a + b - 1 for a, b in zip(x.shape, eff)), dtype=x.dtype)
+    window = [_window(n, e, mode) for n, e in zip(x.shape, eff)]  # (start, length) per axis
+    shape = tuple(length for _, length in window)
+    check_budget(float(np.prod(shape, dtype=float)) * x.itemsize,
+                 f"{'dilated_correlate' if flip else 'dilated_convolve'} with dilation={d} and "
+                 f"mode={mode!r}: an output of shape {shape}",
+                 "use mode='same' (the shape of x) or a smaller dilation")
+    out = np.zeros(shape, dtype=x.dtype)
     taps = k[tuple(slice(None, None, -1) for _ in range(k.ndim))] if flip else k
     for index in np.ndindex(*k.shape):
-        tap = taps[index]
-        if tap != 0:
-            where = tuple(slice(t * di, t * di + n) for t, di, n in zip(index, d, x.shape))
-            full[where] += tap * x
-    return _crop(full, x.shape, eff, mode)
+        target, source = [], []
+        for t, di, n, (start, length) in zip(index, d, x.shape, window):
+            shift = t * di - start  # where x[0] lands in the output
+            lo, hi = max(0, shift), min(length, shift + n)
+            if lo >= hi:
+                break
+            target.append(slice(lo, hi))
+            source.append(slice(lo - shift, hi - shift))
+        else:
+            with np.errstate(invalid="ignore"):  # 0 * inf is NaN, silently as in np.convolve
+                out[tuple(target)] += taps[index] * x[tuple(source)]
+    return out
 
 
-def _crop(full: np.ndarray, x_shape: tuple[int, ...], eff: tuple[int, ...],
-          mode: str) -> np.ndarray:
+def _window(n: int, e: int, mode: str) -> tuple[int, int]:
+    """The (start, length) that ``mode`` keeps of a full result of ``n + e - 1`` samples."""
     if mode == "full":
-        return full
+        return 0, n + e - 1
     if mode == "same":
-        where = tuple(slice((e - 1) // 2, (e - 1) // 2 + n) for n, e in zip(x_shape, eff))
-    else:
-        where = tuple(slice(min(n, e) - 1, max(n, e)) for n, e in zip(x_shape, eff))
-    return full[where].copy()
+        return (e - 1) // 2, n
+    return min(n, e) - 1, abs(n - e) + 1

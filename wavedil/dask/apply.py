@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.finite import in_task, nonfinite_message, policy
+from ..engine.params import axis_index, integer
 from .blocks import Blocks, minimum_block
 from .plans import plan_for
 
@@ -52,8 +53,7 @@ def apply(op: Callable[..., Any], x: Any, halo: tuple[int, int] | None = None,
 
     if not isinstance(x, da.Array):
         raise TypeError(f"x must be a dask array, got {type(x).__name__}")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"axis {axis} is out of range for x of shape {x.shape}")
+    axis = axis_index(axis, x.shape)
     x = da.moveaxis(x, axis, -1)
     length = x.shape[-1]
     if np.isnan(length) or length == 0:
@@ -74,6 +74,7 @@ def fit_chunks(chunks: tuple[int, ...], smallest: int) -> tuple[int, ...]:
     >>> fit_chunks((3, 4), 10)
     (7,)
     """
+    smallest = integer(smallest, "smallest")
     if len(chunks) <= 1 or min(chunks) >= smallest:
         return tuple(chunks)
     out: list[int] = []

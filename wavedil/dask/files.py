@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.params import flag, integer
 from ..io import AtomicWriter, AudioSource
 from .plans import plan_for
 
@@ -140,6 +141,9 @@ def process_files(paths: Iterable[str | os.PathLike[str]], op: Any,
 
     Returns the ``FileTable``; it raises only for a wrong call (``out_dir`` not a folder).
     """
+    segment = integer(segment, "segment")
+    overwrite, progress, clip = (flag(v, n) for v, n in ((overwrite, "overwrite"),
+                                                         (progress, "progress"), (clip, "clip")))
     files = [os.fspath(p) for p in paths]
     folder = os.fspath(out_dir)
     os.makedirs(folder, exist_ok=True)

@@ -44,7 +44,9 @@ def per_axis(value: int | Sequence[int], ndim: int, name: str) -> tuple[int, ...
     """An int or a tuple of ints, checked >= 1 and broadcast to ``ndim`` axes."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return (positive_int(value, name),) * ndim
-    values = tuple(value)  # type: ignore[arg-type]  # mypy: Integral does not narrow int
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
+        raise TypeError(f"{name} must be an integer >= 1 or one per axis ({ndim}), got {value!r}")
+    values = tuple(value)
     if len(values) != ndim:
         raise ValueError(f"{name} needs one value per axis ({ndim}), got {len(values)}: {value!r}")
     return tuple(positive_int(v, name) for v in values)

@@ -39,6 +39,7 @@ from .depthwise import depthwise_correlate
 from .finite import as_signal
 from .history import History
 from .memory import kept_block, scratch
+from .params import check_budget, flag
 from .spec import LayerSpec, resolve_alignment
 from .state import ArraySpec, history_spec
 from .stream import Layout, Stream
@@ -81,6 +82,12 @@ class DilatedConv1d:
         self.dilation = positive_int(dilation, "dilation")
         self.groups = positive_int(groups, "groups")
         c_out, c_in_group, k = weight.shape
+        span = (k - 1) * self.dilation
+        check_budget(8.0 * span * c_in_group * self.groups,
+                     f"DilatedConv1d with dilation={self.dilation}, kernel_size={k} and "
+                     f"groups={self.groups}: a history of (K - 1) * dilation = {span} samples x "
+                     f"{c_in_group * self.groups} input channel(s) in float64",
+                     "use a smaller dilation")
         if c_out % self.groups:
             raise ValueError(f"C_out = {c_out} is not divisible by groups = {self.groups}")
         if bias is not None:
@@ -425,6 +432,7 @@ def conv1d(x: npt.ArrayLike, weight: npt.ArrayLike, bias: npt.ArrayLike | None =
     >>> np.concatenate([y1, y2])
     array([1., 3., 5.])
     """
+    final = flag(final, "final")
     stream = DilatedConv1d(weight, bias, dilation, groups, alignment, boundary).stream()
     if state is not None:
         stream.load_state_dict(state)

@@ -14,11 +14,13 @@ directly (``left + right == span``). The future extent is the latency of a strea
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import TypeAlias
 
 from .checks import positive_int
+from .params import check_budget, flag, integer
 
 ALIGNMENTS = ("causal", "centered")
 LAYER_KINDS = ("conv", "pool", "transposed")
@@ -78,9 +80,16 @@ class LayerSpec:
     bias: bool = True
 
     def __post_init__(self) -> None:
-        positive_int(self.kernel_size, "kernel_size")
-        positive_int(self.dilation, "dilation")
-        positive_int(self.stride, "stride")
+        for key in ("kernel_size", "dilation", "stride", "in_channels", "out_channels", "groups"):
+            object.__setattr__(self, key, positive_int(getattr(self, key), key))
+        object.__setattr__(self, "right", integer(self.right, "right", low=0))
+        if self.left is not None:
+            object.__setattr__(self, "left", integer(self.left, "left", low=0))
+        object.__setattr__(self, "bias", flag(self.bias, "bias"))
+        if self.kind != "pool" and (self.in_channels % self.groups
+                                    or self.out_channels % self.groups):
+            raise ValueError(f"groups = {self.groups} must divide in_channels = "
+                             f"{self.in_channels} and out_channels = {self.out_channels}")
         if self.kind not in LAYER_KINDS:
             raise ValueError(f"kind must be one of {LAYER_KINDS}, got {self.kind!r}")
         if self.left is None:
@@ -182,4 +191,11 @@ def dilation_schedule(layers: int, base: int = 2, stacks: int = 1) -> list[int]:
     """
     layers, base, stacks = (positive_int(v, n) for v, n in
                             ((layers, "layers"), (base, "base"), (stacks, "stacks")))
+    largest = (layers - 1) * math.log2(base) if base > 1 else 0.0
+    if largest > 62:
+        raise ValueError(f"dilation_schedule(layers={layers}, base={base}): the last dilation "
+                         f"base**(layers - 1) would be 2^{largest:.4g}, beyond 2^62; use fewer "
+                         f"layers (or stacks, to repeat the schedule)")
+    check_budget(8.0 * layers * stacks, f"dilation_schedule with layers={layers} and "
+                 f"stacks={stacks}: {layers * stacks} dilations", "use fewer layers or stacks")
     return [base**i for i in range(layers)] * stacks

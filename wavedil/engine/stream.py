@@ -55,6 +55,7 @@ import numpy.typing as npt
 
 from .checks import as_float_array
 from .finite import check_signal
+from .params import integer
 from .state import ArraySpec, check_arrays, check_layout, read_meta, same_json
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -105,12 +106,10 @@ class Stream:
 
     def __init__(self, in_channels: int, out_channels: int, latency: int,
                  batch: int | None = None) -> None:
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.latency = int(latency)
-        if batch is not None and (isinstance(batch, bool) or int(batch) != batch or batch < 1):
-            raise ValueError(f"batch must be None or an integer >= 1, got {batch!r}")
-        self.batch = None if batch is None else int(batch)
+        self.in_channels = integer(in_channels, "in_channels")
+        self.out_channels = integer(out_channels, "out_channels")
+        self.latency = integer(latency, "latency", low=0)
+        self.batch = None if batch is None else integer(batch, "batch")
         self.layout: Layout | None = None  # fixed by the first chunk (or by start)
         self.flushed = False
         self.state: Any = None
@@ -289,7 +288,8 @@ class Stream:
         (nothing changes here: a rejected chunk leaves the stream as it was)."""
         if self.flushed:
             raise ValueError("this stream was flushed; call reset() before processing more")
-        x = as_float_array(chunk, "chunk")
+        given = np.asarray(chunk)
+        x = as_float_array(given, "chunk")
         if x.ndim not in (1, 2, 3):
             raise ValueError(f"chunk must be (T,), (C, T) or (B, C, T), got shape {x.shape}")
         batch = x.shape[0] if x.ndim == 3 else 1
@@ -306,7 +306,10 @@ class Stream:
             layout = Layout(x.ndim, batch, x.dtype)
         else:  # later chunks are checked against it (no new object per chunk)
             if x.dtype != layout.dtype:
-                raise TypeError(f"this stream carries {layout.dtype}, got a chunk of {x.dtype}")
+                read = "" if given.dtype == x.dtype else f" (read as {x.dtype})"
+                raise TypeError(f"this stream carries {layout.dtype}, got a chunk of "
+                                f"{given.dtype}{read}; the first chunk fixed the dtype: pass "
+                                f"chunk.astype(np.{layout.dtype}) or reset() the stream")
             if (x.ndim, batch) != (layout.ndim, layout.batch):
                 raise ValueError(f"this stream carries {layout.ndim}-D chunks with batch "
                                  f"{layout.batch}, got shape {x.shape}")
@@ -365,7 +368,7 @@ def run_stream(op: Any, x: npt.ArrayLike, chunk_sizes: Iterable[int],
 def feed_stream(stream: Any, x: npt.ArrayLike, chunk_sizes: Iterable[int]) -> np.ndarray:
     """Feed ``x`` to ``stream`` in chunks of the given sizes (cycled), flush, concatenate."""
     x = np.asarray(x)
-    sizes = [int(c) for c in chunk_sizes]
+    sizes = [integer(c, "chunk_sizes", low=0) for c in chunk_sizes]
     if not sizes or any(c < 0 for c in sizes) or not any(sizes):
         raise ValueError(f"chunk_sizes must be >= 0 with at least one > 0, got {chunk_sizes}")
     parts, start, i = [stream.process(x[..., :0])], 0, 0  # fixes the layout even if x is empty

@@ -71,3 +71,4 @@ def branch_delays(waits: Mapping[str, tuple[int, int]]) -> dict[str, tuple[int, 
     (name -> ``(channels, samples)``), leaving out those of 0 samples."""
     return {name: (channels, samples) for name, (channels, samples) in waits.items()
             if samples > 0}
+

@@ -34,6 +34,7 @@ and cast to the input's dtype (float32 stays float32, float64 stays float64).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from ..engine.checks import as_float_array
 from ..engine.conv import ConvStream, DilatedConv1d, checked_history
 from ..engine.fused import FusedChain
 from ..engine.history import DelayLine, History
+from ..engine.params import check_budget
 from ..engine.spec import Branches, Chain, LayerSpec
 from ..engine.state import ArraySpec, check_fill, check_together, fill_table, history_spec
 from ..engine.stream import Layout, Stream
@@ -73,7 +75,8 @@ class Model:
         against its shape before it reads it)."""
         self.config = config
         shapes = self.param_shapes()
-        if params is None:
+        if params is None:  # (given ones exist already; a file's are capped by its reader)
+            _check_size(self.architecture, config, shapes)
             params = _init_params(shapes, np.random.default_rng(seed))
         elif callable(params):
             params = params(shapes)
@@ -191,6 +194,22 @@ class Model:
                 cast[name] = np.ascontiguousarray(value)
             self._casts[dtype] = cast
         return self._casts[dtype]
+
+
+def _check_size(architecture: str, config: dict[str, Any],
+                shapes: dict[str, tuple[int, ...]]) -> None:
+    """Refuse, before anything is allocated, a model whose weights pass the memory budget
+    (the message quotes the sizes in its config)."""
+    count = sum(math.prod(shape) for shape in shapes.values())
+    largest = max(shapes, key=lambda name: math.prod(shapes[name]), default="")
+    layers = config.get("layers")
+    if largest.startswith("layers.") and isinstance(layers, list):  # a Stack: that layer's
+        config = layers[int(largest.split(".")[1])]
+    sizes = ", ".join(f"{key}={value}" for key, value in config.items()
+                      if isinstance(value, int) and not isinstance(value, bool))
+    check_budget(8.0 * count, f"{architecture}({sizes}): {count} weights in float64 (the "
+                 f"largest: {largest} of shape {shapes.get(largest)})",
+                 "use fewer or narrower layers")
 
 
 def _init_params(shapes, rng) -> dict[str, np.ndarray]:
@@ -467,3 +486,15 @@ class ModelStream(Stream):
                      dtype: np.dtype) -> dict[str, np.ndarray]:
         """The saved conditioning of the flush (a WaveNet's global_cond), checked."""
         return {}
+
+
+MAX_LAYERS = 1024  # the most layers (blocks) of a TCN or WaveNet, stacks included
+
+
+def check_layers(per_stack: int, stacks: int) -> None:
+    """Refuse ``per_stack * stacks`` layers beyond ``MAX_LAYERS`` (before any weight is made:
+    a deeper stack takes minutes and gigabytes to build)."""
+    if per_stack * stacks > MAX_LAYERS:
+        raise ValueError(f"stacks={stacks} of {per_stack} layers makes {per_stack * stacks} "
+                         f"layers, more than {MAX_LAYERS} "
+                         f"(wavedil.models.base.MAX_LAYERS): use fewer stacks")

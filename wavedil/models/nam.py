@@ -51,6 +51,7 @@ import numpy.typing as npt
 from ..engine.finite import check_signal
 from ..engine.fused import FusedConv
 from ..engine.history import History
+from ..engine.params import finite_number
 from ..engine.spec import Branches, Chain, LayerSpec
 from ..engine.stream import single_consumer
 from .base import Model, ModelStream, _conv_spec
@@ -93,8 +94,7 @@ class NAM(Model):
                  params: Mapping[str, npt.ArrayLike] | None = None,
                  seed: int | None = 0) -> None:
         config = normalized(layer_arrays, head, head_scale)
-        if sample_rate is not None and (isinstance(sample_rate, bool) or not isinstance(
-                sample_rate, (int, float)) or not sample_rate > 0):
+        if sample_rate is not None and not (finite_number(sample_rate) and sample_rate > 0):
             raise ValueError(f"sample_rate must be None or a positive number, got "
                              f"{sample_rate!r}")
         config["sample_rate"] = None if sample_rate is None else float(sample_rate)

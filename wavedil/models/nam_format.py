@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.params import finite_number
 from .file import open_regular_file
 from .nam_activations import GATING, check_activation
 
@@ -160,7 +161,7 @@ def _wavenet(config: dict) -> tuple[dict, dict[str, tuple[int, ...]]]:
     if not isinstance(arrays, list) or not arrays:
         raise ValueError("WaveNet: 'layers' must be a non-empty list of layer arrays")
     scale = config.get("head_scale", 1.0)
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not np.isfinite(scale):
+    if not finite_number(scale):
         raise ValueError(f"WaveNet: head_scale must be a finite number, got {scale!r}")
     out = normalized([layer_array(a, f"layers[{i}]") for i, a in enumerate(arrays)],
                      None if config.get("head") is None else head(config["head"]), scale)
@@ -172,8 +173,7 @@ def normalized(layer_arrays: Any, head_config: Any = None,
     """A WaveNet config in ``NAM``'s form (``ARRAY_DEFAULTS`` filled in), checked."""
     if not isinstance(layer_arrays, list) or not layer_arrays:
         raise ValueError(f"layer_arrays must be a non-empty list, got {layer_arrays!r}")
-    if isinstance(head_scale, bool) or not isinstance(head_scale, (int, float)) or \
-            not np.isfinite(head_scale):
+    if not finite_number(head_scale):
         raise ValueError(f"head_scale must be a finite number, got {head_scale!r}")
     arrays, previous = [], 1
     for i, a in enumerate(layer_arrays):

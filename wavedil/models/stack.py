@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import positive_int
+from ..engine.params import flag
 from ..engine.spec import Branches, Chain, LayerSpec, resolve_alignment
 from .activations import ACTIVATIONS, LEAKY_SLOPE, activate, sigmoid
 from .alignment import Alignment, alignment_option
@@ -103,7 +104,8 @@ def stack_plan(layers: Sequence[Mapping[str, Any] | LayerSpec], in_channels: int
             "kernel_size": positive_int(layer.get("kernel_size", 1), "kernel_size"),
             "dilation": positive_int(layer.get("dilation", 1), "dilation"),
             "groups": positive_int(layer.get("groups", 1), "groups"),
-            "activation": act, "residual": bool(layer.get("residual", False))}
+            "activation": act,
+            "residual": flag(layer.get("residual", False), f"layer {i}: residual")}
         span = (entry["kernel_size"] - 1) * entry["dilation"]
         aligned = layer.get("alignment", defaults[i])
         option = alignment_option(aligned if isinstance(aligned, str) else [aligned],

@@ -46,7 +46,7 @@ from ..engine.fused import (
 from ..engine.spec import Branches, Chain, LayerSpec, dilation_schedule
 from .activations import ACTIVATIONS, activate, glu, layer_norm
 from .alignment import Alignment, alignment_option, branch_delays, conv_extents
-from .base import BLOCK, Model, ModelStream, _conv_spec
+from .base import BLOCK, Model, ModelStream, _conv_spec, check_layers
 
 # chunks of up to this many samples run the compiled step (``wavedil.engine.blocks``);
 # longer ones the BLAS products (benchmarks/RESULTS.md, "Measurements behind design choices")
@@ -74,6 +74,9 @@ def tcn_plan(channels: int | Sequence[int], dilations: Sequence[int] | None = No
     ([8, 8, 16, 16], [1, 2, 1, 2])
     """
     stacks = positive_int(stacks, "stacks")
+    check_layers(1, stacks)
+    if not isinstance(channels, (int, np.integer, list, tuple)):
+        raise TypeError(f"channels must be an integer or a list of integers, got {channels!r}")
     if dilations is None:
         if isinstance(channels, (int, np.integer)):
             raise ValueError(f"TCN needs channels as a list (one width per block) or a dilations "
@@ -83,15 +86,17 @@ def tcn_plan(channels: int | Sequence[int], dilations: Sequence[int] | None = No
             raise ValueError(f"{blocks} channel widths cannot be split into {stacks} stacks")
         full = dilation_schedule(blocks // stacks, stacks=stacks)
     else:
-        full = [positive_int(d, "dilation") for d in dilations] * stacks
+        full = [positive_int(d, "dilation") for d in dilations]
+        check_layers(len(full), stacks)
+        full *= stacks
         if not full:
             raise ValueError("dilations must list at least one dilation, got an empty list")
     if isinstance(channels, (int, np.integer)):
-        widths = [positive_int(int(channels), "channels")] * len(full)
+        widths = [positive_int(channels, "channels")] * len(full)
     else:
         widths = [positive_int(int(c), "channels") for c in channels]
         if len(widths) != len(full):  # (one width for all always fits)
-            raise ValueError(f"expected {len(full)} channel widths (one per block: "
+            raise ValueError(f"channels: expected {len(full)} widths (one per block: "
                              f"{len(full) // stacks}"
                              f" dilations x {stacks} stacks), got {len(widths)}: "
                              f"{list(channels)}")

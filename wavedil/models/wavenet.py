@@ -50,7 +50,7 @@ from ..engine.state import ArraySpec
 from ..engine.stream import Layout, Stream, single_consumer
 from .activations import relu, sigmoid
 from .alignment import Alignment, alignment_option, branch_delays, conv_extents
-from .base import BLOCK, Model, ModelStream, _conv_spec, _pointwise
+from .base import BLOCK, Model, ModelStream, _conv_spec, _pointwise, check_layers
 from .parallel import run_offline
 
 
@@ -58,8 +58,11 @@ def wavenet_plan(dilations: Sequence[int] | None = None, stacks: int = 1) -> lis
     """WaveNet dilations: ``dilations`` (default ``1, 2, ..., 512``) repeated ``stacks`` times."""
     stacks = positive_int(stacks, "stacks")
     if dilations is None:
+        check_layers(10, stacks)
         return dilation_schedule(10, stacks=stacks)
-    full = [positive_int(d, "dilation") for d in dilations] * stacks
+    full = [positive_int(d, "dilation") for d in dilations]
+    check_layers(len(full), stacks)
+    full *= stacks
     if not full:
         raise ValueError("dilations must list at least one dilation, got an empty list")
     return full

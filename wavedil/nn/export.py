@@ -28,6 +28,9 @@ from .models import _Model
 
 def folded_weight(module: nn.Module) -> torch.Tensor:
     """The weight ``module``'s forward uses, weight norm folded in (detached)."""
+    if not isinstance(module, nn.Module) or not hasattr(module, "weight"):
+        raise TypeError(f"module must be a torch module with a weight, got "
+                        f"{type(module).__name__}")
     with torch.no_grad():
         if parametrize.is_parametrized(module, "weight"):
             # evaluates the parametrizations: g * v / ||v||

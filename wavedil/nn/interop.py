@@ -62,7 +62,7 @@ def from_pytorch_tcn(model: Any) -> TCN:
     import pytorch_tcn
 
     if not isinstance(model, pytorch_tcn.TCN):
-        raise TypeError(f"expected a pytorch_tcn.TCN, got {type(model).__name__}")
+        raise TypeError(f"model must be a pytorch_tcn.TCN, got {type(model).__name__}")
     if model.embedding_shapes is not None:
         raise ValueError(f"pytorch-tcn option embedding_shapes={model.embedding_shapes!r} "
                          f"cannot be mapped: wavedil's TCN takes no conditioning embeddings "

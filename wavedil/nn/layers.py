@@ -50,6 +50,7 @@ from torch import nn
 
 from ..engine.checks import positive_int
 from ..engine.finite import check_signal, policy
+from ..engine.params import check_budget, flag, integer
 from ..engine.spec import LayerSpec, resolve_alignment
 from ..engine.state import ArraySpec, check_fill, check_together, fill_table
 from ..engine.stream import Layout, Stream, single_consumer
@@ -434,6 +435,17 @@ class AlignedConv1d(Streaming, nn.Conv1d):
                  alignment: str | tuple[int, int] = "causal",
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  ) -> None:
+        in_channels, out_channels, kernel_size, dilation, groups = (
+            integer(value, name) for value, name in (
+                (in_channels, "in_channels"), (out_channels, "out_channels"),
+                (kernel_size, "kernel_size"), (dilation, "dilation"), (groups, "groups")))
+        bias = flag(bias, "bias")
+        span = (kernel_size - 1) * dilation
+        check_budget(8.0 * max(out_channels * (in_channels // groups) * kernel_size,
+                               in_channels * span),
+                     f"a conv of in_channels={in_channels}, out_channels={out_channels}, "
+                     f"kernel_size={kernel_size}, dilation={dilation}: its weights or its "
+                     f"history of (K - 1) * dilation = {span} samples", "use a smaller conv")
         super().__init__(in_channels, out_channels, kernel_size, stride=1, padding=0,
                          dilation=dilation, groups=groups, bias=bias, device=device, dtype=dtype)
         self.left, self.right = resolve_alignment(alignment, self.span)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm as _weight_norm
 
+from ..engine.params import check_budget, flag, integer
 from ..engine.spec import Chain
 from ..models import stack as np_stack
 from ..models import tcn as np_tcn
@@ -63,7 +64,7 @@ def _short(value, most: int = 6):
 
 
 def _normed(conv: nn.Module, weight_norm: bool) -> nn.Module:
-    return _weight_norm(conv) if weight_norm else conv
+    return _weight_norm(conv) if flag(weight_norm, "weight_norm") else conv
 
 
 def _1x1(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -270,6 +271,7 @@ class WaveNetLayer(nn.Module):
                  weight_norm: bool = False, *, alignment: str | tuple[int, int] = "causal",
                  delays: Mapping[str, int] | None = None) -> None:
         super().__init__()
+        last = flag(last, "last")
         self._args = (f"{residual}, {gate}, {skip}, kernel_size={kernel_size}, "
                       f"dilation={dilation}, global_cond={global_cond}, "
                       f"local_cond={local_cond}, last={last}, weight_norm={weight_norm}")
@@ -331,10 +333,24 @@ class WaveNet(_Model):
                  input_kernel_size: int | None = None, weight_norm: bool = False, *,
                  alignment: Alignment = "causal") -> None:
         super().__init__()
+        in_channels, residual_channels, gate_channels, skip_channels, kernel_size = (
+            integer(value, name) for value, name in (
+                (in_channels, "in_channels"), (residual_channels, "residual_channels"),
+                (gate_channels, "gate_channels"), (skip_channels, "skip_channels"),
+                (kernel_size, "kernel_size")))
+        global_cond_channels, local_cond_channels = (
+            integer(value, name, low=0) for value, name in (
+                (global_cond_channels, "global_cond_channels"),
+                (local_cond_channels, "local_cond_channels")))
         if gate_channels % 2:
             raise ValueError(f"gate_channels must be even (tanh and sigmoid halves), "
                              f"got {gate_channels}")
         full = np_wavenet.wavenet_plan(dilations, stacks)
+        check_budget(4.0 * len(full) * (residual_channels * gate_channels * kernel_size
+                                        + gate_channels * (residual_channels + skip_channels)),
+                     f"WaveNet(residual_channels={residual_channels}, gate_channels="
+                     f"{gate_channels}, skip_channels={skip_channels}, kernel_size={kernel_size})"
+                     f" of {len(full)} layers: its weights in float32", "use narrower layers")
         self.config = {"in_channels": in_channels, "residual_channels": residual_channels,
                        "gate_channels": gate_channels, "skip_channels": skip_channels,
                        "out_channels": in_channels if out_channels is None else out_channels,

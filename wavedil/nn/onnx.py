@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..engine.checks import positive_int
+from ..engine.params import check_budget
 from ..models.base import Model
 from ..models.nam import NAM
 from ..models.stack import TCN, Stack, WaveNet
@@ -242,6 +243,10 @@ def export_onnx(model: Any, path: str | os.PathLike[str], chunk: int, batch: int
     chunk, batch = positive_int(chunk, "chunk"), positive_int(batch, "batch")
     step = streaming_step(model)
     numpy_model = step.model
+    check_budget(4.0 * batch * chunk * max(numpy_model.in_channels, 1),
+                 f"export_onnx with chunk={chunk} and batch={batch}: an example input of "
+                 f"({batch}, {numpy_model.in_channels}, {chunk}) float32",
+                 "export a step of a shorter chunk (the step runs on any input of that shape)")
     x = torch.zeros(batch, numpy_model.in_channels, chunk)
     states = [torch.zeros(shape) for shape in step.state_shapes(batch)]
     inputs = ["x"] + [f"state.{name}" for name in step.names]

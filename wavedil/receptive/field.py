@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import positive_int
+from ..engine.params import check_budget, finite_number, flag
 from ..engine.spec import Branches, Chain, LayerSpec, Shift, SpecTree, resolve_alignment
 
 # Above this many samples of extent (or output phases) the exact lag set is not built:
@@ -144,6 +145,11 @@ def specs_from_schedule(kernel_size: int, dilations: Iterable[int], stacks: int 
     if isinstance(dilations, (str, bytes)) or not hasattr(dilations, "__iter__"):
         raise TypeError(f"dilations must be a list of integers >= 1, got {dilations!r}")
     dilations = [positive_int(d, "dilation") for d in dilations]
+    residual = flag(residual, "residual")
+    check_budget(256.0 * stacks * convs_per_block * len(dilations),
+                 f"a spec tree of stacks={stacks} x {len(dilations)} dilations x "
+                 f"convs_per_block={convs_per_block} layers (a few hundred bytes each)",
+                 "use fewer stacks or convs_per_block")
     if not dilations:
         raise ValueError("dilations must hold at least one dilation, got an empty list")
     blocks, first = [], True
@@ -184,7 +190,7 @@ def as_spec(op: object, example_input: Any = None) -> tuple[SpecTree, Sequence[s
         traced = trace_spec(op, example_input=example_input)
         return traced.spec, traced.notes  # type: ignore[return-value]
     raise TypeError(
-        "expected a spec tree (LayerSpec, Shift, Chain, Branches), a list of LayerSpec, a "
+        "op must be a spec tree (LayerSpec, Shift, Chain, Branches), a list of LayerSpec, a "
         f"wavedil object with .spec or a torch.nn.Module, got {type(op).__name__}"
     )
 
@@ -194,7 +200,7 @@ def is_torch_module(obj: object) -> bool:
     return torch is not None and isinstance(obj, torch.nn.Module)
 
 
-def _check_tree(tree, path="spec") -> int:
+def _check_tree(tree, path="op") -> int:
     """Validate the node types; return the number of layers (LayerSpec) in ``tree``."""
     if isinstance(tree, LayerSpec):
         return 1
@@ -330,19 +336,18 @@ def receptive_field(op: object = None, sample_rate: float | None = None, *,
     """
     if op is None:
         if kernel_size is None or dilations is None:
-            raise ValueError("receptive_field needs an object or kernel_size= and dilations=")
+            raise ValueError("receptive_field needs op (an object) or kernel_size= and dilations=")
         op = specs_from_schedule(kernel_size, dilations, stacks, convs_per_block, channels,
                                  alignment=alignment)
     elif kernel_size is not None or dilations is not None:
         raise ValueError("pass either an object or a schedule (kernel_size=, dilations=), "
                          "not both")
-    if sample_rate is not None and not (isinstance(sample_rate, (int, float))
-                                        and sample_rate > 0 and math.isfinite(sample_rate)):
+    if sample_rate is not None and not (finite_number(sample_rate) and sample_rate > 0):
         raise ValueError(f"sample_rate must be a positive number, got {sample_rate!r}")
     tree, notes = as_spec(op, example_input=example_input)
     if _check_tree(tree) == 0:
-        raise ValueError("empty spec: the spec tree holds no layer (LayerSpec), nothing to "
-                         "measure")
+        raise ValueError("op is an empty spec: the spec tree holds no layer (LayerSpec), "
+                         "nothing to measure")
     stride = total_stride(tree)
     rows: dict = {}
     hull, _ = _walk(tree, (Fraction(0), Fraction(0), Fraction(1)), rows, {})

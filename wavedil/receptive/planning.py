@@ -138,7 +138,7 @@ def plan_dilations(seconds: float | None = None, samples: int | None = None,
         raise ValueError(
             f"no gap-free schedule reaches {target} samples within max_layers={max_layers}"
             + (f" and max_dilation={max_dilation}" if max_dilation else "")
-            + f": kernel {kernel_size} x {convs_per_block} conv(s) per block needs at least "
+            + f": kernel_size={kernel_size} x convs_per_block={convs_per_block} needs at least "
             f"{fewest * convs_per_block} layers"
         )
     candidates = []
@@ -192,7 +192,9 @@ def _schedules(target, taps, max_blocks, max_dilation):
             seen.add(key)
             out.append((key, family))
 
-    for base in range(taps, 1, -1):
+    for base in range(min(taps, max(target, 2)), 1, -1):  # a base beyond the target adds none
+        if len(out) > 64:
+            break
         n = _blocks_needed(target, taps, base)
         geometric = [base**i for i in range(n)]
         add(geometric, f"powers of {base}")

@@ -13,7 +13,8 @@
 
 Shape: inputs are ``shape`` (time last); by default ``(C_in, length)`` for a wavedil object
 with ``in_channels``, ``(length,)`` for another numpy callable, ``(1, C_in, length)`` for a
-torch module (``C_in`` of its first Conv1d).
+torch module (``C_in`` of its first Conv1d). ``trials`` is at most ``MAX_TRIALS``, and an
+input shape whose arrays pass the memory budget (``wavedil.engine.params``) is refused.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from typing import Any
 import numpy as np
 
 from ..engine.checks import positive_int
+from ..engine.params import check_budget, integer
 from .field import is_torch_module
+
+MAX_TRIALS = 4096
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,8 @@ def probe_receptive_field(op: Any, length: int | None = None, *,
     probed sample, or the support is cut at the signal's ends.
     """
     shape = _shape(op, length, shape)
-    trials = positive_int(trials, "trials")
-    rng = np.random.default_rng(seed)
+    trials = integer(trials, "trials", 1, MAX_TRIALS)
+    rng = np.random.default_rng(integer(seed, "seed", low=0))
     if is_torch_module(op):
         grads, position, _ = _torch_gradients(op, shape, position, trials, rng, output_axis)
         support = np.flatnonzero((grads != 0).any(axis=0))
@@ -90,9 +94,18 @@ def probe_receptive_field(op: Any, length: int | None = None, *,
 
 
 def _shape(op, length, shape):
+    shape = _given_shape(op, length, shape)
+    check_budget(8.0 * 16 * math.prod(shape), f"a probe of shape={shape} (length={shape[-1]}): "
+                 f"inputs, outputs and the operator's work arrays, about 16 of that shape in "
+                 f"float64",
+                 "probe a shorter input (a few receptive fields long)")
+    return shape
+
+
+def _given_shape(op, length, shape):
     if shape is not None:
-        shape = tuple(int(s) for s in shape)
-        if not shape or min(shape) < 1:
+        shape = tuple(integer(s, "shape") for s in shape)
+        if not shape:
             raise ValueError(f"shape must be a non-empty tuple of sizes >= 1, got {shape}")
         return shape
     if length is None:
@@ -206,9 +219,9 @@ def effective_receptive_field(op: Any, length: int | None = None, *,
         raise TypeError(f"effective_receptive_field needs a torch.nn.Module, got "
                         f"{type(op).__name__}")
     shape = _shape(op, length, shape)
-    rng = np.random.default_rng(seed)
-    grads, position, _ = _torch_gradients(op, shape, position, positive_int(trials, "trials"),
-                                          rng, output_axis)
+    rng = np.random.default_rng(integer(seed, "seed", low=0))
+    trials = integer(trials, "trials", 1, MAX_TRIALS)
+    grads, position, _ = _torch_gradients(op, shape, position, trials, rng, output_axis)
     mean = grads.mean(axis=0)
     support = np.flatnonzero(mean)
     if support.size == 0:

@@ -43,6 +43,7 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from ..engine.params import check_budget, flag
 from ._tables import BIOR, DEC_LO, DMEY_DEC_LO
 
 __all__ = [
@@ -319,11 +320,11 @@ def filter_bank(wavelet: WaveletLike) -> FilterBank:
     if isinstance(wavelet, (tuple, list)) or (isinstance(wavelet, np.ndarray) and wavelet.ndim):
         if len(wavelet) != 2:
             raise ValueError(
-                f"a user filter pair must be (lowpass, highpass), got {len(wavelet)} "
+                f"wavelet as a user filter pair must be (lowpass, highpass), got {len(wavelet)} "
                 f"items: {_quote(wavelet)}"
             )
-        lowpass = _as_filter(wavelet[0], "lowpass")
-        highpass = _as_filter(wavelet[1], "highpass")
+        lowpass = _as_filter(wavelet[0], "wavelet's lowpass")
+        highpass = _as_filter(wavelet[1], "wavelet's highpass")
         if lowpass.size != highpass.size:
             raise ValueError(
                 f"lowpass and highpass must have the same number of taps, got "
@@ -356,6 +357,11 @@ def equivalent_detail_filter(wavelet: WaveletLike, level: int, norm: bool = Fals
     """
     bank = filter_bank(wavelet)
     level = _check_level(level)
+    norm = flag(norm, "norm")
+    support = (bank.length - 1) * (2.0**min(level, 1000) - 1) + 1
+    check_budget(8.0 * 3 * support, f"the level-{level} filter of {bank.name!r} "
+                 f"((K - 1)(2^level - 1) + 1 = {support:.4g} samples, three buffers in float64)",
+                 "use a smaller level")
     response = np.ones(1)
     for j in range(1, level):
         response = _convolve_dilated(response, bank.dec_lo, 2 ** (j - 1))

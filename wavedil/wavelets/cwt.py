@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from ..engine.checks import positive_int
 from ..engine.finite import as_signal
+from ..engine.params import axis_index, finite_number, flag
 from .cwt_decimated import decimated_rows
 from .cwt_plan import CWTPlan, default_octaves, make_plan
 from .cwt_stream import transform_rows
@@ -158,8 +159,7 @@ def cwt(x: npt.ArrayLike, wavelet: WaveletLike = "morlet", octaves: int | None =
     x = as_signal(x, "x")
     if x.ndim == 0:
         raise ValueError(f"x must have a time axis, got a scalar of shape {x.shape}")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"axis {axis} is out of range for x of shape {x.shape}")
+    axis = axis_index(axis, x.shape)
     axis = axis % x.ndim
     length = x.shape[axis]
     if x.ndim == 2 and 0 < length < 64 and x.shape[1 - axis] > 4 * length:
@@ -168,10 +168,10 @@ def cwt(x: npt.ArrayLike, wavelet: WaveletLike = "morlet", octaves: int | None =
                          f"pass axis={1 - axis} (or x.T)")
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
-    if sample_rate is not None and (isinstance(sample_rate, bool) or
-                                    not math.isfinite(sample_rate) or sample_rate <= 0):
+    if sample_rate is not None and not (finite_number(sample_rate) and sample_rate > 0):
         raise ValueError(f"sample_rate must be a positive number, got {sample_rate!r}")
     voices = positive_int(voices, "voices")
+    decimate = flag(decimate, "decimate")
     if octaves is None:
         octaves = default_octaves(length, wavelet, voices, float(scale0))
     plan = make_plan(wavelet, octaves, voices, scale0, a0, interpolator, alignment)
@@ -185,5 +185,5 @@ def cwt(x: npt.ArrayLike, wavelet: WaveletLike = "morlet", octaves: int | None =
     time_axis = axis + 1  # in a block: (voices, *x.shape)
     shaped = tuple(np.moveaxis(b.reshape((voices,) + moved.shape[:-1] + (b.shape[-1],)), -1,
                                time_axis) for b in blocks)
-    return CWTResult(plan, shaped, length, boundary, bool(decimate),
+    return CWTResult(plan, shaped, length, boundary, decimate,
                      None if sample_rate is None else float(sample_rate), axis - x.ndim)

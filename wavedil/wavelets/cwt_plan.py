@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..engine.checks import positive_int
+from ..engine.params import check_budget
 from ..engine.spec import Branches, Chain, LayerSpec
 from .cwt_wavelets import ContinuousWavelet, WaveletLike, lagrange_interpolator, resolve_wavelet
 
@@ -199,6 +200,11 @@ def make_plan(wavelet: WaveletLike, octaves: int, voices: int, scale0: float, a0
     if octaves * voices > 4096:
         raise ValueError(f"octaves * voices must be at most 4096 bands, got {octaves} * "
                          f"{voices} = {octaves * voices}")
+    span = 2 * math.ceil(wave.half_width * scale0 * 2.0 ** min(octaves, 1000)) + 1
+    check_budget(16.0 * span * (voices + 8), f"a CWT of octaves={octaves} from scale0={scale0:g}"
+                 f": the largest scale's filter spans {span:.4g} samples (the padded input, "
+                 f"its cascade and the {voices} voices' rows of them in complex128)",
+                 "use fewer octaves")
     return CWTPlan(wave, octaves, voices, scale0, a0, int(interpolator), alignment)
 
 

@@ -235,9 +235,9 @@ def lagrange_interpolator(points: int) -> np.ndarray:
     [-1.0, 0.0, 9.0, 16.0, 9.0, 0.0, -1.0]
     """
     if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 2 \
-            or points % 2:
-        raise ValueError(f"interpolator must be an even number of points >= 2 (2: linear, "
-                         f"4: cubic, ...), got {points!r}")
+            or points % 2 or points > 64:
+        raise ValueError(f"interpolator must be an even number of points in 2 .. 64 (2: "
+                         f"linear, 4: cubic, ...), got {points!r}")
     points = int(points)
     nodes = np.arange(-(points - 1), points, 2)
     f = np.zeros(2 * points - 1)

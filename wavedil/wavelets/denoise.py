@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import positive_int
+from ..engine.params import finite_number
 from .banks import FilterBank, WaveletLike, filter_bank, noise_gain
 from .boundaries import stand_in
 from .guards import check_memory
@@ -244,8 +245,9 @@ def level_thresholds(details: npt.ArrayLike, sigma: npt.ArrayLike, gains: npt.Ar
     sigma_j = gains.reshape((-1,) + (1,) * (details.ndim - 2)) * sigma
     sigma_j = np.broadcast_to(sigma_j, details.shape[:-1])
     if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
-        if not threshold >= 0:
-            raise ValueError(f"a numeric threshold is k in k * sigma_j, k >= 0; got {threshold}")
+        if not (finite_number(threshold) and threshold >= 0):
+            raise ValueError(f"a numeric threshold is k in k * sigma_j, a finite k >= 0; got "
+                             f"{threshold}")
         return float(threshold) * sigma_j
     if threshold == "bayes":
         return bayes_threshold(details, sigma_j)

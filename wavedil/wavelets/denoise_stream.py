@@ -18,6 +18,7 @@ from ..engine.checks import positive_int
 from ..engine.conv import ConvStream, checked_history
 from ..engine.finite import as_signal
 from ..engine.history import DelayLine, History
+from ..engine.params import axis_index, check_budget
 from ..engine.state import ArraySpec, check_delay_lines, count_spec, history_spec, scalar
 from ..engine.stream import Layout, Stream, sub_state
 from .banks import WaveletLike, filter_bank
@@ -192,7 +193,7 @@ class DenoiseStream(Stream):
                  sigma: float | None = None, window: int = 8192, hop: int = 512,
                  channels: int = 1, batch: int | None = None) -> None:
         self.bank = filter_bank(wavelet)
-        self.levels = check_stream_levels(self.bank, levels, "DenoiseStream")
+        self.levels = check_stream_levels(self.bank, levels, "DenoiseStream", copies=2)
         if alignment is None:
             alignment = "centered" if self.bank.difference else "causal"
         check_stream_options(alignment, boundary)
@@ -212,6 +213,10 @@ class DenoiseStream(Stream):
         self.alignment, self.boundary = alignment, boundary
         self.threshold, self.mode, self.sigma = threshold, mode, sigma
         self.channels = positive_int(channels, "channels")
+        check_budget(8.0 * self.channels * self.levels * 2 * self.window,
+                     f"DenoiseStream with window={self.window}: running thresholds over "
+                     f"2 x window samples of {self.levels} level(s) x channels={self.channels} "
+                     f"in float64", "use a smaller window (8192 by default)")
         self._forward = AtrousStream(self.bank, self.levels, alignment, boundary,
                                      channels=self.channels)
         self._gains = detail_gains(self.bank, self.levels, alignment)
@@ -393,8 +398,7 @@ class Denoiser:
 
     def __call__(self, x: npt.ArrayLike) -> np.ndarray:
         x = as_signal(x, "x")
-        if not -x.ndim <= self.axis < x.ndim:
-            raise ValueError(f"axis {self.axis} is out of range for x of shape {x.shape}")
+        axis_index(self.axis, x.shape)
         moved = np.moveaxis(x, self.axis, -1)
         check_channels(moved.shape, self.options.get("channels", 1), self.axis, "Denoiser")
         stream = self.stream()

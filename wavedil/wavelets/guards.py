@@ -87,17 +87,22 @@ def check_channels(shape: tuple[int, ...], channels: int, axis: int, what: str) 
             f"(soundfile.read gives (frames, channels)), pass x.T or axis=0{more}")
 
 
-def check_stream_levels(bank: FilterBank, levels: object, what: str) -> int:
-    """``levels`` for a stream: within ``check_levels`` and a history it can keep."""
+def check_stream_levels(bank: FilterBank, levels: object, what: str, copies: int = 1) -> int:
+    """``levels`` for a stream: within ``check_levels`` and a history it can keep
+    (``copies``: how many level-deep pasts it keeps; an analysis-synthesis stream keeps
+    one per level in its delay lines, besides the analysis and synthesis histories)."""
     levels = check_levels(levels)
-    kept = (bank.length - 1) * (2**levels - 1)
-    if kept > MAX_STREAM_HISTORY:
-        fit = max(j for j in range(1, levels) if (bank.length - 1) * (2**j - 1)
-                  <= MAX_STREAM_HISTORY)
+
+    def kept(j: int) -> int:
+        return (bank.length - 1) * (2**j - 1) * (j + 2 if copies > 1 else 1)
+
+    if kept(levels) > MAX_STREAM_HISTORY:
+        fit = max((j for j in range(1, levels) if kept(j) <= MAX_STREAM_HISTORY), default=0)
         raise ValueError(
-            f"{what} with {levels} levels of {bank.name!r} would remember (K-1)(2^J - 1) = "
-            f"{kept} samples per channel ({kept * 8 / 2**30:.3g} GiB in float64), more than "
-            f"the {MAX_STREAM_HISTORY} a stream may keep; use levels <= {fit}")
+            f"{what} with {levels} levels of {bank.name!r} would remember "
+            f"{'(J+2)' if copies > 1 else ''}(K-1)(2^J - 1) = {kept(levels)} samples per "
+            f"channel ({kept(levels) * 8 / 2**30:.3g} GiB in float64), more than the "
+            f"{MAX_STREAM_HISTORY} a stream may keep; use levels <= {fit}")
     return levels
 
 

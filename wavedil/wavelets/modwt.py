@@ -46,6 +46,7 @@ import numpy.typing as npt
 
 from ..engine.checks import positive_int
 from ..engine.finite import as_signal
+from ..engine.params import axis_index
 from .banks import FilterBank, WaveletLike, filter_bank
 from .transform import AtrousResult, atrous, iatrous
 
@@ -113,8 +114,7 @@ def modwt(x: npt.ArrayLike, wavelet: WaveletLike = "sym4", levels: int | None = 
     x = as_signal(x, "x")
     if x.ndim == 0:
         raise ValueError(f"x must have a time axis, got a scalar of shape {x.shape}")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"axis {axis} is out of range for x of shape {x.shape}")
+    axis = axis_index(axis, x.shape)
     if boundary == "reflection":
         x = np.concatenate([x, np.flip(x, axis)], axis=axis)
     length = x.shape[axis]
@@ -133,8 +133,7 @@ def _as_coefficients(w: npt.ArrayLike, axis: int) -> tuple[np.ndarray, int]:
             f"w must be the (levels + 1, ..., N) array modwt returns, with levels >= 1, got "
             f"shape {w.shape}")
     signal_ndim = w.ndim - 1
-    if not -signal_ndim <= axis < signal_ndim:
-        raise ValueError(f"axis {axis} is out of range for coefficients of shape {w.shape}")
+    axis = axis_index(axis, w.shape[1:], "the coefficients' signals")
     return w, axis if axis < 0 else axis - signal_ndim
 
 

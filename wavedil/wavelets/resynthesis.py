@@ -46,6 +46,7 @@ import numpy.typing as npt
 
 from ..engine.checks import positive_int
 from ..engine.finite import as_signal
+from ..engine.params import flag
 from ..engine.state import FREE, ArraySpec, check_delay_lines, scalar
 from ..engine.stream import Layout, Stream, single_consumer, sub_state
 from .banks import WaveletLike, filter_bank
@@ -109,7 +110,7 @@ class ResynthesisStream(Stream):
                  alignment: str = "causal", boundary: str = "zero", norm: bool = False,
                  channels: int = 1, batch: int | None = None) -> None:
         self.bank = filter_bank(wavelet)
-        self.levels = check_stream_levels(self.bank, levels, "ResynthesisStream")
+        self.levels = check_stream_levels(self.bank, levels, "ResynthesisStream", copies=2)
         check_stream_options(alignment, boundary)
         if not self.bank.difference and alignment != "causal":
             raise ValueError(f"an SWT bank ({self.bank.name!r}) resynthesises from its causal "
@@ -123,7 +124,7 @@ class ResynthesisStream(Stream):
             raise ValueError(f"fn must return as many samples as it gets (latency 0), got "
                              f"latency {fn_latency!r}")
         self.fn: Any = fn  # a callable or a stream-like object (BandFunction)
-        self.alignment, self.boundary, self.norm = alignment, boundary, bool(norm)
+        self.alignment, self.boundary, self.norm = alignment, boundary, flag(norm, "norm")
         self.channels = positive_int(channels, "channels")
         self._forward = AtrousStream(self.bank, self.levels, alignment, boundary, self.norm,
                                      self.channels)

@@ -36,6 +36,7 @@ from ..engine.checks import positive_int
 from ..engine.conv import ConvStream, checked_history
 from ..engine.finite import as_signal
 from ..engine.history import DelayLine, History, HistoryArena
+from ..engine.params import check_budget, flag
 from ..engine.spec import Branches
 from ..engine.state import (
     INTEGER,
@@ -164,7 +165,7 @@ class AtrousStream(BandedStream):
         self.bank = filter_bank(wavelet)
         self.levels = check_stream_levels(self.bank, levels, "AtrousStream")
         check_stream_options(alignment, boundary)
-        self.alignment, self.boundary, self.norm = alignment, boundary, bool(norm)
+        self.alignment, self.boundary, self.norm = alignment, boundary, flag(norm, "norm")
         self.channels = positive_int(channels, "channels")
         extents = [level_extent(self.bank, j, alignment) for j in range(1, self.levels + 1)]
         delays = np.cumsum([right for _, right in extents])  # R_j: level j's own delay
@@ -379,7 +380,7 @@ class AtrousTransform:
         self.bank = filter_bank(wavelet)
         self.levels = check_levels(levels)
         check_stream_options(alignment, boundary)
-        self.alignment, self.boundary, self.norm = alignment, boundary, bool(norm)
+        self.alignment, self.boundary, self.norm = alignment, boundary, flag(norm, "norm")
         self.channels = positive_int(channels, "channels")
         self.axis = int(axis)
 
@@ -451,8 +452,12 @@ class InverseAtrousStream(Stream):
                  batch: int | None = None) -> None:
         self.bank = filter_bank(wavelet)
         self.levels = check_stream_levels(self.bank, levels, "InverseAtrousStream")
-        self.norm = bool(norm)
+        self.norm = flag(norm, "norm")
         self.channels = positive_int(channels, "channels")
+        check_budget(8.0 * 2 * self.levels * self.channels * self.bank.length,
+                     f"InverseAtrousStream with channels={self.channels}: synthesis filters of "
+                     f"{self.bank.length} taps x {self.levels} level(s) x 2 per channel",
+                     "use fewer channels (or one stream per group of channels)")
         self._synthesis: list[tuple[ConvStream, ConvStream]] = []  # per level: (lo, hi)
         self._lags: list[int] = []  # per level: the delay that aligns w_j with c_j
         latency = 0

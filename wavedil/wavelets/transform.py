@@ -56,6 +56,7 @@ from ..engine import memory
 from ..engine.checks import positive_int
 from ..engine.conv import DilatedConv1d
 from ..engine.finite import as_signal, check_signal
+from ..engine.params import axis_index, flag, integer
 from ..engine.spec import Branches, Chain, LayerSpec, resolve_alignment
 from .banks import FilterBank, WaveletLike, filter_bank
 from .boundaries import BOUNDARIES, fold, stand_in, window
@@ -116,7 +117,7 @@ def max_level(length: int, wavelet: WaveletLike) -> int:
     (3, 7, 1)
     """
     bank = filter_bank(wavelet)
-    length = int(length)
+    length = integer(length, "length", low=0)
     level = 1
     while level < MAX_LEVELS:
         support = bank.support(level + 1) if bank.length > 1 else 2 ** (level + 1)
@@ -205,8 +206,7 @@ def _as_batch(x, axis: int, bank: FilterBank, levels: int | None, what: str):
     x = as_signal(x, "x")
     if x.ndim == 0:
         raise ValueError(f"x must have a time axis, got a scalar of shape {x.shape}")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"axis {axis} is out of range for x of shape {x.shape}")
+    axis = axis_index(axis, x.shape)
     levels = None if levels is None else check_levels(levels)
     check_time_axis(x.shape, axis, bank, levels, what)
     moved = np.moveaxis(x, axis, -1)
@@ -354,11 +354,12 @@ def atrous(x: npt.ArrayLike, wavelet: WaveletLike, levels: int | None = None,
     """
     bank = filter_bank(wavelet)
     _check_options(alignment, boundary)
+    norm = flag(norm, "norm")
     x3, shape, levels = _as_batch(x, axis, bank, levels, "atrous")
-    details, approx = _analysis(x3, bank, levels, alignment, boundary, bool(norm))
+    details, approx = _analysis(x3, bank, levels, alignment, boundary, norm)
     details = np.moveaxis(details.reshape((levels,) + shape), -1, axis if axis < 0 else axis + 1)
     approx = np.moveaxis(approx.reshape(shape), -1, axis)
-    return AtrousResult(details, approx, bank, alignment, boundary, bool(norm),
+    return AtrousResult(details, approx, bank, alignment, boundary, norm,
                         axis if axis < 0 else axis - len(shape))
 
 
@@ -449,7 +450,7 @@ def iatrous(result: AtrousResult) -> np.ndarray:
     Shape: ``result.approx.shape``.
     """
     if not isinstance(result, AtrousResult):
-        raise TypeError(f"iatrous expects an AtrousResult (from atrous), got "
+        raise TypeError(f"iatrous: result must be an AtrousResult (from atrous), got "
                         f"{type(result).__name__}")
     bank = result.wavelet
     reason = _why_not_invertible(bank, result.boundary)
@@ -574,7 +575,7 @@ def mra(x: npt.ArrayLike, wavelet: WaveletLike, levels: int | None = None,
         return mra(x, bank, levels, alignment, boundary, norm, axis)[::-1]
     x3, shape, levels = _as_batch(x, axis, bank, levels, "mra")
     length = shape[-1]
-    norm = bool(norm)
+    norm = flag(norm, "norm")
     if bank.difference:
         details, approx = _analysis(x3, bank, levels, alignment, boundary, False)
         parts = np.concatenate([details, approx[None]], axis=0)
@@ -610,6 +611,9 @@ def level_energies(result: AtrousResult) -> list[tuple[str, float, float]]:
     of the total over the rows. For an orthogonal bank with ``norm=True`` and periodic
     boundary the total equals ``sum(x**2)`` (MODWT energy preservation).
     """
+    if not isinstance(result, AtrousResult):
+        raise TypeError(f"level_energies: result must be an AtrousResult (from atrous), got "
+                        f"{type(result).__name__}")
     stacked = result.stack()
     energies = [float(np.sum(np.square(part, dtype=np.float64))) for part in stacked]
     total = sum(energies)
