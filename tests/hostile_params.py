@@ -145,6 +145,15 @@ def _vm_bytes() -> int:
         return int(f.read().split()[0]) * resource.getpagesize()
 
 
+def _data_bytes() -> int:
+    """The data segment in use (``VmData`` of ``/proc/self/status``)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmData:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmData in /proc/self/status")
+
+
 class Overtime(Exception):
     """A call ran past the time limit (raised by the alarm)."""
 
@@ -160,12 +169,21 @@ def limits() -> Iterator[None]:
     def alarm(signum, frame):
         raise Overtime(f"over {3 * SECONDS} s")
 
+    # the address space alone does not bound a process that reserved much more than it
+    # uses (torch's CUDA build reserves tens of GB): the data segment (private writable
+    # mappings, since Linux 4.7) is bounded too
+    data_soft, data_hard = resource.getrlimit(resource.RLIMIT_DATA)
+    data_cap = _data_bytes() + MEMORY
+    if data_hard != resource.RLIM_INFINITY:
+        data_cap = min(data_cap, data_hard)
     previous = signal.signal(signal.SIGALRM, alarm)
     signal.alarm(int(3 * SECONDS))
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    resource.setrlimit(resource.RLIMIT_DATA, (data_cap, data_hard))
     try:
         yield
     finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (data_soft, data_hard))
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
