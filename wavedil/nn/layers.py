@@ -49,24 +49,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..engine.checks import positive_int
-from ..engine.finite import check_signal, policy
+from ..engine.finite import check_signal
 from ..engine.params import check_budget, flag, integer
 from ..engine.spec import LayerSpec, resolve_alignment
 from ..engine.state import ArraySpec, check_fill, check_together, fill_table
 from ..engine.stream import Layout, Stream, single_consumer
-
-
-def check_tensor(x: torch.Tensor, name: str = "x") -> None:
-    """The non-finite policy on a module's input (``wavedil.nonfinite``): one
-    ``torch.isfinite(x).all()`` pass; the first bad index is looked for only on failure.
-    Skipped while tracing or exporting (the check would become part of the graph)."""
-    if policy() != "refuse" or not (x.is_floating_point() or x.is_complex()) or \
-            torch.jit.is_tracing() or torch.jit.is_scripting() or \
-            torch.onnx.is_in_onnx_export():
-        return
-    if not bool(torch.isfinite(x).all()):
-        check_signal(x.detach().cpu().numpy(), name)
-
+from .finite import check_tensor
 
 ROOM = 256  # minimum spare samples behind a history before it is compacted
 _INSTALLING = threading.Lock()  # held while a stream checks and installs its steppers

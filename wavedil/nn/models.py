@@ -32,7 +32,8 @@ from ..models.activations import LEAKY_SLOPE
 from ..models.alignment import Alignment, alignment_option
 from ..models.base import spec_layers
 from ..receptive.field import future_extent, past_extent
-from .layers import AlignedConv1d, Delay, Streaming, check_tensor
+from .finite import check_tensor
+from .layers import AlignedConv1d, Delay, Streaming
 
 ACTIVATIONS = {
     "identity": lambda x: x,
