@@ -46,17 +46,8 @@ class DecimatedCascade(Cascade):
     0 is ``pad_left`` samples in. ``outputs`` are a list of ``(voices, rows, n_j)``."""
 
     def __init__(self, plan: CWTPlan, rows: int, dtype: np.dtype) -> None:
-        self.plan, self.rows, self.dtype = plan, rows, np.dtype(dtype)
+        delays = self._start(plan, rows, dtype)
         depth, latency, voices = plan.depth, plan.latency, plan.voices
-        self.pad_left = int(plan.reach[:, 0].max(initial=0))
-        lo = [-self.pad_left]
-        for level in range(depth):
-            lo.append(lo[-1] + plan.lowpass_extent(level)[0])
-        self.lo = lo
-        self.hi = np.array(lo, np.int64)
-        self.done = 0
-        delays = [sum(plan.lowpass_extent(i)[1] for i in range(level))
-                  for level in range(depth + 1)]
         sizes = [plan.lowpass.size - 1 if level < depth else 0 for level in range(depth + 1)]
         self.octave_arrays: list[tuple[int, int, tuple]] = []  # (level, step, band arrays)
         for j in range(plan.octaves):

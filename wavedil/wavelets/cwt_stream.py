@@ -60,18 +60,8 @@ class Cascade:
     extended signal piece by piece (``advance``); x index 0 is ``pad_left`` samples in."""
 
     def __init__(self, plan: CWTPlan, rows: int, dtype: np.dtype) -> None:
-        self.plan, self.rows, self.dtype = plan, rows, np.dtype(dtype)
+        delays = self._start(plan, rows, dtype)
         depth, latency = plan.depth, plan.latency
-        self.pad_left = int(plan.reach[:, 0].max(initial=0))
-        # x_l covers [lo_l, hi_l): x_0 starts pad_left before x[0], each lowpass eats its left
-        lo = [-self.pad_left]
-        for level in range(depth):
-            lo.append(lo[-1] + plan.lowpass_extent(level)[0])
-        self.lo = lo
-        self.hi = np.array(lo, np.int64)
-        self.done = 0  # outputs written so far (x indices 0 .. done - 1)
-        delays = [sum(plan.lowpass_extent(i)[1] for i in range(level))
-                  for level in range(depth + 1)]  # R_l: how late x_l is
         sizes = []
         self.groups: list[tuple[int, Any]] = []  # per level: (level, band arrays) or none
         for level in range(depth + 1):
@@ -84,6 +74,22 @@ class Cascade:
                 self.groups.append((level, self._band_arrays(bands)))
         self.histories = [History((rows,), size, self.dtype) for size in sizes]
         self.lowpass = np.ascontiguousarray(plan.lowpass, self.dtype)
+
+    def _start(self, plan: CWTPlan, rows: int, dtype: np.dtype) -> list[int]:
+        """The geometry every cascade shares: ``pad_left``, each level's first index ``lo``
+        (and ``hi``, where it ends so far), no output yet. Returns each level's delay ``R_l``
+        (how late x_l is)."""
+        self.plan, self.rows, self.dtype = plan, rows, np.dtype(dtype)
+        self.pad_left = int(plan.reach[:, 0].max(initial=0))
+        # x_l covers [lo_l, hi_l): x_0 starts pad_left before x[0], each lowpass eats its left
+        lo = [-self.pad_left]
+        for level in range(plan.depth):
+            lo.append(lo[-1] + plan.lowpass_extent(level)[0])
+        self.lo = lo
+        self.hi = np.array(lo, np.int64)
+        self.done = 0  # outputs written so far (x indices 0 .. done - 1)
+        return [sum(plan.lowpass_extent(i)[1] for i in range(level))
+                for level in range(plan.depth + 1)]
 
     def _band_arrays(self, bands: np.ndarray) -> tuple:
         plan = self.plan
