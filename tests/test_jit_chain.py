@@ -185,3 +185,17 @@ def test_state_saved_on_the_step_continues_on_the_blas_path(dtype):
     offline = MODEL(x)
     np.testing.assert_allclose(np.concatenate([head, tail], -1), offline, rtol=0,
                                atol=TOL[dtype] * np.abs(offline).max())
+
+
+def test_convs_share_an_input_block_only_with_the_same_bias():
+    """A conv without bias whose im2col is as wide as another's with its column of ones
+    (K C_in + 1) gets a block of its own: its gather would overwrite those ones."""
+    rng = np.random.default_rng(0)
+    with_bias = DilatedConv1d(rng.standard_normal((3, 4, 1)), rng.standard_normal(3))
+    without = DilatedConv1d(rng.standard_normal((3, 5, 1)), None)
+    chain = FusedChain({"a": FusedConv(with_bias, np.float64),
+                        "b": FusedConv(without, np.float64)}, 16)
+    assert chain.convs["a"].weight.shape == chain.convs["b"].weight.shape  # (5, 3)
+    blocks = chain.inputs_blocks(2, 4, np.float64)
+    assert not np.shares_memory(blocks["a"], blocks["b"])
+    np.testing.assert_array_equal(blocks["a"][..., -1], 1)
