@@ -497,7 +497,9 @@ def test_drawn_values(name, param):
 FOUND = [("TCN", "kernel_size", 354833),  # a 545 MB im2col block beyond the budget
          ("WaveNet", "kernel_size", 354833),  # the same in its gate convs
          ("Stack", "dilation", 10**7),  # a history twice what the budget counted
-         ("nn.TCN", "kernel_size", 354833), ("nn.CausalConv1d", "kernel_size", 354833)]
+         ("nn.TCN", "kernel_size", 354833), ("nn.CausalConv1d", "kernel_size", 354833),
+         ("specs_from_schedule", "stacks", 93326),  # 186652 layers: 34 s
+         ("receptive_field", "stacks", 93326)]
 
 
 @pytest.mark.parametrize("name,param,value", FOUND)
