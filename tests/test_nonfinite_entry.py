@@ -261,3 +261,25 @@ def test_channels_last_input_is_quoted_in_its_own_order(batch, length, data):
     x[index] = data.draw(st.sampled_from(BAD))
     with pytest.raises(ValueError, match=re.escape(_text("x", index))):
         tcn(x)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_numpy_model_checks_its_input_once(monkeypatch, workers):
+    """The offline call checks x at its entry; the streams it runs (one, or one per thread)
+    are fed what it checked and do not check it again."""
+    from wavedil.engine import finite, stream
+
+    checked, real = [], finite.check_signal
+
+    def counting(a, name):
+        if finite.policy() == "refuse":
+            checked.append(name)
+        real(a, name)
+
+    monkeypatch.setattr(finite, "check_signal", counting)
+    monkeypatch.setattr(stream, "check_signal", counting)
+    model = NUMPY_MODELS["TCN"](seed=0)
+    x = np.random.default_rng(4).standard_normal((1, 20_000))
+    np.testing.assert_allclose(model(x, workers=workers), model.stream().process(x),
+                               rtol=1e-9, atol=1e-12)  # (split in time: warmed-up stretches)
+    assert checked == ["x", "chunk"]  # the call's, then the stream's of the last line
