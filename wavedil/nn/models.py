@@ -363,7 +363,8 @@ class WaveNet(_Model):
                              f"got {gate_channels}")
         full = np_wavenet.wavenet_plan(dilations, stacks)
         check_budget(4.0 * len(full) * (residual_channels * gate_channels * kernel_size
-                                        + gate_channels * (residual_channels + skip_channels)),
+                                        + gate_channels * (residual_channels + skip_channels))
+                     + 4.0 * skip_channels * skip_channels,  # the head's first 1x1 conv
                      f"WaveNet(residual_channels={residual_channels}, gate_channels="
                      f"{gate_channels}, skip_channels={skip_channels}, kernel_size={kernel_size})"
                      f" of {len(full)} layers: its weights in float32", "use narrower layers")
