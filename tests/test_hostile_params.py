@@ -1,7 +1,9 @@
 """Hostile parameters for every public function and class (wavedil, wavedil.nn,
 wavedil.dask): each malformed value is refused with a ValueError/TypeError naming the
 parameter, or accepted with the result its domain promises, within a memory and a time
-limit (domains, values and limits: tests/hostile_params.py).
+limit (domains, values and limits: tests/hostile_params.py). Besides the fixed ``HOSTILE``
+values, hypothesis draws six per parameter (``test_drawn_values``, seeded per case), and
+``FOUND`` keeps the values drawing showed wrong once.
 
 ``TABLE`` maps every public entry point to its cases; ``EXEMPT`` lists, with the reason,
 those that take no parameter to be hostile with (data classes, constants); and
