@@ -505,7 +505,9 @@ FOUND = [("TCN", "kernel_size", 354833),  # a 545 MB im2col block beyond the bud
          ("nn.export_onnx", "batch", 65),  # accepted: the domain had said 1 .. 64
          ("nn.export_onnx", "chunk", 1 << 24),  # activations of 128 MiB, not one input
          ("nn.WaveNet", "skip_channels", 11586),  # its head's 537 MB weight was not counted
-         ("effective_receptive_field", "trials", 3736)]  # 20 s on a loaded machine
+         ("effective_receptive_field", "trials", 3736),  # 20 s on a loaded machine
+         ("nn.CausalConv1d", "out_channels", 2853396),  # an output of 365 MB on 32 samples
+         ("InverseAtrousStream", "levels", 20)]  # delay lines of 352 MB for haar
 
 
 @pytest.mark.parametrize("name,param,value", FOUND)

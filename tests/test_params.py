@@ -189,3 +189,29 @@ def test_a_models_run_buffers_are_budgeted_before_they_are_allocated(make):
                                    rtol=1e-12, atol=1e-12)
     finally:
         params.set_memory_budget(previous)
+
+
+def test_a_torch_convs_output_is_budgeted_with_its_input():
+    """A conv's weights are checked when it is built, its output (B, C_out, T) when it is
+    called: nn.CausalConv1d(out_channels=2853396) on 32 samples asked for 365 MB."""
+    import torch
+
+    import wavedil.nn as wnn
+
+    conv = wnn.CausalConv1d(1, 100, 3)
+    previous = params.set_memory_budget(1 << 20)
+    try:
+        with pytest.raises(ValueError, match=r"out_channels=100 on x of shape \(1, 1, 5000\).*"
+                                             r"\(1, 100, 5000\).*1.91 MiB.*1 MiB"):
+            conv(torch.zeros(1, 1, 5000))
+        assert conv(torch.zeros(1, 1, 500)).shape == (1, 100, 500)  # 195 KiB
+    finally:
+        params.set_memory_budget(previous)
+
+
+def test_an_inverse_streams_delay_lines_count_against_its_levels():
+    """InverseAtrousStream keeps a delay line per level: haar with 20 levels held 352 MB
+    (21 rows of 2^20 samples, and room for as many)."""
+    with pytest.raises(ValueError, match=r"20 levels of 'haar'.*\(J\+2\).*use levels <= 19"):
+        wavedil.InverseAtrousStream("haar", 20)
+    assert wavedil.InverseAtrousStream("haar", 19).levels == 19

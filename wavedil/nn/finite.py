@@ -1,4 +1,5 @@
-"""The non-finite policy (``wavedil.nonfinite``) on the input of a torch module.
+"""The non-finite policy (``wavedil.nonfinite``) on the input of a torch module, and the
+memory budget (``wavedil.engine.params``) on what a conv computes from it.
 
 A module checks the input its caller gave it (``check_tensor``), once: a model or block
 runs its body ``inside()``, where the modules it calls, which get what it computed, are not
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 import torch
 
 from ..engine.finite import check_signal, policy
+from ..engine.params import check_budget
 
 _inner = threading.local()  # depth: how many checked modules this thread is inside
 
@@ -32,6 +34,19 @@ def check_tensor(x: torch.Tensor, name: str = "x") -> None:
         return
     if not bool(torch.isfinite(x).all()):
         check_signal(x.detach().cpu().numpy(), name)
+
+
+def check_conv_call(x: torch.Tensor, out_channels: int) -> None:
+    """A conv's call on ``x`` ``(B, C_in, T)``: its output ``(B, out_channels, T)`` within
+    the memory budget (its weights were checked when it was built; the output's size comes
+    with the input), then the non-finite policy (``check_tensor``)."""
+    if x.dim() == 3 and not (torch.jit.is_tracing() or torch.jit.is_scripting()):
+        batch, length = x.shape[0], x.shape[-1]
+        check_budget(float(x.element_size()) * batch * out_channels * length,
+                     f"a conv of out_channels={out_channels} on x of shape {tuple(x.shape)}: "
+                     f"its output of ({batch}, {out_channels}, {length}) {x.dtype}",
+                     "feed shorter inputs (or stream them), or use fewer out_channels")
+    check_tensor(x)
 
 
 @contextmanager
