@@ -39,8 +39,10 @@ def check_tensor(x: torch.Tensor, name: str = "x") -> None:
 def check_conv_call(x: torch.Tensor, out_channels: int) -> None:
     """A conv's call on ``x`` ``(B, C_in, T)``: its output ``(B, out_channels, T)`` within
     the memory budget (its weights were checked when it was built; the output's size comes
-    with the input), then the non-finite policy (``check_tensor``)."""
-    if x.dim() == 3 and not (torch.jit.is_tracing() or torch.jit.is_scripting()):
+    with the input; the budget is this process's memory, so a GPU's output is not counted),
+    then the non-finite policy (``check_tensor``)."""
+    if x.dim() == 3 and x.device.type == "cpu" and \
+            not (torch.jit.is_tracing() or torch.jit.is_scripting()):
         batch, length = x.shape[0], x.shape[-1]
         check_budget(float(x.element_size()) * batch * out_channels * length,
                      f"a conv of out_channels={out_channels} on x of shape {tuple(x.shape)}: "
