@@ -216,13 +216,15 @@ def check_run_buffers(model: Model, batch: int, m: int, dtype: npt.DTypeLike) ->
     """Refuse, with the numbers, a run on chunks of ``m`` samples (at most ``BLOCK``) of
     ``batch`` rows in ``dtype`` whose buffers pass the memory budget: each dilated conv's
     history (``span`` samples and room for as many, ``C_in`` channels) and im2col block
-    (``m`` rows of ``K * C_in / groups + 1`` values; convs of one shape share theirs)."""
+    (``m`` rows of ``K * C_in / groups`` values and one for a bias; convs of one shape and
+    bias share theirs)."""
     itemsize = np.dtype(dtype).itemsize
-    blocks: dict[tuple[int, int], int] = {}
+    blocks: dict[tuple[int, int, bool], int] = {}
     histories = 0
     for conv in model.dilated_convs.values():
         c_in_group, k = conv.weight.shape[1:]
-        blocks[c_in_group, k] = k * c_in_group + 1
+        biased = conv.bias is not None
+        blocks[c_in_group, k, biased] = k * c_in_group + biased
         histories += (conv.span + max(conv.span, BLOCK)) * conv.in_channels
     per_sample = batch * itemsize * sum(blocks.values())
     nbytes = per_sample * m + batch * itemsize * histories
