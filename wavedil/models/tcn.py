@@ -320,7 +320,6 @@ class TCNStream(ModelStream):
                             for i in range(blocks)]
             self._head = ops.get("head")
             return
-        self._kernels = compiled_passes()
         w = self.w
         self._fused = [(f"blocks.{i}.conv1", f"blocks.{i}.conv2",
                         time_major_1x1(w, f"blocks.{i}.downsample")) for i in range(blocks)]
@@ -385,7 +384,7 @@ class TCNStream(ModelStream):
             y = self._step(x, self.state.histories)
             if y is not None:
                 return y
-        kernels = self._kernels
+        kernels = compiled_passes()  # (a module: kept off the stream, which deep-copies)
         plan = self._plan(batch, m, x.dtype)
         product = residual = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C)
         mode = kernels.COPY  # the chunk enters the first history as it is
