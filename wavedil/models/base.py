@@ -342,8 +342,11 @@ class ModelStream(Stream):
         """``Stream.accept``, and the run buffers of chunks of this size within the memory
         budget (``check_run_buffers``), before anything changes."""
         x, layout = super().accept(chunk)
-        batch, m, dtype = x.shape[0], min(x.shape[-1], BLOCK), x.dtype
         done = self._budgeted
+        if done is not None and x.shape[-1] <= done[2] and done[1] is x.dtype and \
+                done[0] == x.shape[0]:
+            return x, layout  # (the per-chunk cost matters at chunk 1)
+        batch, m, dtype = x.shape[0], min(x.shape[-1], BLOCK), x.dtype
         if done is None or done[:2] != (batch, dtype) or m > done[2]:
             check_run_buffers(self.model, batch, m, dtype)
             self._budgeted = (batch, dtype, m)

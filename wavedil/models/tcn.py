@@ -338,6 +338,13 @@ class TCNStream(ModelStream):
         blocks = [(n1, n2, down, 0) for n1, n2, down in self._fused]
         return fused, ResidualChainStep(FusedChain(fused, BLOCK), blocks, self._head_tm, dtype)
 
+    def step(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:
+        if x.shape[-1] <= STEP_SAMPLES and self._dtype is x.dtype and self._chain is not None:
+            y = self._step(x, self.state.histories)  # short chunks: the shortest way there
+            if y is not None:
+                return y
+        return super().step(x, **cond)
+
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:  # (no conditioning)
         if self._chain is not None:
             return self._run_fused(x)
