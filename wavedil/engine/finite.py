@@ -44,6 +44,7 @@ from .checks import as_float_array
 
 POLICIES = ("refuse", "confine")
 _FEW = 16  # up to this many samples, a Python loop is quicker than np.isfinite
+_STRIDED_DOT = 4096  # up to this many samples, np.vdot's copy of a strided array is cheaper
 _policy = "refuse"
 _task = threading.local()  # ``in_task``'s policy of the running thread, over ``_policy``
 _tasks = 0  # ``in_task`` blocks open in any thread (none: no thread-local lookup needed)
@@ -128,8 +129,9 @@ def check_signal(a: np.ndarray, name: str) -> None:
         if (math.isfinite(a.item()) if size == 1
                 else all(map(math.isfinite, a.ravel().tolist()))):
             return
-    elif kind == "f" and a.dtype.itemsize in (4, 8):  # BLAS: one pass, no temporary
-        if math.isfinite(np.vdot(a, a)) or np.isfinite(a).all():
+    elif kind == "f" and a.dtype.itemsize in (4, 8) and (a.flags.c_contiguous or
+                                                         size <= _STRIDED_DOT):
+        if math.isfinite(np.vdot(a, a)) or np.isfinite(a).all():  # BLAS: one pass
             return  # a finite sum of squares: every sample is finite (squares beyond
             # the dtype's range take the exact test)
     elif kind not in "fc" or np.isfinite(a).all():
