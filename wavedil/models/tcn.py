@@ -49,8 +49,8 @@ from .alignment import Alignment, alignment_option, branch_delays, conv_extents
 from .base import BLOCK, Model, ModelStream, _conv_spec, check_layers
 
 # chunks of up to this many samples run the compiled step (``wavedil.engine.blocks``);
-# longer ones the BLAS products (benchmarks/RESULTS.md, "Measurements behind design choices")
-STEP_SAMPLES = 16
+# longer ones the fused chain, whose Winograd products win from about 128 samples
+STEP_SAMPLES = 64
 
 NORMS = (None, "layer_norm")  # batch norm folds into the convs (wavedil.nn.from_pytorch_tcn)
 # the options beyond Bai et al.'s block, with their defaults: a config holds them only when
