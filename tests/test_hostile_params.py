@@ -386,9 +386,22 @@ def _dask_table() -> dict[str, EntryPoint]:
         "dask.process_files": EntryPoint(
             lambda **k: [r.status for r in wd.process_files([], wavedil.Denoiser("haar", 2),
                                                             _TMP / "out", **k)],
-            {"segment": 8000, "overwrite": False, "progress": False, "clip": True},
-            {"segment": POSITIVE, "overwrite": Flag(), "progress": Flag(), "clip": Flag()}),
+            {"segment": 8000, "overwrite": False, "progress": False, "clip": True,
+             "tune_workers": True},
+            {"segment": POSITIVE, "overwrite": Flag(), "progress": Flag(), "clip": Flag(),
+             "tune_workers": Flag()}),
+        "dask.tune_workers": EntryPoint(lambda client: wd.tune_workers(client),
+                                        {"client": InThisProcess()},
+                                        {"client": Kind(InThisProcess)}),
     }
+
+
+class InThisProcess:
+    """``Client.run``'s contract (``{worker: fn(*args)}``) with this process as the one
+    worker: a client for ``tune_workers`` without a cluster (it then changes nothing)."""
+
+    def run(self, fn, *args):
+        return {"here": fn(*args)}
 
 
 _TMP = None  # set by the table fixture: a folder for the entry points that write files

@@ -35,6 +35,9 @@ def tune_workers(client: Any) -> dict[str, dict[str, bool]]:
     module docstring says. Returns, per worker address, what was set:
     ``{"blas": bool, "malloc": bool}`` (both False for workers that are threads of this
     process)."""
+    if not callable(getattr(client, "run", None)):
+        raise TypeError(f"client must be a dask.distributed.Client (something with .run), "
+                        f"got {type(client).__name__} {client!r:.60}")
     return client.run(tune_process, os.getpid())
 
 

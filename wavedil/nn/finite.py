@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 
@@ -49,6 +50,21 @@ def check_conv_call(x: torch.Tensor, out_channels: int) -> None:
                      f"its output of ({batch}, {out_channels}, {length}) {x.dtype}",
                      "feed shorter inputs (or stream them), or use fewer out_channels")
     check_tensor(x)
+
+
+def check_stream_budget(name: str, batch: int, like: torch.Tensor, room: int,
+                        parts: list[Any]) -> None:
+    """A torch stream of ``batch`` sequences: the histories of its convs (``in_channels``
+    by ``span`` samples) and delay lines (``channels`` by ``delay``), each allocated with
+    ``max(samples, room)`` to spare, within the budget (CPU tensors only, as
+    ``check_conv_call``)."""
+    lines = [(p.in_channels, p.span) if hasattr(p, "span") else (p.channels, p.delay)
+             for p in parts]
+    if like.device.type == "cpu":
+        check_budget(float(like.element_size()) * batch * sum(
+            channels * (size + max(size, room)) for channels, size in lines if size),
+            f"a stream of {name} with batch {batch} (its histories and delay lines)",
+            "stream fewer sequences at once")
 
 
 @contextmanager

@@ -54,7 +54,7 @@ from ..engine.params import check_budget, flag, integer
 from ..engine.spec import LayerSpec, resolve_alignment
 from ..engine.state import ArraySpec, check_fill, check_together, fill_table
 from ..engine.stream import Layout, Stream, single_consumer
-from .finite import check_conv_call
+from .finite import check_conv_call, check_stream_budget
 
 ROOM = 256  # minimum spare samples behind a history before it is compacted
 _INSTALLING = threading.Lock()  # held while a stream checks and installs its steppers
@@ -246,9 +246,11 @@ class TorchStream(Stream):
 
     def new_state(self, batch: int, dtype: np.dtype) -> TorchStreamState:
         like = next(self.module.parameters())
+        parts = self.module._steppable()
+        check_stream_budget(type(self.module).__name__, batch, like, ROOM, [p for _, p in parts])
         return TorchStreamState({name: _ConvStream(part, batch) if isinstance(
             part, AlignedConv1d) else _DelayStream(part, batch, like)
-            for name, part in self.module._steppable()}, {})
+            for name, part in parts}, {})
 
     def step(self, x: np.ndarray, **cond: torch.Tensor | None) -> np.ndarray:
         device = self.module_device()
