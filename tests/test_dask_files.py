@@ -272,7 +272,7 @@ def mapped_for_a_block(megabytes: int = 16) -> int:
 
 
 @pytest.mark.slow
-def test_tuned_workers_take_large_blocks_from_the_heap_not_fresh_mappings():
+def test_tuned_workers_and_their_replacements_take_large_blocks_from_the_heap():
     from distributed import Client, LocalCluster
 
     from wavedil.dask import tune_workers
@@ -285,8 +285,13 @@ def test_tuned_workers_take_large_blocks_from_the_heap_not_fresh_mappings():
         client.run(mapped_for_a_block)  # the heap grows to hold it once
         (tuned,) = client.run(mapped_for_a_block).values()
         (blas,) = client.run(lambda: __import__("threadpoolctl").threadpool_info()).values()
+        before = set(client.run(os.getpid).values())
+        client.restart()  # a new worker process: the plugin tunes it as it joins
+        assert not before & set(client.run(os.getpid).values())
+        client.run(mapped_for_a_block)
+        (replaced,) = client.run(mapped_for_a_block).values()
     assert environ is not None  # Dask's nanny sets it: the case the tuning undoes
     assert settings == {"blas": True, "malloc": True}
     assert untuned >= 16 << 20
-    assert tuned == 0
+    assert tuned == 0 and replaced == 0
     assert {pool["num_threads"] for pool in blas if pool["user_api"] == "blas"} == {1}

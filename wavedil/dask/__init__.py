@@ -10,7 +10,8 @@
 - ``files``: ``process_files(paths, op, out_dir, client=None)``, one task per file, atomic
   outputs, a per-file table;
 - ``workers``: ``tune_workers(client)``, worker processes set up for long arrays (one BLAS
-  thread, glibc's malloc reusing large blocks).
+  thread, glibc's malloc reusing large blocks; ``tuning`` makes the settings in a process,
+  ``plugin`` in every worker that joins later).
 
 Works with Dask's local threaded scheduler and with ``dask.distributed`` (a ``LocalCluster``
 or any scheduler address).
