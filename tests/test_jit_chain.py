@@ -13,7 +13,7 @@ from helpers import TOL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wavedil.engine._jit.chain import blas_product, product
+from wavedil.engine._jit.chain import SQUARE_WIDTHS, blas_product, product
 from wavedil.engine.blocks import ResidualChainStep
 from wavedil.engine.conv import DilatedConv1d
 from wavedil.engine.fused import FusedChain, FusedConv
@@ -31,6 +31,19 @@ def test_product_sums_bias_then_rows_in_order(m, c_in, c_out, taps, dilation, of
     """Each output starts from its bias, then per tap the channels in groups of four,
     ``y + ((x_0 w_0 + x_1 w_1) + (x_2 w_2 + x_3 w_3))``, the rest one by one, one rounding
     per operation: bit for bit the numpy loop that does just that."""
+    check_product_order(m, c_in, c_out, taps, dilation, offset, dtype, seed)
+
+
+@settings(max_examples=16, deadline=None)
+@given(st.sampled_from(SQUARE_WIDTHS), st.integers(1, 5), st.integers(1, 3), st.integers(0, 3),
+       DTYPES, st.integers(0, 2**16))
+def test_square_widths_compiled_as_constants_sum_in_the_same_order(width, m, taps, dilation,
+                                                                   dtype, seed):
+    """The copies of the one-row product compiled for a constant width: the same bits."""
+    check_product_order(m, width, width, taps, dilation, 3, dtype, seed)
+
+
+def check_product_order(m, c_in, c_out, taps, dilation, offset, dtype, seed):
     rng = np.random.default_rng(seed)
     span = (taps - 1) * dilation
     src = rng.standard_normal(offset + (m + span) * c_in + 5).astype(dtype)

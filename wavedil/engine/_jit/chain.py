@@ -77,11 +77,52 @@ def reserve(buf, table, j, batch, channels, m):
     return slot
 
 
+# conv widths (C_in = C_out) whose one-row product is compiled with the width as a constant
+SQUARE_WIDTHS = (16, 32, 64, 128)
+
+
 @njit(cache=True, nogil=True)
 def _row(src, a, tap_step, taps, c_in, weights, w0, c_out, y):
+    """``_row_body``; a conv of one of ``SQUARE_WIDTHS`` runs a copy compiled with its
+    width as a constant (fixed trip counts: LLVM drops the remainder loops and the
+    run-time checks around its vector loops), summed in the same order."""
+    if c_in == c_out == 64:
+        _row_64(src, a, tap_step, taps, weights, w0, y)
+    elif c_in == c_out == 32:
+        _row_32(src, a, tap_step, taps, weights, w0, y)
+    elif c_in == c_out == 128:
+        _row_128(src, a, tap_step, taps, weights, w0, y)
+    elif c_in == c_out == 16:
+        _row_16(src, a, tap_step, taps, weights, w0, y)
+    else:
+        _row_body(src, a, tap_step, taps, c_in, weights, w0, c_out, y)
+
+
+@njit(cache=True, nogil=True)
+def _row_16(src, a, tap_step, taps, weights, w0, y):
+    _row_body(src, a, tap_step, taps, 16, weights, w0, 16, y)
+
+
+@njit(cache=True, nogil=True)
+def _row_32(src, a, tap_step, taps, weights, w0, y):
+    _row_body(src, a, tap_step, taps, 32, weights, w0, 32, y)
+
+
+@njit(cache=True, nogil=True)
+def _row_64(src, a, tap_step, taps, weights, w0, y):
+    _row_body(src, a, tap_step, taps, 64, weights, w0, 64, y)
+
+
+@njit(cache=True, nogil=True)
+def _row_128(src, a, tap_step, taps, weights, w0, y):
+    _row_body(src, a, tap_step, taps, 128, weights, w0, 128, y)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _row_body(src, a, tap_step, taps, c_in, weights, w0, c_out, y):
     """One output row: ``y[o] += sum_r x[r] w[r, o]`` in the order of the module
     docstring, two groups of four rows per pass over ``y``; ``y`` holds the bias on
-    entry."""
+    entry. (Inlined where it is called, so constant widths reach its loops.)"""
     for k in range(taps):
         xs = src[a + k * tap_step : a + k * tap_step + c_in]
         wk = w0 + k * c_in * c_out
