@@ -186,8 +186,8 @@ def test_dask_denoise_on_a_distributed_worker_process():
         with wavedil.nonfinite("refuse"):
             strict = apply(wavedil.AtrousTransform("db2", 2),
                            da.from_array(x, chunks=(1, 500)))
-        with pytest.raises(ValueError, match=r"x\[0, 300\] is nan"):
-            strict.compute()
+        with pytest.raises(ValueError, match=r"x\[0, (300|1500)\] is nan"):
+            strict.compute()  # (whichever chunk's task runs first reports its own NaN)
 
 
 # -- what a model computes is not its input ---------------------------------------------------
