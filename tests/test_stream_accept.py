@@ -99,3 +99,31 @@ def test_a_task_policy_holds_in_its_thread_only():
         other.join()
     seen["after"] = policy()
     assert seen == {"task": "confine", "other": "refuse", "after": "refuse"}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_tcn_hot_path_refuses_a_nan_and_confines_it_as_the_general_path(dtype):
+    """Short chunks of a TCN go straight to the compiled step, which checks their samples:
+    a NaN there is refused with the general path's message and leaves the stream as it
+    was; under "confine" it goes through, and the output equals the offline call's."""
+    model = wavedil.TCN(2, [4, 4], kernel_size=3, dilations=[1, 4], seed=3)
+    x = np.random.default_rng(4).standard_normal((2, 60)).astype(dtype)
+    stream = model.stream()
+    head = [stream.process(x[:, i : i + 3]) for i in range(0, 30, 3)]
+    bad = x[:, 30:33].copy()
+    bad[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"^chunk\[1, 2\] is nan"):
+        stream.process(bad)
+    tail = [stream.process(x[:, i : i + 3]) for i in range(30, 60, 3)]
+    np.testing.assert_allclose(np.concatenate(head + tail, -1), model(x), rtol=0,
+                               atol=1e-5 if dtype == np.float32 else 1e-12)
+    spoiled = x.copy()
+    spoiled[1, 32] = np.nan
+    with wavedil.nonfinite("confine"):
+        stream = model.stream()
+        out = np.concatenate([stream.process(spoiled[:, i : i + 3]) for i in range(0, 60, 3)],
+                             -1)
+        offline = model(spoiled)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(offline))
+    np.testing.assert_allclose(out, offline, rtol=0, equal_nan=True,
+                               atol=1e-5 if dtype == np.float32 else 1e-12)

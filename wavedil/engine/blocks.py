@@ -73,15 +73,16 @@ class ResidualChainStep:
         return (f"ResidualChainStep(blocks={len(self.blocks)}, out_channels="
                 f"{self.out_channels}, dtype={self.dtype})")
 
-    def __call__(self, x: np.ndarray, histories: Mapping[str, History]) -> np.ndarray | None:
+    def __call__(self, x: np.ndarray, histories: Mapping[str, History],
+                 finite_only: bool = False) -> np.ndarray | None:
         """The chunk ``x`` (``(B, C_in, m)``) through every block, its samples appended to
         ``histories`` (the chain's ``ChainHistories``); None (and nothing touched) while a
-        history is not full."""
+        history is not full, or, with ``finite_only``, if ``x`` is not all finite."""
         if not isinstance(histories, ChainHistories):
             raise TypeError(f"expected the chain's ChainHistories, got {type(histories)}")
         arena = histories.arena
         y = np.empty((x.shape[0], self.out_channels, x.shape[2]), x.dtype)
         if self._kernel(x, y, self.weights, self.convs, self.blocks, arena.buffer,
-                        arena.table):
+                        arena.table, finite_only):
             return y
         return None

@@ -255,7 +255,7 @@ def rows_product(src, a, row_step, tap_step, taps, c_in, weights, w0, c_out, dst
 
 
 @njit(cache=True, nogil=True)
-def residual_chain(x, y, weights, convs, blocks, buf, table):
+def residual_chain(x, y, weights, convs, blocks, buf, table, finite_only=False):
     """One chunk through a chain of residual blocks (a TCN), every history in the arena.
 
     Block ``i`` (row ``i`` of ``blocks``) with input ``u`` (its first conv's history):
@@ -268,7 +268,7 @@ def residual_chain(x, y, weights, convs, blocks, buf, table):
     Shape: ``x`` ``(B, C_in, m)`` and ``y`` ``(B, C_out, m)`` (any strides); ``convs``,
     ``blocks`` and ``table`` as the column names above say. Every region must take ``m``
     more rows. Returns False, having touched nothing, if a history is not full (``span``
-    rows kept), else True.
+    rows kept) or, with ``finite_only``, if ``x`` holds a NaN or an infinity; else True.
     """
     batch, c0, m = x.shape
     zero = buf.dtype.type(0)
@@ -278,6 +278,12 @@ def residual_chain(x, y, weights, convs, blocks, buf, table):
     for j in range(table.shape[0]):
         if table[j, END] - table[j, START] != table[j, SIZE]:
             return False  # a history still filling up: the caller's other path
+    if finite_only:
+        for b in range(batch):
+            for c in range(c0):
+                for t in range(m):
+                    if not np.isfinite(x[b, c, t]):
+                        return False  # the caller's checks say what is wrong
     scratch = np.empty(3 * batch * m * width, buf.dtype)
     s_out, s_res, s_last = 0, batch * m * width, 2 * batch * m * width
     j = blocks[0, CONV1]
