@@ -98,6 +98,8 @@ def _row(src, a, tap_step, taps, c_in, weights, w0, c_out, y):
         _row_body(src, a, tap_step, taps, c_in, weights, w0, c_out, y)
 
 
+# one function per width, written out: numba caches only functions defined at module
+# level, and each copy must see its width as a constant
 @njit(cache=True, nogil=True)
 def _row_16(src, a, tap_step, taps, weights, w0, y):
     _row_body(src, a, tap_step, taps, 16, weights, w0, 16, y)
