@@ -307,12 +307,10 @@ class Stream:
         (nothing changes here: a rejected chunk leaves the stream as it was)."""
         if self.flushed:
             raise ValueError("this stream was flushed; call reset() before processing more")
-        seen = self._seen
-        if seen is not None and seen[0] is self.layout and type(chunk) is np.ndarray and \
-                chunk.dtype is seen[1] and chunk.shape[:-1] == seen[2]:
-            # the hot loop: like a chunk this layout took as it was, nothing to check again
-            check_signal(chunk, "chunk")
-            return chunk if chunk.ndim == 3 else chunk.reshape(seen[3] + chunk.shape[-1:]), seen[0]
+        seen = self._seen_view(chunk)
+        if seen is not None:  # the hot loop: nothing to check again but the samples
+            check_signal(cast(np.ndarray, chunk), "chunk")  # (quoted in the caller's shape)
+            return seen, cast(Layout, self.layout)
         given = np.asarray(chunk)
         x = as_float_array(given, "chunk")
         if x.ndim not in (1, 2, 3):
@@ -342,6 +340,15 @@ class Stream:
         if x is chunk and self.layout is not None:
             self._seen = (self.layout, x.dtype, x.shape[:-1], (batch, channels))
         return x.reshape(batch, channels, x.shape[-1]), layout
+
+    def _seen_view(self, chunk: Any) -> np.ndarray | None:
+        """``chunk`` as ``(B, C_in, m)`` if it is an array like one the current layout took
+        as given (same dtype, same shape but time), else None: its checks passed already."""
+        seen = self._seen
+        if seen is None or seen[0] is not self.layout or type(chunk) is not np.ndarray or \
+                chunk.dtype is not seen[1] or chunk.shape[:-1] != seen[2]:
+            return None
+        return chunk if chunk.ndim == 3 else chunk.reshape(seen[3] + chunk.shape[-1:])
 
     def restore(self, y: np.ndarray) -> np.ndarray:
         """A ``(B, C_out, m)`` output in the layout of the input chunks."""

@@ -342,15 +342,18 @@ class ModelStream(Stream):
         """``Stream.accept``, and the run buffers of chunks of this size within the memory
         budget (``check_run_buffers``), before anything changes."""
         x, layout = super().accept(chunk)
-        done = self._budgeted
-        if done is not None and x.shape[-1] <= done[2] and done[1] is x.dtype and \
-                done[0] == x.shape[0]:
-            return x, layout  # (the per-chunk cost matters at chunk 1)
-        batch, m, dtype = x.shape[0], min(x.shape[-1], BLOCK), x.dtype
-        if done is None or done[:2] != (batch, dtype) or m > done[2]:
+        if not self._budgeted_for(x):
+            batch, m, dtype = x.shape[0], min(x.shape[-1], BLOCK), x.dtype
             check_run_buffers(self.model, batch, m, dtype)
             self._budgeted = (batch, dtype, m)
         return x, layout
+
+    def _budgeted_for(self, x: np.ndarray) -> bool:
+        """Whether the run buffers of chunks like ``x`` ``(B, C_in, m)`` were checked (a
+        longer chunk runs in blocks of ``BLOCK``)."""
+        done = self._budgeted
+        return done is not None and done[0] == x.shape[0] and done[1] is x.dtype and \
+            min(x.shape[-1], BLOCK) <= done[2]
 
     def fused(self) -> bool:
         """Whether this stream runs the fused chain (then it has no child streams)."""

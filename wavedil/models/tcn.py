@@ -347,25 +347,14 @@ class TCNStream(ModelStream):
         its samples are finite (the general path's checks in fewer calls: at a sample per
         call they cost a quarter of the step). Any other chunk, or one the step leaves
         alone (a NaN, a history not full), takes the general path."""
-        seen, budget = self._seen, self._budgeted
-        if (seen is not None and seen[0] is self.layout and type(chunk) is np.ndarray
-                and chunk.dtype is seen[1] and chunk.shape[:-1] == seen[2]
-                and 0 < chunk.shape[-1] <= STEP_SAMPLES and self._chain is not None
-                and self._dtype is chunk.dtype and not self.flushed and budget is not None
-                and budget[1] is chunk.dtype and budget[0] == seen[3][0]
-                and chunk.shape[-1] <= budget[2]):
-            x = chunk if chunk.ndim == 3 else chunk.reshape(seen[3] + chunk.shape[-1:])
+        x = self._seen_view(chunk)
+        if (x is not None and 0 < x.shape[-1] <= STEP_SAMPLES and not self.flushed
+                and self._chain is not None and self._dtype is x.dtype
+                and self._budgeted_for(x)):
             y = self._step(x, self.state.histories, finite_only=policy() == "refuse")
             if y is not None:
                 return self.restore(y)
         return super().process(chunk)
-
-    def step(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:
-        if x.shape[-1] <= STEP_SAMPLES and self._dtype is x.dtype and self._chain is not None:
-            y = self._step(x, self.state.histories)  # short chunks: the shortest way there
-            if y is not None:
-                return y
-        return super().step(x, **cond)
 
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:  # (no conditioning)
         if self._chain is not None:
