@@ -303,7 +303,7 @@ def test_impulse_response_spans_past_and_lookahead(name):
     assert (reached.min().item(), reached.max().item()) == (at - past, at + latency)
 
 
-@pytest.mark.parametrize("name", ["tcn_extents_options", "wavenet_centered_cond",
+@pytest.mark.parametrize("name", ["tcn_extents_options", "tcn_centered", "wavenet_centered_cond",
                                   "stack_per_layer"])
 @pytest.mark.parametrize("saved_by", ["numpy", "torch"])
 @settings(max_examples=6, deadline=None)

@@ -28,7 +28,7 @@ channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +37,7 @@ from ..engine.blocks import ResidualChainStep
 from ..engine.checks import positive_int
 from ..engine.finite import policy
 from ..engine.fused import (
+    ChainHistories,
     FusedChain,
     FusedConv,
     compiled_passes,
@@ -49,6 +50,7 @@ from ..engine.stream import single_consumer
 from .activations import ACTIVATIONS, activate, glu, layer_norm
 from .alignment import Alignment, alignment_option, branch_delays, conv_extents
 from .base import BLOCK, Model, ModelStream, _conv_spec, check_layers
+from .tcn_lookahead import LookaheadStep
 
 # chunks of up to this many samples run the compiled step (``wavedil.engine.blocks``);
 # longer ones the fused chain, whose Winograd products win from about 128 samples
@@ -288,6 +290,17 @@ def tcn_delays(config: dict[str, Any]) -> dict[str, tuple[int, int]]:
             waits[f"skip_delays.{i}"] = (last, sum(lags[i + 1:]))
     return branch_delays(waits)
 
+def lookahead_steps(config: dict[str, Any]) -> bool:
+    """Whether a TCN of this config streams short chunks through ``LookaheadStep``: Bai et
+    al.'s block with dilated convs and lookahead, no other option, each block's residual
+    lag within its first conv's span."""
+    if config["kernel_size"] == 1 or set(config) & set(TCN_OPTIONS) != {"alignment"}:
+        return False
+    spans, delays = conv_spans(config), tcn_delays(config)
+    return all(lag <= spans[name.replace("res_delay", "conv1")]
+               for name, (_, lag) in delays.items())
+
+
 class TCNStream(ModelStream):
     """Stream of a numpy ``TCN``.
 
@@ -297,12 +310,21 @@ class TCNStream(ModelStream):
     ReLUs and the residual sum, write the result into the next conv's history and gather
     that conv's inputs. Chunks of up to ``STEP_SAMPLES`` run whole in one compiled call
     (``wavedil.engine.blocks``) on the same histories. States keep the engine's layout.
+
+    Other options run each conv as an engine stream (lookahead held back) between numpy
+    passes; with lookahead alone (``lookahead_steps``), chunks of up to ``STEP_SAMPLES`` run
+    the compiled step too once every history is full (``wavedil.models.tcn_lookahead``).
     """
 
     model: TCN
     # the Python runtime (_bind): per block conv1, conv2, downsample, norm1, norm2, skip
     _blocks: list[tuple[Any, ...]]
     _head: Any
+    # with lookahead (lookahead_steps): the compiled step, the arena it runs on (made for
+    # one state), and whether the arena holds the histories (else the conv streams do)
+    _ahead: LookaheadStep | None = None
+    _arena: tuple[Any, ChainHistories] | None = None
+    _arena_live = False
 
     def fused(self) -> bool:
         """Bai et al.'s causal block with dilated convs: the fused chain; any other
@@ -321,6 +343,8 @@ class TCNStream(ModelStream):
                              ops.get(f"blocks.{i}.downsample"), *norms[i], ops.get(f"skips.{i}"))
                             for i in range(blocks)]
             self._head = ops.get("head")
+            self._ahead = None if not lookahead_steps(self.model.config) else \
+                self.model.shared(("lookahead", dtype), self._lookahead_runtime)
             return
         w = self.w
         self._fused = [(f"blocks.{i}.conv1", f"blocks.{i}.conv2",
@@ -329,6 +353,52 @@ class TCNStream(ModelStream):
         convs, self._step = self.model.shared(("fused", dtype), self._fused_runtime)
         self._chain = FusedChain(convs, BLOCK)  # the stream's own input blocks
         self._bound = (None, None, None)  # a new dtype's chain: bind again
+
+    def _lookahead_runtime(self) -> LookaheadStep:
+        """The compiled step of a TCN with lookahead, in the bound dtype."""
+        assert self._dtype is not None  # bound
+        blocks = [(f"blocks.{i}.conv1", f"blocks.{i}.conv2", f"blocks.{i}.downsample",
+                   self._delays.get(f"blocks.{i}.res_delay", (0, 0))[1])
+                  for i in range(len(self.model.config["dilations"]))]
+        return LookaheadStep(self.model.dilated_convs, blocks, self.w, self._dtype,
+                             STEP_SAMPLES)
+
+    def _short_step(self, batch: int) -> tuple[ResidualChainStep, ChainHistories] | None:
+        """The compiled step and the histories it runs on, for a short chunk: a causal
+        TCN's own; with lookahead, the arena the conv streams' histories are copied into
+        once full (None before), which holds them until ``_leave_arena``."""
+        if self._chain is not None:
+            return self._step, cast(ChainHistories, self.state.histories)
+        ahead = self._ahead
+        if ahead is None:
+            return None
+        arena = self._arena
+        if arena is None or arena[0] is not self.state:
+            assert self._dtype is not None  # bound
+            arena = self._arena = (self.state, ahead.new_state(batch, self._dtype))
+            self._arena_live = False
+        if not self._arena_live:
+            if not ahead.enter(self._convs, arena[1]):
+                return None
+            self._arena_live = True
+        return ahead.step, arena[1]
+
+    def _leave_arena(self) -> None:
+        """With lookahead: the histories back from the compiled step's arena into the conv
+        streams and delay lines, which every other path reads."""
+        arena = self._arena
+        if self._arena_live and arena is not None and arena[0] is self.state:
+            assert self._ahead is not None  # (it made the arena)
+            self._ahead.leave(arena[1], self._convs, self.state.delays)
+        self._arena_live = False
+
+    def export_state(self) -> dict[str, np.ndarray]:
+        self._leave_arena()  # (the conv streams' states follow this one's)
+        return super().export_state()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TCNStream:
+        self._leave_arena()  # the twin starts from the conv streams' states
+        return cast(TCNStream, super().__deepcopy__(memo))
 
     def _fused_runtime(self) -> tuple[dict[str, FusedConv], ResidualChainStep]:
         """The fused convs and the compiled step in the bound dtype (the model keeps them
@@ -349,16 +419,23 @@ class TCNStream(ModelStream):
         alone (a NaN, a history not full), takes the general path."""
         x = self._seen_view(chunk)
         if (x is not None and 0 < x.shape[-1] <= STEP_SAMPLES and not self.flushed
-                and self._chain is not None and self._dtype is x.dtype
-                and self._budgeted_for(x)):
-            y = self._step(x, self.state.histories, finite_only=policy() == "refuse")
-            if y is not None:
-                return self.restore(y)
+                and self._dtype is x.dtype and self._budgeted_for(x)):
+            short = self._short_step(x.shape[0])
+            if short is not None:
+                y = short[0](x, short[1], finite_only=policy() == "refuse")
+                if y is not None:
+                    return self.restore(y)
         return super().process(chunk)
 
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:  # (no conditioning)
         if self._chain is not None:
             return self._run_fused(x)
+        if self._ahead is not None and 0 < x.shape[-1] <= STEP_SAMPLES and not self._final:
+            short = self._short_step(x.shape[0])  # (as a causal TCN's _run_fused does)
+            y = None if short is None else short[0](x, short[1])
+            if y is not None:
+                return y
+        self._leave_arena()
         return self._run_blocks(x)
 
     def _run_blocks(self, x: np.ndarray) -> np.ndarray:

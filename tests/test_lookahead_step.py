@@ -1,0 +1,151 @@
+"""The compiled short-chunk step serves TCNs with lookahead (``wavedil.models.tcn_lookahead``).
+
+Once every conv's history is full, chunks of up to ``STEP_SAMPLES`` samples of a centered
+(or otherwise aligned) TCN run in one compiled call, on an arena the histories are copied
+into; everything else (the fill, long chunks, the flush, saved states) runs on the conv
+streams. The oracle is the torch model offline (``wavedil.nn.TCN``, explicit padding per
+conv); the tests count the compiled calls, so a step that silently never ran would fail.
+"""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import wavedil
+from wavedil.models.tcn import STEP_SAMPLES, lookahead_steps
+from wavedil.nn import TCN, to_numpy
+
+TOL = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+def torch_tcn(dtype, **options):
+    torch.manual_seed(0)
+    model = TCN(3, [8, 6, 6], kernel_size=3, dilations=[1, 2, 4], out_channels=2,
+                weight_norm=False, **options).eval()
+    return model.double() if dtype == np.float64 else model.float()
+
+
+def counted(stream, dtype=np.float64):
+    """Count the compiled step's calls on ``stream``'s model (its shared LookaheadStep)."""
+    calls = []
+    stream.process(np.zeros((1, stream.in_channels, 0), dtype))  # binds it (2-D chunks later)
+    step = stream._ahead.step
+    kernel = step._kernel
+
+    def spy(*args):
+        calls.append(args[0].shape[-1])
+        return kernel(*args)
+
+    step._kernel = spy
+    return calls
+
+
+def close(a, b, dtype):
+    scale = max(np.max(np.abs(b)), 1e-30)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    assert np.max(np.abs(a.astype(np.float64) - b)) <= TOL[dtype] * scale
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@settings(max_examples=10, deadline=None)
+@given(sizes=st.lists(st.one_of(st.integers(1, 4), st.integers(5, STEP_SAMPLES),
+                                st.integers(STEP_SAMPLES + 1, 150)), min_size=1, max_size=8),
+       seed=st.integers(0, 2**31))
+def test_a_centered_tcn_streams_through_the_compiled_step(dtype, sizes, seed):
+    """Any chunking equals the torch model offline; every short chunk after the fill runs
+    the compiled step (counted), longer ones the conv streams, in any order."""
+    model = torch_tcn(dtype, alignment="centered")
+    twin = to_numpy(model)
+    x = np.random.default_rng(seed).standard_normal((1, 3, 400)).astype(dtype)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).double().numpy()
+    stream = twin.stream()
+    calls = counted(stream, dtype)
+    parts, start, i, short_after_fill = [], 0, 0, 0
+    while start < x.shape[-1]:
+        m = sizes[i % len(sizes)]
+        parts.append(stream.process(x[..., start : start + m]))
+        filled = start >= stream.latency  # every history full (the lookahead has come in)
+        short_after_fill += int(filled and 0 < min(m, 400 - start) <= STEP_SAMPLES)
+        start, i = start + m, i + 1
+    parts.append(stream.flush())
+    close(np.concatenate(parts, -1), expected, dtype)
+    assert len(calls) >= short_after_fill  # (the chunk that completes the fill may take it)
+    assert all(m <= STEP_SAMPLES for m in calls)
+
+
+def test_which_tcns_the_step_serves():
+    """Bai et al.'s block with lookahead, each residual's lag within its first conv's span;
+    causal TCNs run their own step, other options the conv streams."""
+    config = to_numpy(torch_tcn(np.float64, alignment="centered")).config
+    assert lookahead_steps(config)
+    assert not lookahead_steps(to_numpy(torch_tcn(np.float64)).config)  # causal
+    assert not lookahead_steps(to_numpy(torch_tcn(np.float64, alignment="centered",
+                                                  activation="gelu")).config)
+    late = [(0, 2), (0, 2), (4, 0), (0, 4), (8, 0), (0, 8)]  # block 0's lag 4 > its span 2
+    model = torch_tcn(np.float64, alignment=late)
+    twin = to_numpy(model)
+    assert not lookahead_steps(twin.config)
+    x = np.random.default_rng(1).standard_normal((1, 3, 120))
+    stream = twin.stream()
+    y = np.concatenate([stream.process(x[..., t : t + 1]) for t in range(120)]
+                       + [stream.flush()], -1)
+    with torch.no_grad():
+        close(y, model(torch.from_numpy(x)).numpy(), np.float64)
+
+
+def test_states_copies_and_refusals_mid_step():
+    """A state saved while the step runs continues on a fresh numpy stream and on the torch
+    stream; a deep copy continues bit for bit; a NaN is refused with nothing changed."""
+    model = torch_tcn(np.float64, alignment="centered")
+    twin = to_numpy(model)
+    x = np.random.default_rng(2).standard_normal((1, 3, 200))
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    stream = twin.stream()
+    calls = counted(stream)
+    head = [stream.process(x[..., t : t + 1]) for t in range(100)]
+    assert calls and stream._arena_live
+    state = {k: np.array(v) for k, v in stream.state_dict().items()}
+    bad = x[..., 100:101].copy()
+    bad[0, 1, 0] = np.nan
+    with pytest.raises(ValueError, match="chunk"):
+        stream.process(bad)
+    np.testing.assert_equal(stream.state_dict(), state)
+    twin_copy = copy.deepcopy(stream)
+    numpy_next, torch_next = twin.stream(), model.stream()
+    numpy_next.load_state_dict(state)
+    torch_next.load_state_dict(state)
+    rest = x[..., 100:]
+    tails = []
+    for s in (stream, twin_copy, numpy_next):
+        tails.append(np.concatenate([s.process(rest[..., t : t + 2])
+                                     for t in range(0, 100, 2)] + [s.flush()], -1))
+    with torch.no_grad():
+        tails.append(np.concatenate([torch_next.process(torch.from_numpy(rest)).numpy(),
+                                     torch_next.flush().numpy()], -1))
+    np.testing.assert_array_equal(tails[1], tails[0])  # the copy continues as the original
+    np.testing.assert_array_equal(tails[2], tails[0])  # so does the loaded state
+    for tail in tails:
+        close(np.concatenate(head + [tail], -1), expected, np.float64)
+
+
+def test_the_benchmark_tcn_centered_runs_the_step_at_one_sample():
+    """The 64-channel, 18-conv TCN of the benchmark, centered: latency 1022 samples (the
+    sum of its convs' lookahead, span // 2 each), and each one-sample chunk after the fill
+    is one compiled call."""
+    net = wavedil.TCN(64, 64, kernel_size=3, dilations=[2**i for i in range(9)],
+                      alignment="centered", seed=0)
+    assert net.latency == 2 * sum(2**i for i in range(9)) == 1022
+    x = np.random.default_rng(3).standard_normal((1, 64, 1100)).astype(np.float32)
+    stream = net.stream()
+    calls = counted(stream, np.float32)
+    y = np.concatenate([stream.process(x[..., :1030])] +
+                       [stream.process(x[..., t : t + 1]) for t in range(1030, 1100)]
+                       + [stream.flush()], -1)
+    assert calls == [1] * 70
+    close(y, net(x).astype(np.float64), np.float32)

@@ -1,0 +1,84 @@
+"""The compiled short-chunk step for a TCN with lookahead (``alignment`` other than causal).
+
+A conv with extent ``(left, right)`` streams by holding back ``right`` outputs: once its
+history holds ``span`` samples, each new input gives the output ``right`` samples in the
+past, computed from the ``span + 1`` newest inputs exactly as a causal conv computes the
+present one. So, once every conv's history is full, a chunk runs through the chain as
+through a causal TCN, with each block's residual taken ``lag`` samples back (the sum of
+its convs' ``right``): the compiled step ``wavedil.engine.blocks.ResidualChainStep`` does
+that on the histories of a ``TimeMajorArena``, as it does for causal TCNs.
+
+The stream's state stays the engine's own (each conv stream's channel-major history and the
+residuals' delay lines), which the Python runtime fills while the histories fill up and
+empties at the end (``flush``). ``enter`` copies the full histories into an arena, where the
+step runs chunk after chunk; ``leave`` writes them back, and each residual delay line with
+them: it holds the block input's last ``lag`` samples (their 1x1 projection where the
+width changes), which the first conv's history holds too when ``lag <= span``.
+
+Shape: histories ``(B, C_in, span)`` in the conv streams, ``(B, span, C_in)`` in the arena.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..engine.blocks import ResidualChainStep
+from ..engine.conv import ConvStream, DilatedConv1d
+from ..engine.fused import ChainHistories, FusedChain, FusedConv, pointwise_tm, time_major_1x1
+from ..engine.history import DelayLine
+
+
+class LookaheadStep:
+    """The compiled step of a TCN's ``blocks`` (each ``(conv1, conv2, downsample, lag)``
+    by name) with lookahead, in ``dtype``, for chunks of up to ``largest`` samples; ``w``
+    holds the stream's cast 1x1 weights."""
+
+    def __init__(self, convs: Mapping[str, DilatedConv1d], blocks: list[tuple[str, str, str,
+                 int]], w: dict[str, np.ndarray], dtype: npt.DTypeLike, largest: int) -> None:
+        # each conv's causal twin: the same weights and arithmetic, read ``right`` later
+        twins = {name: FusedConv(DilatedConv1d(conv.weight, conv.bias, conv.dilation), dtype)
+                 for n1, n2, _, _ in blocks for name, conv in ((n1, convs[n1]),
+                                                               (n2, convs[n2]))}
+        self.chain = FusedChain(twins, largest)
+        self.blocks = [(n1, n2, time_major_1x1(w, down), lag) for n1, n2, down, lag in blocks]
+        self.step = ResidualChainStep(self.chain, self.blocks, time_major_1x1(w, "head"),
+                                      dtype)
+
+    def __repr__(self) -> str:
+        return f"LookaheadStep({self.step!r})"
+
+    def new_state(self, batch: int, dtype: npt.DTypeLike) -> ChainHistories:
+        """An arena for the step's histories (``FusedChain.new_state``)."""
+        return self.chain.new_state(batch, dtype)
+
+    def enter(self, streams: Mapping[str, ConvStream], histories: ChainHistories) -> bool:
+        """Copy each conv stream's history (by name) into ``histories``; False, and nothing
+        copied, while one is not full yet."""
+        kept = {name: streams[name].state.history for name in self.chain.convs}
+        if any(h is None or len(h) != self.chain.convs[name].span for name, h in kept.items()):
+            return False
+        for name, history in kept.items():
+            assert history is not None  # (full)
+            histories[name].load(history.recent().transpose(0, 2, 1))
+        return True
+
+    def leave(self, histories: ChainHistories, streams: Mapping[str, ConvStream],
+              delays: Mapping[str, DelayLine]) -> None:
+        """Write the arena's histories back into the conv streams, and each block's
+        residual delay line (``blocks.{i}.res_delay``) from its first conv's history."""
+        for name in self.chain.convs:
+            kept = streams[name].state.history
+            assert kept is not None  # (the step ran on it)
+            kept.load(histories[name].recent().transpose(0, 2, 1))
+        for i, (first, _, projection, lag) in enumerate(self.blocks):
+            line: Any = delays.get(f"blocks.{i}.res_delay")
+            if line is None:
+                continue
+            past = histories[first].recent()[:, -lag:]  # (B, lag, C_in)
+            if projection is not None:
+                past = pointwise_tm(projection, past)
+            line.load(past.transpose(0, 2, 1))
