@@ -35,6 +35,7 @@ from common import (
 )
 from torch.nn.utils import parametrize
 
+import wavedil
 import wavedil.models.tcn
 from wavedil.engine.fused import WINOGRAD_MIN_SAMPLES
 from wavedil.models.loader import load
@@ -98,6 +99,7 @@ def run(smoke: bool) -> str:
         torch.set_num_threads(min(threads, STREAM_TORCH_THREADS))
         try:
             parts.append(streaming_section(sizes, peak, folder))
+            parts.append(lookahead_section(sizes))
         finally:
             torch.set_num_threads(threads)  # the next benchmark module gets the pinned count
     return "\n".join(parts)
@@ -331,3 +333,74 @@ def stream_runners(net, torch_model, theirs_model, chunks, torch_chunks,
     if blas_path:
         runners["numpy, BLAS path"] = numpy_blas_stream
     return runners
+
+
+def lookahead_section(sizes) -> str:
+    """The benchmark TCN causal and centered, numpy streams past their fill, side by side."""
+    d = sizes.tcn_dilations
+    c = sizes.tcn_channels
+    causal = wavedil.TCN(c, c, kernel_size=3, dilations=d, seed=5)
+    centered = wavedil.TCN(c, c, kernel_size=3, dilations=d, alignment="centered",
+                           params=causal.params)
+    wavenet = wavedil.WaveNet(1, kernel_size=2, alignment="centered", seed=0, **sizes.wavenet)
+    rng = np.random.default_rng(12)
+    fill = 2 * centered.receptive_field
+    x = (0.5 * rng.standard_normal((1, c, fill + sizes.stream_samples))).astype(np.float32)
+    expected = centered(x)
+    step_samples = wavedil.models.tcn.STEP_SAMPLES
+    rows = []
+    for chunk in CHUNKS:
+        samples = sizes.chunk1_samples if chunk == 1 else sizes.stream_samples
+        chunks = [x[..., i : i + chunk] for i in range(fill, fill + samples, chunk)]
+        streams = {}
+        for name, net in (("causal", causal), ("centered", centered)):
+            streams[name] = net.stream()
+            streams[name].process(x[..., :fill])  # past the fill: every history full
+
+        def runner(name, streams=streams, chunks=chunks):
+            return lambda: [streams[name].process(part) for part in chunks]
+
+        centered_run = runner("centered")
+
+        def conv_streams(run=centered_run):  # the centered stream, compiled step off
+            saved, wavedil.models.tcn.STEP_SAMPLES = wavedil.models.tcn.STEP_SAMPLES, 0
+            try:
+                return run()
+            finally:
+                wavedil.models.tcn.STEP_SAMPLES = saved
+
+        check = centered.stream()
+        ahead = np.concatenate([check.process(x[..., :fill])]
+                               + [check.process(part) for part in chunks], -1)
+        check_close(ahead, expected[..., : ahead.shape[-1]], f"centered stream, chunk {chunk}")
+        candidates = {"causal": runner("causal"), "centered": runner("centered")}
+        if chunk <= step_samples:
+            candidates["centered, conv streams"] = conv_streams
+        t = sizes.time(candidates)
+        seconds, calls = samples / RATE, len(chunks)
+        off = "centered, conv streams"
+        rows.append([chunk, us(t["causal"] / calls), us(t["centered"] / calls),
+                     us(t[off] / calls) if off in t else "-",
+                     f"{t['causal'] / seconds:.3g}", f"{t['centered'] / seconds:.3g}",
+                     f"{t[off] / seconds:.3g}" if off in t else "-",
+                     f"{t.ratio('centered', 'causal'):.2f}"])
+    table = md_table(["chunk", "causal µs/call", "centered µs/call",
+                      "centered, conv streams µs/call", "causal RTF", "centered RTF",
+                      "centered, conv streams RTF", "centered / causal"], rows)
+    return "\n".join([
+        "### Streaming the TCN with lookahead", "", table, "",
+        f"The TCN above ({c} channels, K = 3, dilations {d[0]}..{d[-1]}) with random weights, "
+        f"causal (latency 0) and `alignment=\"centered\"` (latency {centered.latency} "
+        "samples: each conv looks span // 2 samples ahead), the same weights, numpy streams "
+        f"in float32. Both streams are past their fill ({fill} samples fed before timing, "
+        "so every history is full) and each timed run continues them with the same pre-cut "
+        f"chunks. Chunks of up to {step_samples} samples run the compiled step in both "
+        "(`wavedil.models.tcn_lookahead` for the centered one: the conv streams' histories "
+        "copied once into the step's arena); `centered, conv streams` is the centered "
+        "stream with that step off (an engine stream per conv, between numpy passes), as "
+        "its longer chunks run. The centered stream's output was checked against the "
+        "centered model offline before timing. For comparison, a centered WaveNet "
+        f"({sizes.wavenet['residual_channels']}/{sizes.wavenet['gate_channels']}/"
+        f"{sizes.wavenet['skip_channels']} channels, K = 2, dilations "
+        f"1..{sizes.wavenet['dilations'][-1]} x {sizes.wavenet['stacks']}) holds back "
+        f"{wavenet.latency} samples.", ""])
