@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import wavedil
+import wavedil.nn
 from wavedil.models.tcn import STEP_SAMPLES, lookahead_steps
 from wavedil.nn import TCN, to_numpy
 
@@ -50,15 +51,22 @@ def close(a, b, dtype):
     assert np.max(np.abs(a.astype(np.float64) - b)) <= TOL[dtype] * scale
 
 
+# lags 4, 4, 10 against first-conv spans 2, 4, 8: blocks 0 (3 -> 8 channels, projected) and
+# 2 (6 -> 6) wait longer than their first conv keeps, so the arena keeps their delay lines
+LATE = [(0, 2), (0, 2), (4, 0), (0, 4), (6, 2), (0, 8)]
+ALIGNMENTS = {"centered": "centered", "late": LATE}
+
+
+@pytest.mark.parametrize("alignment", sorted(ALIGNMENTS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @settings(max_examples=10, deadline=None)
 @given(sizes=st.lists(st.one_of(st.integers(1, 4), st.integers(5, STEP_SAMPLES),
                                 st.integers(STEP_SAMPLES + 1, 150)), min_size=1, max_size=8),
        seed=st.integers(0, 2**31))
-def test_a_centered_tcn_streams_through_the_compiled_step(dtype, sizes, seed):
+def test_a_tcn_with_lookahead_streams_through_the_compiled_step(alignment, dtype, sizes, seed):
     """Any chunking equals the torch model offline; every short chunk after the fill runs
     the compiled step (counted), longer ones the conv streams, in any order."""
-    model = torch_tcn(dtype, alignment="centered")
+    model = torch_tcn(dtype, alignment=ALIGNMENTS[alignment])
     twin = to_numpy(model)
     x = np.random.default_rng(seed).standard_normal((1, 3, 400)).astype(dtype)
     with torch.no_grad():
@@ -79,23 +87,38 @@ def test_a_centered_tcn_streams_through_the_compiled_step(dtype, sizes, seed):
 
 
 def test_which_tcns_the_step_serves():
-    """Bai et al.'s block with lookahead, each residual's lag within its first conv's span;
-    causal TCNs run their own step, other options the conv streams."""
-    config = to_numpy(torch_tcn(np.float64, alignment="centered")).config
-    assert lookahead_steps(config)
+    """Bai et al.'s block with lookahead; causal TCNs run their own step, other options the
+    conv streams."""
+    assert lookahead_steps(to_numpy(torch_tcn(np.float64, alignment="centered")).config)
+    assert lookahead_steps(to_numpy(torch_tcn(np.float64, alignment=LATE)).config)
     assert not lookahead_steps(to_numpy(torch_tcn(np.float64)).config)  # causal
     assert not lookahead_steps(to_numpy(torch_tcn(np.float64, alignment="centered",
                                                   activation="gelu")).config)
-    late = [(0, 2), (0, 2), (4, 0), (0, 4), (8, 0), (0, 8)]  # block 0's lag 4 > its span 2
-    model = torch_tcn(np.float64, alignment=late)
-    twin = to_numpy(model)
-    assert not lookahead_steps(twin.config)
-    x = np.random.default_rng(1).standard_normal((1, 3, 120))
-    stream = twin.stream()
-    y = np.concatenate([stream.process(x[..., t : t + 1]) for t in range(120)]
-                       + [stream.flush()], -1)
+
+
+@settings(max_examples=6, deadline=None)
+@given(sizes=st.lists(st.integers(1, 40), min_size=1, max_size=5), seed=st.integers(0, 99))
+def test_pytorch_tcn_non_causal_streams_through_the_compiled_step(sizes, seed):
+    """pytorch-tcn's ``causal=False`` at its default kernel size 4 pads one sample more on
+    the right (lag 4 > span 3: the arena keeps the delay lines), converted and streamed."""
+    import pytorch_tcn
+
+    torch.manual_seed(seed)
+    theirs = pytorch_tcn.TCN(2, [8, 8, 6], causal=False, use_norm=None).eval()
+    twin = to_numpy(wavedil.nn.from_pytorch_tcn(theirs))
+    assert lookahead_steps(twin.config) and twin.latency == 2 * (2 + 3 + 6)
+    x = np.random.default_rng(seed).standard_normal((1, 2, 300)).astype(np.float32)
     with torch.no_grad():
-        close(y, model(torch.from_numpy(x)).numpy(), np.float64)
+        expected = theirs(torch.from_numpy(x)).numpy()
+    stream = twin.stream()
+    calls = counted(stream, np.float32)
+    parts, start, i = [], 0, 0
+    while start < 300:
+        parts.append(stream.process(x[..., start : start + sizes[i % len(sizes)]]))
+        start, i = start + sizes[i % len(sizes)], i + 1
+    parts.append(stream.flush())
+    close(np.concatenate(parts, -1), expected.astype(np.float64), np.float32)
+    assert calls
 
 
 def test_states_copies_and_refusals_mid_step():

@@ -13,7 +13,10 @@ with the others within the contract's tolerance.
 Each block is ``(conv1, conv2, projection, lag)``: the names of its two dilated convs in
 the chain, its residual's 1x1 projection (``time_major_1x1``) or None, and the residual's
 delay in samples (0 for causal convs; a block of convs with lookahead ``right`` delays its
-residual by their sum, see ``wavedil.engine._jit.chain``).
+residual by their sum, see ``wavedil.engine._jit.chain``), read from ``conv1``'s history;
+a fifth item, when the lag passes ``conv1``'s span, names the history of ``lag`` rows that
+delays the residual instead (one of ``delays``: histories the caller's arena keeps after
+the convs', in that order).
 
 Shape: ``(B, C_in, m)`` in, ``(B, C_out, m)`` out.
 """
@@ -30,7 +33,7 @@ from .fused import ChainHistories, FusedChain
 from .history import History
 
 Projection = Optional[Tuple[np.ndarray, np.ndarray]]  # a 1x1 conv: (C_in, C_out), (C_out,)
-Block = Tuple[str, str, Projection, int]  # conv1, conv2, projection, lag
+Block = Tuple  # conv1, conv2, projection, lag[, delay]
 
 
 class ResidualChainStep:
@@ -38,7 +41,7 @@ class ResidualChainStep:
     compiled call per chunk, in ``dtype`` (the weights are packed once)."""
 
     def __init__(self, chain: FusedChain, blocks: Sequence[Block], head: Projection,
-                 dtype: npt.DTypeLike) -> None:
+                 dtype: npt.DTypeLike, delays: Sequence[str] = ()) -> None:
         from ._jit import chain as kernels  # numba, on first use
 
         dtype = np.dtype(dtype)
@@ -56,10 +59,13 @@ class ResidualChainStep:
         for conv in chain.convs.values():  # row j is history j of the chain's arena
             c_out, c_in, taps = conv.layer.weight.shape
             add(conv.weight[: taps * c_in], conv.bias, taps, conv.dilation)
-        table = np.zeros((len(blocks), 5), np.int64)
-        for i, (first, second, projection, lag) in enumerate(blocks):
+        table = np.zeros((len(blocks), 6), np.int64)
+        histories = names + list(delays)  # the arena's, in order
+        for i, (first, second, projection, lag, *delay) in enumerate(blocks):
             table[i] = (names.index(first), names.index(second),
-                        -1 if projection is None else add(*projection, 1, 0), lag, -1)
+                        -1 if projection is None else add(projection[0], projection[1], 1, 0),
+                        lag, -1,
+                        histories.index(delay[0]) if delay and delay[0] else -1)
         if head is not None:
             table[-1, 4] = add(*head, 1, 0)
         self.convs, self.blocks = np.array(rows, np.int64), table

@@ -11,9 +11,11 @@ that on the histories of a ``TimeMajorArena``, as it does for causal TCNs.
 The stream's state stays the engine's own (each conv stream's channel-major history and the
 residuals' delay lines), which the Python runtime fills while the histories fill up and
 empties at the end (``flush``). ``enter`` copies the full histories into an arena, where the
-step runs chunk after chunk; ``leave`` writes them back, and each residual delay line with
-them: it holds the block input's last ``lag`` samples (their 1x1 projection where the
-width changes), which the first conv's history holds too when ``lag <= span``.
+step runs chunk after chunk; ``leave`` writes them back. A residual delay line holds the
+block input's last ``lag`` samples (their 1x1 projection where the width changes): when
+``lag`` is at most the first conv's ``span``, that conv's history holds them too, and
+``leave`` rebuilds the line from it; a longer lag (pytorch-tcn's non-causal padding of an
+odd span puts one sample more on the right) keeps its delay line in the arena as well.
 
 Shape: histories ``(B, C_in, span)`` in the conv streams, ``(B, span, C_in)`` in the arena.
 """
@@ -29,7 +31,7 @@ import numpy.typing as npt
 from ..engine.blocks import ResidualChainStep
 from ..engine.conv import ConvStream, DilatedConv1d
 from ..engine.fused import ChainHistories, FusedChain, FusedConv, pointwise_tm, time_major_1x1
-from ..engine.history import DelayLine
+from ..engine.history import DelayLine, History, TimeMajorArena
 
 
 class LookaheadStep:
@@ -44,39 +46,59 @@ class LookaheadStep:
                  for n1, n2, _, _ in blocks for name, conv in ((n1, convs[n1]),
                                                                (n2, convs[n2]))}
         self.chain = FusedChain(twins, largest)
-        self.blocks = [(n1, n2, time_major_1x1(w, down), lag) for n1, n2, down, lag in blocks]
+        # the residual delay lines the arena keeps too: name -> (channels, lag)
+        self.delays = {f"blocks.{i}.res_delay": (twins[n2].layer.out_channels, lag)
+                       for i, (n1, n2, _, lag) in enumerate(blocks) if lag > twins[n1].span}
+        self.blocks = [(n1, n2, time_major_1x1(w, down), lag,
+                        f"blocks.{i}.res_delay" if f"blocks.{i}.res_delay" in self.delays
+                        else None) for i, (n1, n2, down, lag) in enumerate(blocks)]
         self.step = ResidualChainStep(self.chain, self.blocks, time_major_1x1(w, "head"),
-                                      dtype)
+                                      dtype, list(self.delays))
 
     def __repr__(self) -> str:
         return f"LookaheadStep({self.step!r})"
 
     def new_state(self, batch: int, dtype: npt.DTypeLike) -> ChainHistories:
-        """An arena for the step's histories (``FusedChain.new_state``)."""
-        return self.chain.new_state(batch, dtype)
+        """An arena for the step's histories: each conv's ``span`` rows, then the delay
+        lines it keeps."""
+        convs = self.chain.convs.values()
+        arena = TimeMajorArena(
+            batch, [c.span for c in convs] + [lag for _, lag in self.delays.values()],
+            [c.layer.in_channels for c in convs] + [c for c, _ in self.delays.values()],
+            self.chain.largest, dtype)
+        return ChainHistories(arena, list(self.chain.convs) + list(self.delays))
 
-    def enter(self, streams: Mapping[str, ConvStream], histories: ChainHistories) -> bool:
-        """Copy each conv stream's history (by name) into ``histories``; False, and nothing
-        copied, while one is not full yet."""
-        kept = {name: streams[name].state.history for name in self.chain.convs}
-        if any(h is None or len(h) != self.chain.convs[name].span for name, h in kept.items()):
+    def _pairs(self, streams: Mapping[str, ConvStream],
+               delays: Mapping[str, DelayLine]) -> dict[str, tuple[History | None, int]]:
+        """Each arena history's counterpart in the stream's state, and its full length."""
+        pairs: dict[str, tuple[History | None, int]] = {
+            name: (streams[name].state.history, conv.span)
+            for name, conv in self.chain.convs.items()}
+        pairs.update({name: (delays[name], lag) for name, (_, lag) in self.delays.items()})
+        return pairs
+
+    def enter(self, streams: Mapping[str, ConvStream], delays: Mapping[str, DelayLine],
+              histories: ChainHistories) -> bool:
+        """Copy the conv streams' histories (by name) and the delay lines the arena keeps
+        into ``histories``; False, and nothing copied, while one is not full yet."""
+        pairs = self._pairs(streams, delays)
+        if any(h is None or len(h) != n for h, n in pairs.values()):
             return False
-        for name, history in kept.items():
+        for name, (history, _) in pairs.items():
             assert history is not None  # (full)
             histories[name].load(history.recent().transpose(0, 2, 1))
         return True
 
     def leave(self, histories: ChainHistories, streams: Mapping[str, ConvStream],
               delays: Mapping[str, DelayLine]) -> None:
-        """Write the arena's histories back into the conv streams, and each block's
-        residual delay line (``blocks.{i}.res_delay``) from its first conv's history."""
-        for name in self.chain.convs:
-            kept = streams[name].state.history
-            assert kept is not None  # (the step ran on it)
-            kept.load(histories[name].recent().transpose(0, 2, 1))
-        for i, (first, _, projection, lag) in enumerate(self.blocks):
+        """Write the arena's histories back into the conv streams and delay lines; each
+        other residual delay line (``blocks.{i}.res_delay``) from its first conv's history."""
+        for name, (history, _) in self._pairs(streams, delays).items():
+            assert history is not None  # (the step ran on it)
+            history.load(histories[name].recent().transpose(0, 2, 1))
+        for i, (first, _, projection, lag, kept) in enumerate(self.blocks):
             line: Any = delays.get(f"blocks.{i}.res_delay")
-            if line is None:
+            if line is None or kept is not None:
                 continue
             past = histories[first].recent()[:, -lag:]  # (B, lag, C_in)
             if projection is not None:

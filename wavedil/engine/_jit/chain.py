@@ -28,7 +28,9 @@ Histories: conv ``j`` keeps its input in region ``j`` of the flat ``buf``, time-
 dilation``, whatever its alignment: a conv with lookahead ``right`` computes the output
 ``right`` samples in the past, so a chain of such convs runs here unchanged once every
 history is full, and only the residual needs the delay, ``lag`` (its sum of ``right`` over
-the block's convs), read from the block input's history.
+the block's convs): read from the block input's history, or, where that keeps fewer rows,
+from a history of ``lag`` rows of the residual itself (a delay line: the block's column
+``DELAY``), which the block appends to.
 
 Imported on first use, so ``import wavedil`` does not import numba.
 """
@@ -46,8 +48,10 @@ C_IN, C_OUT, TAPS, DILATION, WEIGHTS = range(5)
 # ``buf``, capacity in rows, rows kept (the span), then the positions start and end
 OFFSET, CAPACITY, SIZE, START, END = range(5)
 # columns of ``blocks``: its two convs, the 1x1 conv of its residual (-1: none), the
-# residual's lag in samples, and (read on the last block) the 1x1 head (-1: none)
-CONV1, CONV2, PROJECTION, LAG, HEAD = range(5)
+# residual's lag in samples, (read on the last block) the 1x1 head (-1: none), and the
+# history that delays its residual (-1: none, the residual is read ``lag`` rows back in
+# its first conv's history, which keeps that far when ``lag <= span``)
+CONV1, CONV2, PROJECTION, LAG, HEAD, DELAY = range(6)
 # from this many rows on, the step's products are BLAS calls (``blas_product``); a chunk of
 # one sample takes the loops of ``product`` (a one-row BLAS call costs more)
 BLAS_ROWS = 2
@@ -264,8 +268,8 @@ def residual_chain(x, y, weights, convs, blocks, buf, table, finite_only=False):
     ``h = relu(conv1(u))`` goes into conv2's history, then the block's output
     ``relu(relu(conv2(h)) + r)`` into the next block's first history (the last block's into
     ``y``, through the 1x1 head if it has one), where ``r`` is ``u`` delayed by ``lag``
-    samples, or its 1x1 projection. The chunk itself enters the first block's history as
-    it is.
+    samples, or its 1x1 projection (through the block's delay history if it has one). The
+    chunk itself enters the first block's history as it is.
 
     Shape: ``x`` ``(B, C_in, m)`` and ``y`` ``(B, C_out, m)`` (any strides); ``convs``,
     ``blocks`` and ``table`` as the column names above say. Every region must take ``m``
@@ -299,6 +303,7 @@ def residual_chain(x, y, weights, convs, blocks, buf, table, finite_only=False):
     for i in range(last + 1):
         j1, j2, projection, lag = blocks[i, CONV1], blocks[i, CONV2], blocks[i, PROJECTION], \
             blocks[i, LAG]
+        jd = blocks[i, DELAY]
         c_in, c_mid, c_out = convs[j1, C_IN], convs[j1, C_OUT], convs[j2, C_OUT]
         slot1 = table[j1, END] - m  # the block input's rows (just written)
         slot2 = reserve(buf, table, j2, batch, c_mid, m)
@@ -309,6 +314,7 @@ def residual_chain(x, y, weights, convs, blocks, buf, table, finite_only=False):
         if i < last:
             jn = blocks[i + 1, CONV1]
             slot_next = reserve(buf, table, jn, batch, c_out, m)
+        slot_d = 0 if jd < 0 else reserve(buf, table, jd, batch, c_out, m)
         for b in range(batch):
             u = table[j1, OFFSET] + b * cap1 * c_in  # block input's region
             h = table[j2, OFFSET] + (b * cap2 + slot2) * c_mid  # where conv1 writes
@@ -321,7 +327,18 @@ def residual_chain(x, y, weights, convs, blocks, buf, table, finite_only=False):
             rows_product(buf, h - span2 * c_mid, c_mid, convs[j2, DILATION] * c_mid,
                     convs[j2, TAPS], c_mid, weights, convs[j2, WEIGHTS], c_out, scratch, out,
                     m)
-            if projection >= 0:
+            if jd >= 0:  # the residual of the new rows into its delay line, then lag back
+                d0 = table[jd, OFFSET] + b * table[jd, CAPACITY] * c_out
+                if projection >= 0:
+                    rows_product(buf, u + slot1 * c_in, c_in, 0, 1, c_in, weights,
+                                 convs[projection, WEIGHTS], c_out, buf, d0 + slot_d * c_out, m)
+                else:
+                    new = buf[u + slot1 * c_in : u + (slot1 + m) * c_in]
+                    line = buf[d0 + slot_d * c_out : d0 + (slot_d + m) * c_out]
+                    for n in range(m * c_out):
+                        line[n] = new[n]
+                rs = buf[d0 + (slot_d - lag) * c_out : d0 + (slot_d - lag + m) * c_out]
+            elif projection >= 0:
                 res = s_res + b * m * c_out
                 rows_product(buf, u + (slot1 - lag) * c_in, c_in, 0, 1, c_in, weights,
                         convs[projection, WEIGHTS], c_out, scratch, res, m)
