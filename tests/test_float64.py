@@ -1,5 +1,5 @@
 """A float32 model fed float64 computes in float64 on every path: offline, any chunking,
-the compiled short-chunk step and Winograd included.
+the compiled short-chunk steps (causal and lookahead) and Winograd included.
 
 The oracles are the published equations written out in float64 numpy (a causal dilated
 conv as a sum over taps, then the TCN block of Bai et al. and the gated WaveNet layer of
@@ -38,15 +38,24 @@ def conv(x, w, b, dilation):
     return y
 
 
+def ahead(x, w, b, dilation, right):
+    """A conv that looks ``right`` samples ahead (DESIGN.md: ``right`` zeros after the
+    signal): the causal conv of the padded signal, ``right`` samples later."""
+    padded = np.concatenate([x, np.zeros(x.shape[:2] + (right,))], -1)
+    return conv(padded, w, b, dilation)[..., right:]
+
+
 def relu(x):
     return np.maximum(x, 0)
 
 
 def tcn_reference(model, x):
     c, p = model.config, {k: v.astype(np.float64) for k, v in model.params.items()}
+    centered = c.get("alignment") == "centered"
     for i, d in enumerate(c["dilations"]):
-        h = relu(conv(x, p[f"blocks.{i}.conv1.weight"], p[f"blocks.{i}.conv1.bias"], d))
-        h = relu(conv(h, p[f"blocks.{i}.conv2.weight"], p[f"blocks.{i}.conv2.bias"], d))
+        right = (c["kernel_size"] - 1) * d // 2 if centered else 0
+        h = relu(ahead(x, p[f"blocks.{i}.conv1.weight"], p[f"blocks.{i}.conv1.bias"], d, right))
+        h = relu(ahead(h, p[f"blocks.{i}.conv2.weight"], p[f"blocks.{i}.conv2.bias"], d, right))
         if f"blocks.{i}.downsample.weight" in p:
             x = conv(x, p[f"blocks.{i}.downsample.weight"], p[f"blocks.{i}.downsample.bias"], 1)
         x = relu(h + x)
@@ -74,6 +83,9 @@ MODELS = {
                            out_channels=2, seed=11), tcn_reference),
     "tcn_k2": (float32_params(TCN, 3, 4, kernel_size=2, dilations=[1, 3], seed=12),
                tcn_reference),
+    "tcn_centered": (float32_params(TCN, 2, [5, 4, 4], kernel_size=3, dilations=[1, 2, 16],
+                                    out_channels=2, alignment="centered", seed=14),
+                     tcn_reference),  # short chunks: the lookahead step
     "wavenet": (float32_params(WaveNet, 1, 6, 8, 5, kernel_size=3, dilations=[1, 2, 8],
                                seed=13), wavenet_reference),
 }
