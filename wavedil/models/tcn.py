@@ -290,6 +290,7 @@ def tcn_delays(config: dict[str, Any]) -> dict[str, tuple[int, int]]:
             waits[f"skip_delays.{i}"] = (last, sum(lags[i + 1:]))
     return branch_delays(waits)
 
+
 def lookahead_steps(config: dict[str, Any]) -> bool:
     """Whether a TCN of this config streams short chunks through ``LookaheadStep``: Bai et
     al.'s block with dilated convs and lookahead, and no other option."""
