@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.blocks import ResidualChainStep
+from ..engine.chain_threads import ChainThreads
 from ..engine.checks import positive_int
 from ..engine.fused import (
     FusedChain,
@@ -43,6 +44,7 @@ from ..engine.fused import (
     store_product,
     time_major_1x1,
 )
+from ..engine.params import integer
 from ..engine.spec import Branches, Chain, LayerSpec, dilation_schedule
 from .activations import ACTIVATIONS, activate, glu, layer_norm
 from .alignment import Alignment, alignment_option, branch_delays, conv_extents
@@ -51,6 +53,7 @@ from .base import BLOCK, Model, ModelStream, _conv_spec, check_layers
 # chunks of up to this many samples run the compiled step (``wavedil.engine.blocks``);
 # longer ones the BLAS products (benchmarks/RESULTS.md, "Measurements behind design choices")
 STEP_SAMPLES = 16
+MAX_THREADS = 2  # ``TCN.stream(threads=...)``: the caller and at most one worker thread
 
 NORMS = (None, "layer_norm")  # batch norm folds into the convs (wavedil.nn.from_pytorch_tcn)
 # the options beyond Bai et al.'s block, with their defaults: a config holds them only when
@@ -266,10 +269,10 @@ class TCN(Model):
         with skip connections, block ``i``'s skip for the later blocks' (``skip_delays.{i}``)."""
         return tcn_delays(self.config)
 
-    def stream(self, batch: int | None = None) -> TCNStream:
+    def stream(self, batch: int | None = None, *, threads: int = 1) -> TCNStream:
         """A fresh stream (latency ``self.latency``); ``batch`` fixes the batch size of 3-D
-        chunks."""
-        return TCNStream(self, batch)
+        chunks; ``threads=2`` runs its short chunks on two threads (see ``TCNStream``)."""
+        return TCNStream(self, batch, threads=threads)
 
 
 def tcn_delays(config: dict[str, Any]) -> dict[str, tuple[int, int]]:
@@ -295,12 +298,37 @@ class TCNStream(ModelStream):
     ReLUs and the residual sum, write the result into the next conv's history and gather
     that conv's inputs. Chunks of up to ``STEP_SAMPLES`` run whole in one compiled call
     (``wavedil.engine.blocks``) on the same histories. States keep the engine's layout.
+
+    ``threads=2`` splits that compiled step over the calling thread and a worker thread of
+    the stream (``wavedil.engine.chain_threads``), half of every conv's output channels
+    each: the same output bit for bit, the same states, for when two cores are free. The
+    worker starts on the first short chunk, sleeps when chunks stop coming and ends with
+    ``close()`` (or ``with``, or when the stream is dropped); ``threads=1`` (the default)
+    starts no thread.
     """
 
     model: TCN
     # the Python runtime (_bind): per block conv1, conv2, downsample, norm1, norm2, skip
     _blocks: list[tuple[Any, ...]]
     _head: Any
+
+    def __init__(self, model: TCN, batch: int | None = None, *, threads: int = 1) -> None:
+        super().__init__(model, batch)
+        self.threads = integer(threads, "threads", 1, MAX_THREADS)
+        self._runner: ChainThreads | None = None
+        self._closed = False
+
+    def close(self) -> None:
+        """End the worker thread (``threads=2``); the stream takes no more chunks."""
+        self._closed = True
+        if self._runner is not None:
+            self._runner.close()
+
+    def __enter__(self) -> TCNStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def fused(self) -> bool:
         """Bai et al.'s causal block with dilated convs: the fused chain; any other
@@ -340,6 +368,8 @@ class TCNStream(ModelStream):
         return fused, ResidualChainStep(FusedChain(fused, BLOCK), blocks, self._head_tm, dtype)
 
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:  # (no conditioning)
+        if self._closed:
+            raise ValueError("this stream was closed (close()): make a new stream")
         if self._chain is not None:
             return self._run_fused(x)
         return self._run_blocks(x)
@@ -382,7 +412,12 @@ class TCNStream(ModelStream):
     def _run_fused(self, x: np.ndarray) -> np.ndarray:
         batch, _, m = x.shape
         if m <= STEP_SAMPLES:  # short chunks: the whole chain in one compiled call
-            y = self._step(x, self.state.histories)
+            if self.threads == 1:
+                y = self._step(x, self.state.histories)
+            else:
+                if self._runner is None:
+                    self._runner = ChainThreads()
+                y = self._runner(self._step, x, self.state.histories)
             if y is not None:
                 return y
         kernels = self._kernels

@@ -1,0 +1,192 @@
+"""The compiled chain step (``wavedil.engine.blocks.ResidualChainStep``) on two threads.
+
+A chunk of a few samples takes one core microseconds per sample, too few to hand to a
+thread pool per chunk. ``ChainThreads`` keeps one worker thread that waits in compiled code
+(``wavedil.engine._jit.chain_parts.serve``): the caller publishes each chunk in a shared
+control array, both threads compute half of every conv's output channels (each streams half
+of the weights) and meet at a barrier after each conv. Each output is summed as the
+one-thread step sums it, so the two agree bit for bit, and the state (the chain's arena) is
+the same.
+
+An idle worker spins for ``SPIN_SECONDS``, then blocks on a ``threading.Event`` (the caller
+wakes it: it stores the chunk then reads the worker's state, the worker stores its state
+then reads the chunk again, both sequentially consistent, so no wake-up is lost). Every
+wait of a thread for the other gives up after ``TIMEOUT_SECONDS`` with a RuntimeError, as
+does a failure of the worker. ``close()`` (or dropping the runner: ``weakref.finalize``)
+stops the thread.
+
+Shape: ``(B, C_in, m)`` in, ``(B, C_out, m)`` out.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from .blocks import ResidualChainStep
+from .fused import ChainHistories
+from .history import History
+
+SPIN_SECONDS = 1e-3  # an idle worker spins this long, then sleeps until the next chunk
+YIELD_SECONDS = 20e-6  # a thread waiting longer than this at a barrier yields its core
+TIMEOUT_SECONDS = 5.0  # a thread waiting longer than this for the other gives up
+JOIN_SECONDS = 2.0  # close() waits this long for the worker to end
+PARTS = 2  # the caller and one worker
+
+
+@lru_cache(maxsize=1)
+def ticks_per_second() -> float:
+    """The rate of the time-stamp counter the compiled waits read (measured once)."""
+    from ._jit.chain_parts import now
+
+    now()  # compiled before timing
+    t0, k0 = time.perf_counter(), now()
+    time.sleep(0.005)
+    t1, k1 = time.perf_counter(), now()
+    return max((k1 - k0) / (t1 - t0), 1e6)
+
+
+class _Control:
+    """What the worker thread and the runner share (no reference to the runner, so that
+    dropping it runs its finaliser)."""
+
+    def __init__(self) -> None:
+        from ._jit import chain_parts
+
+        self.ctl = chain_parts.control(PARTS)
+        rate = ticks_per_second()
+        self.ctl[chain_parts.SPIN] = int(SPIN_SECONDS * rate)
+        self.ctl[chain_parts.TIMEOUT] = int(TIMEOUT_SECONDS * rate)
+        self.ctl[chain_parts.YIELD] = int(YIELD_SECONDS * rate)
+        self.wake = threading.Event()
+        self.args: tuple[Any, ...] | None = None  # (binding, arrays of serve)
+        self.closed = False
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+
+
+def _work(control: _Control) -> None:
+    """The worker thread: part 1 of every chunk, in ``serve`` while chunks come."""
+    from ._jit import chain_parts
+
+    try:
+        while not control.closed:
+            args = control.args
+            code = 0 if args is None else chain_parts.serve(1, args[0], control.ctl, *args[1:])
+            if code == 1:  # new arrays (or closing)
+                continue
+            if code == -1:
+                if not control.closed and control.error is None:
+                    control.error = RuntimeError("the worker thread gave up waiting for the "
+                                                 f"caller ({TIMEOUT_SECONDS:g} s)")
+                control.ctl[chain_parts.FAILED] = 1
+                return
+            control.wake.wait()
+            control.wake.clear()
+    except BaseException as error:  # handed to the caller
+        control.error = error
+        control.ctl[chain_parts.FAILED] = 1
+
+
+def _shutdown(control: _Control) -> None:
+    """Stop the worker thread (``close`` and the finaliser)."""
+    from ._jit import chain_parts
+
+    control.closed = True
+    control.ctl[chain_parts.BINDING] = -1  # a spinning worker returns
+    control.wake.set()
+    thread = control.thread
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(JOIN_SECONDS)
+    control.args = None  # the arrays
+
+
+class ChainThreads:
+    """A ``ResidualChainStep`` run by the calling thread and one worker thread (started on
+    the first call). ``runner(step, x, histories)`` as ``step(x, histories)``."""
+
+    def __init__(self) -> None:
+        self._control = _Control()
+        self._finalizer = weakref.finalize(self, _shutdown, self._control)
+        self._bound: tuple[Any, ...] = (None, None, 0, 0)  # step, arena, batch, samples
+        self._arrays: tuple[Any, ...] = ()
+        self._bindings = 0
+
+    def __repr__(self) -> str:
+        return f"ChainThreads(parts={PARTS}, closed={self.closed})"
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` ran (or the worker failed)."""
+        return self._control.closed
+
+    @property
+    def alive(self) -> bool:
+        """Whether the worker thread runs."""
+        thread = self._control.thread
+        return thread is not None and thread.is_alive()
+
+    def close(self) -> None:
+        """Stop the worker thread; later calls raise."""
+        self._finalizer()
+
+    def _bind(self, step: ResidualChainStep, histories: ChainHistories, batch: int,
+              m: int) -> None:
+        """The worker's arrays for ``step`` on ``histories``' arena, chunks of up to
+        ``batch`` rows of ``m`` samples."""
+        from ._jit import chain_parts
+
+        arena = histories.arena
+        weights, offsets = step.parts(PARTS)
+        scratch = np.empty(chain_parts.scratch_size(step.convs, batch, m, PARTS), step.dtype)
+        self._arrays = (weights, offsets, step.convs, step.blocks, arena.buffer, arena.table,
+                        scratch)
+        self._bindings += 1
+        control = self._control
+        control.args = (self._bindings, *self._arrays)
+        control.ctl[chain_parts.BINDING] = self._bindings
+        self._bound = (step, arena, batch, m)
+        if control.thread is None:
+            control.thread = threading.Thread(target=_work, args=(control,), daemon=True,
+                                              name="wavedil-chain-worker")
+            control.thread.start()
+
+    def __call__(self, step: ResidualChainStep, x: np.ndarray,
+                 histories: dict[str, History]) -> np.ndarray | None:
+        """``step(x, histories)`` on two threads: the chunk ``x`` (``(B, C_in, m)``)
+        through every block; None (and nothing touched) while a history is not full."""
+        from ._jit import chain_parts
+
+        control = self._control
+        if control.closed:
+            raise ValueError("this stream's worker thread was stopped (close()): make a new "
+                             "stream")
+        if not isinstance(histories, ChainHistories):
+            raise TypeError(f"expected the chain's ChainHistories, got {type(histories)}")
+        batch, _, m = x.shape
+        bound = self._bound
+        if bound[0] is not step or bound[1] is not histories.arena or batch > bound[2] \
+                or m > bound[3]:
+            self._bind(step, histories, max(batch, bound[2] if bound[0] is step else 0),
+                       max(m, 16))
+        ctl = control.ctl
+        y = np.empty((batch, step.out_channels, m), x.dtype)
+        code = chain_parts.lead(x, y, False, ctl, *self._arrays)
+        if code == 2:  # the worker sleeps: wake it
+            control.wake.set()
+            code = chain_parts.lead(x, y, True, ctl, *self._arrays)
+        if code == 1:
+            return y
+        if code == 0:
+            return None
+        error = control.error
+        ctl[chain_parts.FAILED] = 1
+        self.close()
+        raise RuntimeError("the chain step's two threads lost each other (a wait outlasted "
+                           f"{TIMEOUT_SECONDS:g} s, or the worker failed: {error!r}); the "
+                           "stream's state is inconsistent: make a new stream") from error
