@@ -1,0 +1,195 @@
+"""The compiled chain step on two threads (``TCN.stream(threads=2)``,
+wavedil.engine.chain_threads): the same output bit for bit as the one-thread stream (the
+same summation per output, split by output channels), the offline output within the
+contract's tolerance, and a worker thread that sleeps, wakes, stops and fails cleanly.
+
+Oracles: the one-thread stream (``wavedil.engine._jit.chain``, itself checked against the
+documented summation order in tests/test_jit_chain.py) and the offline call.
+"""
+
+import gc
+import threading
+import time
+
+import numpy as np
+import pytest
+from helpers import TOL
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import wavedil.engine.chain_threads as chain_threads
+from wavedil.engine._jit import chain_parts
+from wavedil.models.tcn import STEP_SAMPLES, TCN
+
+WORKER = "wavedil-chain-worker"
+
+
+def workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == WORKER]
+
+
+def wait_until(condition, seconds: float = 5.0) -> bool:
+    end = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def feed(stream, x, sizes):
+    out, i = [], 0
+    for n in sizes:
+        out.append(stream.process(x[..., i : i + n]))
+        i += n
+    out.append(stream.process(x[..., i:]))
+    return np.concatenate(out, axis=-1)
+
+
+def chunk_sizes(short_only: bool = False):
+    size = st.integers(1, STEP_SAMPLES) if short_only else st.one_of(
+        st.integers(1, STEP_SAMPLES), st.integers(1, STEP_SAMPLES), st.integers(17, 90))
+    return st.lists(size, min_size=1, max_size=40)
+
+
+@st.composite
+def tcns(draw):
+    widths = draw(st.lists(st.integers(1, 9), min_size=1, max_size=3))
+    dilations = draw(st.lists(st.integers(1, 4), min_size=len(widths), max_size=len(widths)))
+    head = draw(st.one_of(st.none(), st.integers(1, 5)))
+    return TCN(draw(st.integers(1, 6)), widths, kernel_size=draw(st.integers(2, 3)),
+               dilations=dilations, out_channels=head, seed=draw(st.integers(0, 99)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(tcns(), st.integers(1, 3), st.sampled_from([np.float32, np.float64]), chunk_sizes(),
+       st.integers(0, 2**16))
+def test_two_threads_equal_one_thread_bit_for_bit(tcn, batch, dtype, sizes, seed):
+    """Any TCN, batch, dtype and chunking (short chunks on the compiled step, longer ones on
+    the BLAS path between them): the two-thread stream's output is the one-thread stream's,
+    bit for bit, and the offline output within tolerance."""
+    x = np.random.default_rng(seed).standard_normal(
+        (batch, tcn.in_channels, sum(sizes) + 7)).astype(dtype)
+    one = feed(tcn.stream(), x, sizes)
+    with tcn.stream(threads=2) as stream:
+        two = feed(stream, x, sizes)
+    assert np.array_equal(one, two)
+    np.testing.assert_allclose(two, tcn(x), rtol=0, atol=TOL[np.dtype(dtype)] * 10)
+
+
+def test_wide_chain_at_chunk_one_and_four():
+    """64 channels split 32 / 32, 7 channels 3 / 4, with and without a projection and a head:
+    chunks of 1 and 4 samples (one and four rows per weight read) agree bit for bit."""
+    rng = np.random.default_rng(5)
+    for tcn in (TCN(64, [64, 64], kernel_size=3, dilations=[1, 8], seed=3),
+                TCN(3, [7, 5], kernel_size=3, dilations=[2, 1], out_channels=2, seed=4)):
+        x = rng.standard_normal((2, tcn.in_channels, 120)).astype(np.float32)
+        sizes = [40] + [1] * 30 + [4] * 10
+        with tcn.stream(threads=2) as stream:
+            assert np.array_equal(feed(tcn.stream(), x, sizes), feed(stream, x, sizes))
+
+
+def test_lookahead_tcn_takes_threads_and_stays_exact():
+    """A TCN with lookahead runs the Python runtime (no compiled chain step): ``threads=2``
+    changes nothing and starts no thread."""
+    tcn = TCN(2, [4, 3], kernel_size=3, dilations=[1, 4], out_channels=1,
+              alignment="centered", seed=1)
+    x = np.random.default_rng(1).standard_normal((2, 60))
+    before = len(workers())
+    with tcn.stream(threads=2) as stream:
+        y = np.concatenate([feed(stream, x, [1] * 30), stream.flush()], axis=-1)
+        assert len(workers()) == before
+    one = tcn.stream()
+    assert np.array_equal(y, np.concatenate([feed(one, x, [1] * 30), one.flush()], axis=-1))
+
+
+def small_tcn():
+    return TCN(2, [6, 5], kernel_size=3, dilations=[1, 2], out_channels=1, seed=2)
+
+
+def test_idle_worker_sleeps_and_wakes():
+    """After an idle spell longer than its spin, the worker sleeps on its event; the next
+    chunk wakes it and the output is unchanged."""
+    tcn = small_tcn()
+    x = np.random.default_rng(2).standard_normal((2, 80)).astype(np.float32)
+    with tcn.stream(threads=2) as stream:
+        first = feed(stream, x[:, :40], [20] + [1] * 19)
+        ctl = stream._runner._control.ctl
+        assert wait_until(lambda: ctl[chain_parts.STATE] == chain_parts.ASLEEP)
+        time.sleep(2 * chain_threads.SPIN_SECONDS)
+        second = feed(stream, x[:, 40:], [1] * 39)
+    assert np.array_equal(np.concatenate([first, second], -1),
+                          feed(tcn.stream(), x, [20] + [1] * 19 + [1] * 40))
+
+
+def test_close_stops_the_worker_and_refuses_chunks():
+    tcn = small_tcn()
+    stream = tcn.stream(threads=2)
+    stream.process(np.zeros((2, 30)))
+    stream.process(np.zeros((2, 1)))
+    runner = stream._runner
+    assert runner.alive
+    stream.close()
+    assert not runner.alive
+    with pytest.raises(ValueError, match="closed"):
+        stream.process(np.zeros((2, 1)))
+
+
+def test_dropping_the_stream_ends_its_thread():
+    tcn = small_tcn()
+    before = set(workers())
+    stream = tcn.stream(threads=2)
+    stream.process(np.zeros((2, 30)))
+    stream.process(np.zeros((2, 1)))
+    started = set(workers()) - before
+    assert len(started) == 1
+    del stream
+    gc.collect()
+    assert wait_until(lambda: not started & set(workers()))
+
+
+@pytest.mark.parametrize("source, target", [(2, 1), (1, 2)])
+def test_state_moves_between_thread_counts(source, target):
+    """A state saved from a two-thread stream restores into a one-thread stream and the
+    other way round: the continuations agree bit for bit."""
+    tcn = small_tcn()
+    x = np.random.default_rng(3).standard_normal((2, 70))
+    with tcn.stream(threads=source) as a, tcn.stream(threads=target) as b:
+        feed(a, x[:, :40], [25] + [1] * 14)
+        b.load_state_dict(a.state_dict())
+        assert np.array_equal(feed(a, x[:, 40:], [1] * 29), feed(b, x[:, 40:], [1] * 29))
+
+
+@pytest.mark.parametrize("threads, error", [(0, ValueError), (3, ValueError),
+                                            (1.5, TypeError), (True, TypeError)])
+def test_thread_count_is_checked(threads, error):
+    with pytest.raises(error, match="threads"):
+        small_tcn().stream(threads=threads)
+
+
+def test_a_failing_worker_raises_in_the_caller(monkeypatch):
+    """The worker's exception reaches the caller as the cause of a RuntimeError (no hang),
+    and the stream refuses further chunks."""
+    def broken(control):
+        control.error = OSError("worker broke")
+        control.ctl[chain_parts.FAILED] = 1
+
+    monkeypatch.setattr(chain_threads, "_work", broken)
+    stream = small_tcn().stream(threads=2)
+    stream.process(np.zeros((2, 30)))
+    with pytest.raises(RuntimeError, match="worker broke"):
+        stream.process(np.zeros((2, 1)))
+    with pytest.raises(ValueError, match="close"):
+        stream.process(np.zeros((2, 1)))
+
+
+def test_a_missing_worker_times_out(monkeypatch):
+    """A worker that never comes: the caller's wait gives up after the timeout."""
+    monkeypatch.setattr(chain_threads, "_work", lambda control: None)
+    monkeypatch.setattr(chain_threads, "TIMEOUT_SECONDS", 0.05)
+    stream = small_tcn().stream(threads=2)
+    stream.process(np.zeros((2, 30)))
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="0.05 s"):
+        stream.process(np.zeros((2, 1)))
+    assert time.monotonic() - start < 3
