@@ -1,6 +1,6 @@
 """The numpy stacks against torch and pytorch-tcn.
 
-Three measurements, each checked for equal outputs before it is timed:
+Four measurements, each checked for equal outputs before it is timed:
 
 1. offline, 1 s of 48 kHz float32: a TCN (64 channels, K = 3, dilations 1..256: 9 blocks,
    18 convs) and a WaveNet (64 residual / 128 gate / 64 skip channels, K = 2, dilations
@@ -11,7 +11,8 @@ Three measurements, each checked for equal outputs before it is timed:
    (a ``pytorch_tcn.TCN`` converted with ``wavedil.nn.from_pytorch_tcn``), and at the
    chunks that take the compiled step the numpy stream with that step off (its BLAS path);
 3. in the same interleaved runs, wavedil's torch streaming mode (``with
-   model.streaming(1):``) vs pytorch-tcn.
+   model.streaming(1):``) vs pytorch-tcn;
+4. the compiled step of chunks 1, 8, 16 on one thread and on two (``threads=2``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from wavedil.nn import TCN, WaveNet, export, from_pytorch_tcn
 
 RATE = 48_000
 CHUNKS = (1, 8, 32, 128, 512)
+TWO_THREAD_CHUNKS = (1, 8, 16)  # the compiled step's chunks, on one thread and on two
 OFFLINE_TARGET = 1.2  # numpy throughput / torch throughput
 STREAM_TARGETS = {1: 20.0, 32: 5.0, 128: 5.0}  # numpy stream speed-up over pytorch-tcn
 RTF_TARGETS = {1: 1.0, 32: 0.2, 128: 0.4}  # numpy stream RTF at most (strictly below 1)
@@ -98,6 +100,7 @@ def run(smoke: bool) -> str:
         torch.set_num_threads(min(threads, STREAM_TORCH_THREADS))
         try:
             parts.append(streaming_section(sizes, peak, folder))
+            parts.append(two_thread_section(sizes, folder))
         finally:
             torch.set_num_threads(threads)  # the next benchmark module gets the pinned count
     return "\n".join(parts)
@@ -303,6 +306,47 @@ def streaming_section(sizes, peak, folder) -> str:
         "at every op for a descheduled thread (wavedil torch streaming at chunk 32: 20-140 "
         "ms per call with 2 threads, 0.8-1.7 ms with 1), which would flatter the numpy "
         "ratios.", ""])
+
+
+def two_thread_section(sizes, folder) -> str:
+    """The compiled step on one thread vs two (``net.stream(threads=2)``), same run."""
+    net = numpy_twin(from_pytorch_tcn(build_pytorch_tcn(sizes)).eval(), folder, "threads")
+    rng = np.random.default_rng(12)
+    x = (0.5 * rng.standard_normal((1, sizes.tcn_channels, sizes.stream_samples))
+         ).astype(np.float32)
+    rows, misses = [], []
+    for chunk in TWO_THREAD_CHUNKS:
+        samples = sizes.chunk1_samples if chunk == 1 else sizes.stream_samples
+        chunks = [x[..., i : i + chunk] for i in range(0, samples, chunk)]
+
+        def stream(threads: int, chunks=chunks):
+            with net.stream(threads=threads) as s:
+                return [s.process(part) for part in chunks]
+
+        runners = {"one thread": lambda: stream(1), "two threads": lambda: stream(2)}
+        if not np.array_equal(np.concatenate(runners["one thread"](), -1),
+                              np.concatenate(runners["two threads"](), -1)):
+            raise AssertionError(f"two-thread stream differs from one thread, chunk {chunk}")
+        t = sizes.time(runners)
+        seconds, calls = samples / RATE, len(chunks)
+        rtf = t["two threads"] / seconds
+        if chunk == 1 and rtf >= 1.0:
+            misses.append(f"chunk 1: RTF {rtf:.2f}")
+        rows.append([chunk, samples, us(t["one thread"] / calls), us(t["two threads"] / calls),
+                     f"{t['one thread'] / seconds:.3g}", f"{rtf:.3g}",
+                     f"{t.ratio('one thread', 'two threads'):.2f}"])
+    table = md_table(["chunk", "samples", "one thread µs/call", "two threads µs/call",
+                      "one thread RTF", "two threads RTF", "speed-up (one / two)"], rows)
+    summary = "met" if not misses else "missed at " + "; ".join(misses)
+    return "\n".join([
+        "### The compiled step on two threads", "", table, "",
+        "The TCN above streamed by its compiled short-chunk step on the calling thread "
+        "(`net.stream()`) and split over it and a worker thread (`net.stream(threads=2)`: "
+        "half of every conv's output channels each, a barrier after each conv), the same "
+        "output bit for bit (checked). Each timed run starts a fresh stream, closed after "
+        "it (the worker thread ends). The two threads need both cores: on a busy machine a "
+        "barrier waits for a descheduled thread. Target: RTF < 1 at chunk 1 on two "
+        f"threads: {summary}.", ""])
 
 
 def stream_runners(net, torch_model, theirs_model, chunks, torch_chunks,
