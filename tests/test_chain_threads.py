@@ -8,6 +8,7 @@ documented summation order in tests/test_jit_chain.py) and the offline call.
 """
 
 import gc
+import os
 import threading
 import time
 
@@ -193,3 +194,29 @@ def test_a_missing_worker_times_out(monkeypatch):
     with pytest.raises(RuntimeError, match="0.05 s"):
         stream.process(np.zeros((2, 1)))
     assert time.monotonic() - start < 3
+
+
+def test_copies_and_forks_get_their_own_worker():
+    """A copy of the runner is a fresh one (the worker thread is not state); a forked child
+    starts its own worker and computes what the parent computes."""
+    import copy
+
+    tcn = small_tcn()
+    x = np.random.default_rng(4).standard_normal((2, 60))
+    with tcn.stream(threads=2) as stream:
+        feed(stream, x[:, :30], [20] + [1] * 9)
+        twin = copy.deepcopy(stream._runner)
+        assert stream._runner.alive and not twin.alive and not twin.closed
+        if hasattr(os, "fork"):
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: its chunks, through the pipe
+                try:
+                    os.write(write, feed(stream, x, [1] * 10).tobytes())
+                finally:
+                    os._exit(0)
+            os.close(write)
+            with os.fdopen(read, "rb") as pipe:
+                child = np.frombuffer(pipe.read(), np.float64)
+            os.waitpid(pid, 0)
+            assert np.array_equal(child, feed(stream, x, [1] * 10).ravel())

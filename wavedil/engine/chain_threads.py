@@ -20,6 +20,7 @@ Shape: ``(B, C_in, m)`` in, ``(B, C_out, m)`` out.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -68,6 +69,7 @@ class _Control:
         self.closed = False
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
+        self.pid = os.getpid()  # a forked child has no worker thread: it starts its own
 
 
 def _work(control: _Control) -> None:
@@ -120,6 +122,10 @@ class ChainThreads:
     def __repr__(self) -> str:
         return f"ChainThreads(parts={PARTS}, closed={self.closed})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A copy (or a pickle) is a fresh runner: the worker thread is not state."""
+        return (ChainThreads, ())
+
     @property
     def closed(self) -> bool:
         """Whether ``close`` ran (or the worker failed)."""
@@ -163,6 +169,10 @@ class ChainThreads:
         from ._jit import chain_parts
 
         control = self._control
+        if control.pid != os.getpid() and not control.closed:  # forked: a worker of our own
+            self._control = control = _Control()
+            self._finalizer = weakref.finalize(self, _shutdown, control)
+            self._bound = (None, None, 0, 0)
         if control.closed:
             raise ValueError("this stream's worker thread was stopped (close()): make a new "
                              "stream")
