@@ -4,16 +4,17 @@ A chunk of a few samples takes one core microseconds per sample, too few to hand
 thread pool per chunk. ``ChainThreads`` keeps one worker thread that waits in compiled code
 (``wavedil.engine._jit.chain_parts.serve``): the caller publishes each chunk in a shared
 control array, both threads compute half of every conv's output channels (each streams half
-of the weights) and meet at a barrier after each conv. Each output is summed as the
-one-thread step sums it, so the two agree bit for bit, and the state (the chain's arena) is
-the same.
+of the weights), one conv after the other (a conv reads all of its input channels); the
+caller computes a half the worker has not started by the time its own is done (a worker
+waiting for a core delays nothing). Each output is summed as the one-thread step sums it,
+so the two agree bit for bit, and the state (the chain's arena) is the same.
 
 An idle worker spins for ``SPIN_SECONDS``, then blocks on a ``threading.Event`` (the caller
 wakes it: it stores the chunk then reads the worker's state, the worker stores its state
-then reads the chunk again, both sequentially consistent, so no wake-up is lost). Every
-wait of a thread for the other gives up after ``TIMEOUT_SECONDS`` with a RuntimeError, as
-does a failure of the worker. ``close()`` (or dropping the runner: ``weakref.finalize``)
-stops the thread.
+then reads the chunk again, both sequentially consistent, so no wake-up is lost). The
+caller waits for the worker only while the worker computes a part it claimed: after
+``TIMEOUT_SECONDS`` it gives up with a RuntimeError, as it does when the worker failed.
+``close()`` (or dropping the runner: ``weakref.finalize``) stops the thread.
 
 Shape: ``(B, C_in, m)`` in, ``(B, C_out, m)`` out.
 """
@@ -25,7 +26,7 @@ import threading
 import time
 import weakref
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class _Control:
     def __init__(self) -> None:
         from ._jit import chain_parts
 
-        self.ctl = chain_parts.control(PARTS)
+        self.ctl = chain_parts.control()
         rate = ticks_per_second()
         self.ctl[chain_parts.SPIN] = int(SPIN_SECONDS * rate)
         self.ctl[chain_parts.TIMEOUT] = int(TIMEOUT_SECONDS * rate)
@@ -79,14 +80,10 @@ def _work(control: _Control) -> None:
     try:
         while not control.closed:
             args = control.args
-            code = 0 if args is None else chain_parts.serve(1, args[0], control.ctl, *args[1:])
+            code = 0 if args is None else chain_parts.serve(args[0], control.ctl, *args[1:])
             if code == 1:  # new arrays (or closing)
                 continue
-            if code == -1:
-                if not control.closed and control.error is None:
-                    control.error = RuntimeError("the worker thread gave up waiting for the "
-                                                 f"caller ({TIMEOUT_SECONDS:g} s)")
-                control.ctl[chain_parts.FAILED] = 1
+            if code == -1:  # the caller failed (ctl[FAILED])
                 return
             control.wake.wait()
             control.wake.clear()
@@ -149,7 +146,7 @@ class ChainThreads:
 
         arena = histories.arena
         weights, offsets = step.parts(PARTS)
-        scratch = np.empty(chain_parts.scratch_size(step.convs, batch, m, PARTS), step.dtype)
+        scratch = np.empty(chain_parts.scratch_size(step.convs, batch, m), step.dtype)
         self._arrays = (weights, offsets, step.convs, step.blocks, arena.buffer, arena.table,
                         scratch)
         self._bindings += 1
@@ -178,6 +175,8 @@ class ChainThreads:
                              "stream")
         if not isinstance(histories, ChainHistories):
             raise TypeError(f"expected the chain's ChainHistories, got {type(histories)}")
+        if control.error is not None:
+            self._fail()
         batch, _, m = x.shape
         bound = self._bound
         if bound[0] is not step or bound[1] is not histories.arena or batch > bound[2] \
@@ -194,9 +193,15 @@ class ChainThreads:
             return y
         if code == 0:
             return None
-        error = control.error
-        ctl[chain_parts.FAILED] = 1
+        self._fail()
+
+    def _fail(self) -> NoReturn:
+        """Stop the worker and raise: a wait gave up, or the worker failed."""
+        from ._jit import chain_parts
+
+        error = self._control.error
+        self._control.ctl[chain_parts.FAILED] = 1
         self.close()
         raise RuntimeError("the chain step's two threads lost each other (a wait outlasted "
                            f"{TIMEOUT_SECONDS:g} s, or the worker failed: {error!r}); the "
-                           "stream's state is inconsistent: make a new stream") from error
+                           "stream's state may be inconsistent: make a new stream") from error

@@ -5,8 +5,9 @@ intrinsics emit LLVM's atomic loads and stores on an ``int64`` array element.
 another: what a thread wrote before its ``store`` is visible to a thread whose ``load``
 reads that value. ``exchange`` (a seq_cst store) and ``load_seq`` (a seq_cst load) order a
 store before a later load of another element, which a wake-up handshake needs (each side
-stores its flag, then reads the other's). ``pause`` is the spin-wait hint and ``ticks``
-the CPU's time-stamp counter (``wavedil.engine.chain_threads`` calibrates it).
+stores its flag, then reads the other's). ``claim`` is a compare-and-swap, ``pause`` the
+spin-wait hint and ``ticks`` the CPU's time-stamp counter (``wavedil.engine.chain_threads``
+calibrates it).
 
 Imported on first use, so ``import wavedil`` does not import numba.
 """
@@ -71,6 +72,21 @@ store = intrinsic(_storer("release"))
 store.__doc__ = "``array[index] = value``, an atomic release store."
 exchange = intrinsic(_storer("seq_cst"))
 exchange.__doc__ = "``array[index] = value``, an atomic sequentially consistent store."
+
+
+@intrinsic
+def claim(typingctx, array, index, expected, value):
+    """Atomically ``array[index] = value`` if it holds ``expected`` (compare and swap,
+    acquire-release): whether it did."""
+    _check(array, index)
+
+    def codegen(context, builder, sig, args):
+        old = context.cast(builder, args[2], sig.args[2], types.int64)
+        new = context.cast(builder, args[3], sig.args[3], types.int64)
+        pair = builder.cmpxchg(_pointer(context, builder, sig, args), old, new, "acq_rel",
+                               "acquire")
+        return builder.extract_value(pair, 1)
+    return types.boolean(array, index, expected, value), codegen
 
 
 @intrinsic

@@ -1,22 +1,26 @@
-"""The compiled chain step (``wavedil.engine._jit.chain``) split over threads by output
-channels: part ``p`` of ``n`` computes outputs ``[C p // n, C (p + 1) // n)`` of every
-conv (and the ReLUs, residual sums and projections of those channels), and the parts meet
-at a barrier after each conv, whose successor reads all its channels: two barriers per
-residual block, one more for a 1x1 head. Each output is summed exactly as in ``chain``
-(``product`` there, the same ``_row`` / ``_rows4`` groups of rows), so the result is that
-of ``residual_chain`` bit for bit, whatever the number of parts.
+"""The compiled chain step (``wavedil.engine._jit.chain``) split over two threads by output
+channels: part ``p`` of 2 computes outputs ``[C p // 2, C (p + 1) // 2)`` of every conv
+(and the ReLUs, residual sums and projections of those channels). Each output is summed
+exactly as in ``chain`` (``product`` there, the same ``_row`` / ``_rows4`` groups of rows),
+so the result is that of ``residual_chain`` bit for bit, whoever computes which part.
+
+A chunk runs in phases (``phase``): per block its conv1, then its conv2 and residual, then
+the head; a phase reads every channel of the one before, so both of its parts wait for both
+parts of that one. The caller (``lead``) computes part 0 of every phase and part 1 of any
+phase the worker (``work``) has not claimed by then: a worker that is not running (a busy
+machine) leaves the caller a claim per phase, not a wait for a core.
 
 Part ``p``'s weights are its columns of each conv, packed (rows ``k C_in + c`` of its
 ``C_p`` values, then its bias) from ``offsets[p, j]`` in ``weights``: a part streams only
-its share of the weights. The caller (part 0) first reserves every history and writes the
-chunk into the first (``prepare``); every part then runs ``run_part``; the caller copies the
-output out of ``scratch`` (``finish``).
+its share of the weights. The caller first reserves every history and writes the chunk
+into the first (``prepare``), and copies the output out of ``scratch`` at the end
+(``finish``).
 
-``ctl`` (int64, one cache line per field that a thread spins on) holds the chunk's
-parameters and each part's barrier count (``ARRIVED + 8 p``, counted across chunks); a
-barrier gives up (returns False) when ``ctl[FAILED]`` is set or after ``ctl[TIMEOUT]``
-ticks of ``atomics.ticks``; after ``ctl[YIELD]`` ticks it yields the CPU at each look (on a
-busy machine the other thread may wait for a core).
+``ctl`` (int64, one cache line per field a thread spins on) holds the chunk's parameters,
+the phases (numbered across chunks) the caller has done (``ARRIVED``), the last phase
+whose part 1 is claimed (``TAKEN``) and finished (``FINISHED``). The caller waits only for
+a part the worker claimed (and computes), giving up when ``ctl[FAILED]`` is set or after
+``ctl[TIMEOUT]`` ticks of ``atomics.ticks``; the worker never waits holding a claim.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .atomics import exchange, load, load_seq, pause, store, ticks, yield_cpu
+from .atomics import claim, exchange, load, load_seq, pause, store, ticks, yield_cpu
 from .chain import (
     C_IN,
     C_OUT,
@@ -45,26 +49,27 @@ from .chain import (
     reserve,
 )
 
-# ``ctl`` fields: the chunk (batch, samples), the timeouts in ticks (give up; the idle
-# worker's spin; yield the CPU in a barrier), the failure flag; the caller's generation and
-# the binding of the worker's arrays; the worker's state and last generation done; then
-# each part's barrier count, on a cache line of its own
-BATCH, SAMPLES, TIMEOUT, SPIN, FAILED, YIELD = range(6)
+# ``ctl`` fields: the chunk (batch, samples, its first phase less one), the timeouts in
+# ticks (give up; the idle worker's spin; yield the CPU while waiting), the failure flag;
+# the caller's generation and the binding of the worker's arrays; the worker's state and
+# last generation done; the phases: done by the caller, part 1 claimed, part 1 finished
+BATCH, SAMPLES, BASE, TIMEOUT, SPIN, FAILED, YIELD = range(7)
 GENERATION, BINDING = 8, 9
 STATE, DONE = 16, 17
-ARRIVED = 24  # + 8 * part
+ARRIVED, TAKEN, FINISHED = 24, 32, 40
 ASLEEP, AWAKE = 0, 1
+PARTS = 2  # the caller and one worker
 
 
-def control(parts: int) -> np.ndarray:
-    """A fresh ``ctl`` for ``parts`` parts."""
-    return np.zeros(ARRIVED + 8 * parts, np.int64)
+def control() -> np.ndarray:
+    """A fresh ``ctl``."""
+    return np.zeros(FINISHED + 8, np.int64)
 
 
-def scratch_size(convs: np.ndarray, batch: int, m: int, parts: int) -> int:
+def scratch_size(convs: np.ndarray, batch: int, m: int) -> int:
     """Elements of ``scratch`` for chunks of up to ``m`` samples of ``batch`` rows."""
     width = int(convs[:, C_IN].max(initial=1)), int(convs[:, C_OUT].max(initial=1))
-    return 4 * batch * m * max(width) + 4 * parts * max(width)
+    return 4 * batch * m * max(width) + 4 * PARTS * max(width)
 
 
 @njit(cache=True, nogil=True)
@@ -80,22 +85,21 @@ def split(channels, part, parts):
 
 
 @njit(cache=True, nogil=True)
-def barrier(ctl, part, parts, count):
-    """Arrive (count ``count``) and wait for every other part to arrive; False if
-    ``ctl[FAILED]`` is set or the wait outlasts ``ctl[TIMEOUT]`` ticks."""
-    store(ctl, ARRIVED + 8 * part, count)
-    for q in range(parts):
-        if q == part or load(ctl, ARRIVED + 8 * q) >= count:
-            continue
-        start = ticks()
-        while load(ctl, ARRIVED + 8 * q) < count:
-            waited = ticks() - start
-            if load(ctl, FAILED) != 0 or waited > ctl[TIMEOUT]:
-                return False
-            if waited > ctl[YIELD]:  # the other thread is not running: let it run
-                yield_cpu()
-            else:
-                pause()
+def wait_for(ctl, field, value, limit):
+    """Wait until ``ctl[field] >= value``; False if ``ctl[FAILED]`` is set or the wait
+    outlasts ``limit`` ticks (after ``ctl[YIELD]`` ticks it yields the CPU at each look:
+    the other thread may be waiting for a core)."""
+    if load(ctl, field) >= value:
+        return True
+    start = ticks()
+    while load(ctl, field) < value:
+        waited = ticks() - start
+        if load(ctl, FAILED) != 0 or waited > limit:
+            return False
+        if waited > ctl[YIELD]:
+            yield_cpu()
+        else:
+            pause()
     return True
 
 
@@ -161,10 +165,17 @@ def output_at(convs, blocks, batch, m):
 
 
 @njit(cache=True, nogil=True)
-def run_part(part, parts, ctl, weights, offsets, convs, blocks, buf, table, scratch):
-    """Part ``part`` of the chunk (``ctl[BATCH]`` rows of ``ctl[SAMPLES]`` samples) that
-    ``prepare`` set up, as the module docstring says; False if a barrier gave up."""
-    batch, m = ctl[BATCH], ctl[SAMPLES]
+def phases(blocks):
+    """Phases of a chunk: each block's conv1 and conv2, then the head if there is one."""
+    return 2 * blocks.shape[0] + (1 if blocks[blocks.shape[0] - 1, HEAD] >= 0 else 0)
+
+
+@njit(cache=True, nogil=True)
+def phase(i, part, parts, batch, m, weights, offsets, convs, blocks, buf, table, scratch):
+    """Part ``part`` of phase ``i`` of the chunk ``prepare`` set up (``batch`` rows of ``m``
+    samples): block ``i // 2``'s conv1 and ReLU (even ``i``), or its conv2, residual and
+    ReLUs (odd ``i``, the block's output into the next block's history, the last block's
+    into ``scratch``), or the head (``i == 2 B``), this part's output channels only."""
     zero = buf.dtype.type(0)
     width = 0
     for j in range(convs.shape[0]):
@@ -172,18 +183,26 @@ def run_part(part, parts, ctl, weights, offsets, convs, blocks, buf, table, scra
     s_out, s_res, s_last, s_y = 0, batch * m * width, 2 * batch * m * width, \
         3 * batch * m * width
     tmp = scratch[4 * batch * m * width + 4 * part * width :][: 4 * width]
-    count = ctl[ARRIVED + 8 * part]
     last = blocks.shape[0] - 1
-    for i in range(last + 1):
-        j1, j2, projection, lag = blocks[i, CONV1], blocks[i, CONV2], blocks[i, PROJECTION], \
-            blocks[i, LAG]
-        c_in, c_mid, c_out = convs[j1, C_IN], convs[j1, C_OUT], convs[j2, C_OUT]
-        slot1, slot2 = table[j1, END] - m, table[j2, END] - m
-        cap1, cap2 = table[j1, CAPACITY], table[j2, CAPACITY]
+    if i > 2 * last + 1:  # the head
+        head = blocks[last, HEAD]
+        c_last, c_y = convs[head, C_IN], convs[head, C_OUT]
+        r0, r1 = split(c_y, part, parts)
+        for b in range(batch):
+            product_part(scratch, s_last + b * m * c_last, c_last, 0, 1, c_last, weights,
+                         offsets[part, head], r1 - r0, scratch, s_y + b * m * c_y + r0, c_y,
+                         m, tmp)
+        return
+    k = i // 2
+    j1, j2, projection, lag = blocks[k, CONV1], blocks[k, CONV2], blocks[k, PROJECTION], \
+        blocks[k, LAG]
+    c_in, c_mid, c_out = convs[j1, C_IN], convs[j1, C_OUT], convs[j2, C_OUT]
+    slot1, slot2 = table[j1, END] - m, table[j2, END] - m
+    cap1, cap2 = table[j1, CAPACITY], table[j2, CAPACITY]
+    if i % 2 == 0:  # conv1 and its ReLU
         span1 = (convs[j1, TAPS] - 1) * convs[j1, DILATION]
-        span2 = (convs[j2, TAPS] - 1) * convs[j2, DILATION]
         p0, p1 = split(c_mid, part, parts)
-        for b in range(batch):  # conv1 and its ReLU, this part's channels
+        for b in range(batch):
             u = table[j1, OFFSET] + b * cap1 * c_in
             h = table[j2, OFFSET] + (b * cap2 + slot2) * c_mid
             product_part(buf, u + (slot1 - span1) * c_in, c_in, convs[j1, DILATION] * c_in,
@@ -193,50 +212,33 @@ def run_part(part, parts, ctl, weights, offsets, convs, blocks, buf, table, scra
                 hs = buf[h + t * c_mid + p0 : h + t * c_mid + p1]
                 for o in range(p1 - p0):
                     hs[o] = max(hs[o], zero)
-        count += 1
-        if not barrier(ctl, part, parts, count):
-            return False
-        q0, q1 = split(c_out, part, parts)
-        for b in range(batch):  # conv2, residual, ReLUs, this part's channels
-            u = table[j1, OFFSET] + b * cap1 * c_in
-            h = table[j2, OFFSET] + (b * cap2 + slot2) * c_mid
-            out = s_out + b * m * c_out
-            product_part(buf, h - span2 * c_mid, c_mid, convs[j2, DILATION] * c_mid,
-                         convs[j2, TAPS], c_mid, weights, offsets[part, j2], q1 - q0,
-                         scratch, out + q0, c_out, m, tmp)
-            if projection >= 0:
-                r = s_res + b * m * c_out
-                product_part(buf, u + (slot1 - lag) * c_in, c_in, 0, 1, c_in, weights,
-                             offsets[part, projection], q1 - q0, scratch, r + q0, c_out, m,
-                             tmp)
-                rs = scratch[r : r + m * c_out]
-            else:
-                rs = buf[u + (slot1 - lag) * c_in : u + (slot1 - lag + m) * c_in]
-            if i < last:
-                jn = blocks[i + 1, CONV1]
-                d = table[jn, OFFSET] + (b * table[jn, CAPACITY] + table[jn, END] - m) * c_out
-                dst = buf[d : d + m * c_out]
-            else:
-                dst = scratch[s_last + b * m * c_out : s_last + (b + 1) * m * c_out]
-            ys = scratch[out : out + m * c_out]
-            for t in range(m):
-                for o in range(t * c_out + q0, t * c_out + q1):
-                    dst[o] = max(max(ys[o], zero) + rs[o], zero)
-        count += 1
-        if not barrier(ctl, part, parts, count):
-            return False
-    head = blocks[last, HEAD]
-    if head >= 0:
-        c_last, c_y = convs[head, C_IN], convs[head, C_OUT]
-        r0, r1 = split(c_y, part, parts)
-        for b in range(batch):
-            product_part(scratch, s_last + b * m * c_last, c_last, 0, 1, c_last, weights,
-                         offsets[part, head], r1 - r0, scratch, s_y + b * m * c_y + r0, c_y,
-                         m, tmp)
-        count += 1
-        if not barrier(ctl, part, parts, count):
-            return False
-    return True
+        return
+    span2 = (convs[j2, TAPS] - 1) * convs[j2, DILATION]  # conv2, residual, ReLUs
+    q0, q1 = split(c_out, part, parts)
+    for b in range(batch):
+        u = table[j1, OFFSET] + b * cap1 * c_in
+        h = table[j2, OFFSET] + (b * cap2 + slot2) * c_mid
+        out = s_out + b * m * c_out
+        product_part(buf, h - span2 * c_mid, c_mid, convs[j2, DILATION] * c_mid,
+                     convs[j2, TAPS], c_mid, weights, offsets[part, j2], q1 - q0,
+                     scratch, out + q0, c_out, m, tmp)
+        if projection >= 0:
+            r = s_res + b * m * c_out
+            product_part(buf, u + (slot1 - lag) * c_in, c_in, 0, 1, c_in, weights,
+                         offsets[part, projection], q1 - q0, scratch, r + q0, c_out, m, tmp)
+            rs = scratch[r : r + m * c_out]
+        else:
+            rs = buf[u + (slot1 - lag) * c_in : u + (slot1 - lag + m) * c_in]
+        if k < last:
+            jn = blocks[k + 1, CONV1]
+            d = table[jn, OFFSET] + (b * table[jn, CAPACITY] + table[jn, END] - m) * c_out
+            dst = buf[d : d + m * c_out]
+        else:
+            dst = scratch[s_last + b * m * c_out : s_last + (b + 1) * m * c_out]
+        ys = scratch[out : out + m * c_out]
+        for t in range(m):
+            for o in range(t * c_out + q0, t * c_out + q1):
+                dst[o] = max(max(ys[o], zero) + rs[o], zero)
 
 
 @njit(cache=True, nogil=True)
@@ -253,30 +255,64 @@ def finish(y, convs, blocks, scratch):
 
 @njit(cache=True, nogil=True)
 def lead(x, y, resume, ctl, weights, offsets, convs, blocks, buf, table, scratch):
-    """The caller's call per chunk, part 0 of ``ctl.shape`` parts: 0 (nothing touched)
-    while a history is not full; 2 when the worker sleeps (the chunk is published: wake it,
-    then call again with ``resume``); -1 if a barrier gave up; 1 with the output in ``y``."""
-    parts = (ctl.shape[0] - ARRIVED) // 8
+    """The caller's call per chunk: 0 (nothing touched) while a history is not full; 2
+    when the worker sleeps (the chunk is published: wake it, then call again with
+    ``resume``); -1 if a wait gave up; 1 with the output in ``y``.
+
+    Phase ``k`` (numbered across chunks): the caller computes part 0, then claims part 1
+    (``TAKEN`` from ``k - 1`` to ``k``) unless the worker did, and computes it too, or waits
+    until the worker has (``FINISHED``): a worker that is not running costs a claim per
+    phase, not a wait for a core."""
     if not resume:
         if not prepare(x, convs, blocks, buf, table):
             return 0
         ctl[BATCH], ctl[SAMPLES] = x.shape[0], x.shape[2]
+        base = ctl[TAKEN]  # every phase so far is finished
+        ctl[BASE] = base
+        store(ctl, ARRIVED, base)
         exchange(ctl, GENERATION, ctl[GENERATION] + 1)  # then read the worker's state
         if load_seq(ctl, STATE) == ASLEEP:
             return 2
-    if not run_part(0, parts, ctl, weights, offsets, convs, blocks, buf, table, scratch):
-        return -1
+    batch, m, base = x.shape[0], x.shape[2], ctl[BASE]
+    for i in range(phases(blocks)):
+        k = base + 1 + i
+        phase(i, 0, PARTS, batch, m, weights, offsets, convs, blocks, buf, table, scratch)
+        store(ctl, ARRIVED, k)
+        if claim(ctl, TAKEN, k - 1, k):  # the worker has not started it: do it here
+            phase(i, 1, PARTS, batch, m, weights, offsets, convs, blocks, buf, table, scratch)
+            store(ctl, FINISHED, k)
+        elif not wait_for(ctl, FINISHED, k, ctl[TIMEOUT]):
+            return -1
     finish(y, convs, blocks, scratch)
     return 1
 
 
 @njit(cache=True, nogil=True)
-def serve(part, binding, ctl, weights, offsets, convs, blocks, buf, table, scratch):
-    """A worker's loop: runs part ``part`` of each new generation while ``ctl[BINDING]`` is
+def work(ctl, weights, offsets, convs, blocks, buf, table, scratch):
+    """The worker's part of the chunk published last: for each phase, once the previous
+    one is finished (both parts), claim part 1 and compute it, unless the caller has
+    claimed it. A caller that does not come within ``ctl[SPIN]`` ticks is left the rest of
+    the chunk (it claims what nobody did). False if ``ctl[FAILED]`` is set."""
+    batch, m, base = ctl[BATCH], ctl[SAMPLES], ctl[BASE]
+    for i in range(phases(blocks)):
+        k = base + 1 + i
+        if load(ctl, TAKEN) >= k:
+            continue  # the caller took it
+        if not (wait_for(ctl, ARRIVED, k - 1, ctl[SPIN])
+                and wait_for(ctl, FINISHED, k - 1, ctl[SPIN])):
+            break
+        if claim(ctl, TAKEN, k - 1, k):
+            phase(i, 1, PARTS, batch, m, weights, offsets, convs, blocks, buf, table, scratch)
+            store(ctl, FINISHED, k)
+    return load(ctl, FAILED) == 0
+
+
+@njit(cache=True, nogil=True)
+def serve(binding, ctl, weights, offsets, convs, blocks, buf, table, scratch):
+    """A worker's loop: runs ``work`` for each new generation while ``ctl[BINDING]`` is
     ``binding`` (these arrays). Returns 0 when idle for ``ctl[SPIN]`` ticks (state
     ``ASLEEP``: the caller wakes it), 1 when the binding changed (call again with the new
-    arrays, or stop), -1 if a barrier gave up or ``ctl[FAILED]`` is set."""
-    parts = (ctl.shape[0] - ARRIVED) // 8
+    arrays, or stop), -1 if a wait gave up or ``ctl[FAILED]`` is set."""
     exchange(ctl, STATE, AWAKE)
     done = ctl[DONE]
     idle = ticks()
@@ -285,8 +321,7 @@ def serve(part, binding, ctl, weights, offsets, convs, blocks, buf, table, scrat
         if generation != done:
             if load(ctl, BINDING) != binding:
                 return 1
-            if not run_part(part, parts, ctl, weights, offsets, convs, blocks, buf, table,
-                            scratch):
+            if not work(ctl, weights, offsets, convs, blocks, buf, table, scratch):
                 return -1
             done = generation
             store(ctl, DONE, done)
