@@ -26,7 +26,7 @@ import threading
 import time
 import weakref
 from functools import lru_cache
-from typing import Any, NoReturn
+from typing import Any, Callable, NoReturn
 
 import numpy as np
 
@@ -53,6 +53,17 @@ def ticks_per_second() -> float:
     return max((k1 - k0) / (t1 - t0), 1e6)
 
 
+_forks = [0]  # forks of this process so far (a child counts one more than its parent)
+
+
+def _forked() -> None:
+    _forks[0] += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+
 class _Control:
     """What the worker thread and the runner share (no reference to the runner, so that
     dropping it runs its finaliser)."""
@@ -70,7 +81,7 @@ class _Control:
         self.closed = False
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
-        self.pid = os.getpid()  # a forked child has no worker thread: it starts its own
+        self.forks = _forks[0]  # a forked child has no worker thread: it starts its own
 
 
 def _work(control: _Control) -> None:
@@ -105,6 +116,10 @@ def _shutdown(control: _Control) -> None:
     control.args = None  # the arrays
 
 
+def _unbound(*args: Any) -> int:
+    raise AssertionError("bound on the first call")
+
+
 class ChainThreads:
     """A ``ResidualChainStep`` run by the calling thread and one worker thread (started on
     the first call). ``runner(step, x, histories)`` as ``step(x, histories)``."""
@@ -113,7 +128,8 @@ class ChainThreads:
         self._control = _Control()
         self._finalizer = weakref.finalize(self, _shutdown, self._control)
         self._bound: tuple[Any, ...] = (None, None, 0, 0)  # step, arena, batch, samples
-        self._arrays: tuple[Any, ...] = ()
+        self._arrays: tuple[Any, ...] = ()  # lead's arrays: ctl, weights, ..., scratch
+        self._lead: Callable[..., int] = _unbound
         self._bindings = 0
 
     def __repr__(self) -> str:
@@ -147,11 +163,12 @@ class ChainThreads:
         arena = histories.arena
         weights, offsets = step.parts(PARTS)
         scratch = np.empty(chain_parts.scratch_size(step.convs, batch, m), step.dtype)
-        self._arrays = (weights, offsets, step.convs, step.blocks, arena.buffer, arena.table,
-                        scratch)
+        self._arrays = (self._control.ctl, weights, offsets, step.convs, step.blocks,
+                        arena.buffer, arena.table, scratch)
+        self._lead = chain_parts.lead
         self._bindings += 1
         control = self._control
-        control.args = (self._bindings, *self._arrays)
+        control.args = (self._bindings, *self._arrays[1:])
         control.ctl[chain_parts.BINDING] = self._bindings
         self._bound = (step, arena, batch, m)
         if control.thread is None:
@@ -163,37 +180,40 @@ class ChainThreads:
                  histories: dict[str, History]) -> np.ndarray | None:
         """``step(x, histories)`` on two threads: the chunk ``x`` (``(B, C_in, m)``)
         through every block; None (and nothing touched) while a history is not full."""
-        from ._jit import chain_parts
-
         control = self._control
-        if control.pid != os.getpid() and not control.closed:  # forked: a worker of our own
-            self._control = control = _Control()
-            self._finalizer = weakref.finalize(self, _shutdown, control)
-            self._bound = (None, None, 0, 0)
-        if control.closed:
-            raise ValueError("this stream's worker thread was stopped (close()): make a new "
-                             "stream")
+        if control.error is not None or control.closed or control.forks != _forks[0]:
+            self._check()
+            control = self._control
         if not isinstance(histories, ChainHistories):
             raise TypeError(f"expected the chain's ChainHistories, got {type(histories)}")
-        if control.error is not None:
-            self._fail()
         batch, _, m = x.shape
         bound = self._bound
         if bound[0] is not step or bound[1] is not histories.arena or batch > bound[2] \
                 or m > bound[3]:
             self._bind(step, histories, max(batch, bound[2] if bound[0] is step else 0),
                        max(m, 16))
-        ctl = control.ctl
         y = np.empty((batch, step.out_channels, m), x.dtype)
-        code = chain_parts.lead(x, y, False, ctl, *self._arrays)
+        code = self._lead(x, y, False, *self._arrays)
         if code == 2:  # the worker sleeps: wake it
             control.wake.set()
-            code = chain_parts.lead(x, y, True, ctl, *self._arrays)
+            code = self._lead(x, y, True, *self._arrays)
         if code == 1:
             return y
         if code == 0:
             return None
         self._fail()
+
+    def _check(self) -> None:
+        """Raise if closed or failed; in a forked child, a worker of our own."""
+        control = self._control
+        if control.closed:
+            raise ValueError("this stream's worker thread was stopped (close()): make a new "
+                             "stream")
+        if control.error is not None:
+            self._fail()
+        self._control = control = _Control()  # forked: the parent's worker is not here
+        self._finalizer = weakref.finalize(self, _shutdown, control)
+        self._bound = (None, None, 0, 0)
 
     def _fail(self) -> NoReturn:
         """Stop the worker and raise: a wait gave up, or the worker failed."""
