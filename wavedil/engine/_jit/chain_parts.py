@@ -62,8 +62,10 @@ PARTS = 2  # the caller and one worker
 
 
 def control() -> np.ndarray:
-    """A fresh ``ctl``."""
-    return np.zeros(FINISHED + 8, np.int64)
+    """A fresh ``ctl``, aligned to a 64-byte cache line."""
+    memory = np.zeros(FINISHED + 16, np.int64)
+    first = (-memory.ctypes.data % 64) // 8
+    return memory[first : first + FINISHED + 8]
 
 
 def scratch_size(convs: np.ndarray, batch: int, m: int) -> int:
@@ -278,7 +280,7 @@ def lead(x, y, resume, ctl, weights, offsets, convs, blocks, buf, table, scratch
         k = base + 1 + i
         phase(i, 0, PARTS, batch, m, weights, offsets, convs, blocks, buf, table, scratch)
         store(ctl, ARRIVED, k)
-        if claim(ctl, TAKEN, k - 1, k):  # the worker has not started it: do it here
+        if load(ctl, TAKEN) < k and claim(ctl, TAKEN, k - 1, k):  # not started: do it here
             phase(i, 1, PARTS, batch, m, weights, offsets, convs, blocks, buf, table, scratch)
             store(ctl, FINISHED, k)
         elif not wait_for(ctl, FINISHED, k, ctl[TIMEOUT]):
