@@ -124,22 +124,3 @@ def yield_cpu(typingctx):
         builder.call(fn, [])
         return context.get_dummy_value()
     return types.void(), codegen
-
-
-@intrinsic
-def prefetch(typingctx, array, index):
-    """Hint the CPU to bring ``array[index]``'s cache line in for reading
-    (``llvm.prefetch``); any 1-D array."""
-    if not (isinstance(array, types.Array) and array.ndim == 1
-            and isinstance(index, types.Integer)):
-        raise TypeError("prefetch takes a 1-D array and an integer index")
-
-    def codegen(context, builder, sig, args):
-        pointer = builder.bitcast(_pointer(context, builder, sig, args), ir.IntType(8).as_pointer())
-        i32 = ir.IntType(32)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [pointer.type, i32, i32, i32]),
-            "llvm.prefetch.p0i8")
-        builder.call(fn, [pointer, i32(0), i32(3), i32(1)])
-        return context.get_dummy_value()
-    return types.void(array, index), codegen

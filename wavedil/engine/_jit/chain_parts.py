@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .atomics import claim, exchange, load, load_seq, pause, prefetch, store, ticks, yield_cpu
+from .atomics import claim, exchange, load, load_seq, pause, store, ticks, yield_cpu
 from .chain import (
     C_IN,
     C_OUT,
@@ -167,23 +167,6 @@ def output_at(convs, blocks, batch, m):
 
 
 @njit(cache=True, nogil=True)
-def warm(part, convs, blocks, buf, table, batch):
-    """Prefetch the history rows the next sample's taps read, but for the newest (rows a
-    dilation or more back, long out of cache): of the convs of every other block from
-    ``part``, so the two threads share the work."""
-    for i in range(part, blocks.shape[0], PARTS):
-        for j in (blocks[i, CONV1], blocks[i, CONV2]):
-            c_in, d, taps = convs[j, C_IN], convs[j, DILATION], convs[j, TAPS]
-            first = table[j, END] - (taps - 1) * d
-            for b in range(batch):
-                base = table[j, OFFSET] + b * table[j, CAPACITY] * c_in
-                for k in range(taps - 1):
-                    row = base + (first + k * d) * c_in
-                    for c in range(0, c_in, 64 // buf.itemsize):  # a cache line each
-                        prefetch(buf, row + c)
-
-
-@njit(cache=True, nogil=True)
 def phases(blocks):
     """Phases of a chunk: each block's conv1 and conv2, then the head if there is one."""
     return 2 * blocks.shape[0] + (1 if blocks[blocks.shape[0] - 1, HEAD] >= 0 else 0)
@@ -303,7 +286,6 @@ def lead(x, y, resume, ctl, weights, offsets, convs, blocks, buf, table, scratch
         elif not wait_for(ctl, FINISHED, k, ctl[TIMEOUT]):
             return -1
     finish(y, convs, blocks, scratch)
-    warm(0, convs, blocks, buf, table, batch)
     return 1
 
 
@@ -324,7 +306,6 @@ def work(ctl, weights, offsets, convs, blocks, buf, table, scratch):
         if claim(ctl, TAKEN, k - 1, k):
             phase(i, 1, PARTS, batch, m, weights, offsets, convs, blocks, buf, table, scratch)
             store(ctl, FINISHED, k)
-    warm(1, convs, blocks, buf, table, batch)
     return load(ctl, FAILED) == 0
 
 
