@@ -76,21 +76,23 @@ class ResidualChainStep:
 
     def parts(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The weights split for ``n`` threads (``wavedil.engine._jit.chain_parts``):
-        part ``p``'s columns ``[C p // n, C (p + 1) // n)`` of each conv, packed, and
-        ``offsets[p, j]``, where conv ``j``'s start."""
+        part ``p``'s columns ``[C p // n, C (p + 1) // n)`` of each conv, packed, from
+        ``offsets[p, j]`` for conv ``j``; row ``n`` of ``offsets`` is the whole of each conv
+        (``self.weights``, appended)."""
         if n not in self._parts:
             parts: list[np.ndarray] = []
-            offsets = np.zeros((n, len(self.convs)), np.int64)
+            offsets = np.zeros((n + 1, len(self.convs)), np.int64)
             at = 0
             for p in range(n):
                 for j, (c_in, c_out, taps, _, w0) in enumerate(self.convs.tolist()):
                     first, stop = c_out * p // n, c_out * (p + 1) // n
-                    full = self.weights[w0 : w0 + (taps * c_in + 1) * c_out]
-                    part = np.ascontiguousarray(full.reshape(taps * c_in + 1, c_out)[:, first:stop])
+                    whole = self.weights[w0 : w0 + (taps * c_in + 1) * c_out]
+                    part = whole.reshape(taps * c_in + 1, c_out)[:, first:stop]
                     offsets[p, j] = at
-                    parts.append(part.ravel())
+                    parts.append(np.ascontiguousarray(part).ravel())
                     at += part.size
-            self._parts[n] = (np.concatenate(parts), offsets)
+            offsets[n] = self.convs[:, 4] + at
+            self._parts[n] = (np.concatenate([*parts, self.weights]), offsets)
         return self._parts[n]
 
     def __call__(self, x: np.ndarray, histories: Mapping[str, History]) -> np.ndarray | None:

@@ -12,9 +12,9 @@ machine) leaves the caller a claim per phase, not a wait for a core.
 
 Part ``p``'s weights are its columns of each conv, packed (rows ``k C_in + c`` of its
 ``C_p`` values, then its bias) from ``offsets[p, j]`` in ``weights``: a part streams only
-its share of the weights. The caller first reserves every history and writes the chunk
-into the first (``prepare``), and copies the output out of ``scratch`` at the end
-(``finish``).
+its share of the weights (``offsets[2]``: each conv whole, for a chunk on one thread). The
+caller first reserves every history and writes the chunk into the first (``prepare``), and
+copies the output out of ``scratch`` at the end (``finish``).
 
 ``ctl`` (int64, one cache line per field a thread spins on) holds the chunk's parameters,
 the phases (numbered across chunks) the caller has done (``ARRIVED``), the last phase
@@ -264,7 +264,9 @@ def lead(x, y, resume, ctl, weights, offsets, convs, blocks, buf, table, scratch
     Phase ``k`` (numbered across chunks): the caller computes part 0, then claims part 1
     (``TAKEN`` from ``k - 1`` to ``k``) unless the worker did, and computes it too, or waits
     until the worker has (``FINISHED``): a worker that is not running costs a claim per
-    phase, not a wait for a core."""
+    phase, not a wait for a core. A worker that has not finished the last chunk (it is not
+    running) is left none of this one: the caller claims every phase at once and computes
+    each conv whole."""
     if not resume:
         if not prepare(x, convs, blocks, buf, table):
             return 0
@@ -276,6 +278,17 @@ def lead(x, y, resume, ctl, weights, offsets, convs, blocks, buf, table, scratch
         if load_seq(ctl, STATE) == ASLEEP:
             return 2
     batch, m, base = x.shape[0], x.shape[2], ctl[BASE]
+    last = base + phases(blocks)
+    if load(ctl, DONE) < ctl[GENERATION] - 1 and claim(ctl, TAKEN, base, last):
+        # the worker has not finished the last chunk (it waits for a core): the whole
+        # chunk here, every conv whole (row PARTS of offsets)
+        for i in range(phases(blocks)):
+            phase(i, 0, 1, batch, m, weights, offsets[PARTS:], convs, blocks, buf, table,
+                  scratch)
+        store(ctl, ARRIVED, last)
+        store(ctl, FINISHED, last)
+        finish(y, convs, blocks, scratch)
+        return 1
     for i in range(phases(blocks)):
         k = base + 1 + i
         phase(i, 0, PARTS, batch, m, weights, offsets, convs, blocks, buf, table, scratch)
