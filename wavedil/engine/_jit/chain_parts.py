@@ -109,8 +109,11 @@ def wait_for(ctl, field, value, limit):
 def product_part(src, a, row_step, tap_step, taps, c_in, weights, w0, n, dst, d0, d_step,
                  m, tmp):
     """``chain.product`` for ``n`` outputs whose weights (rows of ``n``, then the bias)
-    start at ``w0``: row ``t`` goes to ``dst[d0 + t d_step :][:n]``. Four rows at a time
-    through ``tmp`` (``4 n`` elements), as ``product`` groups them."""
+    start at ``w0``: row ``t`` goes to ``dst[d0 + t d_step :][:n]``. Four rows at a time,
+    as ``product`` groups them, summed in ``tmp`` (``4 n`` elements, this thread's own) and
+    then copied: ``dst``'s rows share cache lines with the other thread's outputs, and a
+    sum that went there once per group of input channels would bounce them between the
+    cores."""
     bias = weights[w0 + taps * c_in * n : w0 + (taps * c_in + 1) * n]
     t = 0
     while t + 4 <= m:
@@ -125,10 +128,13 @@ def product_part(src, a, row_step, tap_step, taps, c_in, weights, w0, n, dst, d0
                 d[o] = ys[i * n + o]
         t += 4
     while t < m:
-        y = dst[d0 + t * d_step : d0 + t * d_step + n]
+        y = tmp[:n]
         for o in range(n):
             y[o] = bias[o]
         _row(src, a + t * row_step, tap_step, taps, c_in, weights, w0, n, y)
+        d = dst[d0 + t * d_step : d0 + t * d_step + n]
+        for o in range(n):
+            d[o] = y[o]
         t += 1
 
 
