@@ -342,10 +342,11 @@ def two_thread_section(sizes, folder) -> str:
         "### The compiled step on two threads", "", table, "",
         "The TCN above streamed by its compiled short-chunk step on the calling thread "
         "(`net.stream()`) and split over it and a worker thread (`net.stream(threads=2)`: "
-        "half of every conv's output channels each, a barrier after each conv), the same "
+        "half of every conv's output channels each, one conv after the other), the same "
         "output bit for bit (checked). Each timed run starts a fresh stream, closed after "
-        "it (the worker thread ends). The two threads need both cores: on a busy machine a "
-        "barrier waits for a descheduled thread. Target: RTF < 1 at chunk 1 on two "
+        "it (the worker thread ends). The two threads need both cores: on a busy machine "
+        "the calling thread does the halves the worker had no core for, and two threads "
+        "are slower than one. Target: RTF < 1 at chunk 1 on two "
         f"threads: {summary}.", ""])
 
 
