@@ -89,6 +89,12 @@ def sized(rate: int, long_seconds: float, files: int, file_seconds: float, segme
                          f"{ours['cpu'] / alone['cpu']:.2f}",
                          f"{(WORKERS * ours['wall'] - ours['busy']) / len(inputs) * 1e3:.0f}"
                          if len(inputs) > 1 else "-", f"{error:.2g}"])
+            pair = ours["pair"]
+            if pair["ratios"]:
+                rows.append([f"{name}, {WORKERS} plain processes (no Dask)", f"{seconds:.0f} s",
+                             "-", "-", f"{pair['wall']:.1f}", f"{pair['cpu']:.1f}",
+                             f"{np.median(pair['ratios']):.2f}x",
+                             f"{pair['cpu'] / alone['cpu']:.2f}", "-", "-"])
             if not smoke:
                 memory_rows.append([name, f"{alone['memory']:.0f}",
                                     f"{segment} ({segment / rate:.0f} s)",
@@ -123,7 +129,11 @@ def sized(rate: int, long_seconds: float, files: int, file_seconds: float, segme
         f"column, in proportion to the wall time. The long file runs the statistics passes "
         f"(about two more transforms of each segment) before the segments: more arithmetic "
         f"than in memory, where the median partitions every level instead, so that every "
-        f"worker's memory stays bounded by its segments.",
+        f"worker's memory stays bounded by its segments. The row of {WORKERS} plain "
+        f"processes (no Dask, each given every other file, started together, in the same "
+        f"rounds) is this machine's own ceiling for {WORKERS} processes: where its CPU ratio "
+        f"exceeds 1, the cores slow each other down (shared memory bandwidth and caches), "
+        f"not Dask.",
     ]
     if memory_rows:
         lines += ["", "Memory: the resident memory above the level after loading wavedil "
@@ -151,6 +161,7 @@ def interleaved(paths: list[str], out: str, segment: int, smoke: bool,
     """In memory then on Dask, round after round, each round on its share of ``paths``
     (all of them for one file, then averaged): the two sides' totals."""
     alone: dict = {"wall": 0.0, "cpu": 0.0, "memory": 0.0}
+    pair: dict = {"wall": 0.0, "cpu": 0.0, "ratios": []}  # 2 plain processes: the ceiling
     ours: dict = {"wall": 0.0, "cpu": 0.0, "busy": 0.0, "memory": [0.0] * WORKERS,
                   "ratios": []}
     repeat = len(paths) == 1
@@ -159,6 +170,11 @@ def interleaved(paths: list[str], out: str, segment: int, smoke: bool,
         a = in_memory(share, out + "-memory")
         b = on_dask(share, out + "-dask", segment, smoke, overwrite=repeat)
         ours["ratios"].append(a["wall"] / b["wall"])
+        if not repeat:
+            c = in_memory(share, out + "-pair", WORKERS)
+            pair["ratios"].append(a["wall"] / c["wall"])
+            pair["wall"] += c["wall"]
+            pair["cpu"] += c["cpu"]
         scale = 1 / rounds if repeat else 1.0
         for side, run in ((alone, a), (ours, b)):
             side["wall"] += run["wall"] * scale
@@ -166,16 +182,26 @@ def interleaved(paths: list[str], out: str, segment: int, smoke: bool,
         alone["memory"] = max(alone["memory"], a["memory"])
         ours["busy"] += sum(r.elapsed for r in b["table"] if r.status == "done") * scale
         ours["memory"] = [max(m, n) for m, n in zip(ours["memory"], b["memory"])]
+    ours["pair"] = pair
     return alone, ours
 
 
-def in_memory(paths: list[str], out: str) -> dict:
-    """Wall and CPU seconds, and the memory, of one process denoising ``paths`` in turn."""
+def in_memory(paths: list[str], out: str, processes: int = 1) -> dict:
+    """Wall and CPU seconds, and the memory, of ``processes`` plain processes (no Dask)
+    started together, each denoising its share of ``paths`` in turn (the wall time of the
+    slowest, the CPU of all, the memory of the largest)."""
     os.makedirs(out, exist_ok=True)
-    done = subprocess.run([sys.executable, "-c", CODE, json.dumps(paths), out],
-                          capture_output=True, text=True, check=True)
-    wall, cpu, memory = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"wall": wall, "cpu": cpu, "memory": memory}
+    runs = [subprocess.Popen([sys.executable, "-c", CODE, json.dumps(paths[k::processes]),
+                              out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for k in range(processes)]
+    results = []
+    for run in runs:
+        stdout, stderr = run.communicate()
+        if run.returncode:
+            raise RuntimeError(f"the in-memory process failed: {stderr[-2000:]}")
+        results.append(json.loads(stdout.strip().splitlines()[-1]))
+    return {"wall": max(r[0] for r in results), "cpu": sum(r[1] for r in results),
+            "memory": max(r[2] for r in results)}
 
 
 def on_dask(paths: list[str], out: str, segment: int, smoke: bool,

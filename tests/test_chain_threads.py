@@ -1,7 +1,9 @@
 """The compiled chain step on two threads (``TCN.stream(threads=2)``,
-wavedil.engine.chain_threads): the same output bit for bit as the one-thread stream (the
-same summation per output, split by output channels), the offline output within the
-contract's tolerance, and a worker thread that sleeps, wakes, stops and fails cleanly.
+wavedil.engine.chain_threads): at one sample per chunk the same output bit for bit as the
+one-thread stream (the same summation per output, split by output channels), at any
+chunking the one-thread and the offline output within the contract's tolerance (from two
+samples on the products are BLAS calls, summed in BLAS's order), the same states, and a
+worker thread that sleeps, wakes, stops and fails cleanly.
 
 Oracles: the one-thread stream (``wavedil.engine._jit.chain``, itself checked against the
 documented summation order in tests/test_jit_chain.py) and the offline call.
@@ -23,6 +25,7 @@ from wavedil.engine._jit import chain_parts
 from wavedil.models.tcn import STEP_SAMPLES, TCN
 
 WORKER = "wavedil-chain-worker"
+LONG = STEP_SAMPLES + 6  # a first chunk the fused chain takes (the same on any thread count)
 
 
 def workers() -> list[threading.Thread]:
@@ -65,29 +68,45 @@ def tcns(draw):
 @settings(max_examples=25, deadline=None)
 @given(tcns(), st.integers(1, 3), st.sampled_from([np.float32, np.float64]), chunk_sizes(),
        st.integers(0, 2**16))
-def test_two_threads_equal_one_thread_bit_for_bit(tcn, batch, dtype, sizes, seed):
+def test_two_threads_equal_one_thread(tcn, batch, dtype, sizes, seed):
     """Any TCN, batch, dtype and chunking (short chunks on the compiled step, longer ones on
-    the BLAS path between them): the two-thread stream's output is the one-thread stream's,
-    bit for bit, and the offline output within tolerance."""
+    the fused chain between them): the two-thread stream's output is the one-thread
+    stream's and the offline output within tolerance."""
     x = np.random.default_rng(seed).standard_normal(
         (batch, tcn.in_channels, sum(sizes) + 7)).astype(dtype)
     one = feed(tcn.stream(), x, sizes)
     with tcn.stream(threads=2) as stream:
         two = feed(stream, x, sizes)
-    assert np.array_equal(one, two)
-    np.testing.assert_allclose(two, tcn(x), rtol=0, atol=TOL[np.dtype(dtype)] * 10)
+    tol = TOL[np.dtype(dtype)] * 10
+    np.testing.assert_allclose(two, one, rtol=0, atol=tol)
+    np.testing.assert_allclose(two, tcn(x), rtol=0, atol=tol)
 
 
-def test_wide_chain_at_chunk_one_and_four():
-    """64 channels split 32 / 32, 7 channels 3 / 4, with and without a projection and a head:
-    chunks of 1 and 4 samples (one and four rows per weight read) agree bit for bit."""
+def test_chunks_of_one_sample_bit_for_bit():
+    """After a long first chunk, chunks of one sample: one and two threads bit for bit."""
+    tcn = TCN(3, [7, 5], kernel_size=3, dilations=[2, 1], out_channels=2, seed=4)
+    x = np.random.default_rng(8).standard_normal((2, 3, LONG + 50))
+    sizes = [LONG] + [1] * 49
+    with tcn.stream(threads=2) as stream:
+        assert np.array_equal(feed(tcn.stream(), x, sizes), feed(stream, x, sizes))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_wide_chain_at_every_short_chunk(dtype):
+    """64 channels split 32 / 32 and 7 channels 3 / 4, with and without a projection and a
+    head, at chunks of 1, 2, 8, 32 and 64 samples: one and two threads agree within the
+    contract's tolerance (bit for bit at one sample), and with the offline output."""
     rng = np.random.default_rng(5)
     for tcn in (TCN(64, [64, 64], kernel_size=3, dilations=[1, 8], seed=3),
                 TCN(3, [7, 5], kernel_size=3, dilations=[2, 1], out_channels=2, seed=4)):
-        x = rng.standard_normal((2, tcn.in_channels, 120)).astype(np.float32)
-        sizes = [40] + [1] * 30 + [4] * 10
+        x = rng.standard_normal((2, tcn.in_channels, 400)).astype(dtype)
+        sizes = [LONG] + [1] * 20 + [2] * 10 + [8] * 5 + [32] * 3 + [64] * 2
         with tcn.stream(threads=2) as stream:
-            assert np.array_equal(feed(tcn.stream(), x, sizes), feed(stream, x, sizes))
+            one, two = feed(tcn.stream(), x, sizes), feed(stream, x, sizes)
+        tol = TOL[np.dtype(dtype)] * 10
+        np.testing.assert_allclose(two, one, rtol=0, atol=tol)
+        np.testing.assert_allclose(two, tcn(x), rtol=0, atol=tol)
+        assert np.array_equal(one[..., : LONG + 20], two[..., : LONG + 20])
 
 
 def test_lookahead_tcn_takes_threads_and_stays_exact():
@@ -112,15 +131,15 @@ def test_idle_worker_sleeps_and_wakes():
     """After an idle spell longer than its spin, the worker sleeps on its event; the next
     chunk wakes it and the output is unchanged."""
     tcn = small_tcn()
-    x = np.random.default_rng(2).standard_normal((2, 80)).astype(np.float32)
+    x = np.random.default_rng(2).standard_normal((2, LONG + 60)).astype(np.float32)
     with tcn.stream(threads=2) as stream:
-        first = feed(stream, x[:, :40], [20] + [1] * 19)
+        first = feed(stream, x[:, : LONG + 20], [LONG] + [1] * 19)
         ctl = stream._runner._control.ctl
         assert wait_until(lambda: ctl[chain_parts.STATE] == chain_parts.ASLEEP)
         time.sleep(2 * chain_threads.SPIN_SECONDS)
-        second = feed(stream, x[:, 40:], [1] * 39)
+        second = feed(stream, x[:, LONG + 20 :], [1] * 39)
     assert np.array_equal(np.concatenate([first, second], -1),
-                          feed(tcn.stream(), x, [20] + [1] * 19 + [1] * 40))
+                          feed(tcn.stream(), x, [LONG] + [1] * 58))
 
 
 def test_close_stops_the_worker_and_refuses_chunks():
@@ -154,11 +173,58 @@ def test_state_moves_between_thread_counts(source, target):
     """A state saved from a two-thread stream restores into a one-thread stream and the
     other way round: the continuations agree bit for bit."""
     tcn = small_tcn()
-    x = np.random.default_rng(3).standard_normal((2, 70))
+    x = np.random.default_rng(3).standard_normal((2, LONG + 45))
     with tcn.stream(threads=source) as a, tcn.stream(threads=target) as b:
-        feed(a, x[:, :40], [25] + [1] * 14)
+        feed(a, x[:, : LONG + 15], [LONG] + [1] * 14)
         b.load_state_dict(a.state_dict())
-        assert np.array_equal(feed(a, x[:, 40:], [1] * 29), feed(b, x[:, 40:], [1] * 29))
+        rest = x[:, LONG + 15 :]
+        assert np.array_equal(feed(a, rest, [1] * 29), feed(b, rest, [1] * 29))
+
+
+@settings(max_examples=15, deadline=None)
+@given(chunk_sizes(short_only=True), st.lists(st.sampled_from([1, 2]), min_size=1,
+                                              max_size=6), st.integers(0, 2**16))
+def test_a_stream_switches_thread_count_at_any_chunk(sizes, switches, seed):
+    """The same states: a stream whose state moves to a stream of the other thread count
+    after every few chunks (any chunking on the compiled step) equals one stream on one
+    thread within tolerance, and its saved states hold the same keys and shapes."""
+    tcn = TCN(4, [64, 64], kernel_size=3, dilations=[1, 4], seed=7)
+    x = np.random.default_rng(seed).standard_normal((1, 4, 20 + sum(sizes))).astype(np.float32)
+    whole = feed(tcn.stream(), x, [20] + sizes)
+    out, at, stream = [], 0, tcn.stream(threads=switches[0])
+    pieces = [20] + sizes
+    for k, n in enumerate(pieces):
+        out.append(stream.process(x[..., at : at + n]))
+        at += n
+        threads = switches[(k + 1) % len(switches)]
+        if threads != stream.threads:
+            state = stream.state_dict()
+            stream.close()
+            stream = tcn.stream(threads=threads)
+            stream.load_state_dict(state)
+            assert {k: v.shape for k, v in stream.state_dict().items()} == \
+                {k: v.shape for k, v in state.items()}
+    out.append(stream.process(x[..., at:]))
+    stream.close()
+    np.testing.assert_allclose(np.concatenate(out, -1), whole, rtol=0,
+                               atol=TOL[np.dtype(np.float32)] * 10)
+
+
+def test_a_copied_stream_continues_on_its_own_worker():
+    """A deep copy of a two-thread stream mid-stream (chunks of 8 and 32) continues as the
+    original does, on its own worker thread."""
+    import copy
+
+    tcn = TCN(4, [64, 64], kernel_size=3, dilations=[1, 4], seed=9)
+    x = np.random.default_rng(9).standard_normal((1, 4, 200)).astype(np.float32)
+    with tcn.stream(threads=2) as stream:
+        feed(stream, x[..., :60], [20, 8, 32])
+        twin = copy.deepcopy(stream)
+        assert twin._runner is not stream._runner
+        tail = feed(stream, x[..., 60:], [8, 32, 32, 8])
+        with twin:
+            assert np.array_equal(feed(twin, x[..., 60:], [8, 32, 32, 8]), tail)
+            assert twin._runner.alive
 
 
 @pytest.mark.parametrize("threads, error", [(0, ValueError), (3, ValueError),
@@ -188,15 +254,21 @@ def test_a_failing_worker_raises_in_the_caller(monkeypatch):
 
 def test_a_missing_worker_leaves_the_caller_every_part(monkeypatch):
     """A worker that never comes (a busy machine) costs no wait: the caller claims and
-    computes both parts of every phase, the same output."""
-    monkeypatch.setattr(chain_threads, "_work", lambda control: None)
+    computes both parts of every phase, the output of a stream whose worker came."""
     tcn = small_tcn()
-    x = np.random.default_rng(6).standard_normal((2, 60))
+    x = np.random.default_rng(6).standard_normal((2, LONG + 150))
+    sizes = [LONG] + [1] * 30 + [8] * 5 + [32] * 2
+    with tcn.stream(threads=2) as stream:
+        shared = feed(stream, x, sizes)
+    monkeypatch.setattr(chain_threads, "_work", lambda control: None)
     start = time.monotonic()
     with tcn.stream(threads=2) as stream:
-        two = feed(stream, x, [20] + [1] * 30)
+        two = feed(stream, x, sizes)
     assert time.monotonic() - start < 2
-    assert np.array_equal(two, feed(tcn.stream(), x, [20] + [1] * 30))
+    one = feed(tcn.stream(), x, sizes)
+    assert np.array_equal(two, shared)  # whoever computes a part: the same sums
+    assert np.array_equal(two[:, : LONG + 30], one[:, : LONG + 30])
+    np.testing.assert_allclose(two, one, rtol=0, atol=TOL[np.dtype(np.float64)] * 10)
 
 
 def test_the_caller_gives_up_on_a_claimed_part():
@@ -211,13 +283,13 @@ def test_the_caller_gives_up_on_a_claimed_part():
     ctl[chain_parts.TIMEOUT] = int(0.05 * chain_threads.ticks_per_second())
     ctl[chain_parts.TAKEN] = 1  # the worker claimed phase 1, finished nothing
     scratch = np.empty(chain_parts.scratch_size(step.convs, 1, 16), step.dtype)
-    assert chain_parts.prepare(np.zeros((1, 2, 1)), step.convs, step.blocks, arena.buffer,
-                               arena.table)
+    assert chain_parts.prepare(np.zeros((1, 2, 1)), False, step.convs, step.blocks,
+                               arena.buffer, arena.table)
     ctl[chain_parts.BATCH], ctl[chain_parts.SAMPLES] = 1, 1
     y = np.empty((1, 1, 1))
     start = time.monotonic()
-    assert chain_parts.lead(np.zeros((1, 2, 1)), y, True, ctl, weights, offsets, step.convs,
-                            step.blocks, arena.buffer, arena.table, scratch) == -1
+    assert chain_parts.lead(np.zeros((1, 2, 1)), y, True, False, ctl, weights, offsets,
+                            step.convs, step.blocks, arena.buffer, arena.table, scratch) == -1
     assert time.monotonic() - start < 3
 
 

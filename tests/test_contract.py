@@ -12,8 +12,11 @@ from contract import (
     check_states_in_fresh_process,
     check_streaming_contract,
     check_unused_flush,
+    feed,
+    finish,
+    split,
 )
-from helpers import chunk_sizes
+from helpers import assert_close, chunk_sizes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from registry import ENTRIES, build, layouts, make_input
@@ -189,3 +192,23 @@ def test_registry_covers_every_streamable_class():
     assert not missing, f"streamable classes with no entry in tests/registry.py: {missing}"
     stale = [c.__qualname__ for c in EXCLUDED if c not in found]
     assert not stale, f"EXCLUDED lists classes that are no longer streamable: {stale}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_deep_copy_mid_stream_continues_as_the_original(name):
+    """``copy.deepcopy`` of a stream that has run: the copy and the original, fed the same
+    rest, give the same output, and both equal the offline call."""
+    import copy
+
+    entry = ENTRIES[name]
+    layout = layouts(entry)[0]
+    x = make_input(entry, layout, 60, entry.dtypes[0], 3)
+    op = build(name)
+    stream = op.stream(batch=_stream_batch(layout))
+    head = feed(stream, split(x[..., :25], [7]))
+    twin = copy.deepcopy(stream)
+    rest = [x[..., 25:40], x[..., 40:]]
+    ours = finish(stream, head + feed(stream, rest, 25), 60)
+    theirs = finish(twin, head + feed(twin, rest, 25), 60)
+    np.testing.assert_array_equal(ours, theirs)
+    assert_close(ours, op(x), entry.dtypes[0])

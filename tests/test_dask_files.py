@@ -248,3 +248,50 @@ def test_the_example_runs_and_finds_the_chunked_results_equal(capsys):
     assert max(errors.values()) <= 1e-5
     out = capsys.readouterr().out
     assert out.count("EQUAL (float32)") == 2 and "4 files: 4 done" in out
+
+
+
+def mapped_for_a_block(megabytes: int = 16) -> int:
+    """Bytes glibc's malloc holds in mmapped regions while a ``megabytes`` numpy array
+    lives, above what it held before (``mallinfo2().hblkhd``): about the array's size when
+    the block is mapped afresh, 0 when it comes from the heap."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+            "uordblks", "fordblks", "keepcost")]
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    before = libc.mallinfo2().hblkhd
+    block = np.ones(megabytes << 17)
+    during = libc.mallinfo2().hblkhd
+    del block
+    return during - before
+
+
+@pytest.mark.slow
+def test_tuned_workers_and_their_replacements_take_large_blocks_from_the_heap():
+    from distributed import Client, LocalCluster
+
+    from wavedil.dask import tune_workers
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        (environ,) = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()
+        (untuned,) = client.run(mapped_for_a_block).values()
+        (settings,) = tune_workers(client).values()
+        client.run(mapped_for_a_block)  # the heap grows to hold it once
+        (tuned,) = client.run(mapped_for_a_block).values()
+        (blas,) = client.run(lambda: __import__("threadpoolctl").threadpool_info()).values()
+        before = set(client.run(os.getpid).values())
+        client.restart()  # a new worker process: the plugin tunes it as it joins
+        assert not before & set(client.run(os.getpid).values())
+        client.run(mapped_for_a_block)
+        (replaced,) = client.run(mapped_for_a_block).values()
+    assert environ is not None  # Dask's nanny sets it: the case the tuning undoes
+    assert settings == {"blas": True, "malloc": True}
+    assert untuned >= 16 << 20
+    assert tuned == 0 and replaced == 0
+    assert {pool["num_threads"] for pool in blas if pool["user_api"] == "blas"} == {1}

@@ -24,6 +24,18 @@ def test_readme_code_block_runs(index, tmp_path, monkeypatch):
     exec(compile(BLOCKS[index], f"README block {index}", "exec"), {"__name__": "__readme__"})
 
 
+GUIDES = {page.name: re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+          for page in [ROOT / "docs" / "guides" / "dask.md"]}  # the guides whose blocks run
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("page", "index"), [(p, i) for p, b in GUIDES.items()
+                                             for i in range(len(b))])
+def test_guide_code_block_runs(page, index, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    exec(compile(GUIDES[page][index], f"{page} block {index}", "exec"), {"__name__": "__guide__"})
+
+
 def test_seed_example_prints_the_worked_example(capsys):
     runpy.run_path(str(ROOT / "examples" / "seed_example.py"), run_name="__main__")
     out = capsys.readouterr().out

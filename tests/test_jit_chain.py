@@ -13,7 +13,7 @@ from helpers import TOL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wavedil.engine._jit.chain import product
+from wavedil.engine._jit.chain import SQUARE_WIDTHS, blas_product, product
 from wavedil.engine.blocks import ResidualChainStep
 from wavedil.engine.conv import DilatedConv1d
 from wavedil.engine.fused import FusedChain, FusedConv
@@ -31,6 +31,19 @@ def test_product_sums_bias_then_rows_in_order(m, c_in, c_out, taps, dilation, of
     """Each output starts from its bias, then per tap the channels in groups of four,
     ``y + ((x_0 w_0 + x_1 w_1) + (x_2 w_2 + x_3 w_3))``, the rest one by one, one rounding
     per operation: bit for bit the numpy loop that does just that."""
+    check_product_order(m, c_in, c_out, taps, dilation, offset, dtype, seed)
+
+
+@settings(max_examples=16, deadline=None)
+@given(st.sampled_from(SQUARE_WIDTHS), st.integers(1, 5), st.integers(1, 3), st.integers(0, 3),
+       DTYPES, st.integers(0, 2**16))
+def test_square_widths_compiled_as_constants_sum_in_the_same_order(width, m, taps, dilation,
+                                                                   dtype, seed):
+    """The copies of the one-row product compiled for a constant width: the same bits."""
+    check_product_order(m, width, width, taps, dilation, 3, dtype, seed)
+
+
+def check_product_order(m, c_in, c_out, taps, dilation, offset, dtype, seed):
     rng = np.random.default_rng(seed)
     span = (taps - 1) * dilation
     src = rng.standard_normal(offset + (m + span) * c_in + 5).astype(dtype)
@@ -156,16 +169,39 @@ def feed(stream, x, sizes):
 @settings(max_examples=20, deadline=None)
 @given(st.lists(st.integers(1, STEP_SAMPLES), min_size=1, max_size=6), DTYPES,
        st.integers(0, 2**16))
-def test_short_chunks_agree_bit_for_bit_whatever_the_chunking(sizes, dtype, seed):
-    """Chunks that all take the compiled step sum in one order: chunk 1 and any other
-    chunking of short chunks give the same bits (and the offline result within the
-    tolerance)."""
+def test_short_chunks_agree_with_the_offline_call_whatever_the_chunking(sizes, dtype, seed):
+    """Chunks that all take the compiled step (loops for one sample, BLAS products from
+    two): any chunking equals chunk 1 and the offline result within the tolerance."""
     x = np.random.default_rng(seed).standard_normal((2, 3, 150)).astype(dtype)
     ones = feed(MODEL.stream(), x, [1])
-    np.testing.assert_array_equal(feed(MODEL.stream(), x, sizes), ones)
     offline = MODEL(x)
-    np.testing.assert_allclose(ones, offline, rtol=0,
-                               atol=TOL[dtype] * np.abs(offline).max())
+    scale = TOL[dtype] * np.abs(offline).max()
+    np.testing.assert_allclose(feed(MODEL.stream(), x, sizes), ones, rtol=0, atol=scale)
+    np.testing.assert_allclose(ones, offline, rtol=0, atol=scale)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 70), st.integers(1, 19), st.integers(1, 19), st.integers(1, 4),
+       st.integers(0, 5), st.integers(0, 7), DTYPES, st.integers(0, 2**16))
+def test_blas_product_is_the_conv_sum(m, c_in, c_out, taps, dilation, offset, dtype, seed):
+    """``blas_product`` writes ``bias + sum_k sum_c src[...] w[...]`` for ``m`` rows and
+    nothing else: numpy's float64 einsum within the dtype's tolerance."""
+    rng = np.random.default_rng(seed)
+    span = (taps - 1) * dilation
+    src = rng.standard_normal(offset + (m + span) * c_in + 5).astype(dtype)
+    weights = rng.standard_normal(3 + (taps * c_in + 1) * c_out).astype(dtype)
+    dst = np.full(2 + m * c_out + 4, 99, dtype)
+    w = weights[3 : 3 + taps * c_in * c_out].reshape(taps, c_in, c_out).astype(np.float64)
+    bias = weights[3 + taps * c_in * c_out :].astype(np.float64)
+    rows = np.stack([src[offset + (np.arange(m) + k * dilation)[:, None] * c_in
+                         + np.arange(c_in)] for k in range(taps)]).astype(np.float64)
+    expected = bias + np.einsum("ktc,kco->to", rows, w)
+
+    blas_product(src, offset, c_in, dilation * c_in, taps, c_in, weights, 3, c_out, dst, 2, m)
+
+    np.testing.assert_allclose(dst[2 : 2 + m * c_out].reshape(m, c_out), expected, rtol=0,
+                               atol=TOL[dtype] * max(1, np.abs(expected).max()) * c_in * taps)
+    assert (dst[:2] == 99).all() and (dst[2 + m * c_out :] == 99).all()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -185,3 +221,17 @@ def test_state_saved_on_the_step_continues_on_the_blas_path(dtype):
     offline = MODEL(x)
     np.testing.assert_allclose(np.concatenate([head, tail], -1), offline, rtol=0,
                                atol=TOL[dtype] * np.abs(offline).max())
+
+
+def test_convs_share_an_input_block_only_with_the_same_bias():
+    """A conv without bias whose im2col is as wide as another's with its column of ones
+    (K C_in + 1) gets a block of its own: its gather would overwrite those ones."""
+    rng = np.random.default_rng(0)
+    with_bias = DilatedConv1d(rng.standard_normal((3, 4, 1)), rng.standard_normal(3))
+    without = DilatedConv1d(rng.standard_normal((3, 5, 1)), None)
+    chain = FusedChain({"a": FusedConv(with_bias, np.float64),
+                        "b": FusedConv(without, np.float64)}, 16)
+    assert chain.convs["a"].weight.shape == chain.convs["b"].weight.shape  # (5, 3)
+    blocks = chain.inputs_blocks(2, 4, np.float64)
+    assert not np.shares_memory(blocks["a"], blocks["b"])
+    np.testing.assert_array_equal(blocks["a"][..., -1], 1)

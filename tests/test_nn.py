@@ -308,6 +308,28 @@ def test_streaming_errors_are_clear():
         model(torch.zeros(2, 10))
 
 
+def test_a_huge_batch_stream_is_refused_before_it_allocates():
+    """The histories and delay lines of a torch stream are counted against the memory
+    budget: their size, the sum of ``B * C * (span + room)`` floats, is quoted."""
+    from wavedil.engine.params import memory_budget
+    from wavedil.nn.layers import ROOM, AlignedConv1d
+
+    model = TCN(4, [64, 64], kernel_size=3, dilations=[1, 512])
+    spans = [(m.in_channels, m.span) for m in model.modules()
+             if isinstance(m, AlignedConv1d) and m.span]
+    assert len(spans) == 4
+    per_sequence = 4 * sum(c * (s + max(s, ROOM)) for c, s in spans)
+    batch = int(memory_budget() // per_sequence) + 1
+    with pytest.raises(ValueError, match=rf"a stream of TCN with batch {batch} \(its histories "
+                                         r"and delay lines\) needs .* more than the memory budget"):
+        with model.streaming(batch):
+            pass
+    with pytest.raises(ValueError, match=rf"a stream of TCN with batch {batch}"):
+        model.stream(batch).process(torch.zeros(batch, 4, 0))
+    with model.streaming(2):
+        model(torch.zeros(2, 4, 3))  # within the budget: streams
+
+
 def test_a_lone_causal_conv_streams_too():
     conv = CausalConv1d(2, 3, kernel_size=3, dilation=40, groups=1)
     x = torch.randn(1, 2, 300)

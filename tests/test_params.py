@@ -1,6 +1,7 @@
 """Parameter checks at construction (wavedil.engine.params): the issue's cases, the memory
 budget, and the seed formula's numpy semantics for non-finite samples."""
 
+import re
 import time
 import tracemalloc
 
@@ -120,7 +121,7 @@ def test_the_budget_is_one_setting_and_can_be_raised(monkeypatch):
     weight = np.ones((1, 1, 2))
     previous = params.set_memory_budget(1 << 20)
     try:
-        with pytest.raises(ValueError, match=r"dilation=2000000.*15.3 MiB.*1 MiB.*"
+        with pytest.raises(ValueError, match=r"dilation=2000000.*30.5 MiB.*1 MiB.*"
                                              r"set_memory_budget"):
             wavedil.DilatedConv1d(weight, dilation=2_000_000)
         params.set_memory_budget(1 << 30)
@@ -151,3 +152,66 @@ def test_integer_and_flag(value, error):
     assert params.flag(np.bool_(True), "f") is True
     with pytest.raises(TypeError, match="f must be True or False"):
         params.flag("no", "f")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: wavedil.TCN(1, 3, kernel_size=5000, dilations=[1, 2], seed=0),
+    lambda: wavedil.WaveNet(1, 4, 4, 4, kernel_size=5000, dilations=[1, 2], seed=0),
+    lambda: wavedil.Stack([{"channels": 2, "kernel_size": 5000, "dilation": 2}],
+                          in_channels=1, seed=0)])
+def test_a_models_run_buffers_are_budgeted_before_they_are_allocated(make):
+    """A huge kernel_size: weights within the budget, but the im2col blocks of a chunk
+    (chunk x kernel_size x channels; a TCN of kernel_size=354833 on 64 samples asked for
+    545 MB) are refused with the numbers and the chunk size that fits, which runs."""
+    x = np.random.default_rng(2).standard_normal((1, 300))
+    model = make()
+    expected = model(x)  # the default budget (4 GiB) lets it run
+    previous = params.set_memory_budget(2 << 20)
+    try:
+        stream = model.stream()
+        tracemalloc.start()
+        try:
+            with pytest.raises(ValueError, match=r"on chunks of 300 samples x batch 1 in "
+                               r"float64.*kernel_size=5000.*MiB.*memory budget of 2 MiB.*"
+                               r"chunks of at most (\d+) samples") as refused:
+                model(x)
+            with pytest.raises(ValueError, match="memory budget"):
+                stream.process(x)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 1 << 20  # refused before the buffers were made
+        assert stream.layout is None and stream.state is None  # the stream did not start
+        fits = int(re.search(r"chunks of at most (\d+) samples", str(refused.value))[1])
+        assert 1 <= fits < 300
+        parts = [stream.process(x[:, i : i + fits]) for i in range(0, 300, fits)]
+        np.testing.assert_allclose(np.concatenate(parts + [stream.flush()], -1), expected,
+                                   rtol=1e-12, atol=1e-12)
+    finally:
+        params.set_memory_budget(previous)
+
+
+def test_a_torch_convs_output_is_budgeted_with_its_input():
+    """A conv's weights are checked when it is built, its output (B, C_out, T) when it is
+    called: nn.CausalConv1d(out_channels=2853396) on 32 samples asked for 365 MB."""
+    import torch
+
+    import wavedil.nn as wnn
+
+    conv = wnn.CausalConv1d(1, 100, 3)
+    previous = params.set_memory_budget(1 << 20)
+    try:
+        with pytest.raises(ValueError, match=r"out_channels=100 on x of shape \(1, 1, 5000\).*"
+                                             r"\(1, 100, 5000\).*1.91 MiB.*1 MiB"):
+            conv(torch.zeros(1, 1, 5000))
+        assert conv(torch.zeros(1, 1, 500)).shape == (1, 100, 500)  # 195 KiB
+    finally:
+        params.set_memory_budget(previous)
+
+
+def test_an_inverse_streams_delay_lines_count_against_its_levels():
+    """InverseAtrousStream keeps a delay line per level: haar with 20 levels held 352 MB
+    (21 rows of 2^20 samples, and room for as many)."""
+    with pytest.raises(ValueError, match=r"20 levels of 'haar'.*\(J\+2\).*use levels <= 19"):
+        wavedil.InverseAtrousStream("haar", 20)
+    assert wavedil.InverseAtrousStream("haar", 19).levels == 19

@@ -41,3 +41,17 @@ def test_internals_stay_in_their_rooms():
     leaked = [name for name in INTERNALS if hasattr(wavedil, name)]
     assert leaked == [], f"internals at the top level: {leaked}"
     assert wavedil.engine.History is not None and wavedil.engine.ConvStream is not None
+
+
+def test_import_wavedil_leaves_the_heavy_libraries_for_first_use():
+    """``import wavedil`` (what the command line pays at every start) imports numpy and
+    the engine, not numba, torch, dask, matplotlib or scipy.special: each is imported by
+    the first call that needs it."""
+    import subprocess
+    import sys
+
+    heavy = ["numba", "torch", "dask", "matplotlib", "scipy.special"]
+    code = f"import sys, wavedil; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"

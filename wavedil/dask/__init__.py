@@ -8,7 +8,10 @@
 - ``statistics``: the reduction, exact medians and SURE minima from histograms of bit
   patterns;
 - ``files``: ``process_files(paths, op, out_dir, client=None)``, one task per file, atomic
-  outputs, a per-file table.
+  outputs, a per-file table;
+- ``workers``: ``tune_workers(client)``, worker processes set up for long arrays (one BLAS
+  thread, glibc's malloc reusing large blocks; ``tuning`` makes the settings in a process,
+  ``plugin`` in every worker that joins later).
 
 Works with Dask's local threaded scheduler and with ``dask.distributed`` (a ``LocalCluster``
 or any scheduler address).
@@ -16,5 +19,6 @@ or any scheduler address).
 
 from .apply import apply, fit_chunks
 from .files import FileResult, FileTable, process_files
+from .workers import tune_workers
 
-__all__ = ["apply", "fit_chunks", "process_files", "FileResult", "FileTable"]
+__all__ = ["apply", "fit_chunks", "process_files", "tune_workers", "FileResult", "FileTable"]

@@ -18,8 +18,9 @@ again once a file is finished. The client and the workers must see the same file
 machine, or a shared filesystem).
 
 BLAS: one thread per Dask thread (Dask runs the files side by side): the local threaded
-scheduler runs under ``threadpoolctl``'s limit, and worker processes get it from the
-nanny (``OMP_NUM_THREADS=1`` etc.) and from ``process_files``.
+scheduler runs under ``threadpoolctl``'s limit; on a distributed client ``process_files``
+calls ``tune_workers`` (``wavedil.dask.workers``: that limit, and glibc's malloc set to
+reuse large blocks, which Dask's nanny turns off) unless ``tune_workers=False``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import numpy as np
 
 from ..engine.params import flag, integer
 from ..io import AtomicWriter, AudioSource
+from . import workers
 from .plans import plan_for
 
 SEGMENT = 1 << 22  # frames: a longer file is split in segments of this many
@@ -127,7 +129,8 @@ class FileTable(Sequence[FileResult]):
 def process_files(paths: Iterable[str | os.PathLike[str]], op: Any,
                   out_dir: str | os.PathLike[str], client: Any = None, *,
                   segment: int = SEGMENT, overwrite: bool = False, progress: bool = False,
-                  subtype: str | None = None, clip: bool = True) -> FileTable:
+                  subtype: str | None = None, clip: bool = True,
+                  tune_workers: bool = True) -> FileTable:
     """Run ``op`` over every file of ``paths`` into ``out_dir`` (module docstring).
 
     Args:
@@ -138,12 +141,15 @@ def process_files(paths: Iterable[str | os.PathLike[str]], op: Any,
         overwrite: redo files whose output is up to date.
         progress: a ``tqdm`` bar over the files on stderr.
         subtype, clip: as ``wavedil filter``'s ``--subtype`` and ``--clip``.
+        tune_workers: set up the client's worker processes first
+            (``wavedil.dask.tune_workers``: one BLAS thread, malloc reusing large blocks).
 
     Returns the ``FileTable``; it raises only for a wrong call (``out_dir`` not a folder).
     """
     segment = integer(segment, "segment")
-    overwrite, progress, clip = (flag(v, n) for v, n in ((overwrite, "overwrite"),
-                                                         (progress, "progress"), (clip, "clip")))
+    overwrite, progress, clip, tune = (
+        flag(v, n) for v, n in ((overwrite, "overwrite"), (progress, "progress"),
+                                (clip, "clip"), (tune_workers, "tune_workers")))
     files = [os.fspath(p) for p in paths]
     folder = os.fspath(out_dir)
     os.makedirs(folder, exist_ok=True)
@@ -171,7 +177,7 @@ def process_files(paths: Iterable[str | os.PathLike[str]], op: Any,
     bar = _bar(len(files), progress)
     if bar is not None:
         bar.update(len(rows))
-    for i, result in _run(jobs, client, bar, op):
+    for i, result in _run(jobs, client, bar, op, tune):
         rows[i] = result
         remove_leftovers(result.output, finished=True)
     if bar is not None:
@@ -193,15 +199,16 @@ def _task(path: str, target: str, op: Any, segment: int, options: dict) -> tuple
     return segmented(path, target, op, segment, info, options), True
 
 
-def _run(jobs: list[Job], client: Any, bar: Any,
-         op: Any) -> Iterator[tuple[int, FileResult]]:
+def _run(jobs: list[Job], client: Any, bar: Any, op: Any,
+         tune: bool) -> Iterator[tuple[int, FileResult]]:
     """``(index, FileResult)`` as the files finish."""
     if client is None:
         yield from _run_local(jobs, bar)
         return
     from distributed import as_completed
 
-    _limit_blas_on(client)
+    if tune:
+        workers.tune_workers(client)
     client.run(_warm_up, op)  # every worker loads its kernels before the clock runs
     futures = {client.compute(job.task): job for job in jobs}
     for future in as_completed(futures):
@@ -434,18 +441,6 @@ def _warm_up(op: Any) -> None:
         plan_for(op, WARM_UP).whole(np.zeros((1, 1, WARM_UP), np.float32))
     except Exception:
         pass
-
-
-def _limit_blas_on(client: Any) -> None:
-    """One BLAS thread per Dask thread in every worker process (not in the caller's)."""
-    client.run(_limit_blas, os.getpid())
-
-
-def _limit_blas(client_pid: int) -> None:
-    if os.getpid() != client_pid:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1, user_api="blas")
 
 
 def _bar(total: int, enabled: bool) -> Any:

@@ -6,9 +6,9 @@ the whole chunk through every block in one compiled call
 (``wavedil.engine._jit.chain.residual_chain``): convs, ReLUs, residual sums, 1x1
 projections and head, on the histories of the chain's ``TimeMajorArena``, the very
 histories the BLAS runtime (``wavedil.engine.fused``) uses, so a stream may switch between
-the two at any chunk. Its products are compiled loops summed in a fixed order (bias, then
-the input rows in order), the same for every chunk size: chunkings that stay on this path
-agree bit for bit, and the BLAS path agrees within the contract's tolerance.
+the two at any chunk. Its products are compiled loops summed in a fixed order for a
+one-sample chunk, and one BLAS call per conv from two samples on; every chunking agrees
+with the others within the contract's tolerance.
 
 Each block is ``(conv1, conv2, projection, lag)``: the names of its two dilated convs in
 the chain, its residual's 1x1 projection (``time_major_1x1``) or None, and the residual's
@@ -95,15 +95,16 @@ class ResidualChainStep:
             self._parts[n] = (np.concatenate([*parts, self.weights]), offsets)
         return self._parts[n]
 
-    def __call__(self, x: np.ndarray, histories: Mapping[str, History]) -> np.ndarray | None:
+    def __call__(self, x: np.ndarray, histories: Mapping[str, History],
+                 finite_only: bool = False) -> np.ndarray | None:
         """The chunk ``x`` (``(B, C_in, m)``) through every block, its samples appended to
         ``histories`` (the chain's ``ChainHistories``); None (and nothing touched) while a
-        history is not full."""
+        history is not full, or, with ``finite_only``, if ``x`` is not all finite."""
         if not isinstance(histories, ChainHistories):
             raise TypeError(f"expected the chain's ChainHistories, got {type(histories)}")
         arena = histories.arena
         y = np.empty((x.shape[0], self.out_channels, x.shape[2]), x.dtype)
         if self._kernel(x, y, self.weights, self.convs, self.blocks, arena.buffer,
-                        arena.table):
+                        arena.table, finite_only):
             return y
         return None

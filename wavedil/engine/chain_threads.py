@@ -25,6 +25,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Callable, NoReturn
 
@@ -177,9 +178,11 @@ class ChainThreads:
             control.thread.start()
 
     def __call__(self, step: ResidualChainStep, x: np.ndarray,
-                 histories: dict[str, History]) -> np.ndarray | None:
-        """``step(x, histories)`` on two threads: the chunk ``x`` (``(B, C_in, m)``)
-        through every block; None (and nothing touched) while a history is not full."""
+                 histories: Mapping[str, History], finite_only: bool = False
+                 ) -> np.ndarray | None:
+        """``step(x, histories, finite_only)`` on two threads: the chunk ``x`` (``(B, C_in,
+        m)``) through every block; None (and nothing touched) while a history is not full,
+        or, with ``finite_only``, if ``x`` is not all finite."""
         control = self._control
         if control.error is not None or control.closed or control.forks != _forks[0]:
             self._check()
@@ -193,10 +196,10 @@ class ChainThreads:
             self._bind(step, histories, max(batch, bound[2] if bound[0] is step else 0),
                        max(m, 16))
         y = np.empty((batch, step.out_channels, m), x.dtype)
-        code = self._lead(x, y, False, *self._arrays)
+        code = self._lead(x, y, False, finite_only, *self._arrays)
         if code == 2:  # the worker sleeps: wake it
             control.wake.set()
-            code = self._lead(x, y, True, *self._arrays)
+            code = self._lead(x, y, True, finite_only, *self._arrays)
         if code == 1:
             return y
         if code == 0:

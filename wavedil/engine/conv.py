@@ -83,10 +83,11 @@ class DilatedConv1d:
         self.groups = positive_int(groups, "groups")
         c_out, c_in_group, k = weight.shape
         span = (k - 1) * self.dilation
-        check_budget(8.0 * span * c_in_group * self.groups,
+        check_budget(8.0 * 2 * span * c_in_group * self.groups,  # a stream's History
                      f"DilatedConv1d with dilation={self.dilation}, kernel_size={k} and "
-                     f"groups={self.groups}: a history of (K - 1) * dilation = {span} samples x "
-                     f"{c_in_group * self.groups} input channel(s) in float64",
+                     f"groups={self.groups}: a history of (K - 1) * dilation = {span} samples "
+                     f"(and room for as many) x {c_in_group * self.groups} input channel(s) "
+                     f"in float64",
                      "use a smaller dilation")
         if c_out % self.groups:
             raise ValueError(f"C_out = {c_out} is not divisible by groups = {self.groups}")

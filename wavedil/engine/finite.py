@@ -44,8 +44,11 @@ from .checks import as_float_array
 
 POLICIES = ("refuse", "confine")
 _FEW = 16  # up to this many samples, a Python loop is quicker than np.isfinite
+_STRIDED_DOT = 4096  # up to this many samples, np.vdot's copy of a strided array is cheaper
 _policy = "refuse"
 _task = threading.local()  # ``in_task``'s policy of the running thread, over ``_policy``
+_tasks = 0  # ``in_task`` blocks open in any thread (none: no thread-local lookup needed)
+_tasks_lock = threading.Lock()
 
 
 class Setting:
@@ -92,6 +95,8 @@ def nonfinite(policy: str | None = None) -> Setting:
 
 def policy() -> str:
     """The policy in force in this thread: ``"refuse"`` or ``"confine"``."""
+    if not _tasks:
+        return _policy
     return getattr(_task, "policy", None) or _policy
 
 
@@ -101,12 +106,17 @@ def in_task(setting: str) -> Iterator[None]:
     under one policy and run by a worker thread or process: ``wavedil.dask``)."""
     if setting not in POLICIES:
         raise ValueError(f"the non-finite policy must be one of {POLICIES}, got {setting!r}")
+    global _tasks
     before = getattr(_task, "policy", None)
     _task.policy = setting
+    with _tasks_lock:
+        _tasks += 1
     try:
         yield
     finally:
         _task.policy = before
+        with _tasks_lock:
+            _tasks -= 1
 
 
 def check_signal(a: np.ndarray, name: str) -> None:
@@ -119,6 +129,11 @@ def check_signal(a: np.ndarray, name: str) -> None:
         if (math.isfinite(a.item()) if size == 1
                 else all(map(math.isfinite, a.ravel().tolist()))):
             return
+    elif kind == "f" and a.dtype.itemsize in (4, 8) and (a.flags.c_contiguous or
+                                                         size <= _STRIDED_DOT):
+        if math.isfinite(np.vdot(a, a)) or np.isfinite(a).all():  # BLAS: one pass
+            return  # a finite sum of squares: every sample is finite (squares beyond
+            # the dtype's range take the exact test)
     elif kind not in "fc" or np.isfinite(a).all():
         return
     raise ValueError(nonfinite_message(a, name))

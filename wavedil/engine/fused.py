@@ -215,13 +215,15 @@ class FusedChain:
 
     def inputs_blocks(self, batch: int, m: int, dtype: npt.DTypeLike) -> dict[str, np.ndarray]:
         """Each conv's input block (im2col or Winograd) for chunks of ``m``, kept between
-        chunks of one size; convs of one shape and path share theirs (a conv's block is
-        read by its product before the next conv's ``store`` fills it again)."""
+        chunks of one size; convs of one shape, bias and path share theirs (a conv's block
+        is read by its product before the next conv's ``store`` fills it again; its column
+        of ones, set once, is never written by a conv of the same key)."""
         if self._blocks is None or self._blocks[0] != (batch, m):
             shared: dict[tuple, np.ndarray] = {}
             blocks = {}
             for name, conv in self.convs.items():
-                key = conv.weight.shape + (conv.uses_winograd(m),)
+                key = conv.weight.shape + (conv.layer.bias is not None,
+                                           conv.uses_winograd(m))
                 if key not in shared:
                     shared[key] = conv.inputs_block(batch, m, dtype)
                 blocks[name] = shared[key]

@@ -6,8 +6,8 @@ the memory budget.
 - ``flag(value, name)``: ``True`` / ``False`` (or a numpy bool); ``"no"``, ``0`` or ``None``
   are refused rather than read by their truth value.
 - ``check_budget(nbytes, what, advice)``: refuses, with the numbers, an allocation that a
-  parameter asks for (a dilation's history, a window, a level's filters, an output) when it
-  exceeds the memory budget.
+  parameter asks for (a dilation's history, a window, a level's filters, an output, a
+  model's buffers for a chunk) when it exceeds the memory budget.
 
 The memory budget is ``DEFAULT_MEMORY_BUDGET`` (4 GiB) unless the environment variable
 ``WAVEDIL_MEMORY_BUDGET`` gives another (bytes, or a number with a ``K``, ``M``, ``G`` or

@@ -20,7 +20,6 @@ array([-0.01,  2.  ], dtype=float32)
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import erf
 
 ACTIVATIONS = ("identity", "relu", "tanh", "sigmoid", "gelu", "elu", "leaky_relu", "silu",
                "selu")
@@ -42,6 +41,8 @@ def activate(name: str, x: np.ndarray) -> np.ndarray:
     if name == "sigmoid":
         return sigmoid(x, out=x)
     if name == "gelu":  # the exact (erf) form, torch's default
+        from scipy.special import erf  # (on first use: scipy.special is slow to import)
+
         return x * (0.5 * (1 + erf(x * SQRT_HALF)))
     if name == "elu":
         return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))

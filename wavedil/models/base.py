@@ -48,7 +48,7 @@ from ..engine.checks import as_float_array
 from ..engine.conv import ConvStream, DilatedConv1d, checked_history
 from ..engine.fused import FusedChain
 from ..engine.history import DelayLine, History
-from ..engine.params import check_budget
+from ..engine.params import check_budget, memory_budget
 from ..engine.spec import Branches, Chain, LayerSpec
 from ..engine.state import ArraySpec, check_fill, check_together, fill_table, history_spec
 from ..engine.stream import Layout, Stream
@@ -212,6 +212,37 @@ def _check_size(architecture: str, config: dict[str, Any],
                  "use fewer or narrower layers")
 
 
+def check_run_buffers(model: Model, batch: int, m: int, dtype: npt.DTypeLike) -> None:
+    """Refuse, with the numbers, a run on chunks of ``m`` samples (at most ``BLOCK``) of
+    ``batch`` rows in ``dtype`` whose buffers pass the memory budget: each dilated conv's
+    history (``span`` samples and room for as many, ``C_in`` channels) and im2col block
+    (``m`` rows of ``K * C_in / groups`` values and one for a bias; convs of one shape and
+    bias share theirs)."""
+    itemsize = np.dtype(dtype).itemsize
+    blocks: dict[tuple[int, int, bool], int] = {}
+    histories = 0
+    for conv in model.dilated_convs.values():
+        c_in_group, k = conv.weight.shape[1:]
+        biased = conv.bias is not None
+        blocks[c_in_group, k, biased] = k * c_in_group + biased
+        histories += (conv.span + max(conv.span, BLOCK)) * conv.in_channels
+    per_sample = batch * itemsize * sum(blocks.values())
+    nbytes = per_sample * m + batch * itemsize * histories
+    if nbytes <= memory_budget():
+        return
+    name, conv = max(model.dilated_convs.items(),
+                     key=lambda item: item[1].span * item[1].in_channels
+                     + m * item[1].weight[0].size)
+    fits = (memory_budget() - batch * itemsize * histories) // per_sample
+    advice = (f"stream it (model.stream()) in chunks of at most {fits} samples (the offline "
+              f"call runs blocks of up to {BLOCK})" if fits >= 1 else "use fewer batch rows") \
+        + ", or a smaller kernel_size, dilation or channels"
+    check_budget(nbytes, f"{model.architecture} on chunks of {m} samples x batch {batch} in "
+                 f"{np.dtype(dtype)}: its convs' histories and im2col blocks (the largest: "
+                 f"{name} with kernel_size={conv.kernel_size}, dilation={conv.dilation} and "
+                 f"{conv.in_channels} input channels)", advice)
+
+
 def _init_params(shapes, rng) -> dict[str, np.ndarray]:
     """torch.nn.Conv1d's default initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in));
     a norm's ``(C,)`` weight and bias (torch.nn.LayerNorm's): ones and zeros."""
@@ -305,6 +336,24 @@ class ModelStream(Stream):
         # the unfused convs run as engine streams: built only when that runtime runs
         self._convs: dict[str, ConvStream] = {} if self.fused() else {
             name: ConvStream(conv) for name, conv in model.dilated_convs.items()}
+        self._budgeted: tuple[int, np.dtype, int] | None = None  # (batch, dtype, most m)
+
+    def accept(self, chunk: npt.ArrayLike) -> tuple[np.ndarray, Layout]:
+        """``Stream.accept``, and the run buffers of chunks of this size within the memory
+        budget (``check_run_buffers``), before anything changes."""
+        x, layout = super().accept(chunk)
+        if not self._budgeted_for(x):
+            batch, m, dtype = x.shape[0], min(x.shape[-1], BLOCK), x.dtype
+            check_run_buffers(self.model, batch, m, dtype)
+            self._budgeted = (batch, dtype, m)
+        return x, layout
+
+    def _budgeted_for(self, x: np.ndarray) -> bool:
+        """Whether the run buffers of chunks like ``x`` ``(B, C_in, m)`` were checked (a
+        longer chunk runs in blocks of ``BLOCK``)."""
+        done = self._budgeted
+        return done is not None and done[0] == x.shape[0] and done[1] is x.dtype and \
+            min(x.shape[-1], BLOCK) <= done[2]
 
     def fused(self) -> bool:
         """Whether this stream runs the fused chain (then it has no child streams)."""

@@ -94,7 +94,6 @@ class FusedRuntime:
             self.head.append(name if name in self.chain.convs else
                              (np.ascontiguousarray(w[name + ".weight"].T), w[name + ".bias"][:, 0]))
         self._plan: tuple[Any, Any, dict] = (None, None, {})  # (histories, shape, plan)
-        self._blocks: tuple[Any, dict[str, np.ndarray]] = (None, {})  # (shape, blocks)
 
     def _conv(self, plan: dict, name: str, product: np.ndarray, residual: np.ndarray | None,
               mode: int) -> tuple[np.ndarray, np.ndarray]:
@@ -114,13 +113,7 @@ class FusedRuntime:
         """A chunk ``(B, 1, m)`` through the chain, ``histories`` updated."""
         kernels, (batch, _, m) = self.kernels, x.shape
         if self._plan[0] is not histories or self._plan[1] != (batch, m):
-            # a block per conv: FusedChain.inputs_blocks shares one between convs of one
-            # weight shape, and a conv without bias (a head rechannel) would overwrite the
-            # bias column of ones of a conv with one
-            if self._blocks[0] != (batch, m):
-                self._blocks = ((batch, m), {name: conv.inputs_block(batch, m, x.dtype)
-                                             for name, conv in self.chain.convs.items()})
-            blocks = self._blocks[1]
+            blocks = self.chain.inputs_blocks(batch, m, x.dtype)
             self._plan = (histories, (batch, m), {
                 name: (conv, histories[name], blocks[name])
                 for name, conv in self.chain.convs.items()})

@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.checks import positive_int
-from ..engine.finite import as_signal, in_task, policy
+from ..engine.finite import as_signal, in_task
 
 
 class _Splittable(Protocol):
@@ -91,6 +91,12 @@ def batch_groups(batch: int, n: int, workers: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
+# The policy the streams of an offline call run under: the call checked its input (and
+# conditioning) once, by the policy in force, so its streams need not check those samples
+# again (a model's policy only decides what is checked).
+CHECKED = "confine"
+
+
 def run_offline(model: _Splittable, x: npt.ArrayLike, cond: dict[str, npt.ArrayLike | None],
                 workers: int | None = None) -> np.ndarray:
     """``model``'s offline output: a fresh stream over ``x``, split over ``workers``
@@ -113,12 +119,13 @@ def run_offline(model: _Splittable, x: npt.ArrayLike, cond: dict[str, npt.ArrayL
         workers = blas_threads() if len(split(2)) > 1 else 1
     parts = split(workers)
     if len(parts) == 1 or not _SPLIT_LOCK.acquire(blocking=False):
-        return _fresh_run(model, x, cond)
+        with in_task(CHECKED):
+            return _fresh_run(model, x, cond)
     try:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(len(parts)) as pool:
-            outputs = list(pool.map(partial(_run_in, policy(), run), parts))
+            outputs = list(pool.map(partial(_run_in, CHECKED, run), parts))
     finally:
         _SPLIT_LOCK.release()
     return np.concatenate(outputs, axis=axis)
@@ -140,7 +147,7 @@ def _split_shape(x: np.ndarray, cond: dict) -> tuple[int, int]:
 
 
 def _run_in(setting: str, run: Any, part: Any) -> np.ndarray:
-    """``run(part)`` in a worker thread under the caller's non-finite policy."""
+    """``run(part)`` in a worker thread, its input checked already (``CHECKED``)."""
     with in_task(setting):
         return run(part)
 

@@ -36,6 +36,7 @@ import numpy.typing as npt
 from ..engine.blocks import ResidualChainStep
 from ..engine.chain_threads import ChainThreads
 from ..engine.checks import positive_int
+from ..engine.finite import policy
 from ..engine.fused import (
     FusedChain,
     FusedConv,
@@ -46,13 +47,14 @@ from ..engine.fused import (
 )
 from ..engine.params import integer
 from ..engine.spec import Branches, Chain, LayerSpec, dilation_schedule
+from ..engine.stream import single_consumer
 from .activations import ACTIVATIONS, activate, glu, layer_norm
 from .alignment import Alignment, alignment_option, branch_delays, conv_extents
 from .base import BLOCK, Model, ModelStream, _conv_spec, check_layers
 
 # chunks of up to this many samples run the compiled step (``wavedil.engine.blocks``);
-# longer ones the BLAS products (benchmarks/RESULTS.md, "Measurements behind design choices")
-STEP_SAMPLES = 16
+# longer ones the fused chain, whose Winograd products win from about 128 samples
+STEP_SAMPLES = 64
 MAX_THREADS = 2  # ``TCN.stream(threads=...)``: the caller and at most one worker thread
 
 NORMS = (None, "layer_norm")  # batch norm folds into the convs (wavedil.nn.from_pytorch_tcn)
@@ -348,7 +350,6 @@ class TCNStream(ModelStream):
                             for i in range(blocks)]
             self._head = ops.get("head")
             return
-        self._kernels = compiled_passes()
         w = self.w
         self._fused = [(f"blocks.{i}.conv1", f"blocks.{i}.conv2",
                         time_major_1x1(w, f"blocks.{i}.downsample")) for i in range(blocks)]
@@ -366,6 +367,30 @@ class TCNStream(ModelStream):
                  for name in (n1, n2)}
         blocks = [(n1, n2, down, 0) for n1, n2, down in self._fused]
         return fused, ResidualChainStep(FusedChain(fused, BLOCK), blocks, self._head_tm, dtype)
+
+    @single_consumer
+    def process(self, chunk: npt.ArrayLike) -> np.ndarray:
+        """``Stream.process``; a chunk like one the layout already took as given, of up to
+        ``STEP_SAMPLES`` samples, goes straight to the compiled step, which also checks that
+        its samples are finite (the general path's checks in fewer calls: at a sample per
+        call they cost a quarter of the step). Any other chunk, or one the step leaves
+        alone (a NaN, a history not full), takes the general path."""
+        x = self._seen_view(chunk)
+        if (x is not None and 0 < x.shape[-1] <= STEP_SAMPLES and not self.flushed
+                and self._chain is not None and self._dtype is x.dtype
+                and not self._closed and self._budgeted_for(x)):
+            y = self._short(x, finite_only=policy() == "refuse")
+            if y is not None:
+                return self.restore(y)
+        return super().process(chunk)
+
+    def _short(self, x: np.ndarray, finite_only: bool = False) -> np.ndarray | None:
+        """The compiled step (``ResidualChainStep``) on the stream's threads."""
+        if self.threads == 1:
+            return self._step(x, self.state.histories, finite_only)
+        if self._runner is None:
+            self._runner = ChainThreads()
+        return self._runner(self._step, x, self.state.histories, finite_only)
 
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:  # (no conditioning)
         if self._closed:
@@ -412,15 +437,10 @@ class TCNStream(ModelStream):
     def _run_fused(self, x: np.ndarray) -> np.ndarray:
         batch, _, m = x.shape
         if m <= STEP_SAMPLES:  # short chunks: the whole chain in one compiled call
-            if self.threads == 1:
-                y = self._step(x, self.state.histories)
-            else:
-                if self._runner is None:
-                    self._runner = ChainThreads()
-                y = self._runner(self._step, x, self.state.histories)
+            y = self._short(x)
             if y is not None:
                 return y
-        kernels = self._kernels
+        kernels = compiled_passes()  # (a module: kept off the stream, which deep-copies)
         plan = self._plan(batch, m, x.dtype)
         product = residual = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C)
         mode = kernels.COPY  # the chunk enters the first history as it is

@@ -372,7 +372,6 @@ class WaveNetStream(ModelStream):
             return convs
 
         self._chain = FusedChain(self.model.shared(("fused", dtype), fused_convs), BLOCK)
-        self._kernels = compiled_passes()
         self._cond_tm = {}
         for kind, stacked in (("global_cond", self._global_cond),
                               ("local_cond", self._local_cond)):
@@ -443,7 +442,7 @@ class WaveNetStream(ModelStream):
 
     def _run_fused(self, x: np.ndarray, global_cond: np.ndarray | None = None,
                    local_cond: np.ndarray | None = None) -> np.ndarray:
-        kernels = self._kernels
+        kernels = compiled_passes()  # (a module: kept off the stream, which deep-copies)
         batch, _, m = x.shape
         first, layers = self._plan(batch, m, x.dtype)
         xt = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C_in), time-major

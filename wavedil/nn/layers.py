@@ -54,7 +54,7 @@ from ..engine.params import check_budget, flag, integer
 from ..engine.spec import LayerSpec, resolve_alignment
 from ..engine.state import ArraySpec, check_fill, check_together, fill_table
 from ..engine.stream import Layout, Stream, single_consumer
-from .finite import check_tensor
+from .finite import check_conv_call, check_stream_budget
 
 ROOM = 256  # minimum spare samples behind a history before it is compacted
 _INSTALLING = threading.Lock()  # held while a stream checks and installs its steppers
@@ -246,9 +246,11 @@ class TorchStream(Stream):
 
     def new_state(self, batch: int, dtype: np.dtype) -> TorchStreamState:
         like = next(self.module.parameters())
+        parts = self.module._steppable()
+        check_stream_budget(type(self.module).__name__, batch, like, ROOM, [p for _, p in parts])
         return TorchStreamState({name: _ConvStream(part, batch) if isinstance(
             part, AlignedConv1d) else _DelayStream(part, batch, like)
-            for name, part in self.module._steppable()}, {})
+            for name, part in parts}, {})
 
     def step(self, x: np.ndarray, **cond: torch.Tensor | None) -> np.ndarray:
         device = self.module_device()
@@ -466,7 +468,7 @@ class AlignedConv1d(Streaming, nn.Conv1d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C_in, T)`` in, ``(B, C_out, T)`` out (zero padding ``(left, right)``); while a
         stream runs, a chunk in and its ready samples out."""
-        check_tensor(x)
+        check_conv_call(x, self.out_channels)
         if self._stream is not None:
             return self._stream.step(x)
         if x.shape[-1] == 0:

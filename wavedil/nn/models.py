@@ -32,7 +32,7 @@ from ..models.activations import LEAKY_SLOPE
 from ..models.alignment import Alignment, alignment_option
 from ..models.base import spec_layers
 from ..receptive.field import future_extent, past_extent
-from .finite import check_tensor
+from .finite import check_tensor, inside
 from .layers import AlignedConv1d, Delay, Streaming
 
 ACTIVATIONS = {
@@ -161,12 +161,14 @@ class TemporalBlock(nn.Module):
 
     def forward_with_skip(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The block's output and its skip (``act(conv2(...))``, before the residual sum)."""
-        act = ACTIVATIONS[self.activation]
-        h = _channel_norm(self.norm1, self.conv1(x))
-        h = self.dropout1(F.glu(h, dim=1) if self.gate else act(h))
-        h = self.dropout2(act(_channel_norm(self.norm2, self.conv2(h))))
-        residual = x if self.downsample is None else _1x1(self.downsample, x)
-        return act(h + self.res_delay(residual)), h
+        check_tensor(x)  # (not inside a TCN: it checked its input)
+        with inside():
+            act = ACTIVATIONS[self.activation]
+            h = _channel_norm(self.norm1, self.conv1(x))
+            h = self.dropout1(F.glu(h, dim=1) if self.gate else act(h))
+            h = self.dropout2(act(_channel_norm(self.norm2, self.conv2(h))))
+            residual = x if self.downsample is None else _1x1(self.downsample, x)
+            return act(h + self.res_delay(residual)), h
 
 
 class TCN(_Model):
@@ -240,12 +242,19 @@ class TCN(_Model):
         if x.dim() != 3 or x.shape[2] != channels:
             raise ValueError(f"expected x of shape (B, T, {channels}) (input_shape='NLC'), "
                              f"got {tuple(x.shape)}")
-        return self._stream_forward(x.transpose(1, 2)).transpose(1, 2)
+        check_tensor(x)  # here, to quote a bad sample as the caller's x[b, t, c]
+        with inside():
+            return self._stream_forward(x.transpose(1, 2)).transpose(1, 2)
 
     def _stream_forward(self, x: torch.Tensor, **cond: torch.Tensor | None) -> torch.Tensor:
         """The forward call on ``(B, C_in, T)`` (what a stream runs)."""
+        _check_input(x, self.config["in_channels"])
+        with inside():
+            return self._body(x)
+
+    def _body(self, x: torch.Tensor) -> torch.Tensor:
+        """The forward call on a checked ``(B, C_in, T)`` input."""
         c = self.config
-        _check_input(x, c["in_channels"])
         if not c.get("skip_connections", False):
             for block in self.blocks:
                 x = block(x)
@@ -297,6 +306,12 @@ class WaveNetLayer(nn.Module):
                 local_cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``h`` and ``local_cond`` (already through ``cond_delay``) in: the next layer's
         input and this layer's skip (through their delays)."""
+        check_tensor(h, "h")  # (not inside a WaveNet: it checked its input)
+        with inside():
+            return self._body(h, global_cond, local_cond)
+
+    def _body(self, h: torch.Tensor, global_cond: torch.Tensor | None,
+              local_cond: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         a = self.conv(h)
         if self.global_cond is not None:
             a = a + self.global_cond(global_cond)
@@ -348,7 +363,8 @@ class WaveNet(_Model):
                              f"got {gate_channels}")
         full = np_wavenet.wavenet_plan(dilations, stacks)
         check_budget(4.0 * len(full) * (residual_channels * gate_channels * kernel_size
-                                        + gate_channels * (residual_channels + skip_channels)),
+                                        + gate_channels * (residual_channels + skip_channels))
+                     + 4.0 * skip_channels * skip_channels,  # the head's first 1x1 conv
                      f"WaveNet(residual_channels={residual_channels}, gate_channels="
                      f"{gate_channels}, skip_channels={skip_channels}, kernel_size={kernel_size})"
                      f" of {len(full)} layers: its weights in float32", "use narrower layers")
@@ -401,13 +417,15 @@ class WaveNet(_Model):
                 raise ValueError(f"expected local_cond of shape {want}, "
                                  f"got {tuple(local_cond.shape)}")
             check_tensor(local_cond, "local_cond")
-        h, skips = self.input_conv(x), 0
-        for layer in self.layers:
-            if local_cond is not None:
-                local_cond = layer.cond_delay(local_cond)  # type: ignore[operator]  # a Delay
-            h, skip = layer(h, global_cond, local_cond)
-            skips = skips + skip
-        return _1x1(self.head2, F.relu(_1x1(self.head1, F.relu(skips))))  # type: ignore[arg-type]
+        with inside():  # the layers get what the model computed: not checked again
+            h, skips = self.input_conv(x), 0
+            for layer in self.layers:
+                if local_cond is not None:
+                    local_cond = layer.cond_delay(local_cond)  # type: ignore[operator]
+                h, skip = layer(h, global_cond, local_cond)
+                skips = skips + skip
+            summed = F.relu(skips)  # type: ignore[arg-type]  # (a tensor: layers >= 1)
+            return _1x1(self.head2, F.relu(_1x1(self.head1, summed)))
 
     def _flush_cond(self, batch: int, like: torch.Tensor) -> dict[str, torch.Tensor]:
         """No samples of local conditioning; zeros of global conditioning (replaced by the
@@ -460,10 +478,11 @@ class Stack(_Model):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C_in, T)`` in, ``(B, C_out, T)`` out."""
         _check_input(x, self.config["in_channels"])
-        for i, (conv, lay) in enumerate(zip(self.layers, self.config["layers"])):
-            h = ACTIVATIONS[lay["activation"]](conv(x))
-            if lay["residual"]:
-                x = (self.res_delays[str(i)](x) if str(i) in self.res_delays else x) + h
-            else:
-                x = h
-        return x
+        with inside():  # the convs get what the stack computed: not checked again
+            for i, (conv, lay) in enumerate(zip(self.layers, self.config["layers"])):
+                h = ACTIVATIONS[lay["activation"]](conv(x))
+                if lay["residual"]:
+                    x = (self.res_delays[str(i)](x) if str(i) in self.res_delays else x) + h
+                else:
+                    x = h
+            return x

@@ -237,15 +237,21 @@ def streaming_step(model: Any) -> _Step:
     return STEPS[model.architecture](model, convs).eval()
 
 
+HELD = 4  # activations of a chunk a traced step holds at once (input, conv, residual)
+
+
 def export_onnx(model: Any, path: str | os.PathLike[str], chunk: int, batch: int = 1) -> str:
     """Write one streaming step of ``model`` (chunks of ``chunk`` samples, ``batch`` rows)
     to the ONNX file ``path`` (module docstring: names, shapes, metadata); returns it."""
     chunk, batch = positive_int(chunk, "chunk"), positive_int(batch, "batch")
     step = streaming_step(model)
     numpy_model = step.model
-    check_budget(4.0 * batch * chunk * max(numpy_model.in_channels, 1),
-                 f"export_onnx with chunk={chunk} and batch={batch}: an example input of "
-                 f"({batch}, {numpy_model.in_channels}, {chunk}) float32",
+    widest = max([numpy_model.in_channels] + [max(conv.in_channels, conv.out_channels)
+                                               for conv in numpy_model.dilated_convs.values()])
+    check_budget(4.0 * HELD * batch * chunk * widest,
+                 f"export_onnx with chunk={chunk} and batch={batch}: the traced step holds "
+                 f"about {HELD} activations of ({batch}, {widest}, {chunk}) float32 "
+                 f"(its widest layer) at once",
                  "export a step of a shorter chunk (the step runs on any input of that shape)")
     x = torch.zeros(batch, numpy_model.in_channels, chunk)
     states = [torch.zeros(shape) for shape in step.state_shapes(batch)]

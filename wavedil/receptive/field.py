@@ -42,6 +42,7 @@ from ..engine.spec import Branches, Chain, LayerSpec, Shift, SpecTree, resolve_a
 # ``proved_gap_free`` shows there are none).
 MAX_EXACT_SIZE = 1 << 22
 MAX_PHASES = 4096
+MAX_SPEC_LAYERS = 1 << 14  # the most layers specs_from_schedule builds (models: 1024)
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,13 @@ def specs_from_schedule(kernel_size: int, dilations: Iterable[int], stacks: int 
         raise TypeError(f"dilations must be a list of integers >= 1, got {dilations!r}")
     dilations = [positive_int(d, "dilation") for d in dilations]
     residual = flag(residual, "residual")
-    check_budget(256.0 * stacks * convs_per_block * len(dilations),
+    layers = stacks * convs_per_block * len(dilations)
+    if layers > MAX_SPEC_LAYERS:  # (building and measuring them would take minutes)
+        raise ValueError(f"a spec tree of stacks={stacks} x {len(dilations)} dilations x "
+                         f"convs_per_block={convs_per_block} makes {layers} layers, more than "
+                         f"{MAX_SPEC_LAYERS} (wavedil.receptive.field.MAX_SPEC_LAYERS): use "
+                         f"fewer stacks or convs_per_block")
+    check_budget(256.0 * layers,
                  f"a spec tree of stacks={stacks} x {len(dilations)} dilations x "
                  f"convs_per_block={convs_per_block} layers (a few hundred bytes each)",
                  "use fewer stacks or convs_per_block")

@@ -90,7 +90,8 @@ def check_channels(shape: tuple[int, ...], channels: int, axis: int, what: str) 
 def check_stream_levels(bank: FilterBank, levels: object, what: str, copies: int = 1) -> int:
     """``levels`` for a stream: within ``check_levels`` and a history it can keep
     (``copies``: how many level-deep pasts it keeps; an analysis-synthesis stream keeps
-    one per level in its delay lines, besides the analysis and synthesis histories)."""
+    one per level in its delay lines, besides the analysis and synthesis histories; an
+    inverse stream its delay lines and synthesis histories)."""
     levels = check_levels(levels)
 
     def kept(j: int) -> int:

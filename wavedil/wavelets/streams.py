@@ -451,7 +451,7 @@ class InverseAtrousStream(Stream):
     def __init__(self, wavelet: WaveletLike, levels: int, norm: bool = False, channels: int = 1,
                  batch: int | None = None) -> None:
         self.bank = filter_bank(wavelet)
-        self.levels = check_stream_levels(self.bank, levels, "InverseAtrousStream")
+        self.levels = check_stream_levels(self.bank, levels, "InverseAtrousStream", copies=2)
         self.norm = flag(norm, "norm")
         self.channels = positive_int(channels, "channels")
         check_budget(8.0 * 2 * self.levels * self.channels * self.bank.length,

@@ -2,21 +2,24 @@
 chunk runs every conv, activation and residual sum, reading and writing the convs'
 time-major histories in one arena (``wavedil.engine.history.TimeMajorArena``).
 
-Short chunks (one sample, a few) spend their time between the products, not in them: a
-Python call per conv costs more than its arithmetic. Here the products are plain loops too
-(``product``), vectorised over the output channels: one weight row is read per input value
-and added into every output, so the loop needs no reordering of sums (no fastmath) and
-LLVM vectorises it as it stands.
+Short chunks spend their time between the products, not in them: a Python call per conv
+costs more than its arithmetic. Here everything between the products is compiled, and the
+products are:
 
-Summation order (the same for every chunk size, so chunkings agree bit for bit on this
-path; written out in the code, no fastmath, one rounding per operation): each output starts
-from its bias ``y = b``; then, tap by tap (k ascending), the tap's input channels c go in
-groups of four, each group summed as a pair of pairs and added to the output,
-``y = y + ((x_c w_c + x_c+1 w_c+1) + (x_c+2 w_c+2 + x_c+3 w_c+3))``, and the channels left
-over (fewer than four) one by one, ``y = y + x_c w_c``, where ``x_c w_c`` stands for
-``x[k, c] * w[k C_in + c, o]``. (The pairs shorten the chain of dependent additions, which
-bounds a one-sample product's speed.) numpy's BLAS sums in its own order, so the two paths
-agree within the contract's tolerance, not bit for bit.
+- for a chunk of one sample, plain loops (``product``), vectorised over the output
+  channels: one weight row is read per input value and added into every output, so the
+  loop needs no reordering of sums (no fastmath) and LLVM vectorises it as it stands;
+- for ``BLAS_ROWS`` samples and more, one BLAS call per conv (``blas_product``: numba's
+  ``np.dot`` on an im2col block), which beats the loops from two rows on.
+
+Summation order of ``product`` (written out in the code, no fastmath, one rounding per
+operation): each output starts from its bias ``y = b``; then, tap by tap (k ascending), the
+tap's input channels c go in groups of four, each group summed as a pair of pairs and added
+to the output, ``y = y + ((x_c w_c + x_c+1 w_c+1) + (x_c+2 w_c+2 + x_c+3 w_c+3))``, and the
+channels left over (fewer than four) one by one, ``y = y + x_c w_c``, where ``x_c w_c``
+stands for ``x[k, c] * w[k C_in + c, o]``. (The pairs shorten the chain of dependent
+additions, which bounds a one-sample product's speed.) BLAS sums in its own order, so
+chunk sizes agree within the contract's tolerance, not bit for bit.
 
 Histories: conv ``j`` keeps its input in region ``j`` of the flat ``buf``, time-major
 ``(B, capacity_j, C_in_j)`` from ``table[j, OFFSET]``, its positions ``(start, end)`` in
@@ -45,6 +48,9 @@ OFFSET, CAPACITY, SIZE, START, END = range(5)
 # columns of ``blocks``: its two convs, the 1x1 conv of its residual (-1: none), the
 # residual's lag in samples, and (read on the last block) the 1x1 head (-1: none)
 CONV1, CONV2, PROJECTION, LAG, HEAD = range(5)
+# from this many rows on, the step's products are BLAS calls (``blas_product``); a chunk of
+# one sample takes the loops of ``product`` (a one-row BLAS call costs more)
+BLAS_ROWS = 2
 
 
 @njit(cache=True, nogil=True)
@@ -71,11 +77,54 @@ def reserve(buf, table, j, batch, channels, m):
     return slot
 
 
+# conv widths (C_in = C_out) whose one-row product is compiled with the width as a constant
+SQUARE_WIDTHS = (16, 32, 64, 128)
+
+
 @njit(cache=True, nogil=True)
 def _row(src, a, tap_step, taps, c_in, weights, w0, c_out, y):
+    """``_row_body``; a conv of one of ``SQUARE_WIDTHS`` runs a copy compiled with its
+    width as a constant (fixed trip counts: LLVM drops the remainder loops and the
+    run-time checks around its vector loops), summed in the same order."""
+    if c_in == c_out == 64:
+        _row_64(src, a, tap_step, taps, weights, w0, y)
+    elif c_in == c_out == 32:
+        _row_32(src, a, tap_step, taps, weights, w0, y)
+    elif c_in == c_out == 128:
+        _row_128(src, a, tap_step, taps, weights, w0, y)
+    elif c_in == c_out == 16:
+        _row_16(src, a, tap_step, taps, weights, w0, y)
+    else:
+        _row_body(src, a, tap_step, taps, c_in, weights, w0, c_out, y)
+
+
+# one function per width, written out: numba caches only functions defined at module
+# level, and each copy must see its width as a constant
+@njit(cache=True, nogil=True)
+def _row_16(src, a, tap_step, taps, weights, w0, y):
+    _row_body(src, a, tap_step, taps, 16, weights, w0, 16, y)
+
+
+@njit(cache=True, nogil=True)
+def _row_32(src, a, tap_step, taps, weights, w0, y):
+    _row_body(src, a, tap_step, taps, 32, weights, w0, 32, y)
+
+
+@njit(cache=True, nogil=True)
+def _row_64(src, a, tap_step, taps, weights, w0, y):
+    _row_body(src, a, tap_step, taps, 64, weights, w0, 64, y)
+
+
+@njit(cache=True, nogil=True)
+def _row_128(src, a, tap_step, taps, weights, w0, y):
+    _row_body(src, a, tap_step, taps, 128, weights, w0, 128, y)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _row_body(src, a, tap_step, taps, c_in, weights, w0, c_out, y):
     """One output row: ``y[o] += sum_r x[r] w[r, o]`` in the order of the module
     docstring, two groups of four rows per pass over ``y``; ``y`` holds the bias on
-    entry."""
+    entry. (Inlined where it is called, so constant widths reach its loops.)"""
     for k in range(taps):
         xs = src[a + k * tap_step : a + k * tap_step + c_in]
         wk = w0 + k * c_in * c_out
@@ -148,6 +197,29 @@ def _rows4(src, a, row_step, tap_step, taps, c_in, weights, w0, c_out, ys):
 
 
 @njit(cache=True, nogil=True)
+def blas_product(src, a, row_step, tap_step, taps, c_in, weights, w0, c_out, dst, d0, m):
+    """``product`` as one BLAS matrix product (``np.dot``, summed in BLAS's order): the
+    ``m`` rows' taps gathered into an im2col block ``(m, taps * c_in)`` times the weights
+    ``(taps * c_in, c_out)``, then the bias added."""
+    rows = taps * c_in
+    flat = np.empty(m * rows, weights.dtype)
+    for t in range(m):  # (1-D unit-stride copies: vectorised)
+        for k in range(taps):
+            b = a + t * row_step + k * tap_step
+            x = src[b : b + c_in]
+            d = flat[t * rows + k * c_in : t * rows + (k + 1) * c_in]
+            for c in range(c_in):
+                d[c] = x[c]
+    w = weights[w0 : w0 + rows * c_out].reshape(rows, c_out)
+    bias = weights[w0 + rows * c_out : w0 + (rows + 1) * c_out]
+    np.dot(flat.reshape(m, rows), w, dst[d0 : d0 + m * c_out].reshape(m, c_out))
+    for t in range(m):
+        y = dst[d0 + t * c_out : d0 + (t + 1) * c_out]
+        for o in range(c_out):
+            y[o] = y[o] + bias[o]
+
+
+@njit(cache=True, nogil=True)
 def product(src, a, row_step, tap_step, taps, c_in, weights, w0, c_out, dst, d0, m):
     """``m`` rows of a conv's output, written to ``dst[d0 + t * c_out + o]``::
 
@@ -176,7 +248,16 @@ def product(src, a, row_step, tap_step, taps, c_in, weights, w0, c_out, dst, d0,
 
 
 @njit(cache=True, nogil=True)
-def residual_chain(x, y, weights, convs, blocks, buf, table):
+def rows_product(src, a, row_step, tap_step, taps, c_in, weights, w0, c_out, dst, d0, m):
+    """``product`` for one row, ``blas_product`` for ``BLAS_ROWS`` rows and more."""
+    if m >= BLAS_ROWS:
+        blas_product(src, a, row_step, tap_step, taps, c_in, weights, w0, c_out, dst, d0, m)
+    else:
+        product(src, a, row_step, tap_step, taps, c_in, weights, w0, c_out, dst, d0, m)
+
+
+@njit(cache=True, nogil=True)
+def residual_chain(x, y, weights, convs, blocks, buf, table, finite_only=False):
     """One chunk through a chain of residual blocks (a TCN), every history in the arena.
 
     Block ``i`` (row ``i`` of ``blocks``) with input ``u`` (its first conv's history):
@@ -189,7 +270,7 @@ def residual_chain(x, y, weights, convs, blocks, buf, table):
     Shape: ``x`` ``(B, C_in, m)`` and ``y`` ``(B, C_out, m)`` (any strides); ``convs``,
     ``blocks`` and ``table`` as the column names above say. Every region must take ``m``
     more rows. Returns False, having touched nothing, if a history is not full (``span``
-    rows kept), else True.
+    rows kept) or, with ``finite_only``, if ``x`` holds a NaN or an infinity; else True.
     """
     batch, c0, m = x.shape
     zero = buf.dtype.type(0)
@@ -199,6 +280,12 @@ def residual_chain(x, y, weights, convs, blocks, buf, table):
     for j in range(table.shape[0]):
         if table[j, END] - table[j, START] != table[j, SIZE]:
             return False  # a history still filling up: the caller's other path
+    if finite_only:
+        for b in range(batch):
+            for c in range(c0):
+                for t in range(m):
+                    if not np.isfinite(x[b, c, t]):
+                        return False  # the caller's checks say what is wrong
     scratch = np.empty(3 * batch * m * width, buf.dtype)
     s_out, s_res, s_last = 0, batch * m * width, 2 * batch * m * width
     j = blocks[0, CONV1]
@@ -225,18 +312,18 @@ def residual_chain(x, y, weights, convs, blocks, buf, table):
         for b in range(batch):
             u = table[j1, OFFSET] + b * cap1 * c_in  # block input's region
             h = table[j2, OFFSET] + (b * cap2 + slot2) * c_mid  # where conv1 writes
-            product(buf, u + (slot1 - span1) * c_in, c_in, convs[j1, DILATION] * c_in,
+            rows_product(buf, u + (slot1 - span1) * c_in, c_in, convs[j1, DILATION] * c_in,
                     convs[j1, TAPS], c_in, weights, convs[j1, WEIGHTS], c_mid, buf, h, m)
             hs = buf[h : h + m * c_mid]
             for n in range(m * c_mid):
                 hs[n] = max(hs[n], zero)
             out = s_out + b * m * c_out
-            product(buf, h - span2 * c_mid, c_mid, convs[j2, DILATION] * c_mid,
+            rows_product(buf, h - span2 * c_mid, c_mid, convs[j2, DILATION] * c_mid,
                     convs[j2, TAPS], c_mid, weights, convs[j2, WEIGHTS], c_out, scratch, out,
                     m)
             if projection >= 0:
                 res = s_res + b * m * c_out
-                product(buf, u + (slot1 - lag) * c_in, c_in, 0, 1, c_in, weights,
+                rows_product(buf, u + (slot1 - lag) * c_in, c_in, 0, 1, c_in, weights,
                         convs[projection, WEIGHTS], c_out, scratch, res, m)
                 rs = scratch[res : res + m * c_out]
             else:
@@ -254,7 +341,7 @@ def residual_chain(x, y, weights, convs, blocks, buf, table):
     for b in range(batch):
         src = s_last + b * m * c_last
         if head >= 0:
-            product(scratch, src, c_last, 0, 1, c_last, weights, convs[head, WEIGHTS], c_y,
+            rows_product(scratch, src, c_last, 0, 1, c_last, weights, convs[head, WEIGHTS], c_y,
                     scratch, s_out, m)
             src = s_out
         for t in range(m):

@@ -30,6 +30,7 @@ from numba import njit
 
 from .atomics import claim, exchange, load, load_seq, pause, store, ticks, yield_cpu
 from .chain import (
+    BLAS_ROWS,
     C_IN,
     C_OUT,
     CAPACITY,
@@ -70,8 +71,35 @@ def control() -> np.ndarray:
 
 def scratch_size(convs: np.ndarray, batch: int, m: int) -> int:
     """Elements of ``scratch`` for chunks of up to ``m`` samples of ``batch`` rows."""
-    width = int(convs[:, C_IN].max(initial=1)), int(convs[:, C_OUT].max(initial=1))
-    return 4 * batch * m * max(width) + 4 * PARTS * max(width)
+    width = int(max(convs[:, C_IN].max(initial=1), convs[:, C_OUT].max(initial=1)))
+    taps = int(convs[:, TAPS].max(initial=1))
+    return 4 * batch * m * width + PARTS * (private_size(width, taps, m) + LINE) + LINE
+
+
+LINE = 16  # elements of scratch between two threads' private regions (a cache line or more)
+
+
+@njit(cache=True, nogil=True)
+def private_size(width, taps, m):
+    """Elements of a thread's private region of ``scratch``: four rows of sums
+    (``product_part``), then a product per tap and one for a projection (``blas_part``)."""
+    size = 4 * width + (taps + 1) * m * width
+    return size + (-size % LINE)
+
+
+@njit(cache=True, nogil=True)
+def private(scratch, convs, batch, m, part):
+    """Thread ``part``'s private region of ``scratch``: its sums, products, projection."""
+    width, taps = 0, 1
+    for j in range(convs.shape[0]):
+        width = max(width, convs[j, C_IN], convs[j, C_OUT])
+        taps = max(taps, convs[j, TAPS])
+    size = private_size(width, taps, m)
+    first = 4 * batch * m * width + LINE + part * (size + LINE)
+    first += -first % LINE
+    region = scratch[first : first + size]
+    return (region[: 4 * width], region[4 * width : 4 * width + taps * m * width],
+            region[4 * width + taps * m * width : 4 * width + (taps + 1) * m * width])
 
 
 @njit(cache=True, nogil=True)
@@ -139,14 +167,40 @@ def product_part(src, a, row_step, tap_step, taps, c_in, weights, w0, n, dst, d0
 
 
 @njit(cache=True, nogil=True)
-def prepare(x, convs, blocks, buf, table):
+def blas_part(src, a, tap_step, taps, c_in, weights, w0, n, m, out):
+    """``chain.blas_product`` for ``n`` outputs whose weights (rows of ``n``, then the
+    bias) start at ``w0``, as one BLAS product per tap, without the bias: ``m`` time-major
+    rows of ``c_in`` values from ``src[a]`` (the tap's rows: no im2col copy) times that
+    tap's weights, summed over the taps into ``out[: m n]`` ``(m, n)``, whose next ``(taps
+    - 1) m n`` elements it overwrites. (The caller adds the bias as it copies the rows out,
+    with the ReLUs.)"""
+    size = m * n
+    for k in range(taps):
+        x = src[a + k * tap_step : a + k * tap_step + m * c_in].reshape(m, c_in)
+        w = weights[w0 + k * c_in * n : w0 + (k + 1) * c_in * n].reshape(c_in, n)
+        np.dot(x, w, out[k * size : (k + 1) * size].reshape(m, n))
+    total = out[:size]
+    for k in range(1, taps):
+        more = out[k * size : (k + 1) * size]
+        for e in range(size):
+            total[e] = total[e] + more[e]
+
+
+@njit(cache=True, nogil=True)
+def prepare(x, finite_only, convs, blocks, buf, table):
     """The caller's part before the threads run: False (nothing touched) while a history is
-    not full; else every history reserved for the chunk ``x`` ``(B, C_in, m)``, which is
-    written into the first."""
+    not full or, with ``finite_only``, if ``x`` is not all finite; else every history
+    reserved for the chunk ``x`` ``(B, C_in, m)``, which is written into the first."""
     batch, c0, m = x.shape
     for j in range(table.shape[0]):
         if table[j, END] - table[j, START] != table[j, SIZE]:
             return False
+    if finite_only:
+        for b in range(batch):
+            for c in range(c0):
+                for t in range(m):
+                    if not np.isfinite(x[b, c, t]):
+                        return False
     j = blocks[0, CONV1]
     slot = reserve(buf, table, j, batch, c0, m)
     for b in range(batch):
@@ -179,6 +233,88 @@ def phases(blocks):
 
 
 @njit(cache=True, nogil=True)
+def blas_phase(i, part, parts, batch, m, weights, offsets, convs, blocks, buf, table,
+               scratch):
+    """``phase`` for ``BLAS_ROWS`` samples and more: each conv of the phase is one BLAS
+    product of this part's weight columns (``blas_part``), its bias, ReLUs and residual
+    added as the rows are copied to where they go."""
+    zero = buf.dtype.type(0)
+    width = 0
+    for j in range(convs.shape[0]):
+        width = max(width, convs[j, C_IN], convs[j, C_OUT])
+    s_last, s_y = 2 * batch * m * width, 3 * batch * m * width
+    _, out, res = private(scratch, convs, batch, m, part)
+    last = blocks.shape[0] - 1
+    if i > 2 * last + 1:  # the head
+        head = blocks[last, HEAD]
+        c_last, c_y = convs[head, C_IN], convs[head, C_OUT]
+        r0, r1 = split(c_y, part, parts)
+        n, w0 = r1 - r0, offsets[part, head]
+        bias = weights[w0 + c_last * n : w0 + (c_last + 1) * n]
+        for b in range(batch):
+            blas_part(scratch, s_last + b * m * c_last, 0, 1, c_last, weights, w0, n, m, out)
+            for t in range(m):
+                d = scratch[s_y + (b * m + t) * c_y + r0 : s_y + (b * m + t) * c_y + r1]
+                o_t = out[t * n : (t + 1) * n]
+                for o in range(n):
+                    d[o] = o_t[o] + bias[o]
+        return
+    k = i // 2
+    j1, j2, projection, lag = blocks[k, CONV1], blocks[k, CONV2], blocks[k, PROJECTION], \
+        blocks[k, LAG]
+    c_in, c_mid, c_out = convs[j1, C_IN], convs[j1, C_OUT], convs[j2, C_OUT]
+    slot1, slot2 = table[j1, END] - m, table[j2, END] - m
+    cap1, cap2 = table[j1, CAPACITY], table[j2, CAPACITY]
+    if i % 2 == 0:  # conv1 and its ReLU
+        taps, span1 = convs[j1, TAPS], (convs[j1, TAPS] - 1) * convs[j1, DILATION]
+        p0, p1 = split(c_mid, part, parts)
+        n, w0 = p1 - p0, offsets[part, j1]
+        bias = weights[w0 + taps * c_in * n : w0 + (taps * c_in + 1) * n]
+        for b in range(batch):
+            u = table[j1, OFFSET] + b * cap1 * c_in
+            h = table[j2, OFFSET] + (b * cap2 + slot2) * c_mid
+            blas_part(buf, u + (slot1 - span1) * c_in, convs[j1, DILATION] * c_in, taps, c_in,
+                      weights, w0, n, m, out)
+            for t in range(m):
+                hs = buf[h + t * c_mid + p0 : h + t * c_mid + p1]
+                o_t = out[t * n : (t + 1) * n]
+                for o in range(n):
+                    hs[o] = max(o_t[o] + bias[o], zero)
+        return
+    taps, span2 = convs[j2, TAPS], (convs[j2, TAPS] - 1) * convs[j2, DILATION]
+    q0, q1 = split(c_out, part, parts)
+    n, w0 = q1 - q0, offsets[part, j2]
+    bias = weights[w0 + taps * c_mid * n : w0 + (taps * c_mid + 1) * n]
+    pw0 = offsets[part, projection] if projection >= 0 else 0
+    pbias = weights[pw0 + c_in * n : pw0 + (c_in + 1) * n]
+    for b in range(batch):
+        u = table[j1, OFFSET] + b * cap1 * c_in
+        h = table[j2, OFFSET] + (b * cap2 + slot2) * c_mid
+        blas_part(buf, h - span2 * c_mid, convs[j2, DILATION] * c_mid, taps, c_mid, weights,
+                  w0, n, m, out)
+        if projection >= 0:
+            blas_part(buf, u + (slot1 - lag) * c_in, 0, 1, c_in, weights, pw0, n, m, res)
+        if k < last:
+            jn = blocks[k + 1, CONV1]
+            d = table[jn, OFFSET] + (b * table[jn, CAPACITY] + table[jn, END] - m) * c_out
+            dst = buf[d : d + m * c_out]
+        else:
+            dst = scratch[s_last + b * m * c_out : s_last + (b + 1) * m * c_out]
+        r = u + (slot1 - lag) * c_in
+        for t in range(m):
+            d_t = dst[t * c_out + q0 : t * c_out + q1]
+            o_t = out[t * n : (t + 1) * n]
+            if projection >= 0:
+                r_t = res[t * n : (t + 1) * n]
+                for o in range(n):
+                    d_t[o] = max(max(o_t[o] + bias[o], zero) + (r_t[o] + pbias[o]), zero)
+            else:
+                x_t = buf[r + t * c_in + q0 : r + t * c_in + q1]
+                for o in range(n):
+                    d_t[o] = max(max(o_t[o] + bias[o], zero) + x_t[o], zero)
+
+
+@njit(cache=True, nogil=True)
 def phase(i, part, parts, batch, m, weights, offsets, convs, blocks, buf, table, scratch):
     """Part ``part`` of phase ``i`` of the chunk ``prepare`` set up (``batch`` rows of ``m``
     samples): block ``i // 2``'s conv1 and ReLU (even ``i``), or its conv2, residual and
@@ -190,7 +326,11 @@ def phase(i, part, parts, batch, m, weights, offsets, convs, blocks, buf, table,
         width = max(width, convs[j, C_IN], convs[j, C_OUT])
     s_out, s_res, s_last, s_y = 0, batch * m * width, 2 * batch * m * width, \
         3 * batch * m * width
-    tmp = scratch[4 * batch * m * width + 4 * part * width :][: 4 * width]
+    if m >= BLAS_ROWS:
+        blas_phase(i, part, parts, batch, m, weights, offsets, convs, blocks, buf, table,
+                   scratch)
+        return
+    tmp = private(scratch, convs, batch, m, part)[0]
     last = blocks.shape[0] - 1
     if i > 2 * last + 1:  # the head
         head = blocks[last, HEAD]
@@ -262,7 +402,8 @@ def finish(y, convs, blocks, scratch):
 
 
 @njit(cache=True, nogil=True)
-def lead(x, y, resume, ctl, weights, offsets, convs, blocks, buf, table, scratch):
+def lead(x, y, resume, finite_only, ctl, weights, offsets, convs, blocks, buf, table,
+         scratch):
     """The caller's call per chunk: 0 (nothing touched) while a history is not full; 2
     when the worker sleeps (the chunk is published: wake it, then call again with
     ``resume``); -1 if a wait gave up; 1 with the output in ``y``.
@@ -274,7 +415,7 @@ def lead(x, y, resume, ctl, weights, offsets, convs, blocks, buf, table, scratch
     running) is left none of this one: the caller claims every phase at once and computes
     each conv whole."""
     if not resume:
-        if not prepare(x, convs, blocks, buf, table):
+        if not prepare(x, finite_only, convs, blocks, buf, table):
             return 0
         ctl[BATCH], ctl[SAMPLES] = x.shape[0], x.shape[2]
         base = ctl[TAKEN]  # every phase so far is finished
@@ -287,10 +428,16 @@ def lead(x, y, resume, ctl, weights, offsets, convs, blocks, buf, table, scratch
     last = base + phases(blocks)
     if load(ctl, DONE) < ctl[GENERATION] - 1 and claim(ctl, TAKEN, base, last):
         # the worker has not finished the last chunk (it waits for a core): the whole
-        # chunk here, every conv whole (row PARTS of offsets)
+        # chunk here, every conv whole at one sample (row PARTS of offsets: the same sums),
+        # else both parts (BLAS sums by its own order: the parts' results, whoever runs them)
         for i in range(phases(blocks)):
-            phase(i, 0, 1, batch, m, weights, offsets[PARTS:], convs, blocks, buf, table,
-                  scratch)
+            if m < BLAS_ROWS:
+                phase(i, 0, 1, batch, m, weights, offsets[PARTS:], convs, blocks, buf, table,
+                      scratch)
+            else:
+                for part in range(PARTS):
+                    phase(i, part, PARTS, batch, m, weights, offsets, convs, blocks, buf,
+                          table, scratch)
         store(ctl, ARRIVED, last)
         store(ctl, FINISHED, last)
         finish(y, convs, blocks, scratch)
