@@ -6,8 +6,10 @@ thread pool per chunk. ``ChainThreads`` keeps one worker thread that waits in co
 control array, both threads compute half of every conv's output channels (each streams half
 of the weights), one conv after the other (a conv reads all of its input channels); the
 caller computes a half the worker has not started by the time its own is done (a worker
-waiting for a core delays nothing). Each output is summed as the one-thread step sums it,
-so the two agree bit for bit, and the state (the chain's arena) is the same.
+waiting for a core delays nothing). A chunk of one sample is summed as the one-thread step
+sums it (bit for bit); longer ones by BLAS products per half (within the contract's
+tolerance of the one-thread step, the same whichever thread computes a half). The state
+(the chain's arena) is the same, so a stream may change its thread count at any chunk.
 
 An idle worker spins for ``SPIN_SECONDS``, then blocks on a ``threading.Event`` (the caller
 wakes it: it stores the chunk then reads the worker's state, the worker stores its state

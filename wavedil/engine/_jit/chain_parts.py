@@ -1,8 +1,15 @@
 """The compiled chain step (``wavedil.engine._jit.chain``) split over two threads by output
 channels: part ``p`` of 2 computes outputs ``[C p // 2, C (p + 1) // 2)`` of every conv
-(and the ReLUs, residual sums and projections of those channels). Each output is summed
-exactly as in ``chain`` (``product`` there, the same ``_row`` / ``_rows4`` groups of rows),
-so the result is that of ``residual_chain`` bit for bit, whoever computes which part.
+(and the ReLUs, residual sums and projections of those channels).
+
+- A chunk of one sample: each output is summed exactly as in ``chain`` (``product`` there,
+  the same ``_row`` groups), so the result is that of ``residual_chain`` bit for bit.
+- From ``BLAS_ROWS`` samples on (``blas_phase``): per conv and part, one BLAS product per
+  tap (numba's ``np.dot``) of the tap's rows, read in place from the time-major history
+  (no im2col copy), times the part's weight columns (small enough that BLAS runs it on the
+  calling thread), summed over the taps; then the bias, ReLUs and residual as the rows are
+  copied out. BLAS sums in its own order: the result agrees with ``residual_chain``'s
+  within the contract's tolerance, and does not depend on which thread computed a part.
 
 A chunk runs in phases (``phase``): per block its conv1, then its conv2 and residual, then
 the head; a phase reads every channel of the one before, so both of its parts wait for both
@@ -12,9 +19,11 @@ machine) leaves the caller a claim per phase, not a wait for a core.
 
 Part ``p``'s weights are its columns of each conv, packed (rows ``k C_in + c`` of its
 ``C_p`` values, then its bias) from ``offsets[p, j]`` in ``weights``: a part streams only
-its share of the weights (``offsets[2]``: each conv whole, for a chunk on one thread). The
-caller first reserves every history and writes the chunk into the first (``prepare``), and
-copies the output out of ``scratch`` at the end (``finish``).
+its share of the weights (``offsets[2]``: each conv whole, for a one-sample chunk on one
+thread). Each thread has its own region of ``scratch`` (``private``: the products of its
+taps) past the shared one. The caller first reserves every history and writes the chunk
+into the first (``prepare``), and copies the output out of ``scratch`` at the end
+(``finish``).
 
 ``ctl`` (int64, one cache line per field a thread spins on) holds the chunk's parameters,
 the phases (numbered across chunks) the caller has done (``ARRIVED``), the last phase
