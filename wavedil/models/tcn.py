@@ -303,8 +303,10 @@ class TCNStream(ModelStream):
 
     ``threads=2`` splits that compiled step over the calling thread and a worker thread of
     the stream (``wavedil.engine.chain_threads``), half of every conv's output channels
-    each: the same output bit for bit, the same states, for when two cores are free (on a
-    busy machine it can be slower than one thread). The worker starts on the first short
+    each, for when two cores are free (on a busy machine it can be slower than one
+    thread): the same states (a state moves between thread counts at any chunk), the same
+    output bit for bit at one sample per chunk and within the streaming contract's
+    tolerance from two (BLAS products per half). The worker starts on the first short
     chunk, sleeps when chunks stop coming and ends with ``close()`` (or ``with``, or when
     the stream is dropped); ``threads=1`` (the default) starts no thread.
     """
