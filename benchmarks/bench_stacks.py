@@ -45,6 +45,7 @@ from wavedil.nn import TCN, WaveNet, export, from_pytorch_tcn
 RATE = 48_000
 CHUNKS = (1, 8, 32, 128, 512)
 TWO_THREAD_CHUNKS = (1, 8, 32)  # the compiled step's chunks, on one thread and on two
+TWO_THREAD_TARGETS = {32: 0.2}  # RTF at most on two threads (issue 17 allows two)
 OFFLINE_TARGET = 1.2  # numpy throughput / torch throughput
 STREAM_TARGETS = {1: 20.0, 32: 5.0, 128: 5.0}  # numpy stream speed-up over pytorch-tcn
 # numpy stream RTF at most (strictly below 1), on one thread or on two (issue 17 allows 2)
@@ -343,9 +344,9 @@ def two_thread_section(sizes, folder) -> str:
         t = sizes.time(runners)
         seconds, calls = samples / RATE, len(chunks)
         rtf = t["two threads"] / seconds
-        if chunk in RTF_TARGETS and (rtf > RTF_TARGETS[chunk] or rtf >= 1.0):
-            misses.append(f"chunk {chunk}: RTF {rtf:.3g} (target "
-                          f"{'< 1' if chunk == 1 else f'<= {RTF_TARGETS[chunk]:g}'})")
+        if chunk in TWO_THREAD_TARGETS and rtf > TWO_THREAD_TARGETS[chunk]:
+            misses.append(f"chunk {chunk}: RTF {rtf:.3g} (target <= "
+                          f"{TWO_THREAD_TARGETS[chunk]:g})")
         rows.append([chunk, samples, us(t["one thread"] / calls), us(t["two threads"] / calls),
                      f"{t['one thread'] / seconds:.3g}", f"{rtf:.3g}",
                      f"{t.ratio('one thread', 'two threads'):.2f}"])
@@ -364,8 +365,8 @@ def two_thread_section(sizes, folder) -> str:
         "threads need both cores: on a busy machine the calling thread does the halves "
         "the worker had no core for, and two threads are slower than one (so are they "
         "while another library's BLAS threads spin after a call: the pause before each "
-        "sample parks them). Targets on two threads: RTF < 1 at chunk 1, <= 0.2 at chunk "
-        f"32: {summary}.", ""])
+        "sample parks them). Target on two threads: RTF <= 0.2 at chunk 32 (one thread "
+        f"cannot reach it, see the floor above): {summary}.", ""])
 
 
 def stream_runners(net, torch_model, theirs_model, chunks, torch_chunks,
