@@ -365,7 +365,10 @@ def two_thread_section(sizes, folder) -> str:
         "threads need both cores: on a busy machine the calling thread does the halves "
         "the worker had no core for, and two threads are slower than one (so are they "
         "while another library's BLAS threads spin after a call: the pause before each "
-        "sample parks them). Target on two threads (which issue 17 allows): RTF <= 0.2 at "
+        "sample parks them; and while the host runs a virtual machine's two cores "
+        "on one physical core, as it does at times on the shared machine: two independent "
+        "BLAS threads there take twice as long per product in such spells, which the "
+        "medians include). Target on two threads (which issue 17 allows): RTF <= 0.2 at "
         f"chunk 32: {summary}.", ""])
 
 
