@@ -115,6 +115,19 @@ class CondStream:
         self.inner.load_state_dict(state)
 
 
+class ThreadedOp:
+    """A numpy TCN whose streams run their short chunks on two threads (``threads=2``)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, x):
+        return self.model(x)
+
+    def stream(self, batch=None):
+        return self.model.stream(batch, threads=2)
+
+
 class TorchOp:
     """A ``wavedil.nn`` streaming module with the numpy operator API (numpy in and out)."""
 
@@ -368,6 +381,9 @@ ENTRIES = {e.name: e for e in [
     # the numpy models
     Entry("TCN", lambda: wavedil.TCN(2, [4, 3], kernel_size=3, dilations=[1, 4],
                                      out_channels=1, seed=1), 2, gaps=NUMPY_GAPS),
+    Entry("TCN-2-threads", lambda: ThreadedOp(wavedil.TCN(
+        2, [5, 3], kernel_size=3, dilations=[1, 4], out_channels=3, seed=1)), 2,
+          gaps=NUMPY_GAPS),
     Entry("WaveNet", lambda: wavedil.WaveNet(1, 6, 8, 5, kernel_size=2, dilations=[1, 2, 4],
                                              seed=2), 1, gaps=NUMPY_GAPS),
     Entry("WaveNet-cond", lambda: _wavenet_cond(lambda: wavedil.WaveNet(

@@ -84,6 +84,18 @@ def run_model(model):
     return repr(model) if channels > 64 else model(np.resize(X, (channels, 64)))
 
 
+def threaded(model, threads):
+    """``run_model``, then ``model.stream(threads=threads)`` on one chunk and short ones
+    (``TCN.stream``'s compiled step), closed."""
+    offline = run_model(model)
+    with model.stream(threads=threads) as stream:
+        if model.in_channels > 64:
+            return offline
+        x = np.resize(X, (model.in_channels, 40))
+        return [offline, np.asarray(stream.process(x[..., :17])),
+                *(np.asarray(stream.process(x[..., t : t + 1])) for t in range(17, 40))]
+
+
 def torch_model(make, *args, **kwargs):
     """``make(*args, **kwargs)`` (torch's generator seeded: equal weights for equal
     parameters) on a short input of its channels (its construction when that is large)."""
@@ -241,11 +253,13 @@ TABLE: dict[str, EntryPoint] = {
                             {"octaves": POSITIVE, "voices": POSITIVE, "channels": POSITIVE,
                              "batch": BATCH}),
     # models
-    "TCN": EntryPoint(lambda **k: run_model(wavedil.TCN(**k, dilations=[1, 2], seed=0)),
+    "TCN": EntryPoint(lambda threads, **k: threaded(wavedil.TCN(**k, dilations=[1, 2], seed=0),
+                                                    threads),
                       {"in_channels": 1, "channels": 3, "kernel_size": 2, "stacks": 1,
-                       "gate": False, "skip_connections": False},
+                       "gate": False, "skip_connections": False, "threads": 2},
                       {"in_channels": POSITIVE, "channels": WIDTHS, "kernel_size": POSITIVE,
-                       "stacks": POSITIVE, "gate": Flag(), "skip_connections": Flag()}),
+                       "stacks": POSITIVE, "gate": Flag(), "skip_connections": Flag(),
+                       "threads": Int(1, 2)}),
     "WaveNet": EntryPoint(lambda **k: run_model(wavedil.WaveNet(**k, dilations=[1, 2], seed=0)),
                           {"in_channels": 1, "residual_channels": 4, "gate_channels": 4,
                            "skip_channels": 4, "kernel_size": 2, "stacks": 1},

@@ -101,14 +101,16 @@ def test_a_task_policy_holds_in_its_thread_only():
     assert seen == {"task": "confine", "other": "refuse", "after": "refuse"}
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_the_tcn_hot_path_refuses_a_nan_and_confines_it_as_the_general_path(dtype):
-    """Short chunks of a TCN go straight to the compiled step, which checks their samples:
-    a NaN there is refused with the general path's message and leaves the stream as it
-    was; under "confine" it goes through, and the output equals the offline call's."""
+def test_the_tcn_hot_path_refuses_a_nan_and_confines_it_as_the_general_path(dtype, threads):
+    """Short chunks of a TCN go straight to the compiled step (on one thread or two), which
+    checks their samples: a NaN there is refused with the general path's message and
+    leaves the stream as it was; under "confine" it goes through, and the output equals
+    the offline call's."""
     model = wavedil.TCN(2, [4, 4], kernel_size=3, dilations=[1, 4], seed=3)
     x = np.random.default_rng(4).standard_normal((2, 60)).astype(dtype)
-    stream = model.stream()
+    stream = model.stream(threads=threads)
     head = [stream.process(x[:, i : i + 3]) for i in range(0, 30, 3)]
     bad = x[:, 30:33].copy()
     bad[1, 2] = np.nan
@@ -120,7 +122,7 @@ def test_the_tcn_hot_path_refuses_a_nan_and_confines_it_as_the_general_path(dtyp
     spoiled = x.copy()
     spoiled[1, 32] = np.nan
     with wavedil.nonfinite("confine"):
-        stream = model.stream()
+        stream = model.stream(threads=threads)
         out = np.concatenate([stream.process(spoiled[:, i : i + 3]) for i in range(0, 60, 3)],
                              -1)
         offline = model(spoiled)

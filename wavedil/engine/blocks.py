@@ -73,11 +73,33 @@ class ResidualChainStep:
         self.out_channels = int(self.convs[table[-1, 4] if head is not None else
                                            table[-1, 1], 1])
         self.dtype = dtype
+        self._parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._kernel: Callable[..., bool] = kernels.residual_chain
 
     def __repr__(self) -> str:
         return (f"ResidualChainStep(blocks={len(self.blocks)}, out_channels="
                 f"{self.out_channels}, dtype={self.dtype})")
+
+    def parts(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The weights split for ``n`` threads (``wavedil.engine._jit.chain_parts``):
+        part ``p``'s columns ``[C p // n, C (p + 1) // n)`` of each conv, packed, from
+        ``offsets[p, j]`` for conv ``j``; row ``n`` of ``offsets`` is the whole of each conv
+        (``self.weights``, appended)."""
+        if n not in self._parts:
+            parts: list[np.ndarray] = []
+            offsets = np.zeros((n + 1, len(self.convs)), np.int64)
+            at = 0
+            for p in range(n):
+                for j, (c_in, c_out, taps, _, w0) in enumerate(self.convs.tolist()):
+                    first, stop = c_out * p // n, c_out * (p + 1) // n
+                    whole = self.weights[w0 : w0 + (taps * c_in + 1) * c_out]
+                    part = whole.reshape(taps * c_in + 1, c_out)[:, first:stop]
+                    offsets[p, j] = at
+                    parts.append(np.ascontiguousarray(part).ravel())
+                    at += part.size
+            offsets[n] = self.convs[:, 4] + at
+            self._parts[n] = (np.concatenate([*parts, self.weights]), offsets)
+        return self._parts[n]
 
     def __call__(self, x: np.ndarray, histories: Mapping[str, History],
                  finite_only: bool = False) -> np.ndarray | None:

@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..engine.blocks import ResidualChainStep
+from ..engine.chain_threads import ChainThreads
 from ..engine.checks import positive_int
 from ..engine.finite import policy
 from ..engine.fused import (
@@ -45,6 +46,7 @@ from ..engine.fused import (
     store_product,
     time_major_1x1,
 )
+from ..engine.params import integer
 from ..engine.spec import Branches, Chain, LayerSpec, dilation_schedule
 from ..engine.stream import single_consumer
 from .activations import ACTIVATIONS, activate, glu, layer_norm
@@ -55,6 +57,7 @@ from .tcn_lookahead import LookaheadStep
 # chunks of up to this many samples run the compiled step (``wavedil.engine.blocks``);
 # longer ones the fused chain, whose Winograd products win from about 128 samples
 STEP_SAMPLES = 64
+MAX_THREADS = 2  # ``TCN.stream(threads=...)``: the caller and at most one worker thread
 
 NORMS = (None, "layer_norm")  # batch norm folds into the convs (wavedil.nn.from_pytorch_tcn)
 # the options beyond Bai et al.'s block, with their defaults: a config holds them only when
@@ -270,10 +273,10 @@ class TCN(Model):
         with skip connections, block ``i``'s skip for the later blocks' (``skip_delays.{i}``)."""
         return tcn_delays(self.config)
 
-    def stream(self, batch: int | None = None) -> TCNStream:
+    def stream(self, batch: int | None = None, *, threads: int = 1) -> TCNStream:
         """A fresh stream (latency ``self.latency``); ``batch`` fixes the batch size of 3-D
-        chunks."""
-        return TCNStream(self, batch)
+        chunks; ``threads=2`` runs its short chunks on two threads (see ``TCNStream``)."""
+        return TCNStream(self, batch, threads=threads)
 
 
 def tcn_delays(config: dict[str, Any]) -> dict[str, tuple[int, int]]:
@@ -310,6 +313,16 @@ class TCNStream(ModelStream):
     Other options run each conv as an engine stream (lookahead held back) between numpy
     passes; with lookahead alone (``lookahead_steps``), chunks of up to ``STEP_SAMPLES`` run
     the compiled step too once every history is full (``wavedil.models.tcn_lookahead``).
+
+    ``threads=2`` splits the causal TCN's compiled step over the calling thread and a
+    worker thread of the stream (``wavedil.engine.chain_threads``), half of every conv's
+    output channels each, for when two cores are free (on a busy machine it can be slower
+    than one thread): the same states (a state moves between thread counts at any chunk),
+    the same output bit for bit at one sample per chunk and within the streaming
+    contract's tolerance from two (BLAS products per half). The worker starts on the first
+    short chunk, sleeps when chunks stop coming and ends with ``close()`` (or ``with``, or
+    when the stream is dropped); ``threads=1`` (the default) starts no thread, nor does a
+    TCN with lookahead, whose step runs on the calling thread.
     """
 
     model: TCN
@@ -321,6 +334,24 @@ class TCNStream(ModelStream):
     _ahead: LookaheadStep | None = None
     _arena: tuple[Any, ChainHistories] | None = None
     _arena_live = False
+
+    def __init__(self, model: TCN, batch: int | None = None, *, threads: int = 1) -> None:
+        super().__init__(model, batch)
+        self.threads = integer(threads, "threads", 1, MAX_THREADS)
+        self._runner: ChainThreads | None = None
+        self._closed = False
+
+    def close(self) -> None:
+        """End the worker thread (``threads=2``); the stream takes no more chunks."""
+        self._closed = True
+        if self._runner is not None:
+            self._runner.close()
+
+    def __enter__(self) -> TCNStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def fused(self) -> bool:
         """Bai et al.'s causal block with dilated convs: the fused chain; any other
@@ -359,12 +390,9 @@ class TCNStream(ModelStream):
         return LookaheadStep(self.model.dilated_convs, blocks, self.w, self._dtype,
                              STEP_SAMPLES)
 
-    def _short_step(self, batch: int) -> tuple[ResidualChainStep, ChainHistories] | None:
-        """The compiled step and the histories it runs on, for a short chunk: a causal
-        TCN's own; with lookahead, the arena the conv streams' histories are copied into
-        once full (None before), which holds them until ``_leave_arena``."""
-        if self._chain is not None:
-            return self._step, cast(ChainHistories, self.state.histories)
+    def _arena_histories(self, batch: int) -> ChainHistories | None:
+        """With lookahead, the arena of the compiled step: the conv streams' histories are
+        copied into it once full (None before), and it holds them until ``_leave_arena``."""
         ahead = self._ahead
         if ahead is None:
             return None
@@ -377,7 +405,7 @@ class TCNStream(ModelStream):
             if not ahead.enter(self._convs, self.state.delays, arena[1]):
                 return None
             self._arena_live = True
-        return ahead.step, arena[1]
+        return arena[1]
 
     def _leave_arena(self) -> None:
         """With lookahead: the histories back from the compiled step's arena into the conv
@@ -415,20 +443,32 @@ class TCNStream(ModelStream):
         alone (a NaN, a history not full), takes the general path."""
         x = self._seen_view(chunk)
         if (x is not None and 0 < x.shape[-1] <= STEP_SAMPLES and not self.flushed
-                and self._dtype is x.dtype and self._budgeted_for(x)):
-            short = self._short_step(x.shape[0])
-            if short is not None:
-                y = short[0](x, short[1], finite_only=policy() == "refuse")
-                if y is not None:
-                    return self.restore(y)
+                and self._dtype is x.dtype and not self._closed and self._budgeted_for(x)):
+            y = self._short(x, finite_only=policy() == "refuse")
+            if y is not None:
+                return self.restore(y)
         return super().process(chunk)
 
+    def _short(self, x: np.ndarray, finite_only: bool = False) -> np.ndarray | None:
+        """The compiled step (``ResidualChainStep``) on the stream's threads, or a TCN with
+        lookahead's on its arena; None where it leaves the chunk alone (see ``__call__``)."""
+        if self._chain is None:
+            ahead, histories = self._ahead, self._arena_histories(x.shape[0])
+            return None if ahead is None or histories is None else \
+                ahead.step(x, histories, finite_only)
+        if self.threads == 1:
+            return self._step(x, self.state.histories, finite_only)
+        if self._runner is None:
+            self._runner = ChainThreads()
+        return self._runner(self._step, x, self.state.histories, finite_only)
+
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:  # (no conditioning)
+        if self._closed:
+            raise ValueError("this stream was closed (close()): make a new stream")
         if self._chain is not None:
             return self._run_fused(x)
         if self._ahead is not None and 0 < x.shape[-1] <= STEP_SAMPLES and not self._final:
-            short = self._short_step(x.shape[0])  # (as a causal TCN's _run_fused does)
-            y = None if short is None else short[0](x, short[1])
+            y = self._short(x)  # (as a causal TCN's _run_fused does)
             if y is not None:
                 return y
         self._leave_arena()
@@ -472,7 +512,7 @@ class TCNStream(ModelStream):
     def _run_fused(self, x: np.ndarray) -> np.ndarray:
         batch, _, m = x.shape
         if m <= STEP_SAMPLES:  # short chunks: the whole chain in one compiled call
-            y = self._step(x, self.state.histories)
+            y = self._short(x)
             if y is not None:
                 return y
         kernels = compiled_passes()  # (a module: kept off the stream, which deep-copies)
