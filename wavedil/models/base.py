@@ -82,8 +82,8 @@ class Model:
             params = params(shapes)
         self.params = _check_params(params, shapes)
         self._casts: dict = {}
-        extents = self.extents
         self._shared: dict = {}  # ``shared``: runtimes every stream of this model reads
+        extents = self.extents
         self.dilated_convs = {name: DilatedConv1d(self.params[name + ".weight"],
                                                   self.params.get(name + ".bias"), dilation,
                                                   groups, extents.get(name, "causal"))
@@ -108,8 +108,9 @@ class Model:
 
     @property
     def spec(self) -> Chain:
-        """The spec tree (``Chain``/``Branches`` of ``LayerSpec``) of the audio input path."""
-        return self.spec_of(self.config)
+        """The spec tree (``Chain``/``Branches`` of ``LayerSpec``) of the audio input path
+        (made once: every stream reads the latency from it)."""
+        return self.shared("spec", lambda: self.spec_of(self.config))
 
     @classmethod
     def spec_of(cls, config: dict[str, Any]) -> Chain:
@@ -132,7 +133,7 @@ class Model:
     @property
     def latency(self) -> int:
         """Samples of lookahead: what a stream holds back (0 for a causal model)."""
-        return future_extent(self.spec)
+        return self.shared("latency", lambda: future_extent(self.spec))
 
     @property
     def format_version(self) -> int:
