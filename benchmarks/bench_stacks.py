@@ -418,42 +418,36 @@ def lookahead_section(sizes) -> str:
     fill = 2 * centered.receptive_field
     x = (0.5 * rng.standard_normal((1, c, fill + sizes.stream_samples))).astype(np.float32)
     expected = centered(x)
+    off = "centered, conv streams"
     step_samples = wavedil.models.tcn.STEP_SAMPLES
     rows = []
     for chunk in CHUNKS:
         samples = sizes.chunk1_samples if chunk == 1 else sizes.stream_samples
         chunks = [x[..., i : i + chunk] for i in range(fill, fill + samples, chunk)]
-        streams = {}
-        for name, net in (("causal", causal), ("centered", centered)):
-            streams[name] = net.stream()
+        streams = {"causal": causal.stream(), "centered": centered.stream()}
+        saved = wavedil.models.tcn.lookahead_steps
+        wavedil.models.tcn.lookahead_steps = lambda config: False  # (read as streams bind)
+        try:
+            streams[off] = centered.stream()
+            streams[off].process(x[..., :fill])
+        finally:
+            wavedil.models.tcn.lookahead_steps = saved
+        for name in ("causal", "centered"):
             streams[name].process(x[..., :fill])  # past the fill: every history full
-
-        def runner(name, streams=streams, chunks=chunks):
-            return lambda: [streams[name].process(part) for part in chunks]
-
-        centered_run = runner("centered")
-
-        def conv_streams(run=centered_run):  # the centered stream, compiled step off
-            saved, wavedil.models.tcn.STEP_SAMPLES = wavedil.models.tcn.STEP_SAMPLES, 0
-            try:
-                return run()
-            finally:
-                wavedil.models.tcn.STEP_SAMPLES = saved
-
+        assert streams[off]._ahead is None and streams["centered"]._ahead is not None
         check = centered.stream()
         ahead = np.concatenate([check.process(x[..., :fill])]
                                + [check.process(part) for part in chunks], -1)
         check_close(ahead, expected[..., : ahead.shape[-1]], f"centered stream, chunk {chunk}")
-        candidates = {"causal": runner("causal"), "centered": runner("centered")}
-        if chunk <= step_samples:
-            candidates["centered, conv streams"] = conv_streams
-        t = sizes.time(candidates)
+
+        def runner(name, streams=streams, chunks=chunks):
+            return lambda: [streams[name].process(part) for part in chunks]
+
+        t = sizes.time({name: runner(name) for name in streams})
         seconds, calls = samples / RATE, len(chunks)
-        off = "centered, conv streams"
         rows.append([chunk, us(t["causal"] / calls), us(t["centered"] / calls),
-                     us(t[off] / calls) if off in t else "-",
-                     f"{t['causal'] / seconds:.3g}", f"{t['centered'] / seconds:.3g}",
-                     f"{t[off] / seconds:.3g}" if off in t else "-",
+                     us(t[off] / calls), f"{t['causal'] / seconds:.3g}",
+                     f"{t['centered'] / seconds:.3g}", f"{t[off] / seconds:.3g}",
                      f"{t.ratio('centered', 'causal'):.2f}"])
     table = md_table(["chunk", "causal µs/call", "centered µs/call",
                       "centered, conv streams µs/call", "causal RTF", "centered RTF",
@@ -465,11 +459,12 @@ def lookahead_section(sizes) -> str:
         "samples: each conv looks span // 2 samples ahead), the same weights, numpy streams "
         f"in float32. Both streams are past their fill ({fill} samples fed before timing, "
         "so every history is full) and each timed run continues them with the same pre-cut "
-        f"chunks. Chunks of up to {step_samples} samples run the compiled step in both "
-        "(`wavedil.models.tcn_lookahead` for the centered one: the conv streams' histories "
-        "copied once into the step's arena); `centered, conv streams` is the centered "
-        "stream with that step off (an engine stream per conv, between numpy passes), as "
-        "its longer chunks run. The centered stream's output was checked against the "
+        f"chunks. Chunks of up to {step_samples} samples run the compiled step in both, "
+        "longer ones the fused chain (`wavedil.models.tcn_lookahead` for the centered one: "
+        "the conv streams' histories copied once into an arena that both run on); "
+        "`centered, conv streams` is the centered stream without them (an engine stream "
+        "per conv, between numpy passes), as it runs its fill and its flush, and as other "
+        "options run. The centered stream's output was checked against the "
         "centered model offline before timing. For comparison, a centered WaveNet "
         f"({sizes.wavenet['residual_channels']}/{sizes.wavenet['gate_channels']}/"
         f"{sizes.wavenet['skip_channels']} channels, K = 2, dilations "

@@ -1,10 +1,12 @@
-"""The compiled short-chunk step serves TCNs with lookahead (``wavedil.models.tcn_lookahead``).
+"""The compiled short-chunk step and the fused chain serve TCNs with lookahead
+(``wavedil.models.tcn_lookahead``).
 
 Once every conv's history is full, chunks of up to ``STEP_SAMPLES`` samples of a centered
-(or otherwise aligned) TCN run in one compiled call, on an arena the histories are copied
-into; everything else (the fill, long chunks, the flush, saved states) runs on the conv
-streams. The oracle is the torch model offline (``wavedil.nn.TCN``, explicit padding per
-conv); the tests count the compiled calls, so a step that silently never ran would fail.
+(or otherwise aligned) TCN run in one compiled call, longer ones through the fused chain,
+on an arena the histories are copied into; the rest (the fill, the flush, saved states)
+runs on the conv streams. The oracle is the torch model offline (``wavedil.nn.TCN``,
+explicit padding per conv); the tests count the compiled calls and fused runs, so a path
+that silently never ran would fail.
 """
 
 import copy
@@ -30,18 +32,26 @@ def torch_tcn(dtype, **options):
     return model.double() if dtype == np.float64 else model.float()
 
 
-def counted(stream, dtype=np.float64):
-    """Count the compiled step's calls on ``stream``'s model (its shared LookaheadStep)."""
+def counted(stream, dtype=np.float64, runs=None):
+    """Count the compiled step's calls on ``stream``'s model (its shared LookaheadStep),
+    and in ``runs`` the chunk sizes its fused chain ran."""
     calls = []
     stream.process(np.zeros((1, stream.in_channels, 0), dtype))  # binds it (2-D chunks later)
-    step = stream._ahead.step
-    kernel = step._kernel
+    ahead = stream._ahead
+    step = ahead.step
+    kernel, run = step._kernel, ahead.run
 
     def spy(*args):
         calls.append(args[0].shape[-1])
         return kernel(*args)
 
+    def spy_run(x, histories):
+        runs.append(x.shape[-1])
+        return run(x, histories)
+
     step._kernel = spy
+    if runs is not None:
+        ahead.run = spy_run
     return calls
 
 
@@ -64,26 +74,28 @@ ALIGNMENTS = {"centered": "centered", "late": LATE}
                                 st.integers(STEP_SAMPLES + 1, 150)), min_size=1, max_size=8),
        seed=st.integers(0, 2**31))
 def test_a_tcn_with_lookahead_streams_through_the_compiled_step(alignment, dtype, sizes, seed):
-    """Any chunking equals the torch model offline; every short chunk after the fill runs
-    the compiled step (counted), longer ones the conv streams, in any order."""
+    """Any chunking equals the torch model offline; after the fill every short chunk runs
+    the compiled step and every longer one the fused chain on the same arena (counted)."""
     model = torch_tcn(dtype, alignment=ALIGNMENTS[alignment])
     twin = to_numpy(model)
     x = np.random.default_rng(seed).standard_normal((1, 3, 400)).astype(dtype)
     with torch.no_grad():
         expected = model(torch.from_numpy(x)).double().numpy()
-    stream = twin.stream()
-    calls = counted(stream, dtype)
-    parts, start, i, short_after_fill = [], 0, 0, 0
+    stream, runs = twin.stream(), []
+    calls = counted(stream, dtype, runs)
+    parts, start, i, short_after_fill, long_after_fill = [], 0, 0, 0, 0
     while start < x.shape[-1]:
         m = sizes[i % len(sizes)]
         parts.append(stream.process(x[..., start : start + m]))
         filled = start >= stream.latency  # every history full (the lookahead has come in)
         short_after_fill += int(filled and 0 < min(m, 400 - start) <= STEP_SAMPLES)
+        long_after_fill += int(filled and min(m, 400 - start) > STEP_SAMPLES)
         start, i = start + m, i + 1
     parts.append(stream.flush())
     close(np.concatenate(parts, -1), expected, dtype)
     assert len(calls) >= short_after_fill  # (the chunk that completes the fill may take it)
-    assert all(m <= STEP_SAMPLES for m in calls)
+    assert len(runs) >= long_after_fill
+    assert all(m <= STEP_SAMPLES for m in calls) and all(m > STEP_SAMPLES for m in runs)
 
 
 def test_which_tcns_the_step_serves():

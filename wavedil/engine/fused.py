@@ -94,10 +94,12 @@ class FusedConv:
                 and m % (2 * self.dilation) == 0)
 
     def store(self, kernels: ModuleType, history: History, product: Product,
-              residual: np.ndarray | None, mode: int, inputs: np.ndarray) -> np.ndarray:
+              residual: np.ndarray | None, mode: int, inputs: np.ndarray,
+              lag: int = 0) -> np.ndarray:
         """``act(product)`` into ``history``, then this conv's inputs into ``inputs`` (its
         ``inputs_block``); ``kernels`` is ``wavedil.engine._jit.stream``. Returns a view of
-        what was stored, ``(B, m, C_in)``."""
+        what was stored, ``(B, m, C_in)``, or of the rows ``lag`` samples before it (at
+        most ``span``: the history keeps them), valid until this history's next store."""
         m = inputs.shape[1] if inputs.ndim == 3 else 2 * inputs.shape[2]
         slot = history.reserve(m)
         buffer = history.buffer
@@ -105,13 +107,13 @@ class FusedConv:
         if inputs.ndim == 3 and not isinstance(product, WinogradProducts):  # one pass
             kernels.store_and_gather_tm(product, residual, mode, buffer, slot, self.span,
                                         self.dilation, self.taps, inputs)
-            return buffer[:, slot : slot + m]
+            return buffer[:, slot - lag : slot - lag + m]
         store_product(kernels, product, residual, mode, buffer, slot)
         if inputs.ndim == 3:
             kernels.gather_tm(buffer, slot, m, self.span, self.dilation, self.taps, inputs)
         else:
             kernels.winograd_gather(buffer, slot, self.dilation, inputs)
-        return buffer[:, slot : slot + m]
+        return buffer[:, slot - lag : slot - lag + m]
 
     def product(self, inputs: np.ndarray) -> Product:
         """The conv's output for the inputs ``store`` gathered: ``(B, m, C_out)``, or its

@@ -311,8 +311,8 @@ class TCNStream(ModelStream):
     (``wavedil.engine.blocks``) on the same histories. States keep the engine's layout.
 
     Other options run each conv as an engine stream (lookahead held back) between numpy
-    passes; with lookahead alone (``lookahead_steps``), chunks of up to ``STEP_SAMPLES`` run
-    the compiled step too once every history is full (``wavedil.models.tcn_lookahead``).
+    passes; with lookahead alone (``lookahead_steps``), once every history is full, chunks
+    run the compiled step or the fused chain too (``wavedil.models.tcn_lookahead``).
 
     ``threads=2`` splits the causal TCN's compiled step over the calling thread and a
     worker thread of the stream (``wavedil.engine.chain_threads``), half of every conv's
@@ -387,8 +387,7 @@ class TCNStream(ModelStream):
         blocks = [(f"blocks.{i}.conv1", f"blocks.{i}.conv2", f"blocks.{i}.downsample",
                    self._delays.get(f"blocks.{i}.res_delay", (0, 0))[1])
                   for i in range(len(self.model.config["dilations"]))]
-        return LookaheadStep(self.model.dilated_convs, blocks, self.w, self._dtype,
-                             STEP_SAMPLES)
+        return LookaheadStep(self.model.dilated_convs, blocks, self.w, self._dtype, BLOCK)
 
     def _arena_histories(self, batch: int) -> ChainHistories | None:
         """With lookahead, the arena of the compiled step: the conv streams' histories are
@@ -467,10 +466,12 @@ class TCNStream(ModelStream):
             raise ValueError("this stream was closed (close()): make a new stream")
         if self._chain is not None:
             return self._run_fused(x)
-        if self._ahead is not None and 0 < x.shape[-1] <= STEP_SAMPLES and not self._final:
-            y = self._short(x)  # (as a causal TCN's _run_fused does)
-            if y is not None:
-                return y
+        ahead = self._ahead
+        if ahead is not None and x.shape[-1] and not self._final:  # once the histories fill
+            histories = self._arena_histories(x.shape[0])
+            if histories is not None:
+                y = ahead.step(x, histories) if x.shape[-1] <= STEP_SAMPLES else None
+                return ahead.run(x, histories) if y is None else y
         self._leave_arena()
         return self._run_blocks(x)
 

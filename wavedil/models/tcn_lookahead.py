@@ -1,4 +1,5 @@
-"""The compiled short-chunk step for a TCN with lookahead (``alignment`` other than causal).
+"""The compiled short-chunk step and the fused chain for a TCN with lookahead (``alignment``
+other than causal).
 
 A conv with extent ``(left, right)`` streams by holding back ``right`` outputs: once its
 history holds ``span`` samples, each new input gives the output ``right`` samples in the
@@ -6,7 +7,8 @@ past, computed from the ``span + 1`` newest inputs exactly as a causal conv comp
 present one. So, once every conv's history is full, a chunk runs through the chain as
 through a causal TCN, with each block's residual taken ``lag`` samples back (the sum of
 its convs' ``right``): the compiled step ``wavedil.engine.blocks.ResidualChainStep`` does
-that on the histories of a ``TimeMajorArena``, as it does for causal TCNs.
+that on the histories of a ``TimeMajorArena``, as it does for causal TCNs, and so does the
+fused chain of longer chunks (``wavedil.engine.fused``, ``run``) on the same arena.
 
 The stream's state stays the engine's own (each conv stream's channel-major history and the
 residuals' delay lines), which the Python runtime fills while the histories fill up and
@@ -30,14 +32,23 @@ import numpy.typing as npt
 
 from ..engine.blocks import ResidualChainStep
 from ..engine.conv import ConvStream, DilatedConv1d
-from ..engine.fused import ChainHistories, FusedChain, FusedConv, pointwise_tm, time_major_1x1
+from ..engine.fused import (
+    ChainHistories,
+    FusedChain,
+    FusedConv,
+    Product,
+    compiled_passes,
+    pointwise_tm,
+    store_product,
+    time_major_1x1,
+)
 from ..engine.history import DelayLine, History, TimeMajorArena
 
 
 class LookaheadStep:
     """The compiled step of a TCN's ``blocks`` (each ``(conv1, conv2, downsample, lag)``
-    by name) with lookahead, in ``dtype``, for chunks of up to ``largest`` samples; ``w``
-    holds the stream's cast 1x1 weights."""
+    by name) with lookahead, in ``dtype``, and its fused chain (``run``) for chunks of up to
+    ``largest`` samples; ``w`` holds the stream's cast 1x1 weights."""
 
     def __init__(self, convs: Mapping[str, DilatedConv1d], blocks: list[tuple[str, str, str,
                  int]], w: dict[str, np.ndarray], dtype: npt.DTypeLike, largest: int) -> None:
@@ -52,8 +63,37 @@ class LookaheadStep:
         self.blocks = [(n1, n2, time_major_1x1(w, down), lag,
                         f"blocks.{i}.res_delay" if f"blocks.{i}.res_delay" in self.delays
                         else None) for i, (n1, n2, down, lag) in enumerate(blocks)]
-        self.step = ResidualChainStep(self.chain, self.blocks, time_major_1x1(w, "head"),
-                                      dtype, list(self.delays))
+        self.head = time_major_1x1(w, "head")
+        self.step = ResidualChainStep(self.chain, self.blocks, self.head, dtype,
+                                      list(self.delays))
+
+    def run(self, x: np.ndarray, histories: ChainHistories) -> np.ndarray:
+        """A chunk ``(B, C_in, m)`` through the fused chain (``wavedil.engine.fused``: BLAS
+        or Winograd products between compiled passes) on the arena's histories, as a
+        causal TCN's stream runs its longer chunks, each residual ``lag`` rows back (from
+        its delay line where the arena keeps one); ``(B, C_out, m)`` out."""
+        kernels = compiled_passes()
+        batch, _, m = x.shape
+        inputs = self.chain.inputs_blocks(batch, m, x.dtype)
+        convs = self.chain.convs
+        residual = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C)
+        product: Product = residual
+        mode = kernels.COPY  # the chunk enters the first history as it is
+        for first, second, projection, lag, delay in self.blocks:
+            conv1, conv2 = convs[first], convs[second]
+            block_in = conv1.store(kernels, histories[first], product, residual, mode,
+                                   inputs[first], 0 if delay else lag)
+            conv2.store(kernels, histories[second], conv1.product(inputs[first]), None,
+                        kernels.RELU, inputs[second])
+            product, mode = conv2.product(inputs[second]), kernels.RELU_RESIDUAL_RELU
+            residual = block_in if projection is None else pointwise_tm(projection, block_in)
+            if delay:  # into its delay line, then the rows lag samples back
+                residual = histories[delay].append(residual)[:, :m]
+        out = np.empty((batch, m, conv2.layer.out_channels), x.dtype)
+        store_product(kernels, product, residual, mode, out, 0)  # activated, no history
+        if self.head is not None:
+            out = pointwise_tm(self.head, out)
+        return np.ascontiguousarray(out.transpose(0, 2, 1))
 
     def __repr__(self) -> str:
         return f"LookaheadStep({self.step!r})"
