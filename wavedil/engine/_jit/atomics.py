@@ -36,24 +36,20 @@ def _check(array, index) -> None:
         raise TypeError("atomics take a 1-D int64 array and an integer index")
 
 
-@intrinsic
-def load(typingctx, array, index):
-    """``array[index]``, an atomic acquire load."""
-    _check(array, index)
+def _loader(order: str):
+    def load(typingctx, array, index):
+        _check(array, index)
 
-    def codegen(context, builder, sig, args):
-        return builder.load_atomic(_pointer(context, builder, sig, args), "acquire", 8)
-    return types.int64(array, index), codegen
+        def codegen(context, builder, sig, args):
+            return builder.load_atomic(_pointer(context, builder, sig, args), order, 8)
+        return types.int64(array, index), codegen
+    return load
 
 
-@intrinsic
-def load_seq(typingctx, array, index):
-    """``array[index]``, an atomic sequentially consistent load."""
-    _check(array, index)
-
-    def codegen(context, builder, sig, args):
-        return builder.load_atomic(_pointer(context, builder, sig, args), "seq_cst", 8)
-    return types.int64(array, index), codegen
+load = intrinsic(_loader("acquire"))
+load.__doc__ = "``array[index]``, an atomic acquire load."
+load_seq = intrinsic(_loader("seq_cst"))
+load_seq.__doc__ = "``array[index]``, an atomic sequentially consistent load."
 
 
 def _storer(order: str):

@@ -261,6 +261,31 @@ def rows_product(src, a, row_step, tap_step, taps, c_in, weights, w0, c_out, dst
 
 
 @njit(cache=True, nogil=True)
+def take_chunk(x, finite_only, blocks, buf, table):
+    """The chunk ``x`` ``(B, C_in, m)`` transposed into the first block's history; False,
+    and nothing touched, while a history is not full (the caller's other path runs) or,
+    with ``finite_only``, if ``x`` holds a NaN or an infinity (its checks say what)."""
+    batch, c0, m = x.shape
+    for j in range(table.shape[0]):
+        if table[j, END] - table[j, START] != table[j, SIZE]:
+            return False
+    if finite_only:
+        for b in range(batch):
+            for c in range(c0):
+                for t in range(m):
+                    if not np.isfinite(x[b, c, t]):
+                        return False
+    j = blocks[0, CONV1]
+    slot = reserve(buf, table, j, batch, c0, m)
+    for b in range(batch):
+        base = table[j, OFFSET] + (b * table[j, CAPACITY] + slot) * c0
+        for t in range(m):
+            for c in range(c0):
+                buf[base + t * c0 + c] = x[b, c, t]
+    return True
+
+
+@njit(cache=True, nogil=True)
 def residual_chain(x, y, weights, convs, blocks, buf, table, finite_only=False):
     """One chunk through a chain of residual blocks (a TCN), every history in the arena.
 
@@ -281,24 +306,10 @@ def residual_chain(x, y, weights, convs, blocks, buf, table, finite_only=False):
     width = 0
     for j in range(convs.shape[0]):
         width = max(width, convs[j, C_IN], convs[j, C_OUT])
-    for j in range(table.shape[0]):
-        if table[j, END] - table[j, START] != table[j, SIZE]:
-            return False  # a history still filling up: the caller's other path
-    if finite_only:
-        for b in range(batch):
-            for c in range(c0):
-                for t in range(m):
-                    if not np.isfinite(x[b, c, t]):
-                        return False  # the caller's checks say what is wrong
+    if not take_chunk(x, finite_only, blocks, buf, table):
+        return False
     scratch = np.empty(3 * batch * m * width, buf.dtype)
     s_out, s_res, s_last = 0, batch * m * width, 2 * batch * m * width
-    j = blocks[0, CONV1]
-    slot = reserve(buf, table, j, batch, c0, m)
-    for b in range(batch):  # the chunk, transposed into the first history
-        base = table[j, OFFSET] + (b * table[j, CAPACITY] + slot) * c0
-        for t in range(m):
-            for c in range(c0):
-                buf[base + t * c0 + c] = x[b, c, t]
     last = blocks.shape[0] - 1
     for i in range(last + 1):
         j1, j2, projection, lag = blocks[i, CONV1], blocks[i, CONV2], blocks[i, PROJECTION], \

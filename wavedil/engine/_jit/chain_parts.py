@@ -51,12 +51,11 @@ from .chain import (
     LAG,
     OFFSET,
     PROJECTION,
-    SIZE,
-    START,
     TAPS,
     _row,
     _rows4,
     reserve,
+    take_chunk,
 )
 
 # ``ctl`` fields: the chunk (batch, samples, its first phase less one), the timeouts in
@@ -200,23 +199,9 @@ def prepare(x, finite_only, convs, blocks, buf, table):
     """The caller's part before the threads run: False (nothing touched) while a history is
     not full or, with ``finite_only``, if ``x`` is not all finite; else every history
     reserved for the chunk ``x`` ``(B, C_in, m)``, which is written into the first."""
-    batch, c0, m = x.shape
-    for j in range(table.shape[0]):
-        if table[j, END] - table[j, START] != table[j, SIZE]:
-            return False
-    if finite_only:
-        for b in range(batch):
-            for c in range(c0):
-                for t in range(m):
-                    if not np.isfinite(x[b, c, t]):
-                        return False
-    j = blocks[0, CONV1]
-    slot = reserve(buf, table, j, batch, c0, m)
-    for b in range(batch):
-        base = table[j, OFFSET] + (b * table[j, CAPACITY] + slot) * c0
-        for t in range(m):
-            for c in range(c0):
-                buf[base + t * c0 + c] = x[b, c, t]
+    batch, _, m = x.shape
+    if not take_chunk(x, finite_only, blocks, buf, table):
+        return False
     last = blocks.shape[0] - 1
     for i in range(last + 1):
         j2 = blocks[i, CONV2]
@@ -224,6 +209,27 @@ def prepare(x, finite_only, convs, blocks, buf, table):
         if i < last:
             reserve(buf, table, blocks[i + 1, CONV1], batch, convs[j2, C_OUT], m)
     return True
+
+
+@njit(cache=True, nogil=True)
+def block_at(k, m, convs, blocks, table):
+    """Block ``k``'s convs, projection and lag, its widths (input, middle, output), and its
+    two histories' slots of this chunk's ``m`` rows and capacities."""
+    j1, j2 = blocks[k, CONV1], blocks[k, CONV2]
+    return (j1, j2, blocks[k, PROJECTION], blocks[k, LAG], convs[j1, C_IN], convs[j1, C_OUT],
+            convs[j2, C_OUT], table[j1, END] - m, table[j2, END] - m, table[j1, CAPACITY],
+            table[j2, CAPACITY])
+
+
+@njit(cache=True, nogil=True)
+def block_output(k, b, m, c_out, blocks, buf, table, scratch, s_last):
+    """Where block ``k``'s output rows of batch row ``b`` go: the next block's history, or
+    for the last block ``scratch`` from ``s_last``."""
+    if k < blocks.shape[0] - 1:
+        jn = blocks[k + 1, CONV1]
+        d = table[jn, OFFSET] + (b * table[jn, CAPACITY] + table[jn, END] - m) * c_out
+        return buf[d : d + m * c_out]
+    return scratch[s_last + b * m * c_out : s_last + (b + 1) * m * c_out]
 
 
 @njit(cache=True, nogil=True)
@@ -269,11 +275,8 @@ def blas_phase(i, part, parts, batch, m, weights, offsets, convs, blocks, buf, t
                     d[o] = o_t[o] + bias[o]
         return
     k = i // 2
-    j1, j2, projection, lag = blocks[k, CONV1], blocks[k, CONV2], blocks[k, PROJECTION], \
-        blocks[k, LAG]
-    c_in, c_mid, c_out = convs[j1, C_IN], convs[j1, C_OUT], convs[j2, C_OUT]
-    slot1, slot2 = table[j1, END] - m, table[j2, END] - m
-    cap1, cap2 = table[j1, CAPACITY], table[j2, CAPACITY]
+    j1, j2, projection, lag, c_in, c_mid, c_out, slot1, slot2, cap1, cap2 = \
+        block_at(k, m, convs, blocks, table)
     if i % 2 == 0:  # conv1 and its ReLU
         taps, span1 = convs[j1, TAPS], (convs[j1, TAPS] - 1) * convs[j1, DILATION]
         p0, p1 = split(c_mid, part, parts)
@@ -303,12 +306,7 @@ def blas_phase(i, part, parts, batch, m, weights, offsets, convs, blocks, buf, t
                   w0, n, m, out)
         if projection >= 0:
             blas_part(buf, u + (slot1 - lag) * c_in, 0, 1, c_in, weights, pw0, n, m, res)
-        if k < last:
-            jn = blocks[k + 1, CONV1]
-            d = table[jn, OFFSET] + (b * table[jn, CAPACITY] + table[jn, END] - m) * c_out
-            dst = buf[d : d + m * c_out]
-        else:
-            dst = scratch[s_last + b * m * c_out : s_last + (b + 1) * m * c_out]
+        dst = block_output(k, b, m, c_out, blocks, buf, table, scratch, s_last)
         r = u + (slot1 - lag) * c_in
         for t in range(m):
             d_t = dst[t * c_out + q0 : t * c_out + q1]
@@ -351,11 +349,8 @@ def phase(i, part, parts, batch, m, weights, offsets, convs, blocks, buf, table,
                          m, tmp)
         return
     k = i // 2
-    j1, j2, projection, lag = blocks[k, CONV1], blocks[k, CONV2], blocks[k, PROJECTION], \
-        blocks[k, LAG]
-    c_in, c_mid, c_out = convs[j1, C_IN], convs[j1, C_OUT], convs[j2, C_OUT]
-    slot1, slot2 = table[j1, END] - m, table[j2, END] - m
-    cap1, cap2 = table[j1, CAPACITY], table[j2, CAPACITY]
+    j1, j2, projection, lag, c_in, c_mid, c_out, slot1, slot2, cap1, cap2 = \
+        block_at(k, m, convs, blocks, table)
     if i % 2 == 0:  # conv1 and its ReLU
         span1 = (convs[j1, TAPS] - 1) * convs[j1, DILATION]
         p0, p1 = split(c_mid, part, parts)
@@ -386,12 +381,7 @@ def phase(i, part, parts, batch, m, weights, offsets, convs, blocks, buf, table,
             rs = scratch[r : r + m * c_out]
         else:
             rs = buf[u + (slot1 - lag) * c_in : u + (slot1 - lag + m) * c_in]
-        if k < last:
-            jn = blocks[k + 1, CONV1]
-            d = table[jn, OFFSET] + (b * table[jn, CAPACITY] + table[jn, END] - m) * c_out
-            dst = buf[d : d + m * c_out]
-        else:
-            dst = scratch[s_last + b * m * c_out : s_last + (b + 1) * m * c_out]
+        dst = block_output(k, b, m, c_out, blocks, buf, table, scratch, s_last)
         ys = scratch[out : out + m * c_out]
         for t in range(m):
             for o in range(t * c_out + q0, t * c_out + q1):
