@@ -65,6 +65,19 @@ def test_effect_streaming_example_streams_equal_to_offline(capsys):
     assert "EQUAL within float32 tolerance" in capsys.readouterr().out
 
 
+def test_lookahead_example_streams_equal_to_pytorch_tcn(capsys):
+    """The non-causal pytorch-tcn model: its stream equals pytorch-tcn's forward, and it
+    holds back the lookahead the receptive-field tooling reports."""
+    namespace = runpy.run_path(str(ROOT / "examples" / "lookahead_stream.py"))
+    result = namespace["main"](["--seconds", "1"])
+    assert result["error"] <= 1e-5
+    # pytorch-tcn's non-causal padding: (K - 1) d split as left ((K - 1) d // 2), right the
+    # rest; two convs per block
+    assert result["latency"] == result["lookahead"] == sum(2 * (3 * d - 3 * d // 2)
+                                                           for d in (1, 2, 4, 8))
+    assert "EQUAL within float32 tolerance" in capsys.readouterr().out
+
+
 def test_nam_example_streams_equal_to_offline_and_to_nam(capsys):
     namespace = runpy.run_path(str(ROOT / "examples" / "nam_model.py"))
     errors = namespace["main"](["--buffer", "256"])
