@@ -184,3 +184,40 @@ def test_the_benchmark_tcn_centered_runs_the_step_at_one_sample():
                        + [stream.flush()], -1)
     assert calls == [1] * 70
     close(y, net(x).astype(np.float64), np.float32)
+
+
+def _smallest_budget(net, chunk):
+    """The smallest memory budget (to 1 KiB) under which ``net``'s stream takes ``chunk``."""
+    from wavedil.engine.params import set_memory_budget
+
+    low, high = 1 << 10, 1 << 34
+    previous = set_memory_budget(None)
+    try:
+        while high - low > 1 << 10:
+            middle = (low + high) // 2
+            set_memory_budget(middle)
+            try:
+                net.stream().process(chunk)
+                high = middle
+            except ValueError as error:
+                assert "memory budget" in str(error)
+                low = middle
+    finally:
+        set_memory_budget(previous)
+    return high
+
+
+def test_a_tcn_with_lookahead_budgets_its_histories_twice():
+    """Its conv streams and the compiled step's arena each hold every history: the
+    smallest budget that takes a chunk grows by one set of histories (``span`` samples and
+    room for ``max(span, BLOCK)`` more, ``C_in`` channels, float32) against the causal TCN."""
+    from wavedil.models.base import BLOCK
+
+    dilations = [1, 64, 4096]
+    causal = wavedil.TCN(16, 16, kernel_size=3, dilations=dilations, seed=0)
+    centered = wavedil.TCN(16, 16, kernel_size=3, dilations=dilations, alignment="centered",
+                           seed=0)
+    chunk = np.zeros((1, 16, 8), np.float32)
+    histories = sum(2 * (2 * d + max(2 * d, BLOCK)) * 16 * 4 for d in dilations)
+    grown = _smallest_budget(centered, chunk) - _smallest_budget(causal, chunk)
+    assert abs(grown - histories) <= 2 << 10, (grown, histories)

@@ -106,6 +106,11 @@ class Model:
         """The convs with taps or groups (``dilated_convs``): name -> (dilation, groups)."""
         raise NotImplementedError
 
+    def history_copies(self) -> int:
+        """How many copies of each dilated conv's history a stream of this model may hold
+        (``check_run_buffers`` counts them all)."""
+        return 1
+
     @property
     def spec(self) -> Chain:
         """The spec tree (``Chain``/``Branches`` of ``LayerSpec``) of the audio input path
@@ -216,7 +221,8 @@ def _check_size(architecture: str, config: dict[str, Any],
 def check_run_buffers(model: Model, batch: int, m: int, dtype: npt.DTypeLike) -> None:
     """Refuse, with the numbers, a run on chunks of ``m`` samples (at most ``BLOCK``) of
     ``batch`` rows in ``dtype`` whose buffers pass the memory budget: each dilated conv's
-    history (``span`` samples and room for as many, ``C_in`` channels) and im2col block
+    history (``span`` samples and room for as many, ``C_in`` channels; as many copies as
+    ``model.history_copies()``) and im2col block
     (``m`` rows of ``K * C_in / groups`` values and one for a bias; convs of one shape and
     bias share theirs)."""
     itemsize = np.dtype(dtype).itemsize
@@ -227,6 +233,7 @@ def check_run_buffers(model: Model, batch: int, m: int, dtype: npt.DTypeLike) ->
         biased = conv.bias is not None
         blocks[c_in_group, k, biased] = k * c_in_group + biased
         histories += (conv.span + max(conv.span, BLOCK)) * conv.in_channels
+    histories *= model.history_copies()
     per_sample = batch * itemsize * sum(blocks.values())
     nbytes = per_sample * m + batch * itemsize * histories
     if nbytes <= memory_budget():

@@ -273,6 +273,11 @@ class TCN(Model):
         with skip connections, block ``i``'s skip for the later blocks' (``skip_delays.{i}``)."""
         return tcn_delays(self.config)
 
+    def history_copies(self) -> int:
+        """2 with lookahead alone (``lookahead_steps``): the conv streams' histories and
+        the compiled step's arena; else 1."""
+        return 2 if lookahead_steps(self.config) else 1
+
     def stream(self, batch: int | None = None, *, threads: int = 1) -> TCNStream:
         """A fresh stream (latency ``self.latency``); ``batch`` fixes the batch size of 3-D
         chunks; ``threads=2`` runs its short chunks on two threads (see ``TCNStream``)."""
