@@ -317,3 +317,29 @@ def test_copies_and_forks_get_their_own_worker():
                 child = np.frombuffer(pipe.read(), np.float64)
             os.waitpid(pid, 0)
             assert np.array_equal(child, feed(stream, x, [1] * 10).ravel())
+
+
+def test_a_step_with_delay_lines_is_refused():
+    """The two-thread phases read each residual from its first conv's history: a step
+    whose blocks keep delay lines (a TCN with lookahead longer than a span) is refused
+    before the worker starts, not run wrong."""
+    import torch
+
+    from wavedil.engine.chain_threads import ChainThreads
+    from wavedil.nn import TCN, to_numpy
+
+    torch.manual_seed(0)
+    model = TCN(3, [8, 6], kernel_size=3, dilations=[1, 2], weight_norm=False,
+                alignment=[(0, 2), (0, 2), (4, 0), (0, 4)]).eval()
+    stream = to_numpy(model).stream()
+    x = np.random.default_rng(0).standard_normal((1, 3, 40))
+    stream.process(x)  # past the fill: the arena is live
+    ahead = stream._ahead
+    histories = stream._arena_histories(1)
+    assert ahead.delays and histories is not None
+    runner = ChainThreads()
+    try:
+        with pytest.raises(ValueError, match=r"keeps delay lines \(blocks \[0\]\)"):
+            runner(ahead.step, x[..., :1], histories)
+    finally:
+        runner.close()

@@ -161,8 +161,12 @@ class ChainThreads:
               m: int) -> None:
         """The worker's arrays for ``step`` on ``histories``' arena, chunks of up to
         ``batch`` rows of ``m`` samples."""
-        from ._jit import chain_parts
+        from ._jit import chain, chain_parts
 
+        if (step.blocks[:, chain.DELAY] >= 0).any():  # (its phases read no delay history)
+            raise ValueError("the two-thread step runs chains whose residuals wait within "
+                             "their first conv's history; this one keeps delay lines "
+                             f"(blocks {np.flatnonzero(step.blocks[:, chain.DELAY] >= 0)})")
         arena = histories.arena
         weights, offsets = step.parts(PARTS)
         scratch = np.empty(chain_parts.scratch_size(step.convs, batch, m), step.dtype)

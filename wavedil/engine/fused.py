@@ -233,6 +233,38 @@ class FusedChain:
         return self._blocks[1]
 
 
+def residual_blocks(plan: list[tuple], x: np.ndarray,
+                    head: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """A chunk ``x`` ``(B, C_in, m)`` through a TCN's residual blocks of fused convs,
+    ``relu(relu(conv2(relu(conv1(u)))) + r)`` each, then the optional 1x1 ``head``
+    (``time_major_1x1``); ``(B, C_out, m)`` out.
+
+    ``plan``: per block ``(conv1, history1, inputs1, conv2, history2, inputs2, projection,
+    lag, delay)``, the convs with their histories and input blocks (``inputs_blocks``), the
+    residual's 1x1 ``projection`` or None, and its wait: ``r`` is the block input ``lag``
+    rows back in ``history1`` (``lag <= span``), or, where ``delay`` (a ``History`` of
+    ``lag`` rows) is given, the rows ``lag`` back after the new ones join it (0 and None for
+    a causal TCN)."""
+    kernels = compiled_passes()
+    m = x.shape[-1]
+    product: Product
+    product = residual = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C)
+    mode = kernels.COPY  # the chunk enters the first history as it is
+    for conv1, hist1, in1, conv2, hist2, in2, projection, lag, delay in plan:
+        block_in = conv1.store(kernels, hist1, product, residual, mode, in1,
+                               0 if delay is not None else lag)
+        conv2.store(kernels, hist2, conv1.product(in1), None, kernels.RELU, in2)
+        product, mode = conv2.product(in2), kernels.RELU_RESIDUAL_RELU  # relu(relu(h) + r)
+        residual = block_in if projection is None else pointwise_tm(projection, block_in)
+        if delay is not None:
+            residual = delay.append(residual)[:, :m]
+    out = np.empty(residual.shape[:2] + (conv2.layer.out_channels,), x.dtype)
+    store_product(kernels, product, residual, mode, out, 0)  # activated, no history
+    if head is not None:
+        out = pointwise_tm(head, out)
+    return np.ascontiguousarray(out.transpose(0, 2, 1))
+
+
 def time_major_1x1(w: dict[str, np.ndarray], name: str,
                    scale: float = 1.0) -> tuple[np.ndarray, np.ndarray] | None:
     """A 1x1 conv's ``(C_in, C_out)`` weight and ``(C_out,)`` bias from the cast weights

@@ -41,9 +41,7 @@ from ..engine.fused import (
     ChainHistories,
     FusedChain,
     FusedConv,
-    compiled_passes,
-    pointwise_tm,
-    store_product,
+    residual_blocks,
     time_major_1x1,
 )
 from ..engine.params import integer
@@ -511,9 +509,9 @@ class TCNStream(ModelStream):
 
     def _make_plan(self, convs: dict, histories: dict, inputs: dict) -> list[tuple]:
         """Per block: its two convs with their histories and input blocks, and its
-        downsample."""
+        downsample (``residual_blocks``'s plan: causal, no wait)."""
         return [(convs[n1], histories[n1], inputs[n1], convs[n2], histories[n2], inputs[n2],
-                 downsample) for n1, n2, downsample in self._fused]
+                 downsample, 0, None) for n1, n2, downsample in self._fused]
 
     def _run_fused(self, x: np.ndarray) -> np.ndarray:
         batch, _, m = x.shape
@@ -521,18 +519,4 @@ class TCNStream(ModelStream):
             y = self._short(x)
             if y is not None:
                 return y
-        kernels = compiled_passes()  # (a module: kept off the stream, which deep-copies)
-        plan = self._plan(batch, m, x.dtype)
-        product = residual = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C)
-        mode = kernels.COPY  # the chunk enters the first history as it is
-        relu_res, relu_ = kernels.RELU_RESIDUAL_RELU, kernels.RELU
-        for conv1, hist1, in1, conv2, hist2, in2, downsample in plan:
-            block_in = conv1.store(kernels, hist1, product, residual, mode, in1)
-            conv2.store(kernels, hist2, conv1.product(in1), None, relu_, in2)
-            product, mode = conv2.product(in2), relu_res  # relu(relu(h) + x)
-            residual = block_in if downsample is None else pointwise_tm(downsample, block_in)
-        out = np.empty((batch, m, conv2.layer.out_channels), x.dtype)
-        store_product(kernels, product, residual, mode, out, 0)  # activated, no history
-        if self._head_tm is not None:
-            out = pointwise_tm(self._head_tm, out)
-        return np.ascontiguousarray(out.transpose(0, 2, 1))
+        return residual_blocks(self._plan(batch, m, x.dtype), x, self._head_tm)

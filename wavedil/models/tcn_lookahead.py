@@ -36,10 +36,8 @@ from ..engine.fused import (
     ChainHistories,
     FusedChain,
     FusedConv,
-    Product,
-    compiled_passes,
     pointwise_tm,
-    store_product,
+    residual_blocks,
     time_major_1x1,
 )
 from ..engine.history import DelayLine, History, TimeMajorArena
@@ -72,28 +70,13 @@ class LookaheadStep:
         or Winograd products between compiled passes) on the arena's histories, as a
         causal TCN's stream runs its longer chunks, each residual ``lag`` rows back (from
         its delay line where the arena keeps one); ``(B, C_out, m)`` out."""
-        kernels = compiled_passes()
         batch, _, m = x.shape
-        inputs = self.chain.inputs_blocks(batch, m, x.dtype)
-        convs = self.chain.convs
-        residual = np.ascontiguousarray(x.transpose(0, 2, 1))  # (B, m, C)
-        product: Product = residual
-        mode = kernels.COPY  # the chunk enters the first history as it is
-        for first, second, projection, lag, delay in self.blocks:
-            conv1, conv2 = convs[first], convs[second]
-            block_in = conv1.store(kernels, histories[first], product, residual, mode,
-                                   inputs[first], 0 if delay else lag)
-            conv2.store(kernels, histories[second], conv1.product(inputs[first]), None,
-                        kernels.RELU, inputs[second])
-            product, mode = conv2.product(inputs[second]), kernels.RELU_RESIDUAL_RELU
-            residual = block_in if projection is None else pointwise_tm(projection, block_in)
-            if delay:  # into its delay line, then the rows lag samples back
-                residual = histories[delay].append(residual)[:, :m]
-        out = np.empty((batch, m, conv2.layer.out_channels), x.dtype)
-        store_product(kernels, product, residual, mode, out, 0)  # activated, no history
-        if self.head is not None:
-            out = pointwise_tm(self.head, out)
-        return np.ascontiguousarray(out.transpose(0, 2, 1))
+        inputs, convs = self.chain.inputs_blocks(batch, m, x.dtype), self.chain.convs
+        plan = [(convs[first], histories[first], inputs[first], convs[second],
+                 histories[second], inputs[second], projection, lag,
+                 histories[delay] if delay else None)
+                for first, second, projection, lag, delay in self.blocks]
+        return residual_blocks(plan, x, self.head)
 
     def __repr__(self) -> str:
         return f"LookaheadStep({self.step!r})"
