@@ -106,11 +106,22 @@ class ResidualChainStep:
         """The chunk ``x`` (``(B, C_in, m)``) through every block, its samples appended to
         ``histories`` (the chain's ``ChainHistories``); None (and nothing touched) while a
         history is not full, or, with ``finite_only``, if ``x`` is not all finite."""
+        return self.bound(histories)(x, finite_only)
+
+    def bound(self, histories: Mapping[str, History]
+              ) -> Callable[[np.ndarray, bool], np.ndarray | None]:
+        """``self(x, histories, finite_only)`` as a function of ``(x, finite_only)``, its
+        arrays looked up once: a stream's calls of one sample each pay for every lookup."""
         if not isinstance(histories, ChainHistories):
             raise TypeError(f"expected the chain's ChainHistories, got {type(histories)}")
         arena = histories.arena
-        y = np.empty((x.shape[0], self.out_channels, x.shape[2]), x.dtype)
-        if self._kernel(x, y, self.weights, self.convs, self.blocks, arena.buffer,
-                        arena.table, finite_only):
-            return y
-        return None
+        weights, convs, blocks, buf, table = (self.weights, self.convs, self.blocks,
+                                              arena.buffer, arena.table)
+        c_out = self.out_channels
+
+        def run(x: np.ndarray, finite_only: bool = False) -> np.ndarray | None:
+            y = np.empty((x.shape[0], c_out, x.shape[2]), x.dtype)
+            return y if self._kernel(x, y, weights, convs, blocks, buf, table,
+                                     finite_only) else None
+
+        return run

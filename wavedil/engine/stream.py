@@ -69,8 +69,11 @@ def single_consumer(method: _Method) -> _Method:
     a nested call from the same thread (an override calling the base) runs.
 
     The user's thread id sits in the stream's ``__dict__`` while it runs: ``setdefault``
-    is atomic, so of two threads that find the stream free only one gets it.
+    is atomic, so of two threads that find the stream free only one gets it. The error
+    names the public method: a private one that serves it (``_process``) without its
+    leading underscore.
     """
+    name = method.__name__.lstrip("_")
 
     @functools.wraps(method)
     def guarded(self: Stream, *args: Any, **kwargs: Any) -> Any:
@@ -85,7 +88,7 @@ def single_consumer(method: _Method) -> _Method:
             finally:
                 del slot["_user"]
         raise RuntimeError(
-            f"{type(self).__name__}.{method.__name__}() was called while another thread is "
+            f"{type(self).__name__}.{name}() was called while another thread is "
             f"using this stream: a stream is a single-consumer object, use it from one "
             f"thread at a time (give each thread its own stream, or hold a lock around its "
             f"calls)")

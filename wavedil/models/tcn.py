@@ -27,7 +27,8 @@ channels out (``(T,)`` stays ``(T,)`` when ``C_out == 1``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from threading import get_ident
 from typing import Any, cast
 
 import numpy as np
@@ -303,6 +304,11 @@ def lookahead_steps(config: dict[str, Any]) -> bool:
     return config["kernel_size"] > 1 and set(config) & set(TCN_OPTIONS) == {"alignment"}
 
 
+# the compiled step of a stream as a function of (chunk, finite_only): None where it leaves
+# the chunk alone
+StepRunner = Callable[[np.ndarray, bool], "np.ndarray | None"]
+
+
 class TCNStream(ModelStream):
     """Stream of a numpy ``TCN``.
 
@@ -337,16 +343,31 @@ class TCNStream(ModelStream):
     _ahead: LookaheadStep | None = None
     _arena: tuple[Any, ChainHistories] | None = None
     _arena_live = False
+    # the compiled step kept ready by ``_process`` for chunks like the last it took:
+    # (layout, state, chunk shape but time, dtype, most samples, (B, C_in) of a chunk of
+    # fewer dimensions or None, the step as a function of (x, finite_only))
+    _ready: tuple[Any, ...] | None = None
 
     def __init__(self, model: TCN, batch: int | None = None, *, threads: int = 1) -> None:
         super().__init__(model, batch)
-        self.threads = integer(threads, "threads", 1, MAX_THREADS)
+        self.threads = threads
         self._runner: ChainThreads | None = None
         self._closed = False
+
+    @property
+    def threads(self) -> int:
+        """Threads of the causal TCN's compiled step: 1 (the calling thread) or 2."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, value: int) -> None:
+        self._threads = integer(value, "threads", 1, MAX_THREADS)
+        self._ready = None
 
     def close(self) -> None:
         """End the worker thread (``threads=2``); the stream takes no more chunks."""
         self._closed = True
+        self._ready = None
         if self._runner is not None:
             self._runner.close()
 
@@ -417,6 +438,7 @@ class TCNStream(ModelStream):
             assert self._ahead is not None  # (it made the arena)
             self._ahead.leave(arena[1], self._convs, self.state.delays)
         self._arena_live = False
+        self._ready = None  # (its step ran on the arena)
 
     def export_state(self) -> dict[str, np.ndarray]:
         self._leave_arena()  # (the conv streams' states follow this one's)
@@ -424,7 +446,9 @@ class TCNStream(ModelStream):
 
     def __deepcopy__(self, memo: dict[int, Any]) -> TCNStream:
         self._leave_arena()  # the twin starts from the conv streams' states
-        return cast(TCNStream, super().__deepcopy__(memo))
+        twin = cast(TCNStream, super().__deepcopy__(memo))
+        twin._ready = None  # (bound to this stream's arrays)
+        return twin
 
     def _fused_runtime(self) -> tuple[dict[str, FusedConv], ResidualChainStep]:
         """The fused convs and the compiled step in the bound dtype (the model keeps them
@@ -436,33 +460,63 @@ class TCNStream(ModelStream):
         blocks = [(n1, n2, down, 0) for n1, n2, down in self._fused]
         return fused, ResidualChainStep(FusedChain(fused, BLOCK), blocks, self._head_tm, dtype)
 
-    @single_consumer
     def process(self, chunk: npt.ArrayLike) -> np.ndarray:
-        """``Stream.process``; a chunk like one the layout already took as given, of up to
-        ``STEP_SAMPLES`` samples, goes straight to the compiled step, which also checks that
-        its samples are finite (the general path's checks in fewer calls: at a sample per
-        call they cost a quarter of the step). Any other chunk, or one the step leaves
-        alone (a NaN, a history not full), takes the general path."""
+        """``Stream.process``. A chunk like the last one the compiled step took (same
+        layout, state, dtype and shape but time, up to the budgeted samples) goes straight
+        to it: the checks of the general path were made for such chunks, and at a sample
+        per call each of them costs a visible part of the step. The step checks that the
+        samples are finite; any other chunk, or one the step leaves alone (a NaN, a history
+        not full), takes the general path (``_process``)."""
+        ready = self._ready
+        if ready is not None and type(chunk) is np.ndarray:
+            layout, state, lead, dtype, most, rows, run = ready
+            m = chunk.shape[-1]
+            if chunk.dtype is dtype and 0 < m <= most and chunk.shape[:-1] == lead and \
+                    layout is self.layout and state is self.state and not self.flushed:
+                # the single-consumer guard (``single_consumer``), written out: a stream
+                # in use by any call goes the guarded way
+                me, slot = get_ident(), self.__dict__
+                if "_user" not in slot and slot.setdefault("_user", me) == me:
+                    try:
+                        y = run(chunk if rows is None else chunk.reshape(rows + (m,)),
+                                policy() == "refuse")
+                    finally:
+                        del slot["_user"]
+                    if y is not None:
+                        return y if rows is None else self.restore(y)
+        return self._process(chunk)
+
+    @single_consumer
+    def _process(self, chunk: npt.ArrayLike) -> np.ndarray:
+        """``process`` with the general checks: a chunk like one the layout already took
+        as given, of up to ``STEP_SAMPLES`` samples, runs the compiled step (which is then
+        kept ready for chunks like it); any other takes ``Stream.process``."""
         x = self._seen_view(chunk)
         if (x is not None and 0 < x.shape[-1] <= STEP_SAMPLES and not self.flushed
                 and self._dtype is x.dtype and not self._closed and self._budgeted_for(x)):
-            y = self._short(x, finite_only=policy() == "refuse")
+            run = self._short_runner(x.shape[0])
+            y = None if run is None else run(x, policy() == "refuse")
             if y is not None:
+                assert self._budgeted is not None and isinstance(chunk, np.ndarray)
+                self._ready = (self.layout, self.state, chunk.shape[:-1], x.dtype,
+                               min(STEP_SAMPLES, self._budgeted[2]),
+                               None if chunk.ndim == 3 else x.shape[:2], run)
                 return self.restore(y)
         return super().process(chunk)
 
-    def _short(self, x: np.ndarray, finite_only: bool = False) -> np.ndarray | None:
+    def _short_runner(self, batch: int) -> StepRunner | None:
         """The compiled step (``ResidualChainStep``) on the stream's threads, or a TCN with
-        lookahead's on its arena; None where it leaves the chunk alone (see ``__call__``)."""
+        lookahead's on its arena, as a function of ``(x, finite_only)`` that returns None
+        where it leaves the chunk alone (see ``__call__``); None while there is no arena."""
         if self._chain is None:
-            ahead, histories = self._ahead, self._arena_histories(x.shape[0])
-            return None if ahead is None or histories is None else \
-                ahead.step(x, histories, finite_only)
+            ahead, arena = self._ahead, self._arena_histories(batch)
+            return None if ahead is None or arena is None else ahead.step.bound(arena)
         if self.threads == 1:
-            return self._step(x, self.state.histories, finite_only)
+            return self._step.bound(self.state.histories)
         if self._runner is None:
             self._runner = ChainThreads()
-        return self._runner(self._step, x, self.state.histories, finite_only)
+        runner, step, histories = self._runner, self._step, self.state.histories
+        return lambda x, finite_only: runner(step, x, histories, finite_only)
 
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:  # (no conditioning)
         if self._closed:
@@ -516,7 +570,8 @@ class TCNStream(ModelStream):
     def _run_fused(self, x: np.ndarray) -> np.ndarray:
         batch, _, m = x.shape
         if m <= STEP_SAMPLES:  # short chunks: the whole chain in one compiled call
-            y = self._short(x)
+            run = self._short_runner(batch)
+            y = None if run is None else run(x, False)
             if y is not None:
                 return y
         return residual_blocks(self._plan(batch, m, x.dtype), x, self._head_tm)
