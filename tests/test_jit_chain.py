@@ -235,3 +235,37 @@ def test_convs_share_an_input_block_only_with_the_same_bias():
     blocks = chain.inputs_blocks(2, 4, np.float64)
     assert not np.shares_memory(blocks["a"], blocks["b"])
     np.testing.assert_array_equal(blocks["a"][..., -1], 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m", [1, 7, 40])
+def test_prefetching_the_next_rows_changes_nothing(dtype, m):
+    """``prefetch_appends`` (after each step) only hints the cache: every byte of the
+    arena and its table stay as they were, also where the next append would move the kept
+    rows first (region ends) or reach past the buffer (last region)."""
+    from wavedil.engine._jit.chain import END, prefetch_appends
+    from wavedil.engine.history import TimeMajorArena
+
+    arena = TimeMajorArena(2, [2, 5, 3], [4, 3, 6], 16, dtype)
+    arena.buffer[:] = np.random.default_rng(m).standard_normal(arena.buffer.size)
+    arena.table[:, END] = [5, arena.table[1, 1] - 2, arena.table[2, 1]]  # room, full, full
+    arena.table[:, END - 1] = arena.table[:, END] - arena.table[:, 2]
+    buffer, table = arena.buffer.copy(), arena.table.copy()
+    prefetch_appends(arena.buffer, arena.table, 2, m)
+    np.testing.assert_array_equal(arena.buffer, buffer)
+    np.testing.assert_array_equal(arena.table, table)
+
+
+def test_prefetch_write_takes_only_a_1d_array_and_an_index():
+    from numba import njit
+    from numba.core.errors import TypingError
+
+    from wavedil.engine._jit.prefetch import prefetch_write
+
+    @njit
+    def touch(a, i):
+        prefetch_write(a, i)
+
+    touch(np.zeros(4), 2)
+    with pytest.raises((TypeError, TypingError), match="1-D array and an integer"):
+        touch(np.zeros((2, 2)), 1)

@@ -40,6 +40,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .prefetch import prefetch_write
+
 # columns of ``convs``, one row per conv (the chain's dilated convs, then the 1x1 convs):
 # input and output channels, taps, dilation, offset of its weights in ``weights`` (rows
 # ``k * C_in + c`` of ``C_out`` values, then the bias)
@@ -52,6 +54,7 @@ OFFSET, CAPACITY, SIZE, START, END = range(5)
 # history that delays its residual (-1: none, the residual is read ``lag`` rows back in
 # its first conv's history, which keeps that far when ``lag <= span``)
 CONV1, CONV2, PROJECTION, LAG, HEAD, DELAY = range(6)
+CACHE_LINE = 64  # bytes (x86-64, and most ARM cores)
 # from this many rows on, the step's products are BLAS calls (``blas_product``); a chunk of
 # one sample takes the loops of ``product`` (a one-row BLAS call costs more)
 BLAS_ROWS = 2
@@ -286,6 +289,24 @@ def take_chunk(x, finite_only, blocks, buf, table):
 
 
 @njit(cache=True, nogil=True)
+def prefetch_appends(buf, table, batch, m):
+    """Bring into the cache the rows where the next ``m`` samples of every history of the
+    arena go (a region's rows are written once per pass through it, so each new row
+    would otherwise be fetched from memory while the step waits for it)."""
+    last, line = table.shape[0] - 1, max(1, CACHE_LINE // buf.itemsize)
+    for j in range(last + 1):
+        capacity, end = table[j, CAPACITY], table[j, END]
+        if end + m > capacity:  # (the next append moves the kept rows first)
+            continue
+        stop = table[j + 1, OFFSET] if j < last else buf.size
+        channels = (stop - table[j, OFFSET]) // (batch * capacity)
+        for b in range(batch):
+            base = table[j, OFFSET] + (b * capacity + end) * channels
+            for i in range(0, m * channels, line):
+                prefetch_write(buf, base + i)
+
+
+@njit(cache=True, nogil=True)
 def residual_chain(x, y, weights, convs, blocks, buf, table, finite_only=False):
     """One chunk through a chain of residual blocks (a TCN), every history in the arena.
 
@@ -375,4 +396,5 @@ def residual_chain(x, y, weights, convs, blocks, buf, table, finite_only=False):
         for t in range(m):
             for c in range(c_y):
                 y[b, c, t] = scratch[src + t * c_y + c]
+    prefetch_appends(buf, table, batch, m)  # for the next chunk
     return True
