@@ -186,3 +186,42 @@ def test_a_saved_state_mid_stream_keeps_a_centered_tcn_exact():
     out += [stream.process(x[..., t : t + 1]) for t in range(200, 260)]
     out.append(stream.flush())
     close(np.concatenate(out, -1), offline(model, x))
+
+
+def in_memory(chunk: np.ndarray, how: str) -> np.ndarray:
+    """The same samples in another memory layout."""
+    if how == "contiguous":
+        return np.ascontiguousarray(chunk)
+    if how == "fortran":
+        return np.asfortranarray(chunk)
+    if how == "strided":  # every other sample of a twice-as-long buffer
+        wide = np.zeros(chunk.shape[:-1] + (2 * chunk.shape[-1],), chunk.dtype)
+        wide[..., ::2] = chunk
+        return wide[..., ::2]
+    if how == "reversed channels":  # a negative stride
+        return np.ascontiguousarray(chunk[:, ::-1])[:, ::-1]
+    frozen = chunk.copy()  # "readonly"
+    frozen.flags.writeable = False
+    return frozen
+
+
+LAYOUTS = ["contiguous", "fortran", "strided", "reversed channels", "readonly"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(hows=st.lists(st.sampled_from(LAYOUTS), min_size=1, max_size=5),
+       sizes=st.lists(st.integers(1, 6), min_size=1, max_size=4),
+       alignment=st.sampled_from(["causal", "centered"]), seed=st.integers(0, 2**31))
+def test_any_memory_layout_of_a_chunk_runs_ready(hows, sizes, alignment, seed):
+    """The ready step calls its compiled kernel without numba's type dispatch: chunks of
+    any strides (contiguous, Fortran order, strided, negative strides, read-only) give the
+    offline model's samples."""
+    model, net = models(alignment)
+    x = np.random.default_rng(seed).standard_normal((1, 3, 90)).astype(np.float32)
+    stream, out, at, i = net.stream(), [], 0, 0
+    while at < x.shape[-1]:
+        m = sizes[i % len(sizes)]
+        out.append(stream.process(in_memory(x[..., at : at + m], hows[i % len(hows)])))
+        at, i = at + m, i + 1
+    out.append(stream.flush())
+    close(np.concatenate(out, -1), offline(model, x))

@@ -24,7 +24,7 @@ Shape: ``(B, C_in, m)`` in, ``(B, C_out, m)`` out.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Callable, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -108,20 +108,43 @@ class ResidualChainStep:
         history is not full, or, with ``finite_only``, if ``x`` is not all finite."""
         return self.bound(histories)(x, finite_only)
 
-    def bound(self, histories: Mapping[str, History]
+    def bound(self, histories: Mapping[str, History], direct: bool = False
               ) -> Callable[[np.ndarray, bool], np.ndarray | None]:
         """``self(x, histories, finite_only)`` as a function of ``(x, finite_only)``, its
-        arrays looked up once: a stream's calls of one sample each pay for every lookup."""
+        arrays looked up once: a stream's calls of one sample each pay for every lookup.
+        ``direct``: for chunks the caller guarantees to be ``(B, C_in, m)`` arrays of
+        ``self.dtype`` (any strides), the kernel compiled for them, called without numba's
+        dispatch on the arguments' types (``compiled_entry``)."""
         if not isinstance(histories, ChainHistories):
             raise TypeError(f"expected the chain's ChainHistories, got {type(histories)}")
         arena = histories.arena
         weights, convs, blocks, buf, table = (self.weights, self.convs, self.blocks,
                                               arena.buffer, arena.table)
-        c_out = self.out_channels
+        c_out, dtype = self.out_channels, self.dtype
+        kernel = self._kernel
+        if direct:
+            y = np.empty((1, c_out, 1), dtype)
+            kernel = compiled_entry(kernel, dtype, (y, weights, convs, blocks, buf, table))
 
         def run(x: np.ndarray, finite_only: bool = False) -> np.ndarray | None:
             y = np.empty((x.shape[0], c_out, x.shape[2]), x.dtype)
-            return y if self._kernel(x, y, weights, convs, blocks, buf, table,
-                                     finite_only) else None
+            return y if kernel(x, y, weights, convs, blocks, buf, table, finite_only) \
+                else None
 
         return run
+
+
+def compiled_entry(kernel: Any, dtype: np.dtype, arrays: Sequence[np.ndarray]) -> Any:
+    """``kernel`` (a numba function of a chunk ``(B, C, m)`` of ``dtype`` in any layout,
+    then ``arrays`` and a flag) as its compiled function for exactly those types, called
+    without numba's dispatch, which types every argument on every call. The caller must
+    pass exactly such arguments: nothing checks them. Any other callable (a test's spy) is
+    returned as it is."""
+    from numba import from_dtype, typeof, types
+
+    if not hasattr(kernel, "overloads"):
+        return kernel
+    signature = (types.Array(from_dtype(dtype), 3, "A"),
+                 *(typeof(array) for array in arrays), types.boolean)
+    kernel.compile(signature)  # (from numba's cache when it holds it)
+    return kernel.overloads[signature].entry_point

@@ -510,9 +510,10 @@ class TCNStream(ModelStream):
         where it leaves the chunk alone (see ``__call__``); None while there is no arena."""
         if self._chain is None:
             ahead, arena = self._ahead, self._arena_histories(batch)
-            return None if ahead is None or arena is None else ahead.step.bound(arena)
+            return None if ahead is None or arena is None else \
+                ahead.step.bound(arena, direct=True)
         if self.threads == 1:
-            return self._step.bound(self.state.histories)
+            return self._step.bound(self.state.histories, direct=True)
         if self._runner is None:
             self._runner = ChainThreads()
         runner, step, histories = self._runner, self._step, self.state.histories
