@@ -231,7 +231,7 @@ def streaming_section(sizes, peak, folder) -> str:
     floor_rtf = flop_per_sample(net) * RATE / (peak * 1e9)
     core_peak = peak / pinned_threads()  # the compiled step and each BLAS call: one core
     step_samples = wavedil.models.tcn.STEP_SAMPLES
-    rows, misses = [], []
+    rows, misses, floor_note = [], [], ""
     for chunk in CHUNKS:
         samples = sizes.chunk1_samples if chunk == 1 else sizes.stream_samples
         chunks = [x[..., i : i + chunk] for i in range(0, samples, chunk)]
@@ -247,8 +247,19 @@ def streaming_section(sizes, peak, folder) -> str:
                 output = torch.cat(output, -1).numpy() if name == "torch" else \
                     np.concatenate(output, -1)
                 check_close(output, reference, f"{name} stream, chunk {chunk}")
+        if chunk == 1:  # the memory floor of a sample, in the same rounds
+            openers["weights read once per sample"] = weight_reader(net, samples)
         t = time_running(sizes, openers)
         seconds, calls = samples / RATE, len(chunks)
+        if chunk == 1:
+            read = t["weights read once per sample"] / samples
+            floor_note = (
+                f"At chunk 1 the bound is memory, not arithmetic: each sample reads every "
+                f"weight once ({weight_bytes(net) / 1e3:.0f} KB of float32, which stays in a "
+                f"core's L2 cache). A compiled sum over those weights, timed in the same "
+                f"rounds, took {us(read)} µs per sample (RTF {read * RATE:.3g}, median); the "
+                f"numpy stream took {t.ratio('numpy', 'weights read once per sample'):.2f}x "
+                "that (median of the per-round ratios).")
         speedup = t.ratio("pytorch-tcn", "numpy")
         torch_speedup = t.ratio("pytorch-tcn", "torch")
         rtf_numpy = t["numpy"] / seconds
@@ -318,6 +329,7 @@ def streaming_section(sizes, peak, folder) -> str:
         "numpy RTF (one thread or two) < 1 at chunk 1, <= 0.2 at chunk 32 and <= 0.4 at "
         "chunk 128, >= 5x "
         f"pytorch-tcn at chunks 32 and 128, >= 20x at chunk 1: {summary}.", "",
+        floor_note, "",
         f"Threads: torch (wavedil streaming and pytorch-tcn alike) runs these per-chunk calls "
         f"on {min(pinned_threads(), STREAM_TORCH_THREADS)} intra-op thread, numpy's BLAS on "
         f"{pinned_threads()}. A chunk's work is too small to split: probed at load ~1, "
@@ -415,6 +427,31 @@ def stream_openers(net, torch_model, theirs_model, chunks, torch_chunks,
         openers["numpy, BLAS path"] = lambda: numpy_open(step=False)
         openers["numpy, two threads"] = lambda: numpy_open(threads=2)
     return openers
+
+
+def weight_bytes(net) -> int:
+    """Bytes of the numpy model's conv weights and biases (float32)."""
+    return 4 * sum(value.size for value in net.params.values())
+
+
+def weight_reader(net, samples: int):
+    """An opener (as ``stream_openers``') whose feed reads the model's weights ``samples``
+    times, as one-sample chunks must: a compiled sum, vectorised (fastmath), one core."""
+    from numba import njit
+
+    weights = np.concatenate([value.astype(np.float32).ravel()
+                              for value in net.params.values()])
+
+    @njit(fastmath=True, nogil=True)
+    def read(w, times):
+        total = np.float32(0)
+        for _ in range(times):
+            for i in range(w.size):
+                total += w[i]
+        return total
+
+    read(weights, 1)
+    return lambda: (lambda: read(weights, samples), lambda: None)
 
 
 def stream_start_ms(net, x: np.ndarray, runs: int = 20) -> float:
