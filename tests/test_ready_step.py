@@ -225,3 +225,17 @@ def test_any_memory_layout_of_a_chunk_runs_ready(hows, sizes, alignment, seed):
         at, i = at + m, i + 1
     out.append(stream.flush())
     close(np.concatenate(out, -1), offline(model, x))
+
+
+def test_a_reset_into_the_same_layout_starts_afresh():
+    """``reset`` and chunks of the same layout: the stream starts from silence (a step
+    still bound to the old arena would go on from the old samples)."""
+    model, net = models()
+    rng = np.random.default_rng(8)
+    first, x = rng.standard_normal((2, 1, 3, 60)).astype(np.float32)
+    stream = net.stream()
+    for t in range(60):
+        stream.process(first[..., t : t + 1])
+    stream.reset()
+    out = [stream.process(x[..., t : t + 1]) for t in range(60)]
+    close(np.concatenate(out, -1), offline(model, x))
