@@ -239,3 +239,18 @@ def test_a_reset_into_the_same_layout_starts_afresh():
     stream.reset()
     out = [stream.process(x[..., t : t + 1]) for t in range(60)]
     close(np.concatenate(out, -1), offline(model, x))
+
+
+def test_a_causal_stream_saved_after_every_chunk_stays_ready():
+    """A checkpoint per chunk (``state_dict``) leaves a causal stream's step ready (only a
+    stream with lookahead moves its histories out of an arena), and changes no sample."""
+    model, net = models()
+    x = np.random.default_rng(9).standard_normal((1, 3, 60)).astype(np.float32)
+    stream = net.stream()
+    out = [stream.process(x[..., t : t + 1]) for t in range(5)]
+    calls = general_calls(stream)
+    for t in range(5, 60):
+        out.append(stream.process(x[..., t : t + 1]))
+        stream.state_dict()
+    close(np.concatenate(out, -1), offline(model, x))
+    assert calls == []

@@ -437,8 +437,9 @@ class TCNStream(ModelStream):
         if self._arena_live and arena is not None and arena[0] is self.state:
             assert self._ahead is not None  # (it made the arena)
             self._ahead.leave(arena[1], self._convs, self.state.delays)
+        if self._arena_live:  # (a causal stream's ready step stays: it has no arena)
+            self._ready = None
         self._arena_live = False
-        self._ready = None  # (its step ran on the arena)
 
     def export_state(self) -> dict[str, np.ndarray]:
         self._leave_arena()  # (the conv streams' states follow this one's)
@@ -504,16 +505,18 @@ class TCNStream(ModelStream):
                 return self.restore(y)
         return super().process(chunk)
 
-    def _short_runner(self, batch: int) -> StepRunner | None:
+    def _short_runner(self, batch: int, direct: bool = True) -> StepRunner | None:
         """The compiled step (``ResidualChainStep``) on the stream's threads, or a TCN with
         lookahead's on its arena, as a function of ``(x, finite_only)`` that returns None
-        where it leaves the chunk alone (see ``__call__``); None while there is no arena."""
+        where it leaves the chunk alone (see ``__call__``); None while there is no arena.
+        ``direct``: bound to the kernel's compiled entry (``ResidualChainStep.bound``),
+        worth its set-up for a step kept ready, not for one call."""
         if self._chain is None:
             ahead, arena = self._ahead, self._arena_histories(batch)
             return None if ahead is None or arena is None else \
-                ahead.step.bound(arena, direct=True)
+                ahead.step.bound(arena, direct)
         if self.threads == 1:
-            return self._step.bound(self.state.histories, direct=True)
+            return self._step.bound(self.state.histories, direct)
         if self._runner is None:
             self._runner = ChainThreads()
         runner, step, histories = self._runner, self._step, self.state.histories
@@ -571,7 +574,7 @@ class TCNStream(ModelStream):
     def _run_fused(self, x: np.ndarray) -> np.ndarray:
         batch, _, m = x.shape
         if m <= STEP_SAMPLES:  # short chunks: the whole chain in one compiled call
-            run = self._short_runner(batch)
+            run = self._short_runner(batch, direct=False)
             y = None if run is None else run(x, False)
             if y is not None:
                 return y
