@@ -54,6 +54,7 @@ from .chain import (
     TAPS,
     _row,
     _rows4,
+    prefetch_appends,
     reserve,
     take_chunk,
 )
@@ -477,9 +478,12 @@ def work(ctl, weights, offsets, convs, blocks, buf, table, scratch):
 @njit(cache=True, nogil=True)
 def serve(binding, ctl, weights, offsets, convs, blocks, buf, table, scratch):
     """A worker's loop: runs ``work`` for each new generation while ``ctl[BINDING]`` is
-    ``binding`` (these arrays). Returns 0 when idle for ``ctl[SPIN]`` ticks (state
-    ``ASLEEP``: the caller wakes it), 1 when the binding changed (call again with the new
-    arrays, or stop), -1 if a wait gave up or ``ctl[FAILED]`` is set."""
+    ``binding`` (these arrays). After each, while the caller is away, it brings into the
+    cache the rows the next chunk writes (``chain.prefetch_appends``: each is written once
+    per pass through its history, so it would otherwise come from memory mid-chunk).
+    Returns 0 when idle for ``ctl[SPIN]`` ticks (state ``ASLEEP``: the caller wakes it), 1
+    when the binding changed (call again with the new arrays, or stop), -1 if a wait gave
+    up or ``ctl[FAILED]`` is set."""
     exchange(ctl, STATE, AWAKE)
     done = ctl[DONE]
     idle = ticks()
@@ -492,6 +496,7 @@ def serve(binding, ctl, weights, offsets, convs, blocks, buf, table, scratch):
                 return -1
             done = generation
             store(ctl, DONE, done)
+            prefetch_appends(buf, table, ctl[BATCH], ctl[SAMPLES])  # the next chunk's rows
             idle = ticks()
         elif load(ctl, BINDING) != binding:
             return 1
