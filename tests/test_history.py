@@ -5,7 +5,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wavedil.engine.history import MIN_ROOM, DelayLine, History, HistoryArena, TimeMajorArena
+from wavedil.engine.history import (
+    CACHE_LINE,
+    MIN_ROOM,
+    DelayLine,
+    History,
+    HistoryArena,
+    TimeMajorArena,
+    cache_aligned,
+)
 
 
 @given(st.integers(0, 600), st.lists(st.integers(0, 700), min_size=1, max_size=30),
@@ -147,3 +155,23 @@ def test_a_delay_line_delays_by_its_delay_for_any_chunking(delay, sizes):
     parts.append(line.drain())
     np.testing.assert_array_equal(np.concatenate(parts, -1), signal)
     assert len(line) == 0
+
+
+@given(st.integers(0, 5000), st.sampled_from([np.float32, np.float64, np.int64, np.uint8]))
+def test_cache_aligned_starts_on_a_line(size, dtype):
+    a = cache_aligned(size, dtype)
+    assert a.shape == (size,) and a.dtype == dtype and a.flags.writeable
+    assert a.ctypes.data % CACHE_LINE == 0
+    a[:] = 7  # every element its own
+    assert (a == 7).all()
+
+
+@given(st.integers(1, 3), st.lists(st.integers(1, 40), min_size=1, max_size=4),
+       st.sampled_from([np.float32, np.float64]))
+def test_time_major_arena_starts_on_a_cache_line(batch, sizes, dtype):
+    """(numpy starts large arrays 16 bytes into a line: the two-thread step's halves of a
+    row would then share one)"""
+    arena = TimeMajorArena(batch, sizes, [64] * len(sizes), 32, dtype)
+    assert arena.buffer.ctypes.data % CACHE_LINE == 0
+    rows = [arena.buffer[o:].ctypes.data % CACHE_LINE for o in arena.table[:, 0]]
+    assert rows == [0] * len(sizes)  # 64 channels: every region and row on a line

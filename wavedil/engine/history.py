@@ -184,6 +184,20 @@ class HistoryArena:
         return self.buffer.dtype
 
 
+CACHE_LINE = 64  # bytes (x86-64, and most ARM cores)
+
+
+def cache_aligned(size: int, dtype: npt.DTypeLike) -> np.ndarray:
+    """An uninitialised 1-D array of ``size`` elements starting on a cache line (numpy
+    aligns large arrays to 16 bytes only: rows of a whole number of lines would then each
+    straddle one more, and the two threads of ``chain_threads``, each writing half of
+    every row, would share a line per row)."""
+    dtype = np.dtype(dtype)
+    spare = np.empty(size * dtype.itemsize + CACHE_LINE, np.uint8)
+    first = -spare.ctypes.data % CACHE_LINE
+    return spare[first : first + size * dtype.itemsize].view(dtype)
+
+
 class TimeMajorArena:
     """Time-major histories ``(B, capacity_k, C_k)`` of several widths in one flat buffer.
 
@@ -203,7 +217,7 @@ class TimeMajorArena:
         capacities = [n + max(n, MIN_ROOM, int(largest)) for n in sizes]
         lengths = [batch * cap * c for cap, c in zip(capacities, channels)]
         offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64)
-        self.buffer = np.empty(int(offsets[-1]), dtype)
+        self.buffer = cache_aligned(int(offsets[-1]), dtype)
         self.table = np.zeros((len(sizes), 5), np.int64)
         self.table[:, :3] = np.array([offsets[:-1], capacities, sizes], np.int64).T
         self.positions = self.table[:, 3:]
