@@ -5,11 +5,12 @@ channels: part ``p`` of 2 computes outputs ``[C p // 2, C (p + 1) // 2)`` of eve
 - A chunk of one sample: each output is summed exactly as in ``chain`` (``product`` there,
   the same ``_row`` groups), so the result is that of ``residual_chain`` bit for bit.
 - From ``BLAS_ROWS`` samples on (``blas_phase``): per conv and part, one BLAS product per
-  tap (numba's ``np.dot``) of the tap's rows, read in place from the time-major history
+  tap (``blas.product_rows``) of the tap's rows, read in place from the time-major history
   (no im2col copy), times the part's weight columns (small enough that BLAS runs it on the
-  calling thread), summed over the taps; then the bias, ReLUs and residual as the rows are
-  copied out. BLAS sums in its own order: the result agrees with ``residual_chain``'s
-  within the contract's tolerance, and does not depend on which thread computed a part.
+  calling thread), each added in place into the rows where the conv's output goes; then
+  the bias, ReLUs and residual there. BLAS sums in its own order: the result agrees with
+  ``residual_chain``'s within the contract's tolerance, and does not depend on which
+  thread computed a part.
 
 A chunk runs in phases (``phase``): per block its conv1, then its conv2 and residual, then
 the head; a phase reads every channel of the one before, so both of its parts wait for both
@@ -20,10 +21,10 @@ machine) leaves the caller a claim per phase, not a wait for a core.
 Part ``p``'s weights are its columns of each conv, packed (rows ``k C_in + c`` of its
 ``C_p`` values, then its bias) from ``offsets[p, j]`` in ``weights``: a part streams only
 its share of the weights (``offsets[2]``: each conv whole, for a one-sample chunk on one
-thread). Each thread has its own region of ``scratch`` (``private``: the products of its
-taps) past the shared one. The caller first reserves every history and writes the chunk
-into the first (``prepare``), and copies the output out of ``scratch`` at the end
-(``finish``).
+thread). Each thread has its own region of ``scratch`` (``private``: its sums, and a
+projection's product) past the shared one. The caller first reserves every history and
+writes the chunk into the first (``prepare``), and copies the output out of ``scratch``
+at the end (``finish``).
 
 ``ctl`` (int64, one cache line per field a thread spins on) holds the chunk's parameters,
 the phases (numbered across chunks) the caller has done (``ARRIVED``), the last phase
@@ -38,6 +39,7 @@ import numpy as np
 from numba import njit
 
 from .atomics import claim, exchange, load, load_seq, pause, store, ticks, yield_cpu
+from .blas import product_rows
 from .chain import (
     BLAS_ROWS,
     C_IN,
@@ -81,34 +83,31 @@ def control() -> np.ndarray:
 def scratch_size(convs: np.ndarray, batch: int, m: int) -> int:
     """Elements of ``scratch`` for chunks of up to ``m`` samples of ``batch`` rows."""
     width = int(max(convs[:, C_IN].max(initial=1), convs[:, C_OUT].max(initial=1)))
-    taps = int(convs[:, TAPS].max(initial=1))
-    return 4 * batch * m * width + PARTS * (private_size(width, taps, m) + LINE) + LINE
+    return 4 * batch * m * width + PARTS * (private_size(width, m) + LINE) + LINE
 
 
 LINE = 16  # elements of scratch between two threads' private regions (a cache line or more)
 
 
 @njit(cache=True, nogil=True)
-def private_size(width, taps, m):
+def private_size(width, m):
     """Elements of a thread's private region of ``scratch``: four rows of sums
-    (``product_part``), then a product per tap and one for a projection (``blas_part``)."""
-    size = 4 * width + (taps + 1) * m * width
+    (``product_part``), then a projection's product (``blas_phase``)."""
+    size = 4 * width + m * width
     return size + (-size % LINE)
 
 
 @njit(cache=True, nogil=True)
 def private(scratch, convs, batch, m, part):
-    """Thread ``part``'s private region of ``scratch``: its sums, products, projection."""
-    width, taps = 0, 1
+    """Thread ``part``'s private region of ``scratch``: its sums, its projection."""
+    width = 0
     for j in range(convs.shape[0]):
         width = max(width, convs[j, C_IN], convs[j, C_OUT])
-        taps = max(taps, convs[j, TAPS])
-    size = private_size(width, taps, m)
+    size = private_size(width, m)
     first = 4 * batch * m * width + LINE + part * (size + LINE)
     first += -first % LINE
     region = scratch[first : first + size]
-    return (region[: 4 * width], region[4 * width : 4 * width + taps * m * width],
-            region[4 * width + taps * m * width : 4 * width + (taps + 1) * m * width])
+    return region[: 4 * width], region[4 * width : 4 * width + m * width]
 
 
 @njit(cache=True, nogil=True)
@@ -176,23 +175,15 @@ def product_part(src, a, row_step, tap_step, taps, c_in, weights, w0, n, dst, d0
 
 
 @njit(cache=True, nogil=True)
-def blas_part(src, a, tap_step, taps, c_in, weights, w0, n, m, out):
+def product_into(src, a, tap_step, taps, c_in, weights, w0, n, m, dst, d0, d_step):
     """``chain.blas_product`` for ``n`` outputs whose weights (rows of ``n``, then the
-    bias) start at ``w0``, as one BLAS product per tap, without the bias: ``m`` time-major
-    rows of ``c_in`` values from ``src[a]`` (the tap's rows: no im2col copy) times that
-    tap's weights, summed over the taps into ``out[: m n]`` ``(m, n)``, whose next ``(taps
-    - 1) m n`` elements it overwrites. (The caller adds the bias as it copies the rows out,
-    with the ReLUs.)"""
-    size = m * n
+    bias) start at ``w0``, without the bias: ``m`` time-major rows of ``c_in`` values from
+    ``src[a]`` (the tap's rows: no im2col copy) times that tap's weights, one BLAS product
+    per tap, summed in place into ``m`` rows of ``n`` from ``dst[d0]``, ``d_step`` apart
+    (where they go: no buffer to sum in, no copy). The caller adds the bias there."""
     for k in range(taps):
-        x = src[a + k * tap_step : a + k * tap_step + m * c_in].reshape(m, c_in)
-        w = weights[w0 + k * c_in * n : w0 + (k + 1) * c_in * n].reshape(c_in, n)
-        np.dot(x, w, out[k * size : (k + 1) * size].reshape(m, n))
-    total = out[:size]
-    for k in range(1, taps):
-        more = out[k * size : (k + 1) * size]
-        for e in range(size):
-            total[e] = total[e] + more[e]
+        product_rows(src, a + k * tap_step, c_in, weights, w0 + k * c_in * n, dst, d0,
+                     d_step, m, n, c_in, k > 0)
 
 
 @njit(cache=True, nogil=True)
@@ -252,14 +243,14 @@ def phases(blocks):
 def blas_phase(i, part, parts, batch, m, weights, offsets, convs, blocks, buf, table,
                scratch):
     """``phase`` for ``BLAS_ROWS`` samples and more: each conv of the phase is one BLAS
-    product of this part's weight columns (``blas_part``), its bias, ReLUs and residual
-    added as the rows are copied to where they go."""
+    product per tap of this part's weight columns, summed in place where its rows go
+    (``product_into``), then its bias, ReLUs and residual added there."""
     zero = buf.dtype.type(0)
     width = 0
     for j in range(convs.shape[0]):
         width = max(width, convs[j, C_IN], convs[j, C_OUT])
     s_last, s_y = 2 * batch * m * width, 3 * batch * m * width
-    _, out, res = private(scratch, convs, batch, m, part)
+    res = private(scratch, convs, batch, m, part)[1]
     last = blocks.shape[0] - 1
     if i > 2 * last + 1:  # the head
         head = blocks[last, HEAD]
@@ -268,12 +259,13 @@ def blas_phase(i, part, parts, batch, m, weights, offsets, convs, blocks, buf, t
         n, w0 = r1 - r0, offsets[part, head]
         bias = weights[w0 + c_last * n : w0 + (c_last + 1) * n]
         for b in range(batch):
-            blas_part(scratch, s_last + b * m * c_last, 0, 1, c_last, weights, w0, n, m, out)
+            y = s_y + b * m * c_y + r0
+            product_into(scratch, s_last + b * m * c_last, 0, 1, c_last, weights, w0, n, m,
+                         scratch, y, c_y)
             for t in range(m):
-                d = scratch[s_y + (b * m + t) * c_y + r0 : s_y + (b * m + t) * c_y + r1]
-                o_t = out[t * n : (t + 1) * n]
+                d = scratch[y + t * c_y : y + t * c_y + n]
                 for o in range(n):
-                    d[o] = o_t[o] + bias[o]
+                    d[o] += bias[o]
         return
     k = i // 2
     j1, j2, projection, lag, c_in, c_mid, c_out, slot1, slot2, cap1, cap2 = \
@@ -286,13 +278,12 @@ def blas_phase(i, part, parts, batch, m, weights, offsets, convs, blocks, buf, t
         for b in range(batch):
             u = table[j1, OFFSET] + b * cap1 * c_in
             h = table[j2, OFFSET] + (b * cap2 + slot2) * c_mid
-            blas_part(buf, u + (slot1 - span1) * c_in, convs[j1, DILATION] * c_in, taps, c_in,
-                      weights, w0, n, m, out)
+            product_into(buf, u + (slot1 - span1) * c_in, convs[j1, DILATION] * c_in, taps,
+                         c_in, weights, w0, n, m, buf, h + p0, c_mid)
             for t in range(m):
                 hs = buf[h + t * c_mid + p0 : h + t * c_mid + p1]
-                o_t = out[t * n : (t + 1) * n]
                 for o in range(n):
-                    hs[o] = max(o_t[o] + bias[o], zero)
+                    hs[o] = max(hs[o] + bias[o], zero)
         return
     taps, span2 = convs[j2, TAPS], (convs[j2, TAPS] - 1) * convs[j2, DILATION]
     q0, q1 = split(c_out, part, parts)
@@ -303,23 +294,23 @@ def blas_phase(i, part, parts, batch, m, weights, offsets, convs, blocks, buf, t
     for b in range(batch):
         u = table[j1, OFFSET] + b * cap1 * c_in
         h = table[j2, OFFSET] + (b * cap2 + slot2) * c_mid
-        blas_part(buf, h - span2 * c_mid, convs[j2, DILATION] * c_mid, taps, c_mid, weights,
-                  w0, n, m, out)
-        if projection >= 0:
-            blas_part(buf, u + (slot1 - lag) * c_in, 0, 1, c_in, weights, pw0, n, m, res)
         dst = block_output(k, b, m, c_out, blocks, buf, table, scratch, s_last)
+        product_into(buf, h - span2 * c_mid, convs[j2, DILATION] * c_mid, taps, c_mid,
+                     weights, w0, n, m, dst, q0, c_out)
+        if projection >= 0:
+            product_into(buf, u + (slot1 - lag) * c_in, 0, 1, c_in, weights, pw0, n, m, res,
+                         0, n)
         r = u + (slot1 - lag) * c_in
         for t in range(m):
             d_t = dst[t * c_out + q0 : t * c_out + q1]
-            o_t = out[t * n : (t + 1) * n]
             if projection >= 0:
                 r_t = res[t * n : (t + 1) * n]
                 for o in range(n):
-                    d_t[o] = max(max(o_t[o] + bias[o], zero) + (r_t[o] + pbias[o]), zero)
+                    d_t[o] = max(max(d_t[o] + bias[o], zero) + (r_t[o] + pbias[o]), zero)
             else:
                 x_t = buf[r + t * c_in + q0 : r + t * c_in + q1]
                 for o in range(n):
-                    d_t[o] = max(max(o_t[o] + bias[o], zero) + x_t[o], zero)
+                    d_t[o] = max(max(d_t[o] + bias[o], zero) + x_t[o], zero)
 
 
 @njit(cache=True, nogil=True)
