@@ -3,7 +3,9 @@ wavedil.engine.chain_threads): at one sample per chunk the same output bit for b
 one-thread stream (the same summation per output, split by output channels), at any
 chunking the one-thread and the offline output within the contract's tolerance (from two
 samples on the products are BLAS calls, summed in BLAS's order), the same states, and a
-worker thread that sleeps, wakes, stops and fails cleanly.
+worker thread that sleeps, wakes, stops and fails cleanly. Streams run chunks shorter than
+``TWO_THREAD_SAMPLES`` on the calling thread alone; here (but in the tests of that rule)
+every chunk takes the two threads, so that the step's one-sample path stays tested.
 
 Oracles: the one-thread stream (``wavedil.engine._jit.chain``, itself checked against the
 documented summation order in tests/test_jit_chain.py) and the offline call.
@@ -21,11 +23,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import wavedil.engine.chain_threads as chain_threads
+import wavedil.models.tcn as tcn_module
 from wavedil.engine._jit import chain_parts
-from wavedil.models.tcn import STEP_SAMPLES, TCN
+from wavedil.models.tcn import STEP_SAMPLES, TCN, TWO_THREAD_SAMPLES
 
 WORKER = "wavedil-chain-worker"
 LONG = STEP_SAMPLES + 6  # a first chunk the fused chain takes (the same on any thread count)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def two_threads_from_one_sample():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tcn_module, "TWO_THREAD_SAMPLES", 1)
+        yield
 
 
 def workers() -> list[threading.Thread]:
@@ -343,3 +353,25 @@ def test_a_step_with_delay_lines_is_refused():
             runner(ahead.step, x[..., :1], histories)
     finally:
         runner.close()
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(1, TWO_THREAD_SAMPLES - 1), min_size=1, max_size=30),
+       st.integers(0, 2**16))
+def test_short_chunks_stay_on_the_calling_thread(sizes, seed):
+    """Chunks shorter than ``TWO_THREAD_SAMPLES``: a stream with ``threads=2`` runs the
+    one-thread step (bit for bit its output) and starts no worker; its first longer chunk
+    starts one, and the stream stays within tolerance of the offline output."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tcn_module, "TWO_THREAD_SAMPLES", TWO_THREAD_SAMPLES)
+        tcn = TCN(3, [8, 8], kernel_size=3, dilations=[1, 4], seed=6)
+        x = np.random.default_rng(seed).standard_normal((1, 3, LONG + sum(sizes) + 40))
+        with tcn.stream(threads=2) as stream:
+            one = tcn.stream()
+            two = feed(stream, x[..., :-40], [LONG] + sizes)
+            assert np.array_equal(two, feed(one, x[..., :-40], [LONG] + sizes))
+            assert stream._runner is None or not stream._runner.alive
+            tail = stream.process(x[..., -40:])  # two threads from here
+            assert stream._runner is not None and stream._runner.alive
+        np.testing.assert_allclose(np.concatenate([two, tail], -1), tcn(x), rtol=0,
+                                   atol=TOL[x.dtype] * 10)

@@ -57,6 +57,9 @@ from .tcn_lookahead import LookaheadStep
 # longer ones the fused chain, whose Winograd products win from about 128 samples
 STEP_SAMPLES = 64
 MAX_THREADS = 2  # ``TCN.stream(threads=...)``: the caller and at most one worker thread
+# with two threads, shorter chunks still run on the calling thread alone: a conv's handover
+# between the cores costs more than half of its products there (benchmarks/RESULTS.md)
+TWO_THREAD_SAMPLES = 8
 
 NORMS = (None, "layer_norm")  # batch norm folds into the convs (wavedil.nn.from_pytorch_tcn)
 # the options beyond Bai et al.'s block, with their defaults: a config holds them only when
@@ -326,12 +329,14 @@ class TCNStream(ModelStream):
     ``threads=2`` splits the causal TCN's compiled step over the calling thread and a
     worker thread of the stream (``wavedil.engine.chain_threads``), half of every conv's
     output channels each, for when two cores are free (on a busy machine it can be slower
-    than one thread): the same states (a state moves between thread counts at any chunk),
-    the same output bit for bit at one sample per chunk and within the streaming
-    contract's tolerance from two (BLAS products per half). The worker starts on the first
-    short chunk, sleeps when chunks stop coming and ends with ``close()`` (or ``with``, or
-    when the stream is dropped); ``threads=1`` (the default) starts no thread, nor does a
-    TCN with lookahead, whose step runs on the calling thread.
+    than one thread): the same states (a state moves between thread counts at any chunk)
+    and the same output within the streaming contract's tolerance (BLAS products per
+    half). Chunks of fewer than ``TWO_THREAD_SAMPLES`` run on the calling thread alone, as
+    with ``threads=1``: there a conv's handover between the cores costs more than the half
+    it shares. The worker starts on the first chunk it takes, sleeps when chunks stop
+    coming and ends with ``close()`` (or ``with``, or when the stream is dropped);
+    ``threads=1`` (the default) starts no thread, nor does a TCN with lookahead, whose
+    step runs on the calling thread.
     """
 
     model: TCN
@@ -515,12 +520,14 @@ class TCNStream(ModelStream):
             ahead, arena = self._ahead, self._arena_histories(batch)
             return None if ahead is None or arena is None else \
                 ahead.step.bound(arena, direct)
+        one = self._step.bound(self.state.histories, direct)
         if self.threads == 1:
-            return self._step.bound(self.state.histories, direct)
+            return one
         if self._runner is None:
             self._runner = ChainThreads()
         runner, step, histories = self._runner, self._step, self.state.histories
-        return lambda x, finite_only: runner(step, x, histories, finite_only)
+        return lambda x, finite_only: one(x, finite_only) if x.shape[2] < TWO_THREAD_SAMPLES \
+            else runner(step, x, histories, finite_only)
 
     def _run(self, x: np.ndarray, **cond: np.ndarray) -> np.ndarray:  # (no conditioning)
         if self._closed:
