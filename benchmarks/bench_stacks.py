@@ -314,7 +314,7 @@ def streaming_section(sizes, peak, folder) -> str:
         "apart); the outputs were checked on streams opened for the check. "
         f"Chunks of up to {step_samples} samples run the numpy stream's compiled step (the "
         "whole TCN in one numba call per chunk: loop products for one sample, a BLAS "
-        "product per conv through numba's `np.dot` from two; below "
+        "product per tap, added in place, from two; below "
         f"{wavedil.models.tcn.TWO_THREAD_SAMPLES} samples on the calling thread alone, "
         "`threads=2` or not); `numpy BLAS path` is the "
         "same stream with that step off (a Python call per conv: a numpy matrix product, "

@@ -9,8 +9,9 @@ products are:
 - for a chunk of one sample, plain loops (``product``), vectorised over the output
   channels: one weight row is read per input value and added into every output, so the
   loop needs no reordering of sums (no fastmath) and LLVM vectorises it as it stands;
-- for ``BLAS_ROWS`` samples and more, one BLAS call per conv (``blas_product``: numba's
-  ``np.dot`` on an im2col block), which beats the loops from two rows on.
+- for ``BLAS_ROWS`` samples and more, one BLAS call per tap (``blas_product``: the tap's
+  rows read in place, each product added into the conv's output, ``blas.product_rows``),
+  which beats the loops from two rows on.
 
 Summation order of ``product`` (written out in the code, no fastmath, one rounding per
 operation): each output starts from its bias ``y = b``; then, tap by tap (k ascending), the
@@ -40,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .blas import product_rows
 from .prefetch import prefetch_write
 
 # columns of ``convs``, one row per conv (the chain's dilated convs, then the 1x1 convs):
@@ -205,21 +207,14 @@ def _rows4(src, a, row_step, tap_step, taps, c_in, weights, w0, c_out, ys):
 
 @njit(cache=True, nogil=True)
 def blas_product(src, a, row_step, tap_step, taps, c_in, weights, w0, c_out, dst, d0, m):
-    """``product`` as one BLAS matrix product (``np.dot``, summed in BLAS's order): the
-    ``m`` rows' taps gathered into an im2col block ``(m, taps * c_in)`` times the weights
-    ``(taps * c_in, c_out)``, then the bias added."""
-    rows = taps * c_in
-    flat = np.empty(m * rows, weights.dtype)
-    for t in range(m):  # (1-D unit-stride copies: vectorised)
-        for k in range(taps):
-            b = a + t * row_step + k * tap_step
-            x = src[b : b + c_in]
-            d = flat[t * rows + k * c_in : t * rows + (k + 1) * c_in]
-            for c in range(c_in):
-                d[c] = x[c]
-    w = weights[w0 : w0 + rows * c_out].reshape(rows, c_out)
-    bias = weights[w0 + rows * c_out : w0 + (rows + 1) * c_out]
-    np.dot(flat.reshape(m, rows), w, dst[d0 : d0 + m * c_out].reshape(m, c_out))
+    """``product`` as BLAS matrix products (summed in BLAS's order): per tap, the ``m``
+    rows of the tap read in place, ``(m, c_in)`` with rows ``row_step`` apart, times that
+    tap's weights ``(c_in, c_out)``, added into ``dst`` (``blas.product_rows``); then the
+    bias added."""
+    bias = weights[w0 + taps * c_in * c_out : w0 + (taps * c_in + 1) * c_out]
+    for k in range(taps):
+        product_rows(src, a + k * tap_step, row_step, weights, w0 + k * c_in * c_out, dst, d0,
+                     c_out, m, c_out, c_in, k > 0)
     for t in range(m):
         y = dst[d0 + t * c_out : d0 + (t + 1) * c_out]
         for o in range(c_out):
