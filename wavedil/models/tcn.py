@@ -54,8 +54,9 @@ from .base import BLOCK, Model, ModelStream, _conv_spec, check_layers
 from .tcn_lookahead import LookaheadStep
 
 # chunks of up to this many samples run the compiled step (``wavedil.engine.blocks``);
-# longer ones the fused chain, whose Winograd products win from about 128 samples
-STEP_SAMPLES = 64
+# longer ones the fused chain, whose Winograd products only draw level with the step's
+# from about 512 samples at 64 channels (benchmarks/RESULTS.md)
+STEP_SAMPLES = 256
 MAX_THREADS = 2  # ``TCN.stream(threads=...)``: the caller and at most one worker thread
 # with two threads, shorter chunks still run on the calling thread alone: a conv's handover
 # between the cores costs more than half of its products there (benchmarks/RESULTS.md)
