@@ -157,7 +157,7 @@ def test_a_delay_line_delays_by_its_delay_for_any_chunking(delay, sizes):
     assert len(line) == 0
 
 
-@given(st.integers(0, 5000), st.sampled_from([np.float32, np.float64, np.int64, np.uint8]))
+@given(st.integers(1, 5000), st.sampled_from([np.float32, np.float64, np.int64, np.uint8]))
 def test_cache_aligned_starts_on_a_line(size, dtype):
     a = cache_aligned(size, dtype)
     assert a.shape == (size,) and a.dtype == dtype and a.flags.writeable
