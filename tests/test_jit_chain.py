@@ -155,6 +155,20 @@ def test_the_step_waits_for_full_histories_and_touches_nothing():
     np.testing.assert_array_equal(arena.table, before[1])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_step_packs_its_weights_on_a_cache_line(dtype):
+    """(vector loads that straddle two lines cost two: the weight read per sample is the
+    one-sample step's bound); the split weights of two threads too, the values unchanged"""
+    rng = np.random.default_rng(0)
+    layer = DilatedConv1d(rng.standard_normal((64, 64, 3)), rng.standard_normal(64))
+    chain = FusedChain({"a": FusedConv(layer, dtype), "b": FusedConv(layer, dtype)}, 16)
+    step = ResidualChainStep(chain, [("a", "b", None, 0)], None, dtype)
+    weights, offsets = step.parts(2)
+    assert step.weights.ctypes.data % 64 == 0 and weights.ctypes.data % 64 == 0
+    assert step.weights.dtype == weights.dtype == dtype
+    np.testing.assert_array_equal(weights[offsets[2, 0]:], step.weights)
+
+
 MODEL = TCN(3, [5, 4, 4], kernel_size=3, dilations=[1, 2, 8], out_channels=2, seed=7)
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .fused import ChainHistories, FusedChain
-from .history import History
+from .history import History, on_cache_line
 
 Projection = Optional[Tuple[np.ndarray, np.ndarray]]  # a 1x1 conv: (C_in, C_out), (C_out,)
 Block = Tuple  # conv1, conv2, projection, lag[, delay]
@@ -69,7 +69,7 @@ class ResidualChainStep:
         if head is not None:
             table[-1, 4] = add(*head, 1, 0)
         self.convs, self.blocks = np.array(rows, np.int64), table
-        self.weights = np.concatenate(parts)
+        self.weights = on_cache_line(np.concatenate(parts))  # (vector loads within lines)
         self.out_channels = int(self.convs[table[-1, 4] if head is not None else
                                            table[-1, 1], 1])
         self.dtype = dtype
@@ -98,7 +98,7 @@ class ResidualChainStep:
                     parts.append(np.ascontiguousarray(part).ravel())
                     at += part.size
             offsets[n] = self.convs[:, 4] + at
-            self._parts[n] = (np.concatenate([*parts, self.weights]), offsets)
+            self._parts[n] = (on_cache_line(np.concatenate([*parts, self.weights])), offsets)
         return self._parts[n]
 
     def __call__(self, x: np.ndarray, histories: Mapping[str, History],

@@ -198,6 +198,15 @@ def cache_aligned(size: int, dtype: npt.DTypeLike) -> np.ndarray:
     return spare[first : first + size * dtype.itemsize].view(dtype)
 
 
+def on_cache_line(array: np.ndarray) -> np.ndarray:
+    """A copy of the 1-D ``array`` that starts on a cache line (``cache_aligned``): the
+    compiled steps read their packed weights with vector loads, and a load that straddles
+    two lines costs two (a weight read per sample took 1.8x as long 16 bytes off a line)."""
+    out = cache_aligned(array.size, array.dtype)
+    out[...] = array
+    return out
+
+
 class TimeMajorArena:
     """Time-major histories ``(B, capacity_k, C_k)`` of several widths in one flat buffer.
 
