@@ -59,8 +59,10 @@ from .tcn_lookahead import LookaheadStep
 STEP_SAMPLES = 256
 MAX_THREADS = 2  # ``TCN.stream(threads=...)``: the caller and at most one worker thread
 # with two threads, shorter chunks still run on the calling thread alone: a conv's handover
-# between the cores costs more than half of its products there (benchmarks/RESULTS.md)
-TWO_THREAD_SAMPLES = 8
+# between the cores (and its input rows, half written by the other core) costs more than
+# half of its products there (measured: one thread is faster up to 20 samples at 64
+# channels, two from 24; benchmarks/RESULTS.md)
+TWO_THREAD_SAMPLES = 24
 
 NORMS = (None, "layer_norm")  # batch norm folds into the convs (wavedil.nn.from_pytorch_tcn)
 # the options beyond Bai et al.'s block, with their defaults: a config holds them only when
