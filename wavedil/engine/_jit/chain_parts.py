@@ -6,11 +6,11 @@ channels: part ``p`` of 2 computes outputs ``[C p // 2, C (p + 1) // 2)`` of eve
   the same ``_row`` groups), so the result is that of ``residual_chain`` bit for bit.
 - From ``BLAS_ROWS`` samples on (``blas_phase``): per conv and part, one BLAS product per
   tap (``blas.product_rows``) of the tap's rows, read in place from the time-major history
-  (no im2col copy), times the part's weight columns (small enough that BLAS runs it on the
-  calling thread), each added in place into the rows where the conv's output goes; then
-  the bias, ReLUs and residual there. BLAS sums in its own order: the result agrees with
-  ``residual_chain``'s within the contract's tolerance, and does not depend on which
-  thread computed a part.
+  (no im2col copy), times the part's weight columns (up to 128 samples small enough that
+  OpenBLAS runs it on the calling thread), each added in place into the rows where the
+  conv's output goes; then the bias, ReLUs and residual there. BLAS sums in its own order:
+  the result agrees with ``residual_chain``'s within the contract's tolerance, and does
+  not depend on which thread computed a part.
 
 A chunk runs in phases (``phase``): per block its conv1, then its conv2 and residual, then
 the head; a phase reads every channel of the one before, so both of its parts wait for both
