@@ -201,7 +201,7 @@ def cache_aligned(size: int, dtype: npt.DTypeLike) -> np.ndarray:
 def on_cache_line(array: np.ndarray) -> np.ndarray:
     """A copy of the 1-D ``array`` that starts on a cache line (``cache_aligned``): the
     compiled steps read their packed weights with vector loads, and a load that straddles
-    two lines costs two (a weight read per sample took 1.8x as long 16 bytes off a line)."""
+    two lines costs two."""
     out = cache_aligned(array.size, array.dtype)
     out[...] = array
     return out
