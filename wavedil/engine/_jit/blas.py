@@ -33,8 +33,9 @@ def product_rows(typingctx, a, a0, lda, b, b0, c, c0, ldc, m, n, k, accumulate):
             or a.dtype not in (types.float32, types.float64) \
             or not all(isinstance(t, types.Integer) for t in (a0, lda, b0, c0, ldc, m, n, k)) \
             or not isinstance(accumulate, types.Boolean):
+        given = ", ".join(str(t) for t in (a, a0, lda, b, b0, c, c0, ldc, m, n, k, accumulate))
         raise TypeError("product_rows takes three 1-D float32 or float64 arrays of one dtype, "
-                        "integer offsets, strides and sizes, and a boolean")
+                        f"integer offsets, strides and sizes, and a boolean; got ({given})")
     ensure_blas()
     dtype = a.dtype
     kind = get_blas_kind(dtype, "product_rows")

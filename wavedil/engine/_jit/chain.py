@@ -41,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..history import CACHE_LINE
 from .blas import product_rows
 from .prefetch import prefetch_write
 
@@ -56,7 +57,6 @@ OFFSET, CAPACITY, SIZE, START, END = range(5)
 # history that delays its residual (-1: none, the residual is read ``lag`` rows back in
 # its first conv's history, which keeps that far when ``lag <= span``)
 CONV1, CONV2, PROJECTION, LAG, HEAD, DELAY = range(6)
-CACHE_LINE = 64  # bytes (x86-64, and most ARM cores)
 # from this many rows on, the step's products are BLAS calls (``blas_product``); a chunk of
 # one sample takes the loops of ``product`` (a one-row BLAS call costs more)
 BLAS_ROWS = 2
@@ -206,15 +206,26 @@ def _rows4(src, a, row_step, tap_step, taps, c_in, weights, w0, c_out, ys):
 
 
 @njit(cache=True, nogil=True)
+def tap_products(src, a, row_step, tap_step, taps, c_in, weights, w0, n, dst, d0, d_step, m):
+    """The sum over the taps, without the bias, of ``n`` outputs whose weights (rows of
+    ``n``, then the bias) start at ``w0``: per tap one BLAS product of its ``m`` rows of
+    ``c_in`` values, read in place from ``src[a + k tap_step]`` with rows ``row_step``
+    apart (no im2col copy), times that tap's weights, added into ``m`` rows of ``n`` from
+    ``dst[d0]``, ``d_step`` apart (``blas.product_rows``: no buffer to sum in)."""
+    for k in range(taps):
+        product_rows(src, a + k * tap_step, row_step, weights, w0 + k * c_in * n, dst, d0,
+                     d_step, m, n, c_in, k > 0)
+
+
+@njit(cache=True, nogil=True)
 def blas_product(src, a, row_step, tap_step, taps, c_in, weights, w0, c_out, dst, d0, m):
     """``product`` as BLAS matrix products (summed in BLAS's order): per tap, the ``m``
     rows of the tap read in place, ``(m, c_in)`` with rows ``row_step`` apart, times that
-    tap's weights ``(c_in, c_out)``, added into ``dst`` (``blas.product_rows``); then the
-    bias added."""
+    tap's weights ``(c_in, c_out)``, added into ``dst`` (``tap_products``); then the bias
+    added."""
     bias = weights[w0 + taps * c_in * c_out : w0 + (taps * c_in + 1) * c_out]
-    for k in range(taps):
-        product_rows(src, a + k * tap_step, row_step, weights, w0 + k * c_in * c_out, dst, d0,
-                     c_out, m, c_out, c_in, k > 0)
+    tap_products(src, a, row_step, tap_step, taps, c_in, weights, w0, c_out, dst, d0, c_out,
+                 m)
     for t in range(m):
         y = dst[d0 + t * c_out : d0 + (t + 1) * c_out]
         for o in range(c_out):

@@ -5,7 +5,7 @@ channels: part ``p`` of 2 computes outputs ``[C p // 2, C (p + 1) // 2)`` of eve
 - A chunk of one sample: each output is summed exactly as in ``chain`` (``product`` there,
   the same ``_row`` groups), so the result is that of ``residual_chain`` bit for bit.
 - From ``BLAS_ROWS`` samples on (``blas_phase``): per conv and part, one BLAS product per
-  tap (``blas.product_rows``) of the tap's rows, read in place from the time-major history
+  tap (``chain.tap_products``) of the tap's rows, read in place from the time-major history
   (no im2col copy), times the part's weight columns (up to 128 samples small enough that
   OpenBLAS runs it on the calling thread), each added in place into the rows where the
   conv's output goes; then the bias, ReLUs and residual there. BLAS sums in its own order:
@@ -38,8 +38,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..history import cache_aligned
 from .atomics import claim, exchange, load, load_seq, pause, store, ticks, yield_cpu
-from .blas import product_rows
 from .chain import (
     BLAS_ROWS,
     C_IN,
@@ -59,6 +59,7 @@ from .chain import (
     prefetch_appends,
     reserve,
     take_chunk,
+    tap_products,
 )
 
 # ``ctl`` fields: the chunk (batch, samples, its first phase less one), the timeouts in
@@ -74,10 +75,10 @@ PARTS = 2  # the caller and one worker
 
 
 def control() -> np.ndarray:
-    """A fresh ``ctl``, aligned to a 64-byte cache line."""
-    memory = np.zeros(FINISHED + 16, np.int64)
-    first = (-memory.ctypes.data % 64) // 8
-    return memory[first : first + FINISHED + 8]
+    """A fresh ``ctl`` (zeros), starting on a cache line."""
+    ctl = cache_aligned(FINISHED + 8, np.int64)
+    ctl[:] = 0
+    return ctl
 
 
 def scratch_size(convs: np.ndarray, batch: int, m: int) -> int:
@@ -175,18 +176,6 @@ def product_part(src, a, row_step, tap_step, taps, c_in, weights, w0, n, dst, d0
 
 
 @njit(cache=True, nogil=True)
-def product_into(src, a, tap_step, taps, c_in, weights, w0, n, m, dst, d0, d_step):
-    """``chain.blas_product`` for ``n`` outputs whose weights (rows of ``n``, then the
-    bias) start at ``w0``, without the bias: ``m`` time-major rows of ``c_in`` values from
-    ``src[a]`` (the tap's rows: no im2col copy) times that tap's weights, one BLAS product
-    per tap, summed in place into ``m`` rows of ``n`` from ``dst[d0]``, ``d_step`` apart
-    (where they go: no buffer to sum in, no copy). The caller adds the bias there."""
-    for k in range(taps):
-        product_rows(src, a + k * tap_step, c_in, weights, w0 + k * c_in * n, dst, d0,
-                     d_step, m, n, c_in, k > 0)
-
-
-@njit(cache=True, nogil=True)
 def prepare(x, finite_only, convs, blocks, buf, table):
     """The caller's part before the threads run: False (nothing touched) while a history is
     not full or, with ``finite_only``, if ``x`` is not all finite; else every history
@@ -244,7 +233,7 @@ def blas_phase(i, part, parts, batch, m, weights, offsets, convs, blocks, buf, t
                scratch):
     """``phase`` for ``BLAS_ROWS`` samples and more: each conv of the phase is one BLAS
     product per tap of this part's weight columns, summed in place where its rows go
-    (``product_into``), then its bias, ReLUs and residual added there."""
+    (``chain.tap_products``), then its bias, ReLUs and residual added there."""
     zero = buf.dtype.type(0)
     width = 0
     for j in range(convs.shape[0]):
@@ -260,8 +249,8 @@ def blas_phase(i, part, parts, batch, m, weights, offsets, convs, blocks, buf, t
         bias = weights[w0 + c_last * n : w0 + (c_last + 1) * n]
         for b in range(batch):
             y = s_y + b * m * c_y + r0
-            product_into(scratch, s_last + b * m * c_last, 0, 1, c_last, weights, w0, n, m,
-                         scratch, y, c_y)
+            tap_products(scratch, s_last + b * m * c_last, c_last, 0, 1, c_last, weights, w0,
+                         n, scratch, y, c_y, m)
             for t in range(m):
                 d = scratch[y + t * c_y : y + t * c_y + n]
                 for o in range(n):
@@ -278,8 +267,8 @@ def blas_phase(i, part, parts, batch, m, weights, offsets, convs, blocks, buf, t
         for b in range(batch):
             u = table[j1, OFFSET] + b * cap1 * c_in
             h = table[j2, OFFSET] + (b * cap2 + slot2) * c_mid
-            product_into(buf, u + (slot1 - span1) * c_in, convs[j1, DILATION] * c_in, taps,
-                         c_in, weights, w0, n, m, buf, h + p0, c_mid)
+            tap_products(buf, u + (slot1 - span1) * c_in, c_in, convs[j1, DILATION] * c_in,
+                         taps, c_in, weights, w0, n, buf, h + p0, c_mid, m)
             for t in range(m):
                 hs = buf[h + t * c_mid + p0 : h + t * c_mid + p1]
                 for o in range(n):
@@ -295,11 +284,11 @@ def blas_phase(i, part, parts, batch, m, weights, offsets, convs, blocks, buf, t
         u = table[j1, OFFSET] + b * cap1 * c_in
         h = table[j2, OFFSET] + (b * cap2 + slot2) * c_mid
         dst = block_output(k, b, m, c_out, blocks, buf, table, scratch, s_last)
-        product_into(buf, h - span2 * c_mid, convs[j2, DILATION] * c_mid, taps, c_mid,
-                     weights, w0, n, m, dst, q0, c_out)
+        tap_products(buf, h - span2 * c_mid, c_mid, convs[j2, DILATION] * c_mid, taps, c_mid,
+                     weights, w0, n, dst, q0, c_out, m)
         if projection >= 0:
-            product_into(buf, u + (slot1 - lag) * c_in, 0, 1, c_in, weights, pw0, n, m, res,
-                         0, n)
+            tap_products(buf, u + (slot1 - lag) * c_in, c_in, 0, 1, c_in, weights, pw0, n,
+                         res, 0, n, m)
         r = u + (slot1 - lag) * c_in
         for t in range(m):
             d_t = dst[t * c_out + q0 : t * c_out + q1]
